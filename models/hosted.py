@@ -1,0 +1,213 @@
+"""Any OpenAI-compatible endpoint through the official `openai` async client.
+
+This adapter only speaks the wire format. It never decides what may be sent: by the time a
+request reaches it, routing has already kept regulated turns local and pseudonymized the rest.
+The SDK's own retries are off (`max_retries=0`): exactly one layer owns retries
+(`routing.reliability`), and timeouts are explicit (the SDK default is 600 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import openai
+
+from models.base import (
+    ChatRequest,
+    ModelAuthError,
+    ModelBadResponse,
+    ModelError,
+    ModelKind,
+    ModelRateLimited,
+    ModelTimeout,
+    ModelUnavailable,
+    StreamClock,
+    StreamCutOff,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from models.settings import HostedModelSettings
+
+log = logging.getLogger(__name__)
+
+TokenCounter = Callable[[str], int]
+
+
+def approximate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (about four characters a token) for when nothing better exists."""
+    return max(1, round(len(text) / 4)) if text else 0
+
+
+class HostedModel:
+    """One model name on one OpenAI-compatible endpoint."""
+
+    def __init__(
+        self,
+        model_name: str,
+        settings: HostedModelSettings,
+        *,
+        count_tokens: TokenCounter = approximate_tokens,
+        context_window: int = 8192,
+        client: openai.AsyncOpenAI | None = None,
+    ) -> None:
+        self._model = model_name
+        self._settings = settings
+        self._count = count_tokens
+        self._context_window = context_window
+        self._client = client or make_client(settings)
+
+    @property
+    def name(self) -> str:
+        return self._model
+
+    @property
+    def kind(self) -> ModelKind:
+        return "hosted"
+
+    @property
+    def context_window(self) -> int:
+        return self._context_window
+
+    @property
+    def endpoint(self) -> str:
+        return str(self._client.base_url)
+
+    def count_tokens(self, text: str) -> int:
+        return self._count(text)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        clock = StreamClock(started=time.monotonic())
+        usage: Usage | None = None
+        finish = "stop"
+        try:
+            async with asyncio.timeout(self._settings.total_timeout_s):
+                response = await self._open(request)
+                try:
+                    async for chunk in self._chunks(response):
+                        if chunk.usage is not None:
+                            usage = Usage(
+                                prompt_tokens=chunk.usage.prompt_tokens or 0,
+                                completion_tokens=chunk.usage.completion_tokens or 0,
+                                source="server",
+                            )
+                        for choice in chunk.choices[:1]:
+                            text = (choice.delta.content or "") if choice.delta else ""
+                            if text:
+                                clock.mark(time.monotonic(), text)
+                                yield TextDelta(text)
+                            if choice.finish_reason == "length":
+                                finish = "length"
+                finally:
+                    await response.close()
+        except TimeoutError:
+            raise self._broken(ModelTimeout("hosted model exceeded the total timeout"), clock) from None
+        except ModelError as exc:
+            raise self._broken(exc, clock) from None
+        except openai.APIError as exc:
+            raise self._broken(translate_error(exc), clock) from exc
+        except (httpx.HTTPError, json.JSONDecodeError, ValueError) as exc:
+            raise self._broken(ModelBadResponse(f"unreadable stream: {exc!r}"), clock) from exc
+        yield StreamEnd(
+            model=self._model,
+            kind="hosted",
+            usage=usage or self._counted_usage(request, clock.text),
+            finish_reason=finish,  # type: ignore[arg-type]
+            latency_ms=(time.monotonic() - clock.started) * 1000,
+            ttft_ms=clock.ttft_ms(),
+            text=clock.text,
+        )
+
+    async def _open(self, request: ChatRequest) -> Any:
+        extra: dict[str, Any] = {}
+        if request.json_mode:
+            extra["response_format"] = {"type": "json_object"}
+        if request.stop:
+            extra["stop"] = list(request.stop)
+        return await self._client.chat.completions.create(
+            model=self._model,
+            messages=[m.model_dump() for m in request.messages],  # type: ignore[misc]
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stream=True,
+            stream_options={"include_usage": True},
+            **extra,
+        )
+
+    async def _chunks(self, response: Any) -> AsyncIterator[Any]:
+        """Yield chunks, enforcing the first-token timeout on the first one."""
+        iterator = response.__aiter__()
+        first = True
+        while True:
+            try:
+                if first:
+                    chunk = await asyncio.wait_for(
+                        iterator.__anext__(), timeout=self._settings.first_token_timeout_s
+                    )
+                else:
+                    chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ModelTimeout("no first token within the first-token timeout") from None
+            first = False
+            yield chunk
+
+    def _broken(self, error: ModelError, clock: StreamClock) -> ModelError:
+        """A failure after text was delivered is a cut-off stream, carrying the partial answer."""
+        if clock.text:
+            cut = StreamCutOff(f"stream broke after {len(clock.text)} chars: {error.detail}", partial=clock.text)
+            cut.status = error.status
+            return cut
+        return error
+
+    def _counted_usage(self, request: ChatRequest, answer: str) -> Usage:
+        prompt = sum(self._count(m.content) + 4 for m in request.messages)
+        return Usage(prompt_tokens=prompt, completion_tokens=self._count(answer), source="counted")
+
+
+def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:
+    timeout = httpx.Timeout(
+        settings.total_timeout_s,
+        connect=settings.connect_timeout_s,
+        # A read that waits longer than this between bytes is a hung socket.
+        read=settings.first_token_timeout_s,
+    )
+    key = settings.api_key.get_secret_value() if settings.api_key else "not-set"
+    return openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, max_retries=0, timeout=timeout)
+
+
+def translate_error(exc: openai.APIError) -> ModelError:
+    """Map SDK errors onto our small vocabulary; keep the status for the audit trail."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelTimeout(str(exc))
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelUnavailable(f"connection failed: {exc}")
+    if isinstance(exc, openai.RateLimitError):
+        return ModelRateLimited(str(exc), retry_after=_retry_after(exc.response))
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ModelAuthError(str(exc), status=exc.status_code)
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500:
+            return ModelUnavailable(f"server error {exc.status_code}", status=exc.status_code)
+        return ModelError(f"request refused with {exc.status_code}", status=exc.status_code)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ModelBadResponse(str(exc))
+    return ModelBadResponse(f"unexpected API error: {exc!r}")
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    if response is None:
+        return None
+    raw = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,236 @@
+"""The in-process llama.cpp model: the only model regulated content is ever sent to.
+
+A `Llama` object is not thread-safe, so one worker thread owns it and serves requests one at a
+time from a bounded queue. Beyond the queue a caller gets `ModelBusy` at once instead of piling
+up. A consumer that stops reading (Stop button, closed tab, task cancelled) sets the job's cancel
+flag; the worker checks it between tokens, so generation stops and the worker is freed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.base import (
+    ChatRequest,
+    ModelBusy,
+    ModelError,
+    ModelKind,
+    StreamClock,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from models.settings import LocalModelSettings
+
+log = logging.getLogger(__name__)
+
+# ChatML adds about this many tokens per message around its content.
+_PER_MESSAGE_OVERHEAD = 4
+_STOP = object()
+
+
+@dataclass(eq=False)
+class _Job:
+    request: ChatRequest
+    loop: asyncio.AbstractEventLoop
+    out: asyncio.Queue[StreamEvent | BaseException]
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def emit(self, item: StreamEvent | BaseException) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        except RuntimeError:  # the consumer's loop is closed: nobody is listening any more
+            self.cancel.set()
+
+
+class LocalModel:
+    """A GGUF model served by llama-cpp-python on one worker thread."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        settings: LocalModelSettings,
+        *,
+        loader: Callable[..., Any] | None = None,
+    ) -> None:
+        self._path = model_path
+        self._settings = settings
+        self._loader = loader
+        self._jobs: queue.Queue[_Job | object] = queue.Queue(maxsize=settings.queue_size)
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._load_error: BaseException | None = None
+        self._start_lock = threading.Lock()
+        self._vocab: Any = None
+        self._avg_job_s = 5.0
+
+    # -- ChatModel protocol -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._settings.name
+
+    @property
+    def kind(self) -> ModelKind:
+        return "local"
+
+    @property
+    def context_window(self) -> int:
+        return self._settings.context_window
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self._tokenizer().tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self.start()
+        job = _Job(request=request, loop=asyncio.get_running_loop(), out=asyncio.Queue())
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            raise ModelBusy(self.retry_after_s()) from None
+        try:
+            while True:
+                item = await job.out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, StreamEnd):
+                    return
+        finally:
+            # Reached on normal end, on aclose() and on task cancellation alike.
+            job.cancel.set()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker (loads the model on the worker thread). Idempotent."""
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llama-worker", daemon=True)
+                self._thread.start()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        self.start()
+        if not self._ready.wait(timeout):
+            raise ModelError("the local model did not load in time")
+        if self._load_error is not None:
+            raise ModelError(f"the local model failed to load: {self._load_error}")
+
+    def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            try:
+                self._jobs.put(_STOP, timeout=1)
+            except queue.Full:
+                pass
+            self._thread.join(timeout=5)
+
+    def queue_depth(self) -> int:
+        return self._jobs.qsize()
+
+    def retry_after_s(self) -> int:
+        return max(1, round((self._jobs.qsize() + 1) * self._avg_job_s))
+
+    # -- worker --------------------------------------------------------------------------
+    def _load(self) -> Any:
+        if self._loader is not None:
+            return self._loader()
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=str(self._path),
+            n_ctx=self._settings.context_window,
+            n_threads=self._settings.threads,
+            seed=self._settings.seed,
+            verbose=False,
+        )
+
+    def _tokenizer(self) -> Any:
+        # A vocab-only copy: tokenizing on the caller's thread never touches the worker's model.
+        if self._vocab is None:
+            if self._loader is not None:
+                self._vocab = self._loader()
+            else:
+                from llama_cpp import Llama
+
+                self._vocab = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
+        return self._vocab
+
+    def _run(self) -> None:
+        try:
+            llm = self._load()
+        except BaseException as exc:  # reported to every caller, never raised on this thread
+            log.exception("local model failed to load")
+            self._load_error = exc
+            llm = None
+        self._ready.set()
+        while True:
+            job = self._jobs.get()
+            if job is _STOP:
+                return
+            assert isinstance(job, _Job)
+            if job.cancel.is_set():
+                continue
+            if llm is None:
+                job.emit(ModelError(f"local model failed to load: {self._load_error}"))
+                continue
+            started = time.monotonic()
+            try:
+                self._generate(llm, job)
+            except BaseException as exc:
+                log.exception("local generation failed")
+                job.emit(ModelError(f"local generation failed: {exc}"))
+            self._avg_job_s = 0.7 * self._avg_job_s + 0.3 * (time.monotonic() - started)
+
+    def _generate(self, llm: Any, job: _Job) -> None:
+        request = job.request
+        clock = StreamClock(started=time.monotonic())
+        finish = "stop"
+        chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(
+            messages=[m.model_dump() for m in request.messages],
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(request.stop) or None,
+            response_format={"type": "json_object"} if request.json_mode else None,
+            stream=True,
+        )
+        try:
+            for chunk in chunks:
+                if job.cancel.is_set():
+                    finish = "cancelled"
+                    break
+                choice = chunk["choices"][0]
+                text = choice.get("delta", {}).get("content") or ""
+                if text:
+                    clock.mark(time.monotonic(), text)
+                    job.emit(TextDelta(text))
+                if choice.get("finish_reason"):
+                    finish = "length" if choice["finish_reason"] == "length" else "stop"
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        job.emit(self._end(llm, request, clock, finish))
+
+    def _end(self, llm: Any, request: ChatRequest, clock: StreamClock, finish: str) -> StreamEnd:
+        def tokens(text: str) -> int:
+            return len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False)) if text else 0
+
+        prompt = sum(tokens(m.content) + _PER_MESSAGE_OVERHEAD for m in request.messages)
+        return StreamEnd(
+            model=self.name,
+            kind="local",
+            usage=Usage(prompt_tokens=prompt, completion_tokens=tokens(clock.text), source="counted"),
+            finish_reason=finish,  # type: ignore[arg-type]
+            latency_ms=(time.monotonic() - clock.started) * 1000,
+            ttft_ms=clock.ttft_ms(),
+            text=clock.text,
+        )
