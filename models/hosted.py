@@ -3,13 +3,12 @@
 This adapter only speaks the wire format. It never decides what may be sent: by the time a
 request reaches it, routing has already kept regulated turns local and pseudonymized the rest.
 The SDK's own retries are off (`max_retries=0`): exactly one layer owns retries
-(`routing.reliability`), and timeouts are explicit (the SDK default is 600 s).
+(`routing.retry`), and timeouts are explicit (the SDK default is 600 s).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -83,37 +82,57 @@ class HostedModel:
     def count_tokens(self, text: str) -> int:
         return self._count(text)
 
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (the client is bound to the event loop that used it)."""
+        await self._client.close()
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         clock = StreamClock(started=time.monotonic())
+        # The total timeout is a deadline checked around each await, never a scope around a
+        # `yield`: a scope would fire its cancellation into whatever the consumer is doing.
+        deadline = clock.started + self._settings.total_timeout_s
         usage: Usage | None = None
         finish = "stop"
         try:
             async with asyncio.timeout(self._settings.total_timeout_s):
                 response = await self._open(request)
-                try:
-                    async for chunk in self._chunks(response):
-                        if chunk.usage is not None:
-                            usage = Usage(
-                                prompt_tokens=chunk.usage.prompt_tokens or 0,
-                                completion_tokens=chunk.usage.completion_tokens or 0,
-                                source="server",
-                            )
-                        for choice in chunk.choices[:1]:
-                            text = (choice.delta.content or "") if choice.delta else ""
-                            if text:
-                                clock.mark(time.monotonic(), text)
-                                yield TextDelta(text)
-                            if choice.finish_reason == "length":
-                                finish = "length"
-                finally:
-                    await response.close()
+            try:
+                _require_event_stream(response)
+                finished = False
+                async for chunk in self._chunks(response, deadline):
+                    if chunk.usage is not None:
+                        usage = Usage(
+                            prompt_tokens=chunk.usage.prompt_tokens or 0,
+                            completion_tokens=chunk.usage.completion_tokens or 0,
+                            source="server",
+                        )
+                    for choice in chunk.choices[:1]:
+                        text = (choice.delta.content or "") if choice.delta else ""
+                        if text:
+                            clock.mark(time.monotonic(), text)
+                            yield TextDelta(text)
+                        if choice.finish_reason == "length":
+                            finish = "length"
+                        finished = finished or bool(choice.finish_reason)
+                if not finished:
+                    # Every OpenAI-style stream ends with a finish reason; without one it broke off.
+                    raise ModelBadResponse("the stream ended without a finish reason")
+            finally:
+                await response.close()
         except TimeoutError:
             raise self._broken(ModelTimeout("hosted model exceeded the total timeout"), clock) from None
         except ModelError as exc:
             raise self._broken(exc, clock) from None
+        except openai.APITimeoutError as exc:
+            raise self._broken(ModelTimeout(str(exc)), clock) from exc
         except openai.APIError as exc:
             raise self._broken(translate_error(exc), clock) from exc
-        except (httpx.HTTPError, json.JSONDecodeError, ValueError) as exc:
+        except httpx.TimeoutException as exc:
+            raise self._broken(ModelTimeout(f"read timed out: {exc!r}"), clock) from exc
+        except httpx.TransportError as exc:
+            raise self._broken(ModelUnavailable(f"connection broke: {exc!r}"), clock) from exc
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError, KeyError, IndexError) as exc:
+            # json.JSONDecodeError is a ValueError; the others come from chunks of the wrong shape.
             raise self._broken(ModelBadResponse(f"unreadable stream: {exc!r}"), clock) from exc
         yield StreamEnd(
             model=self._model,
@@ -141,22 +160,23 @@ class HostedModel:
             **extra,
         )
 
-    async def _chunks(self, response: Any) -> AsyncIterator[Any]:
-        """Yield chunks, enforcing the first-token timeout on the first one."""
+    async def _chunks(self, response: Any, deadline: float) -> AsyncIterator[Any]:
+        """Yield chunks: the first within the first-token timeout, all before the deadline."""
         iterator = response.__aiter__()
         first = True
         while True:
+            remaining = deadline - time.monotonic()
+            first_token_bound = first and self._settings.first_token_timeout_s < remaining
+            limit = self._settings.first_token_timeout_s if first_token_bound else remaining
             try:
-                if first:
-                    chunk = await asyncio.wait_for(
-                        iterator.__anext__(), timeout=self._settings.first_token_timeout_s
-                    )
-                else:
+                async with asyncio.timeout(max(0.0, limit)):
                     chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise ModelTimeout("no first token within the first-token timeout") from None
+                if first_token_bound:
+                    raise ModelTimeout("no first token within the first-token timeout") from None
+                raise ModelTimeout("hosted model exceeded the total timeout") from None
             first = False
             yield chunk
 
@@ -201,6 +221,14 @@ def translate_error(exc: openai.APIError) -> ModelError:
     if isinstance(exc, openai.APIResponseValidationError):
         return ModelBadResponse(str(exc))
     return ModelBadResponse(f"unexpected API error: {exc!r}")
+
+
+def _require_event_stream(response: Any) -> None:
+    """A streamed answer must be an event stream; a JSON body here is a broken endpoint or proxy."""
+    raw = getattr(response, "response", None)
+    content_type = str(raw.headers.get("content-type", "")) if raw is not None else "text/event-stream"
+    if "text/event-stream" not in content_type:
+        raise ModelBadResponse(f"expected an event stream, got {content_type or 'no content type'!r}")
 
 
 def _retry_after(response: httpx.Response | None) -> float | None:

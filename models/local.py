@@ -9,7 +9,9 @@ flag; the worker checks it between tokens, so generation stops and the worker is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -32,6 +34,19 @@ from models.base import (
 from models.settings import LocalModelSettings
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C-level writes to stderr (fd 2) for the duration of the block."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 # ChatML adds about this many tokens per message around its content.
 _PER_MESSAGE_OVERHEAD = 4
@@ -161,7 +176,13 @@ class LocalModel:
             else:
                 from llama_cpp import Llama
 
-                self._vocab = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
+                try:
+                    # A vocab-only model has no training context, so llama.cpp warns on stderr
+                    # about a context overflow that cannot happen here: keep it quiet.
+                    with _quiet_stderr():
+                        self._vocab = Llama(model_path=str(self._path), vocab_only=True, verbose=False)
+                except (ValueError, OSError, RuntimeError) as exc:
+                    raise ModelError(f"the local model could not be loaded from {self._path}: {exc}") from exc
         return self._vocab
 
     def _run(self) -> None:

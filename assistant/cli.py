@@ -1,0 +1,126 @@
+"""The `confidante` command: one entry point, one subcommand per job.
+
+Every command loads the settings tree once; invalid settings end the command with one line
+naming the bad key (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import uuid
+from typing import Any
+
+import click
+
+from assistant.identity import LOCAL_OPERATOR
+from assistant.settings import Settings, SettingsError, load_settings
+from assistant.turns import AnswerDelta, Conversation, Notice, TurnResult
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        click.echo(f"confidante: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
+    level = logging.WARNING if quiet else getattr(logging, settings.logging.level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group()
+def main() -> None:
+    """Confidante: a private-by-default assistant. Regulated content stays on this machine."""
+
+
+@main.command()
+@click.argument("message")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of streaming text.")
+def chat(message: str, as_json: bool) -> None:
+    """Send MESSAGE through the same pipeline as the web UI."""
+    settings = settings_or_exit()
+    configure_logging(settings, quiet=True)
+    result = asyncio.run(_chat_once(settings, message, stream_to_stdout=not as_json))
+    if as_json:
+        click.echo(json.dumps(result.summary(), ensure_ascii=False))
+    else:
+        click.echo("")
+        click.echo(_footer(result), err=True)
+    if result.outcome in ("error", "busy", "blocked", "over_budget"):
+        raise SystemExit(1)
+
+
+async def _chat_once(settings: Settings, message: str, *, stream_to_stdout: bool) -> TurnResult:
+    from assistant.services import build_services
+    from models.files import ModelFileError
+
+    try:
+        services = build_services(settings)
+    except ModelFileError as exc:
+        click.echo(f"confidante: {exc}", err=True)
+        raise SystemExit(2) from None
+    conversation = Conversation(id=f"cli-{uuid.uuid4()}", principal=LOCAL_OPERATOR)
+    result: TurnResult | None = None
+    try:
+        async for event in services.pipeline.run(conversation, message):
+            if isinstance(event, AnswerDelta) and stream_to_stdout:
+                click.echo(event.text, nl=False)
+            elif isinstance(event, Notice):
+                click.echo(f"[{event.kind}] {event.text}", err=True)
+            elif isinstance(event, TurnResult):
+                result = event
+    finally:
+        services.close()
+    assert result is not None
+    return result
+
+
+def _footer(result: TurnResult) -> str:
+    label = f"{result.route} · {result.model}" if result.model else result.outcome
+    return f"— {label} · {result.latency_ms / 1000:.1f} s · tier {result.receipt.tier.value}"
+
+
+@main.command()
+def check() -> None:
+    """Verify the settings and the bundled model files before serving."""
+    from assistant.services import resolve_local_model
+    from models.files import ModelFileError
+
+    settings = settings_or_exit()
+    try:
+        path = resolve_local_model(settings.models.local)
+    except ModelFileError as exc:
+        click.echo(f"confidante: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"local model: {settings.models.local.name} ({path.name}, sha256 verified)")
+    hosted = settings.models.hosted
+    if hosted.configured:
+        click.echo(f"hosted model: {hosted.models.strong} / {hosted.models.cheap} at {hosted.base_url or 'api.openai.com'}")
+    else:
+        click.echo("hosted model: not configured (every answer stays on this machine)")
+    click.echo(f"data directory: {settings.data_dir}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default from settings).")
+@click.option("--port", type=int, default=None, help="Port (default from settings).")
+def serve(host: str | None, port: int | None) -> None:
+    """Start the web app (Chainlit)."""
+    from assistant.webapp import exec_chainlit
+
+    settings = settings_or_exit()
+    exec_chainlit(settings, host=host or settings.server.host, port=port or settings.server.port)
+
+
+def add_commands(group: click.Group, commands: list[Any]) -> None:
+    for command in commands:
+        group.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Everything governance offers the application, built once from settings.
+
+`build_governance(settings)` opens (and migrates) the database and wires accounts, chat history,
+the audit trail, escalations, budgets and telemetry to it. It loads no models and starts no
+background task: the caller starts the retention schedule when its event loop runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from assistant.governance.accounts import Accounts
+from assistant.governance.audit import AuditTrail
+from assistant.governance.budgets import Budgets
+from assistant.governance.chat_history import ChatHistory
+from assistant.governance.db import open_database
+from assistant.governance.escalations import Escalations
+from assistant.governance.settings import GovernanceSettings
+from assistant.governance.telemetry import Telemetry
+
+
+@dataclass(frozen=True)
+class Governance:
+    settings: GovernanceSettings
+    engine: Engine
+    files_dir: Path
+    accounts: Accounts
+    history: ChatHistory
+    audit: AuditTrail
+    escalations: Escalations
+    budgets: Budgets
+    telemetry: Telemetry
+
+    def data_layer(self):  # type: ignore[no-untyped-def]
+        """The Chainlit data layer (imports Chainlit, so only built when asked for)."""
+        from assistant.governance.datalayer import ConfidanteDataLayer
+        from assistant.governance.file_store import LocalFileStorage
+
+        return ConfidanteDataLayer(self.history, self.accounts, LocalFileStorage(self.files_dir))
+
+    def close(self) -> None:
+        self.telemetry.shutdown()
+        self.engine.dispose()
+
+
+def build_governance(
+    settings: GovernanceSettings, data_dir: Path, *, telemetry: Telemetry | None = None
+) -> Governance:
+    engine = open_database(settings, data_dir)
+    return Governance(
+        settings=settings,
+        engine=engine,
+        files_dir=data_dir / "files",
+        accounts=Accounts(engine, settings.passwords),
+        history=ChatHistory(engine),
+        audit=AuditTrail(engine, settings.audit),
+        escalations=Escalations(engine),
+        budgets=Budgets(engine, settings.budgets),
+        telemetry=telemetry or Telemetry(settings.telemetry),
+    )

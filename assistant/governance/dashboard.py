@@ -1,0 +1,165 @@
+"""The admin dashboard and the other governance HTTP routes, mounted on Chainlit's FastAPI app.
+
+Admins only: the signed-in account is read from Chainlit's own session token and its role is
+checked fresh in the database (anonymous: 401, non-admin: 403). Charts are inline SVG; the page
+loads no script and no external resource, and says so in its Content-Security-Policy. The one
+state-changing route (resolving an escalation) accepts only same-origin POSTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute
+
+from assistant.governance.charts import bar_chart, line_chart
+from assistant.governance.dashboard_data import DashboardFigures, compute_figures
+from assistant.governance.escalations import Escalation, EscalationError
+from assistant.governance.file_store import FILES_ROUTE, LocalFileStorage
+from assistant.governance.requester import RequesterMiddleware, current_requester, identity_from_token, token_from_scope
+from assistant.identity import Principal
+
+if TYPE_CHECKING:
+    from assistant.governance.component import Governance
+
+DASHBOARD_PATH = "/admin/dashboard"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1240px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(580px,1fr));gap:1rem}
+figure.chart{margin:0;border:1px solid #ddd;border-radius:6px;padding:.5rem}
+figcaption{font-weight:600;font-size:.95rem}.legend{font-weight:400;margin-left:.75rem}
+.key{margin-right:.75rem}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.25em}
+.esc{border:1px solid #ddd;border-radius:6px;padding:.5rem;margin:.5rem 0}
+"""
+
+
+def signed_in_admin(request: Request, governance: Governance) -> Principal:
+    """The requesting admin; 401 when nobody is signed in, 403 for anyone else."""
+    username = current_requester() or identity_from_token(token_from_scope(request.scope))
+    principal = governance.accounts.principal(username=username) if username else None
+    if principal is None:
+        raise HTTPException(status_code=401, detail="Sign in first.")
+    if not principal.is_admin:
+        raise HTTPException(status_code=403, detail="Administrators only.")
+    return principal
+
+
+def same_origin(request: Request, allowed_origins: list[str]) -> bool:
+    """CSRF defence for POSTs: the browser's Origin (or Referer) must be this site."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return False
+    parts = urlsplit(claimed)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+    return origin == own or origin in allowed_origins
+
+
+def render_dashboard(figures: DashboardFigures, escalations: list[Escalation], admin: Principal) -> str:
+    days = [day[5:] for day in figures.days]
+    usd = lambda v: f"${v:,.4f}"  # noqa: E731
+    pct = lambda v: f"{v * 100:.0f}%"  # noqa: E731
+    ms = lambda v: f"{v:,.0f} ms"  # noqa: E731
+    charts = [line_chart(f"Latency by route: {route}", days, series, fmt=ms) for route, series in figures.latency_ms.items()]
+    if not charts:
+        charts.append(line_chart("Latency by route", days, {}))
+    charts += [
+        bar_chart("Routing split by tier (turns)", list(figures.tier_split), list(figures.tier_split.values())),
+        bar_chart("Cost per day", days, figures.cost_per_day, fmt=usd),
+        line_chart("Cost per query", days, {"cost per turn": figures.cost_per_query}, fmt=usd),
+        line_chart("Token usage per day", days, figures.tokens_per_day),
+        line_chart("Feedback: share of thumbs up", days, {"thumbs up": figures.feedback_positive_ratio}, fmt=pct),
+        line_chart(
+            "Escalation and fallback rates", days,
+            {"escalations per turn": figures.escalation_rate, "fallbacks per model call": figures.fallback_rate},
+            fmt=pct,
+        ),
+        line_chart("Schema-validation success rate", days, {"valid": figures.schema_success_rate}, fmt=pct),
+    ]  # fmt: skip
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Confidante admin dashboard</title>'
+        f"<style>{STYLE}</style></head><body><header><h1>Confidante: how the assistant is doing</h1>"
+        f"<p>Signed in as {escape(admin.display_name or admin.user_id)}. Last {len(figures.days)} days (UTC): "
+        f"{figures.turns} turns, {figures.model_calls} model calls.</p></header>"
+        f'<main><section aria-label="Charts"><div class="grid">{"".join(charts)}</div></section>'
+        f"<section><h2>Open escalations ({len(escalations)})</h2>{_escalations_html(escalations)}</section>"
+        "</main></body></html>"
+    )
+
+
+def _escalations_html(escalations: list[Escalation]) -> str:
+    if not escalations:
+        return "<p>None open.</p>"
+    items = []
+    for item in escalations:
+        items.append(
+            f'<div class="esc"><p><strong>{escape(item.reason.replace("_", " "))}</strong> from '
+            f"{escape(item.user_id)}, {item.created_at:%Y-%m-%d %H:%M} UTC, thread "
+            f"<code>{escape(item.thread_id or '-')}</code></p><p>{escape(item.detail)}</p>"
+            f'<form method="post" action="/admin/escalations/{escape(item.id)}/resolve">'
+            f'<label>Note <input name="note" maxlength="2000"></label> <button type="submit">Resolve</button>'
+            "</form></div>"
+        )
+    return "".join(items)
+
+
+def governance_router(governance: Governance, *, allowed_origins: list[str]) -> APIRouter:
+    router = APIRouter()
+    storage = LocalFileStorage(governance.files_dir)
+
+    @router.get(DASHBOARD_PATH, response_class=HTMLResponse)
+    async def dashboard(request: Request, days: int = 14) -> HTMLResponse:
+        admin = signed_in_admin(request, governance)
+        figures = await asyncio.to_thread(compute_figures, governance.engine, days=max(1, min(days, 90)))
+        escalations = await asyncio.to_thread(governance.escalations.list_open)
+        html = render_dashboard(figures, escalations, admin)
+        return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
+
+    @router.post("/admin/escalations/{escalation_id}/resolve")
+    async def resolve(request: Request, escalation_id: str, note: str = Form("")) -> Response:
+        admin = signed_in_admin(request, governance)
+        if not same_origin(request, allowed_origins):
+            raise HTTPException(status_code=403, detail="Cross-site request refused.")
+        try:
+            await asyncio.to_thread(governance.escalations.resolve, escalation_id, admin=admin.user_id, note=note)
+        except EscalationError:
+            raise HTTPException(status_code=404, detail="No such escalation.") from None
+        return RedirectResponse(DASHBOARD_PATH, status_code=303)
+
+    @router.get(FILES_ROUTE + "/{element_id}")
+    async def element_file(element_id: str) -> Response:
+        row = await asyncio.to_thread(governance.history.element_for_download, element_id, current_requester())
+        if row is None or not row.object_key:
+            raise HTTPException(status_code=404, detail="File not found.")
+        data = await asyncio.to_thread(storage.read_bytes, row.object_key)
+        return Response(
+            data,
+            media_type=row.mime or "application/octet-stream",
+            headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "private"},
+        )
+
+    router.add_api_route("/metrics", governance.telemetry.metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return router
+
+
+def mount_governance_routes(
+    app: FastAPI, governance: Governance, *, allowed_origins: list[str] | None = None, account_cache_s: float = 5.0
+) -> None:
+    """Add the dashboard, escalation, file and /metrics routes ahead of Chainlit's catch-all route,
+    and the requester middleware every ownership check relies on. Call before the server starts."""
+    router = governance_router(governance, allowed_origins=allowed_origins or [])
+    before = list(app.router.routes)
+    app.include_router(router)
+    added: list[BaseRoute] = [route for route in app.router.routes if route not in before]
+    # Chainlit ends with GET /{full_path:path}: routes appended after it would never be reached.
+    app.router.routes[:] = added + before
+    accounts = governance.accounts
+    app.add_middleware(
+        RequesterMiddleware, is_active=lambda name: accounts.principal(username=name) is not None, cache_s=account_cache_s
+    )

@@ -1,0 +1,377 @@
+"""One chat turn, from the user's message to a streamed, receipted answer.
+
+Order matters and is the product's promise:
+1. assess the message (gate), taint with the conversation, attachments and retrieved chunks;
+2. decide the route from the policy (regulated → local only);
+3. assemble the request within the model's context budget;
+4. pseudonymize before anything goes to a hosted model, and check the outgoing request again;
+5. stream, restoring placeholders; fall back only in directions the tier allows;
+6. record the turn (audit, metrics) and remember it in the conversation.
+
+Nothing regulated is ever handed to a hosted model from here: a regulated turn's model chain
+contains only local models, and any error on the way fails closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.context import fit_messages
+from assistant.privacy import Assessment, Privacy, Restorer, passthrough_restorer
+from assistant.settings import Settings
+from assistant.turns import (
+    AnswerDelta,
+    Conversation,
+    Notice,
+    Outcome,
+    Receipt,
+    TurnEvent,
+    TurnResult,
+)
+from models.base import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    ModelBusy,
+    ModelError,
+    StreamCutOff,
+    StreamEnd,
+    TextDelta,
+    Usage,
+)
+from routing.tiers import Route, Tier, highest
+
+log = logging.getLogger(__name__)
+
+HOSTED_NOT_CONFIGURED = (
+    "No hosted model is configured, so every answer comes from the private model on this machine."
+)
+PROMPT_TEMPLATE_VERSION = "chat-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One model call as the audit trail sees it: hashes of exactly what was sent and received."""
+
+    model: str
+    kind: str
+    request_sha256: str
+    response_sha256: str
+    outcome: Outcome
+    usage_prompt: int = 0
+    usage_completion: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    error: str = ""
+    request_text: str = ""
+    response_text: str = ""
+
+
+class TurnObserver(Protocol):
+    """Receives every finished turn (audit trail, metrics). Must not raise into the turn."""
+
+    def on_turn(
+        self,
+        conversation: Conversation,
+        user_text: str,
+        result: TurnResult,
+        calls: Sequence[CallRecord],
+    ) -> None: ...
+
+
+@dataclass
+class ModelSet:
+    """The models a turn may use. `hosted` is empty when no endpoint is configured."""
+
+    local: ChatModel
+    hosted: list[ChatModel] = field(default_factory=list)
+
+    @property
+    def hosted_configured(self) -> bool:
+        return bool(self.hosted)
+
+
+def request_digest(request: ChatRequest) -> str:
+    body = json.dumps([m.model_dump() for m in request.messages], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _TurnState:
+    """Mutable bookkeeping of one turn while it streams."""
+
+    calls: list[CallRecord] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    answer: list[str] = field(default_factory=list)
+    end: StreamEnd | None = None
+    outcome: Outcome = "ok"
+    finish_reason: str = "stop"
+
+
+class ChatPipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        models: ModelSet,
+        privacy: Privacy,
+        observers: Sequence[TurnObserver] = (),
+    ) -> None:
+        self._settings = settings
+        self._models = models
+        self._privacy = privacy
+        self._observers = list(observers)
+
+    @property
+    def models(self) -> ModelSet:
+        return self._models
+
+    async def run(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
+        """Stream one turn. Cancelling the consumer stops the model and records the turn."""
+        async with conversation.lock:
+            async for event in self._run_locked(conversation, text):
+                yield event
+
+    async def _run_locked(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
+        assessment = self._privacy.assess(text, source="message")
+        tier = highest(conversation.tier, assessment.tier)
+        tainted_by = list(conversation.tainted_by)
+        if assessment.tier == Tier.REGULATED and "this chat" not in tainted_by:
+            tainted_by.append("this chat")
+        route = self._privacy.route_for(tier)
+        if route != Route.LOCAL and not self._models.hosted_configured:
+            route = Route.LOCAL
+            if not conversation.hosted_notice_shown:
+                conversation.hosted_notice_shown = True
+                yield Notice("hosted_not_configured", HOSTED_NOT_CONFIGURED)
+        state = _TurnState()
+        receipt = Receipt(
+            tier=tier,
+            route=route,
+            rule=assessment.rule if tier == assessment.tier else f"taint:{conversation.tier.value}",
+            reasons=_reasons(assessment, conversation),
+            policy_version=assessment.policy_version,
+            entity_counts=dict(assessment.entity_counts),
+            tainted_by=tuple(tainted_by),
+        )
+        chain = self._chain(route)
+        started = time.monotonic()
+        try:
+            async for event in self._stream_chain(chain, conversation, text, route, state):
+                if isinstance(event, Receipt):
+                    receipt = receipt.model_copy(update={"pseudonymized": event.pseudonymized})
+                    continue
+                yield event
+        finally:
+            # Runs on normal end and on cancellation alike, so a stopped turn is still recorded.
+            result = self._finish(conversation, text, tier, tainted_by, receipt, state, started)
+            self._notify(conversation, text, result, state.calls)
+        yield result
+
+    def _chain(self, route: Route) -> list[ChatModel]:
+        """The models this route may use, in order. Local-only routes never see a hosted model."""
+        if route == Route.LOCAL:
+            return [self._models.local]
+        return [*self._models.hosted, self._models.local]
+
+    async def _stream_chain(
+        self,
+        chain: list[ChatModel],
+        conversation: Conversation,
+        text: str,
+        route: Route,
+        state: _TurnState,
+    ) -> AsyncIterator[TurnEvent | Receipt]:
+        for position, model in enumerate(chain):
+            if model.kind == "hosted" and route == Route.LOCAL:  # defence in depth
+                raise AssertionError("a local-only turn reached a hosted model")
+            request = self._build_request(model, conversation, text, state)
+            restorer: Restorer = passthrough_restorer()
+            if model.kind == "hosted" and route == Route.HOSTED_PSEUDONYMIZED:
+                if conversation.vault is None:
+                    conversation.vault = self._privacy.new_vault()
+                request, counts = self._privacy.pseudonymize(request, conversation.vault)
+                restorer = self._privacy.restorer(conversation.vault)
+                yield Receipt(tier=Tier.PUBLIC, route=route, rule="", pseudonymized=counts)
+            try:
+                async for event in self._stream_one(model, request, restorer, state):
+                    yield event
+                return
+            except ModelBusy as exc:
+                state.outcome, state.finish_reason = "busy", "error"
+                yield Notice("busy", exc.user_message)
+                return
+            except StreamCutOff as exc:
+                state.outcome, state.finish_reason = "error", "cut_off"
+                yield Notice("cut_off", exc.user_message)
+                return
+            except ModelError as exc:
+                log.warning("model %s failed: %s", model.name, exc.detail or exc)
+                nxt = chain[position + 1] if position + 1 < len(chain) else None
+                if nxt is None:
+                    state.outcome, state.finish_reason = "error", "error"
+                    state.answer = [_failure_message(exc, route)]
+                    yield AnswerDelta(state.answer[0])
+                    return
+                state.outcome = "fallback"
+                notice = _fallback_notice(model, nxt)
+                state.notices.append(notice)
+                yield Notice("fallback", notice)
+
+    async def _stream_one(
+        self, model: ChatModel, request: ChatRequest, restorer: Restorer, state: _TurnState
+    ) -> AsyncIterator[TurnEvent]:
+        sent_digest = request_digest(request)
+        raw: list[str] = []
+        try:
+            async with contextlib.aclosing(model.stream(request)) as stream:
+                async for event in stream:
+                    if isinstance(event, TextDelta):
+                        raw.append(event.text)
+                        shown = restorer.feed(event.text)
+                        if shown:
+                            state.answer.append(shown)
+                            yield AnswerDelta(shown)
+                    else:
+                        state.end = event
+                        state.finish_reason = event.finish_reason
+            tail = restorer.flush()
+            if tail:
+                state.answer.append(tail)
+                yield AnswerDelta(tail)
+            state.calls.append(_call(model, request, sent_digest, raw, state.end, "ok"))
+        except BaseException as exc:
+            tail = restorer.flush()
+            if tail:
+                state.answer.append(tail)
+            outcome: Outcome = "cancelled" if not isinstance(exc, Exception) else "error"
+            state.calls.append(_call(model, request, sent_digest, raw, None, outcome, error=repr(exc)))
+            if not isinstance(exc, Exception):
+                state.outcome, state.finish_reason = "cancelled", "cancelled"
+            raise
+
+    def _build_request(
+        self, model: ChatModel, conversation: Conversation, text: str, state: _TurnState
+    ) -> ChatRequest:
+        chat = self._settings.chat
+        limits = self._settings.models.local if model.kind == "local" else self._settings.models.hosted
+        reserve = min(limits.max_tokens, chat.answer_reserve_tokens)
+        fitted = fit_messages(
+            [ChatMessage(role="system", content=chat.system_prompt)],
+            conversation.history,
+            ChatMessage(role="user", content=text),
+            context_window=model.context_window,
+            answer_reserve=reserve,
+            count=model.count_tokens,
+            max_history_turns=chat.max_history_turns,
+        )
+        if fitted.dropped_turns and "history_trimmed" not in state.notices:
+            state.notices.append("history_trimmed")
+        return ChatRequest.of(fitted.messages, max_tokens=reserve, temperature=limits.temperature)
+
+    def _finish(
+        self,
+        conversation: Conversation,
+        text: str,
+        tier: Tier,
+        tainted_by: list[str],
+        receipt: Receipt,
+        state: _TurnState,
+        started: float,
+    ) -> TurnResult:
+        answer = "".join(state.answer)
+        end = state.end
+        answered = state.outcome in ("ok", "fallback", "cancelled") and end is not None
+        receipt = receipt.model_copy(
+            update={
+                "model": end.model if end else "",
+                "model_kind": end.kind if end else "none",
+            }
+        )
+        # Taint sticks to the conversation even when the turn failed: the message was sent.
+        conversation.tier = highest(conversation.tier, tier)
+        conversation.tainted_by = tainted_by
+        conversation.remember(text, answer if answered else "")
+        return TurnResult(
+            answer=answer,
+            outcome=state.outcome,
+            route=end.kind if end else "none",
+            model=end.model if end else "",
+            usage=end.usage if end else Usage(),
+            latency_ms=(time.monotonic() - started) * 1000,
+            ttft_ms=end.ttft_ms if end else None,
+            finish_reason=state.finish_reason,
+            receipt=receipt,
+            notices=tuple(n for n in state.notices if n != "history_trimmed"),
+        )
+
+    def _notify(
+        self, conversation: Conversation, text: str, result: TurnResult, calls: Sequence[CallRecord]
+    ) -> None:
+        for observer in self._observers:
+            try:
+                observer.on_turn(conversation, text, result, calls)
+            except Exception:  # an observer must never break the user's turn
+                log.exception("turn observer %r failed", observer)
+
+
+def _call(
+    model: ChatModel,
+    request: ChatRequest,
+    digest: str,
+    raw: list[str],
+    end: StreamEnd | None,
+    outcome: Outcome,
+    *,
+    error: str = "",
+) -> CallRecord:
+    response = "".join(raw)
+    return CallRecord(
+        model=model.name,
+        kind=model.kind,
+        request_sha256=digest,
+        response_sha256=text_digest(response),
+        outcome=outcome,
+        usage_prompt=end.usage.prompt_tokens if end else 0,
+        usage_completion=end.usage.completion_tokens if end else 0,
+        latency_ms=end.latency_ms if end else 0.0,
+        ttft_ms=end.ttft_ms if end else None,
+        error=error,
+        request_text="\n".join(f"{m.role}: {m.content}" for m in request.messages),
+        response_text=response,
+    )
+
+
+def _reasons(assessment: Assessment, conversation: Conversation) -> tuple[str, ...]:
+    reasons = list(assessment.reasons)
+    if conversation.tier.rank > assessment.tier.rank:
+        reasons.append(
+            f"this chat already carried {conversation.tier.value} content, so it stays at that tier"
+        )
+    return tuple(reasons)
+
+
+def _fallback_notice(failed: ChatModel, nxt: ChatModel) -> str:
+    where = "the private local model" if nxt.kind == "local" else f"the hosted model {nxt.name}"
+    return f"{failed.name} is unavailable right now; answered by {where}."
+
+
+def _failure_message(exc: ModelError, route: Route) -> str:
+    base = exc.user_message
+    if route == Route.LOCAL:
+        return (
+            f"{base} This conversation contains information that must stay on this machine, "
+            "so I did not send it anywhere else. Please try again in a moment, or ask for a person."
+        )
+    return f"{base} Please try again in a moment."

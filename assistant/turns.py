@@ -1,0 +1,139 @@
+"""The typed record of a chat turn: what the UI shows, the CLI prints and tests assert on.
+
+A turn streams `AnswerDelta`s and `Notice`s and ends with one `TurnResult`. Nothing here holds
+a PII value: entity types and counts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.identity import Principal
+from models.base import ChatMessage, Usage
+from routing.tiers import Route, Tier
+
+Outcome = Literal["ok", "error", "fallback", "blocked", "escalated", "cancelled", "busy", "over_budget"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """Answer text ready for display (placeholders already restored)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know about this turn (fallback, hosted not configured, …)."""
+
+    kind: Literal["hosted_not_configured", "fallback", "cut_off", "history_trimmed", "busy", "escalated"]
+    text: str
+
+
+class Receipt(BaseModel):
+    """The privacy receipt shown under every answer and stored with the audit record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tier: Tier
+    route: Route
+    rule: str
+    reasons: tuple[str, ...] = ()
+    policy_version: str = ""
+    entity_counts: dict[str, int] = Field(default_factory=dict)
+    pseudonymized: dict[str, int] = Field(default_factory=dict)
+    tainted_by: tuple[str, ...] = ()
+    model: str = ""
+    model_kind: Literal["local", "hosted", "none"] = "none"
+
+
+class SourceRef(BaseModel):
+    """A cited passage, as shown to the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    doc_id: str
+    title: str
+    location: str
+    snippet: str
+    highlight: str = ""
+    score: float = 0.0
+    tier: Tier = Tier.PUBLIC
+
+
+class ConfidenceView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    level: Literal["high", "medium", "low"]
+    score: float
+    reason: str
+
+
+class TurnResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    answer: str
+    outcome: Outcome
+    route: Literal["local", "hosted", "none"]
+    model: str
+    usage: Usage = Usage()
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    finish_reason: str = "stop"
+    receipt: Receipt
+    sources: tuple[SourceRef, ...] = ()
+    confidence: ConfidenceView | None = None
+    notices: tuple[str, ...] = ()
+    escalation_id: str | None = None
+    cached: bool = False
+
+    def summary(self) -> dict[str, object]:
+        """The JSON the CLI prints."""
+        return {
+            "answer": self.answer,
+            "outcome": self.outcome,
+            "route": self.route,
+            "model": self.model,
+            "usage": self.usage.model_dump() | {"total_tokens": self.usage.total_tokens},
+            "latency_ms": round(self.latency_ms, 1),
+            "ttft_ms": None if self.ttft_ms is None else round(self.ttft_ms, 1),
+            "finish_reason": self.finish_reason,
+            "tier": self.receipt.tier.value,
+            "entities": dict(self.receipt.entity_counts),
+            "pseudonymized": dict(self.receipt.pseudonymized),
+            "rule": self.receipt.rule,
+            "sources": [s.model_dump(mode="json") for s in self.sources],
+            "confidence": self.confidence.model_dump() if self.confidence else None,
+            "notices": list(self.notices),
+            "escalation_id": self.escalation_id,
+        }
+
+
+TurnEvent = AnswerDelta | Notice | TurnResult
+
+
+@dataclass
+class Conversation:
+    """One chat's state in this process: history with real text, its taint and its vault.
+
+    The vault (placeholder ↔ value) never leaves the process and is never persisted.
+    """
+
+    id: str
+    principal: Principal
+    history: list[ChatMessage] = field(default_factory=list)
+    tier: Tier = Tier.PUBLIC
+    tainted_by: list[str] = field(default_factory=list)
+    vault: object | None = None
+    hosted_notice_shown: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def remember(self, user_text: str, answer: str) -> None:
+        self.history.append(ChatMessage(role="user", content=user_text))
+        if answer:
+            self.history.append(ChatMessage(role="assistant", content=answer))

@@ -1,0 +1,162 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank, then exact-match boost.
+
+Access control is inside both queries (a Chroma `where` filter and a BM25 score mask built from
+the same principal, see `access`); nothing here filters results after top-k for access. The
+exact-match boost is deterministic: quoted phrases, identifiers and numbers in the question that
+appear verbatim in a candidate add to its fused score, scaled by the share found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from assistant.identity import Principal
+from knowledge.access import chroma_where, principal_tokens, sees_everything
+from knowledge.embeddings import Embedder
+from knowledge.lexical import LexicalHit, LexicalIndex, lexical_tokens
+from knowledge.settings import RetrievalSettings
+from knowledge.store import KnowledgeStore, StoredChunk
+from routing.tiers import Tier, highest
+
+_QUOTED = re.compile(r"[\"“”‘’«»]([^\"“”«»]{2,200})[\"“”«»]")
+_IDENTIFIER = re.compile(r"\b(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9][\w./-]*[A-Za-z0-9]\b|\b[A-Z]{2,}[0-9A-Z-]*\b")
+_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+
+
+class RetrievedChunk(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    doc_id: str
+    version_id: str
+    title: str
+    display_name: str
+    page: int | None
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float
+    dense_similarity: float | None
+    bm25_score: float | None
+    dense_rank: int | None
+    bm25_rank: int | None
+    exact_matches: tuple[str, ...] = ()
+    # Share of the question's content words present in this chunk (an answerability signal).
+    coverage: float = 0.0
+    tier: Tier
+    hidden: bool = False
+
+    @property
+    def locator(self) -> str:
+        return f"page {self.page}" if self.page is not None else self.section
+
+
+def exact_terms(query: str) -> list[str]:
+    """Quoted phrases, identifiers (letters and digits mixed, ALL-CAPS codes) and numbers, in order."""
+    found: list[str] = [m.group(1).strip() for m in _QUOTED.finditer(query)]
+    found += [m.group() for m in _IDENTIFIER.finditer(query)]
+    found += [m.group() for m in _NUMBER.finditer(query)]
+    unique: list[str] = []
+    for term in found:
+        if term and term.lower() not in {u.lower() for u in unique}:
+            unique.append(term)
+    return unique
+
+
+def _contains(text: str, term: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text, re.IGNORECASE) is not None
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        *,
+        store: KnowledgeStore,
+        lexical: Callable[[], LexicalIndex],
+        embedder: Embedder,
+        settings: RetrievalSettings,
+        visible_versions: Callable[[], set[str]],
+    ) -> None:
+        self.store = store
+        self._lexical = lexical
+        self.embedder = embedder
+        self.settings = settings
+        self._visible_versions = visible_versions
+
+    def search(self, query: str, principal: Principal, k: int = 5) -> list[RetrievedChunk]:
+        if not query.strip() or k <= 0:
+            return []
+        n = max(self.settings.candidates, k)
+        bypass = sees_everything(principal, admins_see_everything=self.settings.admins_see_everything)
+        where = chroma_where(principal, admins_see_everything=self.settings.admins_see_everything)
+        dense = self.store.query(self.embedder.embed([query])[0], where=where, n=n)
+        lexical_hits = self._lexical().search(query, allowed_tokens=None if bypass else principal_tokens(principal), k=n)
+        return self._fuse(query, dense, lexical_hits, k)
+
+    def _fuse(self, query: str, dense: list[StoredChunk], lexical_hits: list[LexicalHit], k: int) -> list[RetrievedChunk]:
+        rrf_k = self.settings.rrf_k
+        by_id: dict[str, StoredChunk] = {chunk.chunk_id: chunk for chunk in dense}
+        dense_rank = {chunk.chunk_id: rank for rank, chunk in enumerate(dense, start=1)}
+        bm25_rank = {hit.chunk_id: rank for rank, hit in enumerate(lexical_hits, start=1)}
+        bm25_score = {hit.chunk_id: hit.score for hit in lexical_hits}
+        missing = [hit.chunk_id for hit in lexical_hits if hit.chunk_id not in by_id]
+        by_id.update({chunk.chunk_id: chunk for chunk in self.store.get(missing)})
+        # Chunks of a version still being written (or just retired) are not part of the knowledge base.
+        visible = self._visible_versions()
+        terms = exact_terms(query)
+        query_words = set(lexical_tokens(query))
+        fused: list[RetrievedChunk] = []
+        for chunk_id, chunk in by_id.items():
+            if str(chunk.metadata.get("version_id")) not in visible:
+                continue
+            score = sum(1.0 / (rrf_k + ranks[chunk_id]) for ranks in (dense_rank, bm25_rank) if chunk_id in ranks)
+            matches = tuple(term for term in terms if _contains(chunk.text, term))
+            if terms:
+                score += self.settings.exact_match_boost * len(matches) / len(terms)
+            coverage = len(query_words & set(lexical_tokens(chunk.text))) / len(query_words) if query_words else 0.0
+            ranks = (dense_rank.get(chunk_id), bm25_rank.get(chunk_id), bm25_score.get(chunk_id))
+            fused.append(_to_retrieved(chunk, score, ranks, matches, coverage))
+        fused.sort(key=lambda c: (-c.score, c.chunk_id))
+        return fused[:k]
+
+
+def _to_retrieved(
+    chunk: StoredChunk,
+    score: float,
+    ranks: tuple[int | None, int | None, float | None],
+    matches: tuple[str, ...],
+    coverage: float,
+) -> RetrievedChunk:
+    dense_rank, bm25_rank, bm25_score = ranks
+    meta = chunk.metadata
+    page = int(meta.get("page", -1))
+    return RetrievedChunk(
+        chunk_id=chunk.chunk_id,
+        doc_id=str(meta.get("doc_id", "")),
+        version_id=str(meta.get("version_id", "")),
+        title=str(meta.get("title", "")),
+        display_name=str(meta.get("display_name", "")),
+        page=page if page > 0 else None,
+        section=str(meta.get("section", "")),
+        text=chunk.text,
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        score=score,
+        dense_similarity=chunk.similarity if dense_rank is not None else None,
+        bm25_score=bm25_score,
+        dense_rank=dense_rank,
+        bm25_rank=bm25_rank,
+        exact_matches=matches,
+        coverage=coverage,
+        tier=highest(str(meta.get("tier", "regulated"))),
+        hidden=bool(meta.get("hidden", False)),
+    )
+
+
+def context_tier(chunks: list[RetrievedChunk]) -> Tier:
+    """The taint of a turn that uses these chunks: the most sensitive of them."""
+    return highest(*(chunk.tier for chunk in chunks))

@@ -1,0 +1,132 @@
+"""Presidio, fully offline: the spaCy model from an installed package, pinned by sha256.
+
+`AnalyzerEngine()` with defaults wants `en_core_web_lg` and downloads it when missing; its e-mail
+recognizer asks tldextract, which fetches the public suffix list on first use. Here the spaCy model
+is loaded from the files of an installed distribution (verified against a pinned hash, parser
+excluded because no recognizer reads it), tldextract reads only its bundled snapshot, and the
+registry holds just the recognizers we want. Nothing in this module may open a network
+connection; heavy imports happen on first use, never at import of `routing`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from models.files import locate_package_file, verify_file
+from routing.recognizers import Finding
+from routing.settings import RoutingSettings
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine
+    from spacy.language import Language
+
+# Entities asked of Presidio; the regulated identifiers come from `routing.recognizers`.
+PRESIDIO_ENTITIES = ("PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "US_MBI")
+# spaCy labels we never want back (dates, amounts, organisations: not personal data by themselves).
+_IGNORED_LABELS = (
+    "CARDINAL", "DATE", "TIME", "EVENT", "LANGUAGE", "LAW", "MONEY", "NORP", "ORDINAL", "ORG",
+    "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART",
+)  # fmt: skip
+# Pipeline components Presidio does not read (it uses tokens, lemmas and entities only).
+_EXCLUDED_COMPONENTS = ("parser", "senter")
+
+
+def load_spacy_pipeline(settings: RoutingSettings) -> Language:
+    """The spaCy pipeline from the installed model package, after checking its pinned file."""
+    import spacy
+
+    config = locate_package_file(settings.spacy_package, f"{settings.spacy_model_dir}/config.cfg")
+    model_dir = config.parent
+    verify_file(model_dir / settings.spacy_pinned_file, settings.spacy_sha256, allow_unpinned=settings.allow_unpinned_spacy)
+    # A path (not a package name) means spaCy never considers downloading anything.
+    return spacy.load(model_dir, exclude=list(_EXCLUDED_COMPONENTS))
+
+
+def _offline_email_recognizer() -> Any:
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+        """Presidio's e-mail recognizer, validating domains against the bundled suffix snapshot."""
+
+        # No suffix-list URLs and no cache: tldextract uses the snapshot shipped in its package.
+        _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return bool(self._extract(pattern_text).fqdn)
+
+    return OfflineEmailRecognizer()
+
+
+def build_analyzer(nlp: Language) -> AnalyzerEngine:
+    """A Presidio `AnalyzerEngine` over an already loaded spaCy pipeline, with our recognizers only."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsMbiRecognizer,
+    )
+
+    class PreloadedSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+        """Presidio's spaCy engine over a pipeline we loaded and verified ourselves."""
+
+        def __init__(self) -> None:
+            config = NerModelConfiguration(labels_to_ignore=list(_IGNORED_LABELS))
+            super().__init__(models=[{"lang_code": "en", "model_name": "preloaded"}], ner_model_configuration=config)
+            self.nlp = {"en": nlp}
+
+        def load(self) -> None:
+            """Already loaded from a verified local path: never download."""
+
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in (
+        SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
+        _offline_email_recognizer(),
+        PhoneRecognizer(),
+        IpRecognizer(),
+        UsMbiRecognizer(),
+    ):
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(registry=registry, nlp_engine=PreloadedSpacyNlpEngine(), supported_languages=["en"])
+
+
+class PresidioDetector:
+    """The shared Presidio analyzer: loaded once (lazily or by `load()`), used under a lock."""
+
+    def __init__(self, settings: RoutingSettings | None = None) -> None:
+        self._settings = settings or RoutingSettings()
+        self._engine: AnalyzerEngine | None = None
+        self._load_lock = threading.Lock()
+        # spaCy pipelines are not documented as thread-safe; one analysis at a time.
+        self._analyze_lock = threading.Lock()
+
+    @property
+    def engine(self) -> AnalyzerEngine:
+        if self._engine is None:
+            with self._load_lock:
+                if self._engine is None:
+                    self._engine = build_analyzer(load_spacy_pipeline(self._settings))
+        return self._engine
+
+    def load(self) -> PresidioDetector:
+        """Load spaCy and warm up lazy parts (tldextract's snapshot, phonenumbers' metadata)."""
+        self.find("Warm-up: write to Jane Doe at jane.doe@example.com or call +1 415 555 0100.")
+        return self
+
+    def find(self, text: str) -> list[Finding]:
+        engine = self.engine
+        with self._analyze_lock:
+            results = engine.analyze(text=text, language="en", entities=list(PRESIDIO_ENTITIES), score_threshold=0.3)
+        return [
+            Finding(
+                result.entity_type,
+                result.start,
+                result.end,
+                float(result.score),
+                str((result.recognition_metadata or {}).get("recognizer_name", "presidio")),
+            )
+            for result in results
+        ]

@@ -1,0 +1,76 @@
+"""Command-line access to the sensitivity gate: classify a text, evaluate on labelled PII data.
+
+The lead adds these commands to the `confidante` group. They print decisions (types, spans,
+scores, reasons), never detected values.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from routing.gate import GateDecision, SensitivityGate, build_gate
+
+
+def _gate() -> SensitivityGate:
+    from assistant.settings import SettingsError, load_settings
+    from models.files import ModelFileError
+    from routing.policy import PolicyError
+
+    try:
+        return build_gate(load_settings().routing)
+    except (SettingsError, PolicyError, ModelFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _describe(decision: GateDecision) -> str:
+    lines = [
+        f"tier: {decision.tier.value}  route: {decision.route.value}  rule: {decision.rule}  "
+        f"policy: {decision.policy_version}  ({decision.elapsed_ms:.1f} ms)"
+    ]
+    lines += [f"  - {reason}" for reason in decision.reasons]
+    counts = decision.entity_counts()
+    if counts:
+        lines.append("entities: " + ", ".join(f"{name} x{count}" for name, count in sorted(counts.items())))
+    return "\n".join(lines)
+
+
+@click.command("classify")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def classify_command(text: str, as_json: bool) -> None:
+    """Classify TEXT and print the sensitivity decision (tier, route, rule, reasons)."""
+    decision = _gate().classify(text)
+    if as_json:
+        click.echo(json.dumps(decision.model_dump(mode="json"), ensure_ascii=False))
+    else:
+        click.echo(_describe(decision))
+
+
+@click.command("eval-pii")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder with synth_dataset_v2.json / generated_small.json (presidio-research format).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_pii_command(data_dir: Path | None, as_json: bool) -> None:
+    """Per-entity precision / recall / F2 and regulated values that would leak, on labelled data."""
+    from routing.pii_eval import DEFAULT_DATA_DIR, evaluate, format_report, load_records
+
+    try:
+        records = load_records(data_dir or DEFAULT_DATA_DIR)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    report = evaluate(_gate(), records)
+    click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))
+    sys.stdout.flush()
+
+
+@click.group("gate")
+def gate_group() -> None:
+    """The sensitivity gate."""
+
+
+gate_group.add_command(classify_command)
+gate_group.add_command(eval_pii_command)

@@ -1,0 +1,244 @@
+"""Fallback chains, and the guard that keeps local-only turns off hosted models.
+
+`FallbackModel(primary, *fallbacks)` tries models in order, but only before the first text delta:
+once text reached the user, a broken stream ends as `StreamCutOff` carrying the partial answer
+(never a silent restart on another model). When a fallback answers, `on_fallback` receives a
+notice the UI shows ("The hosted model is unavailable; answered by the private local model.").
+
+The chain knows nothing about tiers. `chain_for(route_or_tier, *models)` is where a turn's
+privacy decision meets the chain: for a local-only turn (regulated tier, or the local route) it
+refuses to build a chain that could reach any hosted model, and wraps every member in
+`LocalOnlyModel`, which checks again at call time. So "regulated never reaches hosted" holds
+even if routing code upstream has a bug: no fallback, retry or error path can get there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from models.base import (
+    ChatModel,
+    ChatRequest,
+    ModelAuthError,
+    ModelBusy,
+    ModelError,
+    ModelKind,
+    ModelRateLimited,
+    ModelTimeout,
+    StreamCutOff,
+    StreamEvent,
+    TextDelta,
+)
+from routing.tiers import Route, Tier
+
+FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
+
+# Routes and tiers that may leave the machine; anything else (including unknown values) is local-only.
+_MAY_LEAVE = {Tier.PUBLIC.value, Tier.INTERNAL.value, Route.HOSTED.value, Route.HOSTED_PSEUDONYMIZED.value}
+
+
+class PrivacyViolation(ModelError):
+    """A local-only turn was about to reach a hosted model: stopped before anything was sent."""
+
+    user_message = "This request must stay on the private model, and that model could not answer it."
+    retryable = False
+
+
+class FallbackNotice(BaseModel):
+    """Shown to the user when another model answered than the one the turn started with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_model: str
+    from_kind: ModelKind
+    to_model: str
+    to_kind: ModelKind
+    reason: str
+    message: str
+
+
+class FallbackExhausted(ModelError):
+    """Every model of the chain failed before answering; `errors` holds each failure in order."""
+
+    retryable = False
+
+    def __init__(self, errors: list[ModelError]) -> None:
+        detail = "; ".join(f"{type(e).__name__}: {e.detail or e}" for e in errors)
+        super().__init__(f"all {len(errors)} models failed: {detail}")
+        self.errors = tuple(errors)
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        # The last model tried is the one the user would have got: its message is the relevant one.
+        return self.errors[-1].user_message if self.errors else ModelError.user_message
+
+
+def _label(kind: ModelKind) -> str:
+    return "the private local model" if kind == "local" else "the hosted model"
+
+
+def _reason(error: ModelError) -> str:
+    if isinstance(error, ModelTimeout):
+        return "did not answer in time"
+    if isinstance(error, ModelRateLimited):
+        return "is rate limited"
+    if isinstance(error, ModelAuthError):
+        return "refused our credentials"
+    if isinstance(error, ModelBusy):
+        return "is busy"
+    return "is unavailable"
+
+
+def notice_for(failed: ChatModel, error: ModelError, answering: ChatModel) -> FallbackNotice:
+    reason = _reason(error)
+    message = f"{_label(failed.kind).capitalize()} {reason}; answered by {_label(answering.kind)}."
+    if failed.kind == answering.kind:
+        message = f"{failed.name} {reason}; answered by {answering.name} instead."
+    return FallbackNotice(
+        from_model=failed.name,
+        from_kind=failed.kind,
+        to_model=answering.name,
+        to_kind=answering.kind,
+        reason=type(error).__name__,
+        message=message,
+    )
+
+
+class FallbackModel:
+    """Tries `primary`, then each fallback, before the first delta; never after text was shown."""
+
+    def __init__(
+        self,
+        primary: ChatModel,
+        *fallbacks: ChatModel,
+        fallback_on: FallbackOn = (ModelError,),
+        on_fallback: Callable[[FallbackNotice], None] | None = None,
+    ) -> None:
+        self.models: tuple[ChatModel, ...] = (primary, *fallbacks)
+        self._fallback_on = fallback_on
+        self._on_fallback = on_fallback
+
+    @property
+    def name(self) -> str:
+        return self.models[0].name
+
+    @property
+    def kind(self) -> ModelKind:
+        # Honest about the worst case: a chain that may reach a hosted model is hosted.
+        return "hosted" if any(m.kind == "hosted" for m in self.models) else "local"
+
+    @property
+    def context_window(self) -> int:
+        return min(m.context_window for m in self.models)
+
+    def count_tokens(self, text: str) -> int:
+        return max(m.count_tokens(text) for m in self.models)
+
+    def _should_fall_back(self, error: ModelError) -> bool:
+        if isinstance(error, PrivacyViolation):
+            return False
+        if callable(self._fallback_on) and not isinstance(self._fallback_on, tuple):
+            return self._fallback_on(error)
+        return isinstance(error, self._fallback_on)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        errors: list[ModelError] = []
+        pending: FallbackNotice | None = None
+        for index, model in enumerate(self.models):
+            partial: list[str] = []
+            try:
+                async with aclosing(model.stream(request)) as events:
+                    async for event in events:
+                        if pending is not None and self._on_fallback is not None:
+                            self._on_fallback(pending)
+                        pending = None
+                        if isinstance(event, TextDelta):
+                            partial.append(event.text)
+                        yield event
+                return
+            except ModelError as exc:
+                if any(partial):
+                    raise _as_cut_off(exc, "".join(partial)) from exc
+                errors.append(exc)
+                last = index == len(self.models) - 1
+                if last or not self._should_fall_back(exc):
+                    if len(errors) == 1:
+                        raise
+                    raise FallbackExhausted(errors) from exc
+                pending = notice_for(model, exc, self.models[index + 1])
+
+
+def _as_cut_off(error: ModelError, partial: str) -> StreamCutOff:
+    if isinstance(error, StreamCutOff):
+        return error
+    cut = StreamCutOff(f"stream broke after {len(partial)} chars: {error.detail or error}", partial=partial)
+    cut.status = error.status
+    return cut
+
+
+def reachable_models(model: Any) -> Iterator[Any]:
+    """The model and every model it wraps (through `inner` and `models`), depth first."""
+    yield model
+    inner = getattr(model, "inner", None)
+    if inner is not None:
+        yield from reachable_models(inner)
+    for member in getattr(model, "models", ()) or ():
+        yield from reachable_models(member)
+
+
+def is_local_only(route_or_tier: Route | Tier | str) -> bool:
+    """Regulated turns and the local route stay local; unknown values do too (fail closed)."""
+    return str(getattr(route_or_tier, "value", route_or_tier)) not in _MAY_LEAVE
+
+
+class LocalOnlyModel:
+    """Refuses, at construction and again at every call, to reach anything but local models."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self._check()
+
+    def _check(self) -> None:
+        for model in reachable_models(self.inner):
+            if getattr(model, "kind", None) != "local":
+                raise PrivacyViolation(f"local-only turn would reach {getattr(model, 'name', model)!r}")
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def kind(self) -> ModelKind:
+        return "local"
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        self._check()
+        async with aclosing(self.inner.stream(request)) as events:
+            async for event in events:
+                yield event
+
+
+def chain_for(
+    route_or_tier: Route | Tier | str,
+    *models: ChatModel,
+    fallback_on: FallbackOn = (ModelError,),
+    on_fallback: Callable[[FallbackNotice], None] | None = None,
+) -> ChatModel:
+    """The fallback chain a turn may use. Local-only turns get only local models, guarded twice."""
+    if not models:
+        raise ValueError("a chain needs at least one model")
+    if not is_local_only(route_or_tier):
+        return FallbackModel(*models, fallback_on=fallback_on, on_fallback=on_fallback)
+    guarded = [LocalOnlyModel(model) for model in models]  # raises PrivacyViolation for any hosted one
+    return LocalOnlyModel(FallbackModel(*guarded, fallback_on=fallback_on, on_fallback=on_fallback))

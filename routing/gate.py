@@ -1,0 +1,327 @@
+"""The sensitivity gate: one typed, immutable decision per text, and it fails closed.
+
+`SensitivityGate.classify(text)` normalizes the text, runs Presidio's NER plus our identifier
+rules and the policy's topic taxonomy, and returns a `GateDecision`: tier, route, the deciding
+policy rule, human-readable reasons, and the entities found as type/span/score/recognizer. The
+decision is what the UI shows, the audit log stores and tests assert on, so it must never carry
+a detected value. Values, needed for pseudonymization, live only in `Detection.spans` (`PiiSpan`),
+which is not serializable and hides values from `repr`.
+
+Any error or a timeout makes the decision `regulated` with a reason: when in doubt, stay local.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from routing.normalize import normalize
+from routing.policy import Policy, PolicySource
+from routing.settings import RoutingSettings
+from routing.recognizers import ADDRESS_RULES, BUILTIN_RULES, Finding, IdentifierRule, custom_rules, find_identifiers
+from routing.tiers import Route, Tier, highest
+from routing.topics import Embedder, TopicClassifier, TopicFinding
+
+log = logging.getLogger(__name__)
+
+FAIL_CLOSED_RULE = "fail_closed"
+DEFAULT_RULE = "default"
+
+
+class EntityDetector(Protocol):
+    """Finds entities in (normalized) text; Presidio in production, anything in unit tests."""
+
+    def find(self, text: str) -> list[Finding]: ...
+
+
+class GateError(Exception):
+    """Detection could not run; callers must not send anything to a hosted model."""
+
+
+class EntityFinding(BaseModel):
+    """An entity in a decision: where it is and what found it, never its value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+    tier: Tier
+    source: str = "message"
+
+
+class GateDecision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tier: Tier
+    route: Route
+    rule: str
+    reasons: tuple[str, ...]
+    entities: tuple[EntityFinding, ...] = ()
+    topics: tuple[TopicFinding, ...] = ()
+    policy_version: str
+    source: str = "message"
+    failed_closed: bool = False
+    elapsed_ms: float = 0.0
+
+    def entity_counts(self) -> dict[str, int]:
+        return dict(Counter(entity.type for entity in self.entities))
+
+
+@dataclass(frozen=True, slots=True)
+class PiiSpan:
+    """A detected value in the original text. Lives in memory only: never log or serialize it."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"PiiSpan({self.type}, {self.start}:{self.end}, score={self.score:.2f})"
+
+    def __reduce__(self) -> object:
+        raise TypeError("PiiSpan holds a personal value and must not be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A decision together with the spans (and values) behind it, for pseudonymization."""
+
+    decision: GateDecision
+    spans: tuple[PiiSpan, ...] = field(repr=False)
+
+
+def canonical_value(value: str) -> str:
+    """The form two mentions of one value share ("John  Smith" ~ "john smith", "078 05 1120" ~ "078-05-1120")."""
+    text = normalize(value).text
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if sum(char.isdigit() for char in text) >= max(4, len(text) // 2):
+        return "".join(char for char in text if char.isalnum())
+    return " ".join(re.sub(r"[^\w@.+-]+", " ", text).split())
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    policy: Policy
+    rules: tuple[IdentifierRule, ...]
+    topics: TopicClassifier
+
+
+class SensitivityGate:
+    """Classifies texts under the current policy; shared by all conversations, thread-safe."""
+
+    def __init__(
+        self,
+        policy: PolicySource | Policy,
+        detector: EntityDetector | None,
+        *,
+        timeout_s: float = 2.0,
+        embed: Embedder | None = None,
+    ) -> None:
+        self._source = policy if isinstance(policy, PolicySource) else PolicySource(policy=policy)
+        self._detector = detector
+        self._timeout_s = timeout_s
+        self._embed = embed
+        self._compiled: _Compiled | None = None
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sensitivity-gate")
+
+    @property
+    def policy(self) -> Policy:
+        return self._source.current()
+
+    def classify(self, text: str, *, source: str = "message") -> GateDecision:
+        return self.detect(text, source=source).decision
+
+    def detect(self, text: str, *, source: str = "message") -> Detection:
+        """The decision and the spans behind it; fails closed on any error or timeout."""
+        started = time.perf_counter()
+        try:
+            policy = self.policy
+            future = self._pool.submit(self._detect, text, source, policy)
+            detection = future.result(timeout=self._timeout_s)
+        except FutureTimeout:
+            return _fail_closed(f"classification timed out after {self._timeout_s:g} s", source, started, self)
+        except Exception as exc:
+            # The exception text may quote the input; log its type only.
+            log.error("sensitivity gate failed (%s); failing closed", type(exc).__name__)
+            return _fail_closed(f"classifier error ({type(exc).__name__})", source, started, self)
+        elapsed = (time.perf_counter() - started) * 1000
+        return Detection(detection.decision.model_copy(update={"elapsed_ms": elapsed}), detection.spans)
+
+    def find_pii(self, text: str, *, source: str = "message") -> list[PiiSpan]:
+        """Spans to pseudonymize (policy types, no overlaps). Raises `GateError` if detection failed."""
+        detection = self.detect(text, source=source)
+        if detection.decision.failed_closed:
+            raise GateError(detection.decision.reasons[0])
+        wanted = self.policy.pseudonymized_types()
+        return resolve_overlaps([span for span in detection.spans if span.type in wanted])
+
+    def classify_turn(
+        self, message: str, *, context: Mapping[str, str] | None = None, prior: GateDecision | None = None
+    ) -> GateDecision:
+        """A turn's decision: the message, its attachments / retrieved chunks (by source name), and the
+        conversation so far (`prior`), highest tier wins (taint)."""
+        decisions = [self.classify(message)]
+        decisions += [self.classify(text, source=name) for name, text in (context or {}).items()]
+        if prior is not None:
+            decisions.append(prior)
+        return combine(decisions)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _compiled_for(self, policy: Policy) -> _Compiled:
+        compiled = self._compiled
+        if compiled is None or compiled.policy is not policy:
+            rules = BUILTIN_RULES + ADDRESS_RULES + custom_rules(policy.custom_recognizers)
+            compiled = _Compiled(policy, rules, TopicClassifier(policy.topics, embed=self._embed))
+            self._compiled = compiled
+        return compiled
+
+    def _detect(self, text: str, source: str, policy: Policy) -> Detection:
+        compiled = self._compiled_for(policy)
+        mapped = normalize(text)
+        findings = find_identifiers(mapped.text, compiled.rules)
+        if self._detector is not None and mapped.text.strip():
+            findings += self._detector.find(mapped.text)
+        spans = _to_original_spans(findings, mapped.to_original, text, policy)
+        topics = tuple(compiled.topics.find(mapped.text))
+        return Detection(decide(spans, topics, policy, source=source), tuple(spans))
+
+
+def _to_original_spans(findings: Sequence[Finding], to_original: object, text: str, policy: Policy) -> list[PiiSpan]:
+    best: dict[tuple[str, int, int], PiiSpan] = {}
+    for finding in findings:
+        if finding.score < policy.threshold_for(finding.entity_type) or finding.end <= finding.start:
+            continue
+        start, end = to_original(finding.start, finding.end)  # type: ignore[operator]
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        key = (finding.entity_type, start, end)
+        if start < end and (key not in best or best[key].score < finding.score):
+            best[key] = PiiSpan(finding.entity_type, start, end, finding.score, finding.recognizer, text[start:end])
+    return sorted(best.values(), key=lambda span: (span.start, -span.end, span.type))
+
+
+def resolve_overlaps(spans: Sequence[PiiSpan]) -> list[PiiSpan]:
+    """Non-overlapping spans for replacement: longer first, then higher score."""
+    chosen: list[PiiSpan] = []
+    for span in sorted(spans, key=lambda s: (-(s.end - s.start), -s.score, s.start)):
+        if all(span.end <= other.start or span.start >= other.end for other in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def _entity_tier(policy: Policy, entity_type: str) -> Tier:
+    rule = policy.entity_rule(entity_type)
+    return rule.tier if rule is not None else Tier.PUBLIC
+
+
+def decide(spans: Sequence[PiiSpan], topics: Sequence[TopicFinding], policy: Policy, *, source: str) -> GateDecision:
+    """The pure policy step: findings in, decision out."""
+    entities = tuple(
+        EntityFinding(
+            type=s.type, start=s.start, end=s.end, score=s.score, recognizer=s.recognizer,
+            tier=_entity_tier(policy, s.type), source=source,
+        )
+        for s in spans
+    )  # fmt: skip
+    tier = highest(*(e.tier for e in entities), *(t.tier for t in topics))
+    reasons: list[str] = []
+    rule = DEFAULT_RULE
+    for entity in sorted(entities, key=lambda e: (-e.tier.rank, -e.score)):
+        if entity.tier is Tier.PUBLIC:
+            continue
+        reason = (
+            f"{entity.type} detected (score {entity.score:.2f}, {entity.recognizer}) "
+            f"→ {entity.tier.value} by rule entity:{entity.type}"
+        )
+        if reason not in reasons:
+            reasons.append(reason)
+        if rule == DEFAULT_RULE and entity.tier is tier:
+            rule = f"entity:{entity.type}"
+    for topic in sorted(topics, key=lambda t: -t.tier.rank):
+        reasons.append(
+            f"topic {topic.name} (score {topic.score:.2f}: {', '.join(topic.matched)}) "
+            f"→ {topic.tier.value} by rule topic:{topic.name}"
+        )
+        if rule == DEFAULT_RULE and topic.tier is tier:
+            rule = f"topic:{topic.name}"
+    if not reasons:
+        reasons.append(f"no personal or regulated content found → {tier.value} by rule {DEFAULT_RULE}")
+    return GateDecision(
+        tier=tier, route=policy.route_for(tier), rule=rule, reasons=tuple(reasons), entities=entities,
+        topics=tuple(topics), policy_version=policy.version, source=source,
+    )  # fmt: skip
+
+
+def _fail_closed(reason: str, source: str, started: float, gate: SensitivityGate) -> Detection:
+    try:
+        version = gate.policy.version
+    except Exception:
+        version = "unknown"
+    decision = GateDecision(
+        tier=Tier.REGULATED,
+        route=Route.LOCAL,
+        rule=FAIL_CLOSED_RULE,
+        reasons=(f"{reason} → regulated by rule {FAIL_CLOSED_RULE}",),
+        policy_version=version,
+        source=source,
+        failed_closed=True,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+    return Detection(decision, ())
+
+
+def combine(decisions: Sequence[GateDecision]) -> GateDecision:
+    """Taint: the highest tier of all parts wins; every part's reasons and entities are kept."""
+    if not decisions:
+        raise ValueError("combine() needs at least one decision")
+    tier = highest(*(decision.tier for decision in decisions))
+    deciding = next(decision for decision in decisions if decision.tier is tier)
+    reasons: list[str] = []
+    for decision in decisions:
+        for reason in decision.reasons:
+            labelled = reason if decision.source == "message" else f"[{decision.source}] {reason}"
+            if labelled not in reasons:
+                reasons.append(labelled)
+    return deciding.model_copy(
+        update={
+            "reasons": tuple(reasons),
+            "entities": tuple(entity for decision in decisions for entity in decision.entities),
+            "topics": tuple(topic for decision in decisions for topic in decision.topics),
+            "failed_closed": any(decision.failed_closed for decision in decisions),
+            "elapsed_ms": sum(decision.elapsed_ms for decision in decisions),
+        }
+    )
+
+
+def build_gate(settings: RoutingSettings, *, embed: Embedder | None = None, preload: bool = True) -> SensitivityGate:
+    """The production gate: Presidio (spaCy from its installed package) plus our rules and the policy.
+
+    `preload` loads spaCy now, so the first classification does not spend its timeout loading it.
+    """
+    from routing.analyzer import PresidioDetector
+
+    detector = PresidioDetector(settings)
+    if preload:
+        detector.load()
+    source = PolicySource(settings.policy_path)
+    return SensitivityGate(source, detector, timeout_s=settings.classify_timeout_s, embed=embed)

@@ -1,0 +1,422 @@
+"""Recognizers for what Presidio misses: regulated identifiers by shape, checksum and context.
+
+Presidio's own US_SSN recognizer drops numbers its validator knows to be invalid or advertising
+(`078-05-1120`), and it has nothing for medical record numbers, health-plan ids, dates of birth,
+bank accounts or secrets. A privacy gate must treat a value shaped like a regulated identifier as
+one, whether or not it is a valid one. These rules run on normalized text (see `routing.normalize`)
+and report spans only; they never decide a tier and never keep a value.
+
+Organisation-specific identifiers come from the policy (`CustomRecognizer`), compiled here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from routing.policy import CustomRecognizer
+
+_I = re.IGNORECASE
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """An entity found in scanned text: type, span in that text, score, and who found it."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+
+
+def _context(*phrases: str) -> re.Pattern[str]:
+    """Context words, matched without letters around them (so `ssn_078…` in a file name counts)."""
+    words = "|".join(phrase.replace(" ", r"[\s_.-]*") for phrase in phrases)
+    return re.compile(rf"(?<![a-z])(?:{words})(?![a-z])", _I)
+
+
+@dataclass(frozen=True)
+class IdentifierRule:
+    """A value pattern, optionally gated or boosted by context words near it."""
+
+    name: str
+    entity: str
+    pattern: re.Pattern[str]
+    score: float
+    context: re.Pattern[str] | None = None
+    # With context: score when a context word is near; without it the base `score` (or no match).
+    context_score: float | None = None
+    require_context: bool = True
+    before: int = 48
+    after: int = 16
+    validate: Callable[[str], bool] | None = None
+
+    def find(self, text: str) -> Iterator[Finding]:
+        for match in self.pattern.finditer(text):
+            group = "value" if "value" in self.pattern.groupindex else 0
+            start, end = match.span(group)
+            value = match.group(group)
+            if self.validate is not None and not self.validate(value):
+                continue
+            score = self._score(text, start, end)
+            if score is not None:
+                yield Finding(self.entity, start, end, score, self.name)
+
+    def _score(self, text: str, start: int, end: int) -> float | None:
+        if self.context is None:
+            return self.score
+        window = text[max(0, start - self.before) : end + self.after]
+        if self.context.search(window):
+            return self.context_score if self.context_score is not None else self.score
+        return None if self.require_context else self.score
+
+
+def _digits(value: str) -> str:
+    return "".join(char for char in value if char.isdigit())
+
+
+def luhn_valid(value: str) -> bool:
+    digits = _digits(value)
+    if not digits or len(set(digits)) == 1:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        number = int(char) * (2 if index % 2 else 1)
+        total += number - 9 if number > 9 else number
+    return total % 10 == 0
+
+
+def iban_valid(value: str) -> bool:
+    compact = re.sub(r"[\s-]", "", value).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def aba_valid(value: str) -> bool:
+    digits = _digits(value)
+    if len(digits) != 9 or len(set(digits)) == 1:
+        return False
+    weights = (3, 7, 1) * 3
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 10 == 0
+
+
+def _card_shaped(value: str) -> bool:
+    return 13 <= len(_digits(value)) <= 19 and luhn_valid(value)
+
+
+def _enough_digits(minimum: int) -> Callable[[str], bool]:
+    return lambda value: len(_digits(value)) >= minimum
+
+
+def _digit_count(low: int, high: int) -> Callable[[str], bool]:
+    return lambda value: low <= len(_digits(value)) <= high
+
+
+def _secret_like(value: str) -> bool:
+    # "The password is required" is not a password; "hunter2" and "Tr0ub4dor&3" are.
+    return any(not char.isalpha() for char in value) or (value.lower() != value and value.upper() != value)
+
+
+_SSN_CONTEXT = _context("ssn", "ss#", "ss no", "social security", "social sec", "soc sec", "ssa")
+_CARD_CONTEXT = _context("card", "cc", "visa", "mastercard", "amex", "credit", "debit", "cvv", "pan")
+_BANK_CONTEXT = _context("account", "acct", "a/c", "checking", "savings", "bank", "sort code", "bsb")
+_DATE = (
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+\d{4})"
+)
+_ID_VALUE = r"(?<![\w-])(?P<value>[A-Z0-9](?:[A-Z0-9]|-(?=[A-Z0-9])){4,19})(?![\w-])"
+
+BUILTIN_RULES: tuple[IdentifierRule, ...] = (
+    # SSN-shaped numbers count whatever their validity: 078-05-1120 is the famous "invalid" one.
+    IdentifierRule("ssn_dashed", "US_SSN", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"), 0.85),
+    IdentifierRule(
+        "ssn_separated",
+        "US_SSN",
+        re.compile(r"(?<![\d.-])\d{3}([ .])\d{2}\1\d{4}(?![\d.-])"),
+        0.6,
+        context=_SSN_CONTEXT,
+        context_score=0.9,
+        require_context=False,
+    ),
+    IdentifierRule(
+        "ssn_context",
+        "US_SSN",
+        re.compile(r"(?<!\d)\d{3}\s?[-. ]?\s?\d{2}\s?[-. ]?\s?\d{4}(?!\d)"),
+        0.85,
+        context=_SSN_CONTEXT,
+    ),
+    IdentifierRule(
+        "credit_card_luhn",
+        "CREDIT_CARD",
+        re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])"),
+        0.8,
+        context=_CARD_CONTEXT,
+        context_score=0.95,
+        require_context=False,
+        validate=_card_shaped,
+    ),
+    IdentifierRule(
+        "credit_card_short",
+        "CREDIT_CARD",
+        re.compile(r"(?<![\d-])\d{12}(?![\d-])"),
+        0.85,
+        context=_CARD_CONTEXT,
+        validate=luhn_valid,
+    ),
+    IdentifierRule(
+        "iban_shaped",
+        "IBAN_CODE",
+        re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)(?![A-Z0-9])", _I),
+        0.75,
+        context=_context("iban", "bank", "account", "transfer", "wire", "swift", "bic"),
+    ),
+    IdentifierRule(
+        "aba_routing",
+        "ABA_ROUTING_NUMBER",
+        re.compile(r"(?<![\d-])\d{9}(?![\d-])|(?<![\d-])\d{4}-\d{4}-\d(?![\d-])"),
+        0.9,
+        context=_context("routing", "aba", "rtn", "transit number", "routing transit"),
+        validate=aba_valid,
+    ),
+    IdentifierRule(
+        "bank_account",
+        "BANK_ACCOUNT",
+        re.compile(r"(?<![\w-])\d(?:[ -]?\d){5,19}(?![\w-])"),
+        0.8,
+        context=_BANK_CONTEXT,
+        before=40,
+        after=0,
+        validate=_digit_count(6, 20),
+    ),
+    IdentifierRule(
+        "medical_record_number",
+        "MEDICAL_RECORD_NUMBER",
+        re.compile(r"(?<![\w-])(?:[A-Z]{1,3}[-:#]?)?\d{5,12}(?![\w-])", _I),
+        0.9,
+        context=_context(
+            "mrn", "medical record", "med rec", "patient id", "patient number", "patient no", "patient #",
+            "chart number", "chart no", "hospital number", "record number",
+        ),
+        before=40,
+    ),
+    IdentifierRule(
+        "health_plan_id",
+        "HEALTH_PLAN_ID",
+        re.compile(_ID_VALUE, _I),
+        0.85,
+        context=_context(
+            "member id", "member number", "member no", "member #", "subscriber id", "subscriber number",
+            "policy number", "policy no", "insurance id", "insurance number", "health plan", "plan id",
+            "group number", "medicaid", "medicare", "beneficiary id",
+        ),
+        before=40,
+        validate=_enough_digits(4),
+    ),
+    IdentifierRule(
+        "date_of_birth",
+        "DATE_OF_BIRTH",
+        re.compile(rf"(?<![\w/.-])(?P<value>{_DATE})(?![\w/-])", _I),
+        0.9,
+        context=_context("dob", "d o b", "date of birth", "birth date", "birthdate", "born", "birthday"),
+        before=32,
+        after=0,
+    ),
+    IdentifierRule(
+        "passport",
+        "PASSPORT",
+        re.compile(r"(?<![\w-])(?P<value>[A-Z0-9]{6,10})(?![\w-])", _I),
+        0.9,
+        context=_context("passport"),
+        before=40,
+        validate=_enough_digits(5),
+    ),
+    IdentifierRule(
+        "driver_license",
+        "DRIVER_LICENSE",
+        re.compile(_ID_VALUE, _I),
+        0.85,
+        context=_context("driver's license", "drivers license", "driver license", "driver's licence",
+                         "driving licence", "driving license", "dl", "dl#", "license number", "licence number",
+                         "license no", "licence no"),
+        before=40,
+        validate=_enough_digits(5),
+    ),
+    IdentifierRule(
+        "api_key",
+        "API_KEY",
+        re.compile(
+            r"(?<![\w-])(?:sk-(?:proj-|ant-(?:api\d\d-)?)?[A-Za-z0-9_-]{20,}|(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}"
+            r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}"
+            r"|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"
+            r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
+            r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+        ),
+        0.95,
+    ),
+    IdentifierRule(
+        "secret_assignment",
+        "API_KEY",
+        re.compile(
+            r"(?:api[\s_-]?key|access[\s_-]?key|secret[\s_-]?key|client[\s_-]?secret|auth[\s_-]?token|bearer"
+            r"|access[\s_-]?token|token)\s*(?:is|=|:)?\s*[\"']?(?P<value>[A-Za-z0-9_\-./+=]{16,})",
+            _I,
+        ),
+        0.85,
+        validate=_enough_digits(2),
+    ),
+    IdentifierRule(
+        "password_assignment",
+        "PASSWORD",
+        re.compile(
+            r"(?<![a-z])(?:password|passwd|pwd|passcode|passphrase|pin code|pin)\s*(?:is|was|=|:|->)\s*"
+            r"[\"']?(?P<value>[^\s\"']{4,})",
+            _I,
+        ),
+        0.9,
+        validate=_secret_like,
+    ),
+    IdentifierRule(
+        "phone_context",
+        "PHONE_NUMBER",
+        re.compile(r"(?<![\w+])(?P<value>\+?\(?\d[\d ().-]{4,20}\d)(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w])", _I),
+        0.7,
+        context=_context(
+            "phone", "tel", "telephone", "mobile", "cell", "call", "fax", "desk", "whatsapp", "text me", "sms",
+            "reach me", "contact", "answering", "office", "dial",
+        ),
+        before=40,
+        after=12,
+        validate=_digit_count(7, 15),
+    ),
+    IdentifierRule(
+        "phone_shaped",
+        "PHONE_NUMBER",
+        re.compile(
+            r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,4}){1,4}"
+            r"|\(\d{2,4}\)\s?\d{3,4}[ .-]\d{3,4}|\d{3}[.-]\d{3}[.-]\d{4})(?:\s?x\d{1,5})?(?![\w])"
+        ),
+        0.6,
+        validate=_digit_count(7, 15),
+    ),
+)
+
+_STREET_SUFFIX = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy"
+    "|Highway|Hwy|Square|Sq|Crescent|Close|Circle|Cir|Trail|Alley|Row|Walk|Gardens|Grove|Mews|Plaza|Forges"
+    "|Heights|Loop|Glen|Quay|Wharf|Ridge|Crossing|Junction"
+)
+_LOWER_SUFFIX = "street|avenue|road|lane|boulevard|terrace|crescent"
+_STREET_PREFIX = (
+    r"via|viale|rue|rua|calle|avenida|avenue|av\.|piazza|plaza|praça|largo|chemin|boulevard|carrer|ulica|ul\."
+    r"|strada|travessa|estrada|rambla|paseo|camino|allée|quai|place"
+)
+_COMPOUND_SUFFIX = (
+    r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|katu|tie|kuja|polku|vej|gade|gatan|vägen|väg|veien"
+    r"|vegen|laan|straat|gracht|utca|út|tér|ulica|sokak|caddesi"
+)
+_UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Room)\s*#?\s*\d{1,5}[A-Za-z]?"
+
+ADDRESS_RULES: tuple[IdentifierRule, ...] = (
+    IdentifierRule(
+        "street_number_first",
+        "STREET_ADDRESS",
+        re.compile(
+            rf"(?<![\w-])\d{{1,6}}[A-Za-z]?,?\s+(?:(?:[A-Z][\w'.-]*\s+){{1,4}}(?:{_STREET_SUFFIX})\b\.?"
+            rf"|(?:[a-z][\w'.-]*\s+){{1,3}}(?:{_LOWER_SUFFIX})\b)(?:,?\s+{_UNIT})?"
+        ),
+        0.7,
+    ),
+    IdentifierRule(
+        "street_name_first",
+        "STREET_ADDRESS",
+        re.compile(
+            rf"(?<![\w-])(?:\d{{1,6}}\s+)?(?:{_STREET_PREFIX})\s+(?:[\w'.-]+\s+){{0,4}}?\d{{1,5}}[A-Za-z]?(?![\w-])"
+            rf"(?:,?\s+{_UNIT})?",
+            _I,
+        ),
+        0.65,
+    ),
+    IdentifierRule(
+        "street_compound",
+        "STREET_ADDRESS",
+        re.compile(
+            rf"(?<![\w-])(?:\d{{1,6}}\s+)?(?:[\w'-]+\s+){{0,2}}[\w'-]*(?:{_COMPOUND_SUFFIX})\s+\d{{1,5}}[A-Za-z]?\.?"
+            rf"(?![\w-])(?:,?\s+{_UNIT})?",
+            _I,
+        ),
+        0.65,
+    ),
+    IdentifierRule("address_unit", "STREET_ADDRESS", re.compile(rf"(?<![\w-]){_UNIT}(?![\w-])"), 0.55),
+    IdentifierRule(
+        "po_box",
+        "STREET_ADDRESS",
+        re.compile(
+            r"(?<![\w-])(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}"
+            r"|P\.?\s?O\.?\s+Box\s+\d{1,6}|(?:USNS|USS|USNV|USCGC)\s+[A-Z][a-z]+)(?![\w-])"
+        ),
+        0.7,
+    ),
+    IdentifierRule(
+        "postal_code",
+        "STREET_ADDRESS",
+        re.compile(r"(?<![\w-])\d{5}(?:-\d{4})?(?![\w-])"),
+        0.55,
+        context=re.compile(
+            rf"(?:\b(?:{_STREET_SUFFIX})\b|{_UNIT}|\b(?:address|lives at|live in|box|ship to|mail to)\b|,\s*[A-Z]{{2}}\b)",
+            _I,
+        ),
+        before=80,
+        after=0,
+    ),
+)
+
+
+def custom_rules(recognizers: Sequence[CustomRecognizer]) -> tuple[IdentifierRule, ...]:
+    """Compile the policy's organisation-specific recognizers into rules."""
+    rules = []
+    for spec in recognizers:
+        flags = 0 if spec.case_sensitive else _I
+        if spec.regex is not None:
+            pattern = re.compile(spec.regex, flags)
+        else:
+            terms = "|".join(re.escape(term) for term in sorted(spec.deny_list, key=len, reverse=True))
+            pattern = re.compile(rf"(?<!\w)(?:{terms})(?!\w)", flags)
+        context = _context(*(re.escape(word) for word in spec.context)) if spec.context else None
+        rules.append(
+            IdentifierRule(
+                f"custom:{spec.name}",
+                spec.entity,
+                pattern,
+                spec.score,
+                context=context,
+                before=spec.context_window,
+                after=spec.context_window,
+            )
+        )
+    return tuple(rules)
+
+
+def find_identifiers(text: str, rules: Sequence[IdentifierRule]) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in rules:
+        findings.extend(rule.find(text))
+    findings.extend(find_ibans(text))
+    return findings
+
+
+_IBAN_CANDIDATE = re.compile(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,32}", _I)
+
+
+def find_ibans(text: str) -> Iterator[Finding]:
+    """IBANs with a valid checksum, trimmed to the longest prefix that validates."""
+    for match in _IBAN_CANDIDATE.finditer(text):
+        candidate = match.group()
+        for end in range(len(candidate), 14, -1):
+            if candidate[end - 1].isalnum() and iban_valid(candidate[:end]):
+                yield Finding("IBAN_CODE", match.start(), match.start() + end, 0.95, "iban_checksum")
+                break

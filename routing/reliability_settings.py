@@ -1,0 +1,31 @@
+"""Settings for retries, circuit breakers, the response cache and structured outputs.
+
+Timeouts are not here: they belong to the hosted endpoint (`models.settings.HostedModelSettings`).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class ReliabilitySettings(BaseModel):
+    # Attempts per model call, the first one included; retries happen only before the first token.
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    backoff_base_s: float = Field(default=0.25, ge=0)
+    backoff_max_s: float = Field(default=4.0, ge=0)
+    # No new attempt starts after this many seconds from the first; a Retry-After beyond it gives up.
+    retry_budget_s: float = Field(default=8.0, gt=0)
+    # Consecutive failures that open an endpoint's circuit, and how long it stays open.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    cache_enabled: bool = True
+    cache_ttl_s: float = Field(default=600.0, gt=0)
+    cache_max_entries: int = Field(default=1000, ge=1)
+    # Re-asks after the first answer failed validation (so at most 1 + this many calls).
+    structured_max_reasks: int = Field(default=2, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> ReliabilitySettings:
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("backoff_max_s must be at least backoff_base_s")
+        return self

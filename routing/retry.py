@@ -1,0 +1,188 @@
+"""Retries for model calls: the one layer that owns them (the openai SDK's own are off).
+
+A call is retried only before its first text delta: once text reached the user it is never
+replayed. Retryable are unavailability, timeouts, rate limits and unreadable responses; backoff is
+exponential with full jitter; a `Retry-After` is honoured when it fits the total time budget and
+ends the retries at once when it does not. Every attempt is reported (for the audit trail) through
+`on_attempt` and attached to the error finally raised. This module never looks at what a request
+contains and never changes which model is called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.base import (
+    ChatModel,
+    ChatRequest,
+    ModelBadResponse,
+    ModelError,
+    ModelKind,
+    ModelRateLimited,
+    ModelTimeout,
+    ModelUnavailable,
+    StreamEvent,
+    TextDelta,
+)
+from routing.reliability_settings import ReliabilitySettings
+
+RETRYABLE: tuple[type[ModelError], ...] = (ModelUnavailable, ModelTimeout, ModelRateLimited, ModelBadResponse)
+
+
+class RetryPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    max_attempts: int = Field(default=3, ge=1)
+    base_backoff_s: float = Field(default=0.25, ge=0)
+    max_backoff_s: float = Field(default=4.0, ge=0)
+    budget_s: float = Field(default=8.0, gt=0)
+
+    @classmethod
+    def from_settings(cls, settings: ReliabilitySettings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.retry_attempts,
+            base_backoff_s=settings.backoff_base_s,
+            max_backoff_s=settings.backoff_max_s,
+            budget_s=settings.retry_budget_s,
+        )
+
+    def backoff_s(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+        return rng() * min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
+
+
+Outcome = Literal["ok", "retry", "gave_up", "not_retryable", "after_text", "cancelled"]
+
+
+class Attempt(BaseModel):
+    """One try of one model, as the audit trail records it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    number: int
+    outcome: Outcome
+    error: str | None = None
+    status: int | None = None
+    elapsed_ms: float
+    # The wait before the next attempt (only for outcome "retry").
+    wait_s: float | None = None
+    reason: str | None = None
+
+
+def attempts_of(error: BaseException) -> tuple[Attempt, ...]:
+    """The attempts attached to an error raised by `RetryingModel` (empty for any other error)."""
+    return tuple(getattr(error, "attempts", ()))
+
+
+class RetryingModel:
+    """Wraps a `ChatModel`; retries failed attempts before the first delta, within a time budget."""
+
+    def __init__(
+        self,
+        inner: ChatModel,
+        policy: RetryPolicy | None = None,
+        *,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.inner = inner
+        self.policy = policy or RetryPolicy()
+        self._on_attempt = on_attempt
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def kind(self) -> ModelKind:
+        return self.inner.kind
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        started = self._clock()
+        attempts: list[Attempt] = []
+        number = 0
+        while True:
+            number += 1
+            sent_text = False
+            try:
+                async with aclosing(self.inner.stream(request)) as events:
+                    async for event in events:
+                        sent_text = sent_text or (isinstance(event, TextDelta) and bool(event.text))
+                        yield event
+            except ModelError as exc:
+                outcome, wait, reason = self._decide(exc, number, sent_text, started)
+                self._record(attempts, number, outcome, started, exc, wait, reason)
+                if outcome != "retry":
+                    exc.attempts = tuple(attempts)  # type: ignore[attr-defined]
+                    if reason:
+                        exc.add_note(reason)
+                    raise
+                await self._sleep(wait or 0.0)
+                continue
+            except (asyncio.CancelledError, GeneratorExit):
+                self._record(attempts, number, "cancelled", started, None, None, None)
+                raise
+            self._record(attempts, number, "ok", started, None, None, None)
+            return
+
+    def _decide(
+        self, exc: ModelError, number: int, sent_text: bool, started: float
+    ) -> tuple[Outcome, float | None, str | None]:
+        if sent_text:
+            return "after_text", None, None
+        if not (isinstance(exc, RETRYABLE) and exc.retryable):
+            return "not_retryable", None, None
+        if number >= self.policy.max_attempts:
+            return "gave_up", None, f"gave up after {number} attempts"
+        remaining = self.policy.budget_s - (self._clock() - started)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None and retry_after > remaining:
+            return "gave_up", None, f"Retry-After {retry_after:g}s exceeds the remaining budget {remaining:.1f}s"
+        wait = max(retry_after or 0.0, self.policy.backoff_s(number, self._rng))
+        if wait >= remaining:
+            return "gave_up", None, f"retry budget of {self.policy.budget_s:g}s used up"
+        return "retry", wait, None
+
+    def _record(
+        self,
+        attempts: list[Attempt],
+        number: int,
+        outcome: Outcome,
+        started: float,
+        exc: ModelError | None,
+        wait: float | None,
+        reason: str | None,
+    ) -> None:
+        attempt = Attempt(
+            model=self.inner.name,
+            number=number,
+            outcome=outcome,
+            error=type(exc).__name__ if exc else None,
+            status=exc.status if exc else None,
+            elapsed_ms=(self._clock() - started) * 1000,
+            wait_s=wait,
+            reason=reason,
+        )
+        attempts.append(attempt)
+        if self._on_attempt is not None:
+            self._on_attempt(attempt)

@@ -1,0 +1,176 @@
+"""The admin dashboard, escalation resolution, file downloads and /metrics over real HTTP.
+
+A FastAPI app with a Chainlit-style catch-all route runs under uvicorn on loopback; sessions are
+Chainlit's own signed tokens, sent as its cookie.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from assistant.governance.audit import AuditEvent
+from assistant.governance.component import Governance, build_governance
+from assistant.governance.dashboard import mount_governance_routes
+from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
+
+FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
+
+
+@pytest.fixture(scope="module")
+def governance(tmp_path_factory) -> Iterator[Governance]:
+    data_dir = tmp_path_factory.mktemp("dash")
+    gov = build_governance(GovernanceSettings(passwords=FAST), data_dir)
+    gov.accounts.add_user(username="admin", password="admin password", role="admin")
+    gov.accounts.add_user(username="alice", password="alice password")
+    gov.accounts.add_user(username="bob", password="bob password")
+    for i, (route, tier, outcome) in enumerate(
+        [("local", "regulated", "ok"), ("hosted", "public", "ok"), ("hosted", "internal", "fallback")] * 4
+    ):
+        gov.audit.record(AuditEvent(kind="routing_decision", user_id="alice", tier=tier, route=route))
+        gov.audit.record(
+            AuditEvent(
+                kind="model_call", user_id="alice", tier=tier, route=route, model="m", outcome=outcome,
+                latency_ms=100.0 * (i + 1), prompt_tokens=50, completion_tokens=10, cost_usd=0.001,
+                schema_valid=i % 2 == 0,
+            )
+        )  # fmt: skip
+    gov.escalations.open("tA", "alice", "user_request", "Wants to talk to a person <b>now</b>")
+    gov.telemetry.observe_model_call(
+        route="local", tier="regulated", model="SmolLM2", latency_s=1.5, ttft_s=0.3, prompt_tokens=12,
+        completion_tokens=34, outcome="ok",
+    )  # fmt: skip
+    yield gov
+    gov.close()
+
+
+@pytest.fixture(scope="module")
+def server(governance) -> Iterator[str]:
+    previous = os.environ.get("CHAINLIT_AUTH_SECRET")
+    os.environ["CHAINLIT_AUTH_SECRET"] = "test-secret-for-dashboard-0123456789abcdef"
+    app = FastAPI()
+    app.get("/{full_path:path}")(lambda full_path: HTMLResponse("chainlit frontend"))  # Chainlit's catch-all
+    mount_governance_routes(app, governance, allowed_origins=[], account_cache_s=0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if uv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+    if previous is None:
+        os.environ.pop("CHAINLIT_AUTH_SECRET", None)
+    else:
+        os.environ["CHAINLIT_AUTH_SECRET"] = previous
+
+
+def session_cookie(username: str) -> dict[str, str]:
+    from chainlit.auth import create_jwt
+    from chainlit.user import User
+
+    return {"access_token": create_jwt(User(identifier=username, metadata={"role": "admin"}))}
+
+
+def test_anonymous_gets_401(server):
+    assert httpx.get(f"{server}/admin/dashboard").status_code == 401
+
+
+def test_forged_token_gets_401(server):
+    import jwt
+
+    forged = jwt.encode({"identifier": "admin", "metadata": {}, "exp": time.time() + 60}, "wrong", algorithm="HS256")
+    assert httpx.get(f"{server}/admin/dashboard", cookies={"access_token": forged}).status_code == 401
+
+
+def test_non_admin_gets_403_even_with_admin_claims_in_the_token(server):
+    # The token says role=admin; the database says user: the database wins.
+    response = httpx.get(f"{server}/admin/dashboard", cookies=session_cookie("alice"))
+    assert response.status_code == 403
+
+
+def test_admin_sees_charts_without_scripts(server):
+    response = httpx.get(f"{server}/admin/dashboard", cookies=session_cookie("admin"))
+    assert response.status_code == 200
+    html = response.text
+    assert html.count("<svg") >= 9 and html.count("<title") >= 9
+    for title in ("Latency by route: local", "Routing split by tier", "Cost per day", "Cost per query",
+                  "Token usage per day", "Feedback", "Escalation and fallback rates", "Schema-validation success rate"):  # fmt: skip
+        assert title in html
+    assert "regulated" in html and "p95" in html
+    assert "<script" not in html.lower() and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "&lt;b&gt;now&lt;/b&gt;" in html  # escalation detail escaped
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+
+def test_routes_win_over_the_catch_all(server):
+    assert httpx.get(f"{server}/some/page").text == "chainlit frontend"
+    assert httpx.get(f"{server}/metrics").text != "chainlit frontend"
+
+
+def test_resolving_an_escalation_requires_admin_and_same_origin(server, governance):
+    item = governance.escalations.list_open()[0]
+    url = f"{server}/admin/escalations/{item.id}/resolve"
+    assert httpx.post(url, data={"note": "x"}, cookies=session_cookie("alice"), headers={"Origin": server}).status_code == 403
+    cross = httpx.post(url, data={"note": "x"}, cookies=session_cookie("admin"), headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert httpx.post(url, data={"note": "x"}, cookies=session_cookie("admin")).status_code == 403  # no Origin at all
+    assert governance.escalations.get(item.id).status == "open"
+    ok = httpx.post(url, data={"note": "called back"}, cookies=session_cookie("admin"), headers={"Origin": server})
+    assert ok.status_code == 303 and ok.headers["location"] == "/admin/dashboard"
+    resolved = governance.escalations.get(item.id)
+    assert resolved.status == "resolved" and resolved.resolved_by == "admin" and resolved.resolution_note == "called back"
+
+
+def test_metrics_endpoint_content(server):
+    response = httpx.get(f"{server}/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    body = response.text
+    assert 'confidante_model_latency_seconds_bucket{le="2.0",route="local",tier="regulated"} 1.0' in body
+    assert 'confidante_time_to_first_token_seconds_count{route="local",tier="regulated"} 1.0' in body
+    assert 'confidante_tokens_total{direction="completion",model="SmolLM2"} 34.0' in body
+    assert "confidante_schema_validations_total" in body or "# TYPE confidante_schema_validations counter" in body
+
+
+def test_files_are_served_only_to_the_thread_owner(server, governance):
+    import asyncio
+
+    from chainlit.context import init_http_context
+    from chainlit.element import File
+    from chainlit.user import User
+
+    async def create() -> None:
+        init_http_context(user=User(identifier="alice"))
+        layer = governance.data_layer()
+        await layer.update_thread("tFile", name="with a file")
+        await layer.create_element(File(id="eFile", thread_id="tFile", name="a.txt", content=b"alice's file"))
+
+    asyncio.run(create())
+    url = f"{server}/governance/files/eFile"
+    assert httpx.get(url, cookies=session_cookie("alice")).content == b"alice's file"
+    denied = httpx.get(url, cookies=session_cookie("bob"))
+    missing = httpx.get(f"{server}/governance/files/no-such-element", cookies=session_cookie("bob"))
+    assert denied.status_code == missing.status_code == 404 and denied.text == missing.text
+    assert httpx.get(url).status_code == 404
+
+
+def test_a_disabled_accounts_session_is_refused(server, governance):
+    governance.accounts.add_user(username="carol", password="carol password")
+    cookie = session_cookie("carol")
+    assert httpx.get(f"{server}/some/page", cookies=cookie).status_code == 200
+    governance.accounts.set_disabled(username="carol", disabled=True)
+    assert httpx.get(f"{server}/some/page", cookies=cookie).status_code == 401
