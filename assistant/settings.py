@@ -10,6 +10,7 @@ Each section lives next to the package it configures.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,13 +131,41 @@ class SettingsError(Exception):
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings tree, turning validation errors into one readable line."""
     try:
+        _refuse_unknown_toml_keys()
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc)) from None
+    except SettingsError:
+        raise
     except (ValueError, OSError) as exc:  # malformed TOML, unreadable file
         raise SettingsError(f"configuration could not be read: {exc}") from None
     settings.data_dir = settings.data_dir.expanduser().resolve()
     return settings
+
+
+def _refuse_unknown_toml_keys() -> None:
+    """A misspelt key in confidante.toml must not be silently ignored."""
+    path = Path(os.environ.get("CONFIDANTE_CONFIG", "confidante.toml"))
+    if not path.is_file():
+        return
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    unknown = _unknown_keys(Settings, data, "")
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]} in {path}")
+
+
+def _unknown_keys(model: type[BaseModel], data: dict[str, Any], prefix: str) -> list[str]:
+    found: list[str] = []
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            found.append(prefix + key)
+            continue
+        annotation = field.annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found += _unknown_keys(annotation, value, f"{prefix}{key}.")
+    return found
 
 
 def describe_validation_error(exc: ValidationError) -> str:

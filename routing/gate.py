@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from routing.normalize import normalize
 from routing.policy import Policy, PolicySource
 from routing.settings import RoutingSettings
-from routing.recognizers import ADDRESS_RULES, BUILTIN_RULES, Finding, IdentifierRule, custom_rules, find_identifiers
+from routing.recognizers import ADDRESS_RULES, BUILTIN_RULES, PERSON_RULES, Finding, IdentifierRule, custom_rules, find_identifiers
 from routing.tiers import Route, Tier, highest
 from routing.topics import Embedder, TopicClassifier, TopicFinding
 
@@ -188,7 +188,7 @@ class SensitivityGate:
     def _compiled_for(self, policy: Policy) -> _Compiled:
         compiled = self._compiled
         if compiled is None or compiled.policy is not policy:
-            rules = BUILTIN_RULES + ADDRESS_RULES + custom_rules(policy.custom_recognizers)
+            rules = BUILTIN_RULES + ADDRESS_RULES + PERSON_RULES + custom_rules(policy.custom_recognizers)
             compiled = _Compiled(policy, rules, TopicClassifier(policy.topics, embed=self._embed))
             self._compiled = compiled
         return compiled

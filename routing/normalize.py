@@ -147,7 +147,9 @@ def _fold_characters(mapped: MappedText) -> MappedText:
 
 
 def _fold_homoglyphs(mapped: MappedText) -> MappedText:
-    """Fold look-alike letters in words that mix scripts or are made only of look-alikes."""
+    """Fold look-alike letters in words that mix scripts, or (in mostly Latin text) are all look-alikes."""
+    latin = sum(char.isascii() and char.isalpha() for char in mapped.text)
+    mostly_latin = latin * 2 > sum(char.isalpha() for char in mapped.text)
 
     def fold(match: re.Match[str]) -> str:
         word = match.group()
@@ -155,8 +157,8 @@ def _fold_homoglyphs(mapped: MappedText) -> MappedText:
         if not confusable:
             return word
         has_latin = any(char.isascii() for char in word)
-        letters = sum(char.isalpha() for char in word)
-        return word.translate(_HOMOGLYPHS) if has_latin or confusable == letters else word
+        only_lookalikes = confusable == sum(char.isalpha() for char in word)
+        return word.translate(_HOMOGLYPHS) if has_latin or (only_lookalikes and mostly_latin) else word
 
     # One character in, one character out: the offset map stays valid.
     return MappedText(_WORD.sub(fold, mapped.text), mapped.starts, mapped.ends)
@@ -215,9 +217,13 @@ def _decode_base64(segment: str) -> str | None:
 def _decode_hex(segment: str) -> str | None:
     digits = segment.replace("\\x", "").removeprefix("0x")
     try:
-        return bytes.fromhex(digits).decode("utf-8")
+        decoded = bytes.fromhex(digits).decode("utf-8")
     except ValueError:
         return None
+    # A plain number (a card, an account) is a number, unless it is hex for more digits.
+    if digits.isdigit() and not decoded.isdigit():
+        return None
+    return decoded
 
 
 def _decode_url(segment: str) -> str | None:
@@ -257,9 +263,10 @@ def _insert_decoded(mapped: MappedText, *, depth: int) -> MappedText:
         builder.copy(mapped, position, end)
         original = mapped.to_original(start, end)
         inner = _normalize(MappedText.identity(decoded), depth=depth - 1)
-        builder.emit(" ", *original)
+        # Line breaks around the decoded text, so no pattern joins it with the segment's digits.
+        builder.emit("\n", *original)
         builder.emit(inner.text, *original)
-        builder.emit(" ", *original)
+        builder.emit("\n", *original)
         position = end
     builder.copy(mapped, position, len(mapped.text))
     return builder.build()

@@ -31,9 +31,16 @@ class Finding:
     recognizer: str
 
 
+def _phrase_regex(phrase: str) -> str:
+    if phrase.isalpha() and len(phrase) <= 4:
+        # Acronyms are also written spaced out: "S S N", "s.s.n".
+        return r"[\s_.-]?".join(phrase)
+    return phrase.replace(" ", r"[\s_.-]*")
+
+
 def _context(*phrases: str) -> re.Pattern[str]:
     """Context words, matched without letters around them (so `ssn_078…` in a file name counts)."""
-    words = "|".join(phrase.replace(" ", r"[\s_.-]*") for phrase in phrases)
+    words = "|".join(_phrase_regex(phrase) for phrase in phrases)
     return re.compile(rf"(?<![a-z])(?:{words})(?![a-z])", _I)
 
 
@@ -372,6 +379,20 @@ ADDRESS_RULES: tuple[IdentifierRule, ...] = (
         ),
         before=80,
         after=0,
+    ),
+)
+
+_NAME = r"[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z]\.?(?=\s))?(?:\s+[A-Z][a-zà-ÿ'-]+){0,2}"
+PERSON_RULES: tuple[IdentifierRule, ...] = (
+    # Names spaCy's small model misses when the sentence says plainly that a name follows.
+    IdentifierRule(
+        "person_cue",
+        "PERSON",
+        re.compile(
+            rf"(?:(?i:my name is|name is|name:|call me|calls me|called|named|dear|signed|regards,)\s+"
+            rf"|(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?\s+|(?i:ms|mr|mrs)\.\s+)(?P<value>{_NAME})"
+        ),
+        0.7,
     ),
 )
 

@@ -18,7 +18,7 @@ _TOLERANT = re.compile(
     r"(?![0-9])(?P<close>\s*[>\]])?"
 )
 # A bracket that may open a placeholder still arriving.
-_OPEN_TAIL = re.compile(r"[<\[]\s*[A-Za-z0-9_ ]*$")
+_OPEN_TAIL = re.compile(r"[<\[]\s?(?P<inner>[A-Za-z0-9_]*(?: \d*)?)\s?$")
 _BARE_TAIL = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9_]*(?: \d*)?$")
 _MAX_HOLD = 48
 
@@ -60,7 +60,7 @@ class StreamRestorer:
         """Where a possible, still incomplete placeholder starts (len(text) when none)."""
         self._inner_names = [p[1:-1] for p in self._vault.placeholders()]
         tail = _OPEN_TAIL.search(text[-_MAX_HOLD:])
-        if tail is not None:
+        if tail is not None and (not tail.group("inner") or self._could_become_placeholder(tail.group("inner"))):
             return len(text) - len(tail.group())
         bare = _BARE_TAIL.search(text[-_MAX_HOLD:])
         if bare is not None and self._could_become_placeholder(bare.group()):

@@ -127,12 +127,9 @@ def test_admin_bypass_only_by_setting(data_dir, tmp_path):
 def test_acl_is_applied_before_top_k(data_dir, tmp_path):
     """Ten strong hr matches must not crowd the one public match out of a small candidate pool."""
     kb = _kb(data_dir, retrieval={"candidates": 3})
-    for i in range(10):
-        kb.ingest_file(
-            _write(tmp_path / f"hr{i}.md", f"# Bonus plan {i}\n\nBonus plan bonus payout bonus rules, variant {i}."),
-            owner="hr-admin",
-            groups=["hr"],
-        )
+    sections = "\n\n".join(f"## Bonus plan {i}\n\nBonus plan bonus payout bonus rules, variant {i}." for i in range(10))
+    result = kb.ingest_file(_write(tmp_path / "hr.md", f"# Bonus plans\n\n{sections}"), owner="hr-admin", groups=["hr"])
+    assert result.chunks >= 10
     kb.ingest_file(_write(tmp_path / "pub.md", "# Notice\n\nThe bonus plan is described by HR."), owner="x", public=True)
     results = kb.search("bonus plan payout", BOB, k=3)
     assert [r.title for r in results] == ["Notice"]
