@@ -38,7 +38,11 @@ def load_spacy_pipeline(settings: RoutingSettings) -> Language:
 
     config = locate_package_file(settings.spacy_package, f"{settings.spacy_model_dir}/config.cfg")
     model_dir = config.parent
-    verify_file(model_dir / settings.spacy_pinned_file, settings.spacy_sha256, allow_unpinned=settings.allow_unpinned_spacy)
+    verify_file(
+        model_dir / settings.spacy_pinned_file,
+        settings.spacy_sha256,
+        allow_unpinned=settings.allow_unpinned_spacy,
+    )
     # A path (not a package name) means spaCy never considers downloading anything.
     return spacy.load(model_dir, exclude=list(_EXCLUDED_COMPONENTS))
 
@@ -75,7 +79,9 @@ def build_analyzer(nlp: Language) -> AnalyzerEngine:
 
         def __init__(self) -> None:
             config = NerModelConfiguration(labels_to_ignore=list(_IGNORED_LABELS))
-            super().__init__(models=[{"lang_code": "en", "model_name": "preloaded"}], ner_model_configuration=config)
+            super().__init__(
+                models=[{"lang_code": "en", "model_name": "preloaded"}], ner_model_configuration=config
+            )
             self.nlp = {"en": nlp}
 
         def load(self) -> None:
@@ -119,7 +125,9 @@ class PresidioDetector:
     def find(self, text: str) -> list[Finding]:
         engine = self.engine
         with self._analyze_lock:
-            results = engine.analyze(text=text, language="en", entities=list(PRESIDIO_ENTITIES), score_threshold=0.3)
+            results = engine.analyze(
+                text=text, language="en", entities=list(PRESIDIO_ENTITIES), score_threshold=0.3
+            )
         return [
             Finding(
                 result.entity_type,

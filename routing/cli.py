@@ -51,8 +51,13 @@ def classify_command(text: str, as_json: bool) -> None:
 
 
 @click.command("eval-pii")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder with synth_dataset_v2.json / generated_small.json (presidio-research format).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder with synth_dataset_v2.json / generated_small.json (presidio-research format).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def eval_pii_command(data_dir: Path | None, as_json: bool) -> None:
     """Per-entity precision / recall / F2 and regulated values that would leak, on labelled data."""

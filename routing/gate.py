@@ -27,8 +27,16 @@ from pydantic import BaseModel, ConfigDict
 
 from routing.normalize import normalize
 from routing.policy import Policy, PolicySource
+from routing.recognizers import (
+    ADDRESS_RULES,
+    BUILTIN_RULES,
+    PERSON_RULES,
+    Finding,
+    IdentifierRule,
+    custom_rules,
+    find_identifiers,
+)
 from routing.settings import RoutingSettings
-from routing.recognizers import ADDRESS_RULES, BUILTIN_RULES, PERSON_RULES, Finding, IdentifierRule, custom_rules, find_identifiers
 from routing.tiers import Route, Tier, highest
 from routing.topics import Embedder, TopicClassifier, TopicFinding
 
@@ -107,7 +115,7 @@ class Detection:
 
 
 def canonical_value(value: str) -> str:
-    """The form two mentions of one value share ("John  Smith" ~ "john smith", "078 05 1120" ~ "078-05-1120")."""
+    """The form two mentions of one value share ("John  Smith" ~ "john smith"; "078 05 1120" ~ "078-05-1120")."""
     text = normalize(value).text
     text = unicodedata.normalize("NFKC", text).casefold()
     if sum(char.isdigit() for char in text) >= max(4, len(text) // 2):
@@ -155,7 +163,9 @@ class SensitivityGate:
             future = self._pool.submit(self._detect, text, source, policy)
             detection = future.result(timeout=self._timeout_s)
         except FutureTimeout:
-            return _fail_closed(f"classification timed out after {self._timeout_s:g} s", source, started, self)
+            return _fail_closed(
+                f"classification timed out after {self._timeout_s:g} s", source, started, self
+            )
         except Exception as exc:
             # The exception text may quote the input; log its type only.
             log.error("sensitivity gate failed (%s); failing closed", type(exc).__name__)
@@ -204,7 +214,9 @@ class SensitivityGate:
         return Detection(decide(spans, topics, policy, source=source), tuple(spans))
 
 
-def _to_original_spans(findings: Sequence[Finding], to_original: object, text: str, policy: Policy) -> list[PiiSpan]:
+def _to_original_spans(
+    findings: Sequence[Finding], to_original: object, text: str, policy: Policy
+) -> list[PiiSpan]:
     best: dict[tuple[str, int, int], PiiSpan] = {}
     for finding in findings:
         if finding.score < policy.threshold_for(finding.entity_type) or finding.end <= finding.start:
@@ -216,7 +228,9 @@ def _to_original_spans(findings: Sequence[Finding], to_original: object, text: s
             end -= 1
         key = (finding.entity_type, start, end)
         if start < end and (key not in best or best[key].score < finding.score):
-            best[key] = PiiSpan(finding.entity_type, start, end, finding.score, finding.recognizer, text[start:end])
+            best[key] = PiiSpan(
+                finding.entity_type, start, end, finding.score, finding.recognizer, text[start:end]
+            )
     return sorted(best.values(), key=lambda span: (span.start, -span.end, span.type))
 
 
@@ -234,7 +248,9 @@ def _entity_tier(policy: Policy, entity_type: str) -> Tier:
     return rule.tier if rule is not None else Tier.PUBLIC
 
 
-def decide(spans: Sequence[PiiSpan], topics: Sequence[TopicFinding], policy: Policy, *, source: str) -> GateDecision:
+def decide(
+    spans: Sequence[PiiSpan], topics: Sequence[TopicFinding], policy: Policy, *, source: str
+) -> GateDecision:
     """The pure policy step: findings in, decision out."""
     entities = tuple(
         EntityFinding(
@@ -313,7 +329,9 @@ def combine(decisions: Sequence[GateDecision]) -> GateDecision:
     )
 
 
-def build_gate(settings: RoutingSettings, *, embed: Embedder | None = None, preload: bool = True) -> SensitivityGate:
+def build_gate(
+    settings: RoutingSettings, *, embed: Embedder | None = None, preload: bool = True
+) -> SensitivityGate:
     """The production gate: Presidio (spaCy from its installed package) plus our rules and the policy.
 
     `preload` loads spaCy now, so the first classification does not spend its timeout loading it.

@@ -109,11 +109,15 @@ def load_records(data_dir: Path) -> list[dict[str, object]]:
 
 def _covered(start: int, end: int, text: str, masked: list[tuple[int, int]]) -> bool:
     return all(
-        any(m_start <= index < m_end for m_start, m_end in masked) for index in range(start, end) if text[index].isalnum()
+        any(m_start <= index < m_end for m_start, m_end in masked)
+        for index in range(start, end)
+        if text[index].isalnum()
     )
 
 
-def _score_tokens(text: str, gold: list[tuple[str, int, int]], spans: Iterable[PiiSpan], report: EvalReport) -> None:
+def _score_tokens(
+    text: str, gold: list[tuple[str, int, int]], spans: Iterable[PiiSpan], report: EvalReport
+) -> None:
     predicted = [(PREDICTED_CLASS.get(s.type, s.type), s.start, s.end) for s in spans]
     for token in _TOKEN.finditer(text):
         start, end = token.span()
@@ -151,7 +155,10 @@ def evaluate(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalRep
             continue  # answered locally: nothing leaves the machine
         masked: list[tuple[int, int]] = []
         if decision.route is Route.HOSTED_PSEUDONYMIZED:
-            masked = [(s.start, s.end) for s in resolve_overlaps([s for s in detection.spans if s.type in pseudonymized])]
+            masked = [
+                (s.start, s.end)
+                for s in resolve_overlaps([s for s in detection.spans if s.type in pseudonymized])
+            ]
         leaked = [(c, s, e) for c, s, e in gold if not _covered(s, e, text, masked)]
         regulated = [c for c, _, _ in leaked if c in REGULATED_CLASSES]
         report.regulated_leaked_values.update(regulated)
@@ -170,9 +177,11 @@ def format_report(report: EvalReport) -> str:
         )
     lines += [
         f"sentences: {report.sentences}  tiers: {dict(report.tiers)}  failed closed: {report.failed_closed}",
-        f"sentences with regulated values reaching a hosted model unmasked: {report.regulated_leaked_sentences}"
+        "sentences with regulated values reaching a hosted model unmasked: "
+        f"{report.regulated_leaked_sentences}"
         + (f" {dict(report.regulated_leaked_values)}" if report.regulated_leaked_values else ""),
-        f"sentences with any personal value (not a bare place name) unmasked: {report.personal_leaked_sentences}",
+        "sentences with any personal value (not a bare place name) unmasked: "
+        f"{report.personal_leaked_sentences}",
         "token-level scores; ADDRESS accepts tokens masked as LOCATION (a masked token is masked).",
     ]
     return "\n".join(lines)

@@ -137,7 +137,9 @@ class Policy(_Strict):
         if missing:
             raise ValueError(f"tiers.{missing[0]} is missing: every tier needs a route")
         if self.tiers[Tier.REGULATED].route is not Route.LOCAL:
-            raise ValueError("tiers.regulated.route must be 'local': regulated content never leaves the machine")
+            raise ValueError(
+                "tiers.regulated.route must be 'local': regulated content never leaves the machine"
+            )
         names = [recognizer.name for recognizer in self.custom_recognizers]
         if len(names) != len(set(names)):
             raise ValueError("custom recognizer names must be unique")
@@ -161,7 +163,9 @@ class Policy(_Strict):
 
     def pseudonymized_types(self) -> frozenset[str]:
         listed = {name for name, rule in self.entities.items() if rule.pseudonymize}
-        custom = {r.entity for r in self.custom_recognizers if r.pseudonymize and r.entity not in self.entities}
+        custom = {
+            r.entity for r in self.custom_recognizers if r.pseudonymize and r.entity not in self.entities
+        }
         return frozenset(listed | custom)
 
 

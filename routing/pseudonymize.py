@@ -46,7 +46,11 @@ def _known_values_pattern(vault: PseudonymVault) -> tuple[re.Pattern[str] | None
 
 
 def _replacements(
-    text: str, spans: Sequence[PiiSpan], vault: PseudonymVault, known: re.Pattern[str] | None, lookup: dict[str, str]
+    text: str,
+    spans: Sequence[PiiSpan],
+    vault: PseudonymVault,
+    known: re.Pattern[str] | None,
+    lookup: dict[str, str],
 ) -> list[tuple[int, int, str]]:
     candidates = [(s.start, s.end, vault.placeholder_for(s.type, s.value)) for s in spans]
     if known is not None:
@@ -61,9 +65,7 @@ def _replacements(
     return sorted(chosen)
 
 
-def pseudonymize_text(
-    text: str, spans: Sequence[PiiSpan], vault: PseudonymVault
-) -> tuple[str, Counter[str]]:
+def pseudonymize_text(text: str, spans: Sequence[PiiSpan], vault: PseudonymVault) -> tuple[str, Counter[str]]:
     """`text` with the given spans and every value the vault knows replaced by placeholders."""
     for span in spans:
         vault.placeholder_for(span.type, span.value)

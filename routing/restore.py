@@ -14,7 +14,8 @@ import re
 from routing.vault import PseudonymVault
 
 _TOLERANT = re.compile(
-    r"(?P<open>[<\[]\s*)?(?<![A-Za-z0-9_])(?P<type>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)[_ ](?P<num>\d+)"
+    r"(?P<open>[<\[]\s*)?(?<![A-Za-z0-9_])"
+    r"(?P<type>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)[_ ](?P<num>\d+)"
     r"(?![0-9])(?P<close>\s*[>\]])?"
 )
 # A bracket that may open a placeholder still arriving.
@@ -60,7 +61,9 @@ class StreamRestorer:
         """Where a possible, still incomplete placeholder starts (len(text) when none)."""
         self._inner_names = [p[1:-1] for p in self._vault.placeholders()]
         tail = _OPEN_TAIL.search(text[-_MAX_HOLD:])
-        if tail is not None and (not tail.group("inner") or self._could_become_placeholder(tail.group("inner"))):
+        if tail is not None and (
+            not tail.group("inner") or self._could_become_placeholder(tail.group("inner"))
+        ):
             return len(text) - len(tail.group())
         bare = _BARE_TAIL.search(text[-_MAX_HOLD:])
         if bare is not None and self._could_become_placeholder(bare.group()):

@@ -80,12 +80,16 @@ class TopicClassifier:
             matched = tuple(label for label, pattern, _ in topic.signals if pattern.search(text))
             score = sum(weight for label, _, weight in topic.signals if label in matched)
             if score >= topic.rule.threshold:
-                found.append(TopicFinding(name=topic.rule.name, tier=topic.rule.tier, score=score, matched=matched))
+                found.append(
+                    TopicFinding(name=topic.rule.name, tier=topic.rule.tier, score=score, matched=matched)
+                )
                 continue
             similarity = self._similarity(topic.rule.name, vector)
             if similarity >= topic.rule.similarity_threshold:
                 found.append(
-                    TopicFinding(name=topic.rule.name, tier=topic.rule.tier, score=similarity, matched=("similarity",))
+                    TopicFinding(
+                        name=topic.rule.name, tier=topic.rule.tier, score=similarity, matched=("similarity",)
+                    )
                 )
         return found
 

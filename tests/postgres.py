@@ -34,7 +34,9 @@ class PostgresServer:
 
 
 def _bin_dir() -> Path | None:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+    )
     return candidates[-1].parent if candidates else None
 
 
@@ -68,7 +70,8 @@ def _start(bin_dir: Path, root: Path, prefix: list[str]) -> int:
     port = _free_port()
     options = f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=60"
     subprocess.run(
-        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
+        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+         "-w", "-t", "60", "start"],
         check=True, capture_output=True, timeout=90,
     )  # fmt: skip
     return port
@@ -78,10 +81,14 @@ def _start(bin_dir: Path, root: Path, prefix: list[str]) -> int:
 def postgres_server() -> Iterator[PostgresServer]:
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")
+        pytest.skip(
+            "PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)"
+        )
     prefix, user = _run_as()
     if os.geteuid() == 0 and user is None:
-        pytest.skip("running as root and no unprivileged user (postgres/nobody) with runuser to start PostgreSQL")
+        pytest.skip(
+            "running as root and no unprivileged user (postgres/nobody) with runuser to start PostgreSQL"
+        )
     root = Path(tempfile.mkdtemp(prefix="confidante-pg-"))
     if user is not None:
         entry = pwd.getpwnam(user)
@@ -89,7 +96,11 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         port = _start(bin_dir, root, prefix)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        log = (root / "server.log").read_text(errors="replace")[-2000:] if (root / "server.log").exists() else ""
+        log = (
+            (root / "server.log").read_text(errors="replace")[-2000:]
+            if (root / "server.log").exists()
+            else ""
+        )
         stderr = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start: {exc}; {stderr.decode(errors='replace')[-1000:]} {log}")
@@ -109,7 +120,9 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:16]}"
-    dsn = f"host={postgres_server.host} port={postgres_server.port} user={postgres_server.user} dbname=postgres"
+    dsn = (
+        f"host={postgres_server.host} port={postgres_server.port} user={postgres_server.user} dbname=postgres"
+    )
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

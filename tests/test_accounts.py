@@ -110,7 +110,9 @@ def test_oauth_maps_onto_existing_accounts_and_creates_only_when_allowed(account
 
     closed = SingleSignOnSettings()
     accounts.add_user(username="carol@example.com", password=None)
-    known = oauth_sign_in(accounts, closed, "google", {"name": "Carol"}, ChainlitUser(identifier="Carol@example.com"))
+    known = oauth_sign_in(
+        accounts, closed, "google", {"name": "Carol"}, ChainlitUser(identifier="Carol@example.com")
+    )
     assert known.identifier == "carol@example.com" and known.metadata["provider"] == "google"
     stranger = ChainlitUser(identifier="dave@example.com")
     assert oauth_sign_in(accounts, closed, "google", {}, stranger) is None

@@ -24,10 +24,22 @@ def engine(any_database_url, data_dir):  # noqa: F811
 
 def call(n: int = 0, **overrides) -> AuditEvent:
     fields = dict(
-        kind="model_call", user_id="alice", thread_id="t1", tier="internal", route="hosted_pseudonymized",
-        model="gpt-4o-mini", policy_version="p1", prompt_template_version="v3", document_ids=("doc-1", "doc-2"),
-        prompt_tokens=100 + n, completion_tokens=20, latency_ms=812.5, ttft_ms=120.25, cost_usd=0.000027,
-        request_text=f'{{"messages": ["question {n}"]}}', response_text=f"answer {n}",
+        kind="model_call",
+        user_id="alice",
+        thread_id="t1",
+        tier="internal",
+        route="hosted_pseudonymized",
+        model="gpt-4o-mini",
+        policy_version="p1",
+        prompt_template_version="v3",
+        document_ids=("doc-1", "doc-2"),
+        prompt_tokens=100 + n,
+        completion_tokens=20,
+        latency_ms=812.5,
+        ttft_ms=120.25,
+        cost_usd=0.000027,
+        request_text=f'{{"messages": ["question {n}"]}}',
+        response_text=f"answer {n}",
     )
     fields.update(overrides)
     return AuditEvent(**fields)

@@ -93,7 +93,9 @@ def test_anonymous_gets_401(server):
 def test_forged_token_gets_401(server):
     import jwt
 
-    forged = jwt.encode({"identifier": "admin", "metadata": {}, "exp": time.time() + 60}, "wrong", algorithm="HS256")
+    forged = jwt.encode(
+        {"identifier": "admin", "metadata": {}, "exp": time.time() + 60}, "wrong", algorithm="HS256"
+    )
     assert httpx.get(f"{server}/admin/dashboard", cookies={"access_token": forged}).status_code == 401
 
 
@@ -108,11 +110,19 @@ def test_admin_sees_charts_without_scripts(server):
     assert response.status_code == 200
     html = response.text
     assert html.count("<svg") >= 9 and html.count("<title") >= 9
-    for title in ("Latency by route: local", "Routing split by tier", "Cost per day", "Cost per query",
-                  "Token usage per day", "Feedback", "Escalation and fallback rates", "Schema-validation success rate"):  # fmt: skip
+    titles = ["Latency by route: local", "Routing split by tier", "Cost per day", "Cost per query"]
+    titles += [
+        "Token usage per day",
+        "Feedback",
+        "Escalation and fallback rates",
+        "Schema-validation success rate",
+    ]
+    for title in titles:
         assert title in html
     assert "regulated" in html and "p95" in html
-    assert "<script" not in html.lower() and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script" not in html.lower() and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
     assert "&lt;b&gt;now&lt;/b&gt;" in html  # escalation detail escaped
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
@@ -125,15 +135,30 @@ def test_routes_win_over_the_catch_all(server):
 def test_resolving_an_escalation_requires_admin_and_same_origin(server, governance):
     item = governance.escalations.list_open()[0]
     url = f"{server}/admin/escalations/{item.id}/resolve"
-    assert httpx.post(url, data={"note": "x"}, cookies=session_cookie("alice"), headers={"Origin": server}).status_code == 403
-    cross = httpx.post(url, data={"note": "x"}, cookies=session_cookie("admin"), headers={"Origin": "https://evil.example"})
+    assert (
+        httpx.post(
+            url, data={"note": "x"}, cookies=session_cookie("alice"), headers={"Origin": server}
+        ).status_code
+        == 403
+    )
+    cross = httpx.post(
+        url, data={"note": "x"}, cookies=session_cookie("admin"), headers={"Origin": "https://evil.example"}
+    )
     assert cross.status_code == 403
-    assert httpx.post(url, data={"note": "x"}, cookies=session_cookie("admin")).status_code == 403  # no Origin at all
+    assert (
+        httpx.post(url, data={"note": "x"}, cookies=session_cookie("admin")).status_code == 403
+    )  # no Origin at all
     assert governance.escalations.get(item.id).status == "open"
-    ok = httpx.post(url, data={"note": "called back"}, cookies=session_cookie("admin"), headers={"Origin": server})
+    ok = httpx.post(
+        url, data={"note": "called back"}, cookies=session_cookie("admin"), headers={"Origin": server}
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/admin/dashboard"
     resolved = governance.escalations.get(item.id)
-    assert resolved.status == "resolved" and resolved.resolved_by == "admin" and resolved.resolution_note == "called back"
+    assert (
+        resolved.status == "resolved"
+        and resolved.resolved_by == "admin"
+        and resolved.resolution_note == "called back"
+    )
 
 
 def test_metrics_endpoint_content(server):
@@ -143,7 +168,10 @@ def test_metrics_endpoint_content(server):
     assert 'confidante_model_latency_seconds_bucket{le="2.0",route="local",tier="regulated"} 1.0' in body
     assert 'confidante_time_to_first_token_seconds_count{route="local",tier="regulated"} 1.0' in body
     assert 'confidante_tokens_total{direction="completion",model="SmolLM2"} 34.0' in body
-    assert "confidante_schema_validations_total" in body or "# TYPE confidante_schema_validations counter" in body
+    assert (
+        "confidante_schema_validations_total" in body
+        or "# TYPE confidante_schema_validations counter" in body
+    )
 
 
 def test_files_are_served_only_to_the_thread_owner(server, governance):

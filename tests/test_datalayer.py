@@ -45,10 +45,21 @@ async def alice_thread(governance):
     layer = governance.data_layer()
     as_user("alice")
     await layer.update_thread("tA", name="Alice's question", metadata={"chat_profile": "default"})
-    await layer.create_step(step("sA1", "tA", "user_message", "What is our travel policy?", "2026-01-01T10:00:00Z"))
-    await layer.create_step(step("sA2", "tA", "assistant_message", "Economy class [1].", "2026-01-01T10:00:02Z"))
+    await layer.create_step(
+        step("sA1", "tA", "user_message", "What is our travel policy?", "2026-01-01T10:00:00Z")
+    )
+    await layer.create_step(
+        step("sA2", "tA", "assistant_message", "Economy class [1].", "2026-01-01T10:00:02Z")
+    )
     await layer.create_element(
-        File(id="eA", thread_id="tA", for_id="sA1", name="policy.txt", content=b"secret travel policy", mime="text/plain")
+        File(
+            id="eA",
+            thread_id="tA",
+            for_id="sA1",
+            name="policy.txt",
+            content=b"secret travel policy",
+            mime="text/plain",
+        )
     )
     feedback_id = await layer.upsert_feedback(Feedback(forId="sA2", value=1, comment="helpful"))
     return layer, feedback_id
@@ -60,7 +71,12 @@ async def test_owner_sees_and_resumes_the_thread(governance, alice_thread):
     thread = await layer.get_thread("tA")
     assert thread["userIdentifier"] == "alice" and thread["name"] == "Alice's question"
     assert [s["id"] for s in thread["steps"]] == ["sA1", "sA2"]
-    assert thread["steps"][1]["feedback"] == {"id": feedback_id, "forId": "sA2", "value": 1, "comment": "helpful"}
+    assert thread["steps"][1]["feedback"] == {
+        "id": feedback_id,
+        "forId": "sA2",
+        "value": 1,
+        "comment": "helpful",
+    }
     assert thread["elements"][0]["url"] == "/governance/files/eA"
     assert await layer.get_thread_author("tA") == "alice"
     element = await layer.get_element("tA", "eA")
@@ -135,8 +151,12 @@ async def test_thread_pagination(governance):
         await layer.update_thread(f"t{i}", name=f"thread {i}")
     alice_id = governance.accounts.get_user(username="alice").id
     first = await layer.list_threads(Pagination(first=2), ThreadFilter(userId=alice_id))
-    second = await layer.list_threads(Pagination(first=2, cursor=first.pageInfo.endCursor), ThreadFilter(userId=alice_id))
-    third = await layer.list_threads(Pagination(first=2, cursor=second.pageInfo.endCursor), ThreadFilter(userId=alice_id))
+    second = await layer.list_threads(
+        Pagination(first=2, cursor=first.pageInfo.endCursor), ThreadFilter(userId=alice_id)
+    )
+    third = await layer.list_threads(
+        Pagination(first=2, cursor=second.pageInfo.endCursor), ThreadFilter(userId=alice_id)
+    )
     ids = [t["id"] for page in (first, second, third) for t in page.data]
     assert sorted(ids) == [f"t{i}" for i in range(5)] and len(set(ids)) == 5
     assert first.pageInfo.hasNextPage and not third.pageInfo.hasNextPage
@@ -150,7 +170,9 @@ async def test_disabled_or_unknown_accounts_are_not_persisted_users(governance):
     assert governance.accounts.get_user(username="eve") is None
 
 
-@pytest.mark.parametrize("key", ["../x", "a/../../x", "/etc/passwd", "a//b", ".", "a/..", "", "a\\b", "ok/\x00"])
+@pytest.mark.parametrize(
+    "key", ["../x", "a/../../x", "/etc/passwd", "a//b", ".", "a/..", "", "a\\b", "ok/\x00"]
+)
 def test_file_store_refuses_unsafe_keys(tmp_path, key):
     with pytest.raises(UnsafeObjectKey):
         LocalFileStorage(tmp_path).path_for(key)

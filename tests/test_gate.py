@@ -41,7 +41,9 @@ def test_a_name_is_internal_and_pseudonymized(gate: SensitivityGate) -> None:
     decision = gate.classify("Please ask John Smith to review the quarterly report.")
     assert decision.tier is Tier.INTERNAL
     assert decision.route is Route.HOSTED_PSEUDONYMIZED
-    assert [span.value for span in gate.find_pii("Please ask John Smith to review the report.")] == ["John Smith"]
+    assert [span.value for span in gate.find_pii("Please ask John Smith to review the report.")] == [
+        "John Smith"
+    ]
 
 
 def test_decision_never_carries_values(gate: SensitivityGate) -> None:
@@ -131,7 +133,9 @@ def test_taint_highest_tier_wins_and_reasons_are_kept(gate: SensitivityGate) -> 
     prior = gate.classify("My SSN is 078-05-1120")
     turn = gate.classify_turn("Thanks, what is the capital of France?", prior=prior)
     assert turn.tier is Tier.REGULATED and turn.route is Route.LOCAL
-    attached = gate.classify_turn("Summarize the file", context={"file:notes.txt": "Call Jane Doe at 415-555-0100"})
+    attached = gate.classify_turn(
+        "Summarize the file", context={"file:notes.txt": "Call Jane Doe at 415-555-0100"}
+    )
     assert attached.tier is Tier.INTERNAL
     assert any(reason.startswith("[file:notes.txt]") for reason in attached.reasons)
     with pytest.raises(ValueError):
@@ -175,3 +179,15 @@ def test_cli_classify_json() -> None:
     assert json.loads(result.output)["tier"] == "regulated"
     result = CliRunner().invoke(classify_command, ["What is the capital of France?"])
     assert result.exit_code == 0 and result.output.startswith("tier: public")
+
+
+def test_eval_on_shared_small_set_leaks_no_regulated_value(gate: SensitivityGate, shared_eval) -> None:
+    from routing.pii_eval import evaluate, format_report, load_records
+
+    records = load_records(shared_eval / "pii" / "presidio_research")[-100:]  # generated_small.json
+    report = evaluate(gate, records)
+    assert report.sentences == 100
+    assert report.regulated_leaked_sentences == 0
+    for name in ("US_SSN", "CREDIT_CARD"):
+        assert report.scores[name].recall >= 0.99
+    assert "PERSON" in format_report(report)

@@ -51,9 +51,25 @@ def test_first_admin_and_users(run, engine):
     result = run("users", "add", "root", "--admin", "--password-stdin", stdin="a long password\n")
     assert result.exit_code == 0, result.output
     assert "created admin root" in result.output
-    assert run("users", "add", "alice", "--group", "finance", "--group", "hr", "--password-stdin", stdin="alice password\n").exit_code == 0
+    assert (
+        run(
+            "users",
+            "add",
+            "alice",
+            "--group",
+            "finance",
+            "--group",
+            "hr",
+            "--password-stdin",
+            stdin="alice password\n",
+        ).exit_code
+        == 0
+    )
     users = json.loads(run("users", "list", "--json").output)
-    assert [(u["username"], u["role"], u["groups"]) for u in users] == [("alice", "user", ["finance", "hr"]), ("root", "admin", [])]
+    assert [(u["username"], u["role"], u["groups"]) for u in users] == [
+        ("alice", "user", ["finance", "hr"]),
+        ("root", "admin", []),
+    ]
     assert all("argon2" not in json.dumps(u) and "password_hash" not in u for u in users)
     accounts = Accounts(engine, PasswordHashSettings(memory_cost_kib=64, time_cost=1))
     assert accounts.authenticate("root", "a long password").is_admin
@@ -92,7 +108,10 @@ def test_set_budget(run):
 
 def test_audit_verify_fails_and_names_the_edited_record(run, engine):
     trail = AuditTrail(engine)
-    records = [trail.record(AuditEvent(kind="model_call", user_id="alice", model="m", tier="public")) for _ in range(3)]
+    records = [
+        trail.record(AuditEvent(kind="model_call", user_id="alice", model="m", tier="public"))
+        for _ in range(3)
+    ]
     ok = run("audit", "verify")
     assert ok.exit_code == 0 and "intact: 3 records" in ok.output
     with engine.begin() as conn:

@@ -21,7 +21,9 @@ def test_open_list_resolve(escalations):
     second = escalations.open("t2", "bob", "user_request", "asked for a person")
     assert {e.id for e in escalations.list_open()} == {first.id, second.id}
     resolved = escalations.resolve(first.id, admin="root", note="answered by HR")
-    assert resolved.status == "resolved" and resolved.resolved_by == "root" and resolved.resolved_at is not None
+    assert (
+        resolved.status == "resolved" and resolved.resolved_by == "root" and resolved.resolved_at is not None
+    )
     assert [e.id for e in escalations.list_open()] == [second.id]
     assert [e.id for e in escalations.list(status="resolved")] == [first.id]
     # Resolving twice keeps the first resolution.

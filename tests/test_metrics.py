@@ -20,7 +20,9 @@ def test_model_calls_fill_latency_ttft_tokens_cost_and_outcomes():
     t = Telemetry()
     t.observe_model_call(route="hosted", tier="public", model="gpt-4o-mini", latency_s=0.8, ttft_s=0.2,
                          prompt_tokens=100, completion_tokens=40, cost_usd=0.0001, outcome="ok")  # fmt: skip
-    t.observe_model_call(route="hosted", tier="public", model="gpt-4o-mini", latency_s=3.0, outcome="fallback")
+    t.observe_model_call(
+        route="hosted", tier="public", model="gpt-4o-mini", latency_s=3.0, outcome="fallback"
+    )
     labels = {"route": "hosted", "tier": "public"}
     assert sample(t, "confidante_model_latency_seconds_count", labels) == 2
     assert sample(t, "confidante_model_latency_seconds_bucket", {**labels, "le": "1.0"}) == 1

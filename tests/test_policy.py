@@ -16,8 +16,16 @@ def test_default_policy_routes() -> None:
     assert policy.route_for(Tier.REGULATED) is Route.LOCAL
     assert policy.route_for(Tier.INTERNAL) is Route.HOSTED_PSEUDONYMIZED
     assert policy.route_for(Tier.PUBLIC) is Route.HOSTED
-    for regulated in ("US_SSN", "CREDIT_CARD", "IBAN_CODE", "BANK_ACCOUNT", "MEDICAL_RECORD_NUMBER", "PASSPORT",
-                      "DATE_OF_BIRTH", "API_KEY"):
+    for regulated in (
+        "US_SSN",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "BANK_ACCOUNT",
+        "MEDICAL_RECORD_NUMBER",
+        "PASSPORT",
+        "DATE_OF_BIRTH",
+        "API_KEY",
+    ):
         assert policy.entity_rule(regulated).tier is Tier.REGULATED
     for internal in ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER"):
         assert policy.entity_rule(internal).tier is Tier.INTERNAL
@@ -27,12 +35,20 @@ def test_default_policy_routes() -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda t: t.replace('[tiers.regulated]\nroute = "local"', '[tiers.regulated]\nroute = "hosted"'),
-         "tiers.regulated.route must be 'local'"),
-        (lambda t: t.replace('[entities.US_SSN]\ntier = "regulated"', '[entities.US_SSN]\ntier = "secret"'),
-         "entities.US_SSN.tier"),
-        (lambda t: t + '\n[[custom_recognizers]]\nname = "bad"\nentity = "BAD"\nregex = "(unclosed"\n',
-         "does not compile"),
+        (
+            lambda t: t.replace('[tiers.regulated]\nroute = "local"', '[tiers.regulated]\nroute = "hosted"'),
+            "tiers.regulated.route must be 'local'",
+        ),
+        (
+            lambda t: t.replace(
+                '[entities.US_SSN]\ntier = "regulated"', '[entities.US_SSN]\ntier = "secret"'
+            ),
+            "entities.US_SSN.tier",
+        ),
+        (
+            lambda t: t + '\n[[custom_recognizers]]\nname = "bad"\nentity = "BAD"\nregex = "(unclosed"\n',
+            "does not compile",
+        ),
         (lambda t: t + '\n[[custom_recognizers]]\nname = "both"\nentity = "BOTH"\n', "exactly one of"),
         (lambda t: t.replace("[tiers.public]", "[tiers.public"), "not valid TOML"),
         (lambda t: t.replace('version = "2025.1"', ""), "version"),

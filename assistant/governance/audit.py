@@ -47,7 +47,10 @@ def sha256_text(text: str) -> str:
 
 
 def estimate_cost(
-    model: str | None, prompt_tokens: int, completion_tokens: int, prices_per_mtok: dict[str, tuple[float, float]]
+    model: str | None,
+    prompt_tokens: int,
+    completion_tokens: int,
+    prices_per_mtok: dict[str, tuple[float, float]],
 ) -> float:
     """USD for one call from per-model (input, output) prices per million tokens; unknown/local = 0."""
     price_in, price_out = prices_per_mtok.get(model or "", (0.0, 0.0))
@@ -196,7 +199,9 @@ class AuditTrail:
         return await asyncio.to_thread(self.record, event)
 
     def _row(self, event: AuditEvent, *, seq: int, prev_hash: str, now: datetime) -> AuditRow:
-        request_sha = event.request_sha256 or (sha256_text(event.request_text) if event.request_text else None)
+        request_sha = event.request_sha256 or (
+            sha256_text(event.request_text) if event.request_text else None
+        )
         response_sha = event.response_sha256 or (
             sha256_text(event.response_text) if event.response_text is not None else None
         )
@@ -285,8 +290,8 @@ class AuditTrail:
                     ok=False,
                     records=count,
                     first_bad_seq=count + 1 if head and head.seq > count else last,
-                    problem=f"the chain ends at record {count} but its head says {last}: records were removed "
-                    "from the end or the head was altered",
+                    problem=f"the chain ends at record {count} but its head says {last}: "
+                    "records were removed from the end or the head was altered",
                 )
             raw_problem = self._check_raw(session)
         return raw_problem or VerifyResult(ok=True, records=count)
@@ -307,7 +312,10 @@ class AuditTrail:
             select(AuditRaw, AuditRow).join(AuditRow, col(AuditRow.seq) == col(AuditRaw.seq))
         ).all()
         for raw, row in pairs:
-            for text, digest in ((raw.request_text, row.request_sha256), (raw.response_text, row.response_sha256)):
+            for text, digest in (
+                (raw.request_text, row.request_sha256),
+                (raw.response_text, row.response_sha256),
+            ):
                 if text is not None and sha256_text(text) != digest:
                     return VerifyResult(
                         ok=False,

@@ -122,7 +122,9 @@ class Budgets:
     def set_override(
         self, *, user_id: str, daily_tokens: int | None, daily_cost_usd: float | None, set_by: str
     ) -> BudgetLimits:
-        if (daily_tokens is not None and daily_tokens < 0) or (daily_cost_usd is not None and daily_cost_usd < 0):
+        if (daily_tokens is not None and daily_tokens < 0) or (
+            daily_cost_usd is not None and daily_cost_usd < 0
+        ):
             raise ValueError("budgets cannot be negative")
         with Session(self._engine) as session:
             row = session.get(BudgetOverride, user_id) or BudgetOverride(user_id=user_id, set_by=set_by)

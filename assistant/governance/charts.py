@@ -40,14 +40,18 @@ def _axes(max_value: float, fmt: Formatter) -> str:
         value = max_value * i / 4
         y = bottom - plot_h * i / 4
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{escape(fmt(value))}</text>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+            f"{escape(fmt(value))}</text>"
+        )
     return "".join(parts)
 
 
 def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> str:
     step = max(1, len(labels) // 7)
     return "".join(
-        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{escape(label)}</text>'
+        f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">'
+        f"{escape(label)}</text>"
         for i, (label, x) in enumerate(zip(labels, xs, strict=True))
         if i % step == 0 or i == len(labels) - 1
     )
@@ -76,20 +80,31 @@ def line_chart(
         return _empty(title)
     top = max(values) or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    xs = [LEFT + (plot_w * i / max(1, len(labels) - 1) if len(labels) > 1 else plot_w / 2) for i in range(len(labels))]
+    xs = [
+        LEFT + (plot_w * i / max(1, len(labels) - 1) if len(labels) > 1 else plot_w / 2)
+        for i in range(len(labels))
+    ]
     parts = [_axes(top, fmt), _x_labels(labels, xs)]
     summary = []
     for i, (name, points) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
-        coords = [(x, HEIGHT - BOTTOM - plot_h * v / top) for x, v in zip(xs, points, strict=True) if v is not None]
+        coords = [
+            (x, HEIGHT - BOTTOM - plot_h * v / top) for x, v in zip(xs, points, strict=True) if v is not None
+        ]
         if len(coords) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
         parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in coords)
-        last = next((v for v in reversed(points) if v is not None), None)
-        summary.append(f"{name}: latest {fmt(last) if last is not None else 'n/a'}, max {fmt(max(p for p in points if p is not None))}" if coords else f"{name}: no data")
+        summary.append(_summary(name, points, fmt))
     description = f"{title} from {labels[0]} to {labels[-1]}. " + "; ".join(summary) + "."
     return _frame(title, description, "".join(parts), _legend(list(series)))
+
+
+def _summary(name: str, points: Sequence[float | None], fmt: Formatter) -> str:
+    present = [value for value in points if value is not None]
+    if not present:
+        return f"{name}: no data"
+    return f"{name}: latest {fmt(present[-1])}, max {fmt(max(present))}"
 
 
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, fmt: Formatter = _plain) -> str:
@@ -108,5 +123,7 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, fmt
             f'height="{height:.1f}" fill="{PALETTE[i % len(PALETTE)] if len(labels) <= 6 else PALETTE[0]}">'
             f"<title>{escape(labels[i])}: {escape(fmt(value))}</title></rect>"
         )
-    description = f"{title}: " + "; ".join(f"{label} {fmt(v)}" for label, v in zip(labels, values, strict=True)) + "."
+    description = (
+        f"{title}: " + "; ".join(f"{label} {fmt(v)}" for label, v in zip(labels, values, strict=True)) + "."
+    )
     return _frame(title, description, "".join(parts))

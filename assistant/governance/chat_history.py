@@ -86,7 +86,8 @@ class ChatHistory:
                 select(ChatStep).where(ChatStep.thread_id == thread_id).order_by(col(ChatStep.created_at))
             ).all()
             feedback = {
-                row.step_id: row for row in session.exec(select(ChatFeedback).where(ChatFeedback.thread_id == thread_id))
+                row.step_id: row
+                for row in session.exec(select(ChatFeedback).where(ChatFeedback.thread_id == thread_id))
             }
             elements = session.exec(select(ChatElement).where(ChatElement.thread_id == thread_id)).all()
             data = self._thread_dict(session, thread)
@@ -125,7 +126,9 @@ class ChatHistory:
                 return []
             keys = [
                 key
-                for key in session.exec(select(ChatElement.object_key).where(ChatElement.thread_id == thread_id))
+                for key in session.exec(
+                    select(ChatElement.object_key).where(ChatElement.thread_id == thread_id)
+                )
                 if key
             ]
             session.delete(thread)
@@ -133,7 +136,13 @@ class ChatHistory:
             return keys
 
     def list_threads(
-        self, requester: str | None, *, first: int, cursor: str | None, search: str | None, feedback: int | None
+        self,
+        requester: str | None,
+        *,
+        first: int,
+        cursor: str | None,
+        search: str | None,
+        feedback: int | None,
     ) -> tuple[list[dict[str, Any]], bool]:
         if not requester:
             return [], False
@@ -152,7 +161,9 @@ class ChatHistory:
                         and_(col(ChatThread.updated_at) == anchor.updated_at, col(ChatThread.id) < anchor.id),
                     )
                 )
-            query = query.order_by(col(ChatThread.updated_at).desc(), col(ChatThread.id).desc()).limit(first + 1)
+            query = query.order_by(col(ChatThread.updated_at).desc(), col(ChatThread.id).desc()).limit(
+                first + 1
+            )
             threads = session.exec(query).all()
             page = [self._thread_dict(session, thread) for thread in threads[:first]]
             return page, len(threads) > first
@@ -172,7 +183,11 @@ class ChatHistory:
             if row is not None and row.thread_id != thread_id:
                 return False  # a step id from another thread: never move or overwrite it
             if row is None:
-                row = ChatStep(id=step["id"], thread_id=thread_id, created_at=str(step.get("createdAt") or _iso(utcnow())))
+                row = ChatStep(
+                    id=step["id"],
+                    thread_id=thread_id,
+                    created_at=str(step.get("createdAt") or _iso(utcnow())),
+                )
             row.parent_id = step.get("parentId")
             row.type = str(step.get("type") or "")
             row.body = {**(row.body or {}), **body}
@@ -194,9 +209,9 @@ class ChatHistory:
             return []
         with Session(self._engine) as session:
             rows = session.exec(
-                select(ChatStep).join(ChatThread, col(ChatThread.id) == col(ChatStep.thread_id)).where(
-                    ChatThread.owner == requester
-                )
+                select(ChatStep)
+                .join(ChatThread, col(ChatThread.id) == col(ChatStep.thread_id))
+                .where(ChatThread.owner == requester)
             ).all()
             return [dict(row.body) for row in rows if (row.body.get("metadata") or {}).get("favorite")]
 
@@ -255,7 +270,9 @@ class ChatHistory:
                 raise NotFound("message")
             row = session.exec(select(ChatFeedback).where(ChatFeedback.step_id == step_id)).first()
             if row is None:
-                row = ChatFeedback(step_id=step_id, thread_id=step.thread_id, owner=requester or "", value=value)
+                row = ChatFeedback(
+                    step_id=step_id, thread_id=step.thread_id, owner=requester or "", value=value
+                )
             row.value, row.comment, row.created_at = value, (comment or None), utcnow()
             session.add(row)
             session.commit()

@@ -92,7 +92,12 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
 @click.option("--no-password", is_flag=True, help="An account that signs in only through SSO.")
 def users_add(
-    username: str, admin: bool, groups: tuple[str, ...], display_name: str | None, password_stdin: bool, no_password: bool
+    username: str,
+    admin: bool,
+    groups: tuple[str, ...],
+    display_name: str | None,
+    password_stdin: bool,
+    no_password: bool,
 ) -> None:
     """Create an account."""
     password = None if no_password else _read_password(password_stdin)
@@ -103,7 +108,9 @@ def users_add(
         )  # fmt: skip
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"created {user.role} {user.username}" + (f" in {', '.join(user.groups)}" if user.groups else ""))
+    click.echo(
+        f"created {user.role} {user.username}" + (f" in {', '.join(user.groups)}" if user.groups else "")
+    )
 
 
 @users.command("list")
@@ -169,7 +176,10 @@ def users_set_budget(username: str, daily_tokens: int | None, daily_cost: float 
         if daily_tokens is None and daily_cost is None:
             raise click.UsageError("give --daily-tokens and/or --daily-cost, or --clear")
         limits = budgets.set_override(
-            user_id=user.username, daily_tokens=daily_tokens, daily_cost_usd=daily_cost, set_by=LOCAL_OPERATOR.user_id
+            user_id=user.username,
+            daily_tokens=daily_tokens,
+            daily_cost_usd=daily_cost,
+            set_by=LOCAL_OPERATOR.user_id,
         )
     click.echo(f"{user.username}: {limits.daily_tokens:,} tokens and ${limits.daily_cost_usd:.2f} per day")
 

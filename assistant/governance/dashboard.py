@@ -21,14 +21,22 @@ from assistant.governance.charts import bar_chart, line_chart
 from assistant.governance.dashboard_data import DashboardFigures, compute_figures
 from assistant.governance.escalations import Escalation, EscalationError
 from assistant.governance.file_store import FILES_ROUTE, LocalFileStorage
-from assistant.governance.requester import RequesterMiddleware, current_requester, identity_from_token, token_from_scope
+from assistant.governance.requester import (
+    RequesterMiddleware,
+    current_requester,
+    identity_from_token,
+    token_from_scope,
+)
 from assistant.identity import Principal
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
 
 DASHBOARD_PATH = "/admin/dashboard"
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1240px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(580px,1fr));gap:1rem}
@@ -61,31 +69,50 @@ def same_origin(request: Request, allowed_origins: list[str]) -> bool:
     return origin == own or origin in allowed_origins
 
 
-def render_dashboard(figures: DashboardFigures, escalations: list[Escalation], admin: Principal) -> str:
+def _usd(value: float) -> str:
+    return f"${value:,.4f}"
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+def dashboard_charts(figures: DashboardFigures) -> list[str]:
     days = [day[5:] for day in figures.days]
-    usd = lambda v: f"${v:,.4f}"  # noqa: E731
-    pct = lambda v: f"{v * 100:.0f}%"  # noqa: E731
-    ms = lambda v: f"{v:,.0f} ms"  # noqa: E731
-    charts = [line_chart(f"Latency by route: {route}", days, series, fmt=ms) for route, series in figures.latency_ms.items()]
-    if not charts:
-        charts.append(line_chart("Latency by route", days, {}))
-    charts += [
-        bar_chart("Routing split by tier (turns)", list(figures.tier_split), list(figures.tier_split.values())),
-        bar_chart("Cost per day", days, figures.cost_per_day, fmt=usd),
-        line_chart("Cost per query", days, {"cost per turn": figures.cost_per_query}, fmt=usd),
+    charts = [
+        line_chart(f"Latency by route: {route}", days, series, fmt=_ms)
+        for route, series in figures.latency_ms.items()
+    ] or [line_chart("Latency by route", days, {})]
+    tiers = figures.tier_split
+    rates = {
+        "escalations per turn": figures.escalation_rate,
+        "fallbacks per model call": figures.fallback_rate,
+    }
+    return [
+        *charts,
+        bar_chart("Routing split by tier (turns)", list(tiers), list(tiers.values())),
+        bar_chart("Cost per day", days, figures.cost_per_day, fmt=_usd),
+        line_chart("Cost per query", days, {"cost per turn": figures.cost_per_query}, fmt=_usd),
         line_chart("Token usage per day", days, figures.tokens_per_day),
-        line_chart("Feedback: share of thumbs up", days, {"thumbs up": figures.feedback_positive_ratio}, fmt=pct),
         line_chart(
-            "Escalation and fallback rates", days,
-            {"escalations per turn": figures.escalation_rate, "fallbacks per model call": figures.fallback_rate},
-            fmt=pct,
+            "Feedback: share of thumbs up", days, {"thumbs up": figures.feedback_positive_ratio}, fmt=_pct
         ),
-        line_chart("Schema-validation success rate", days, {"valid": figures.schema_success_rate}, fmt=pct),
-    ]  # fmt: skip
+        line_chart("Escalation and fallback rates", days, rates, fmt=_pct),
+        line_chart("Schema-validation success rate", days, {"valid": figures.schema_success_rate}, fmt=_pct),
+    ]
+
+
+def render_dashboard(figures: DashboardFigures, escalations: list[Escalation], admin: Principal) -> str:
+    charts = dashboard_charts(figures)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Confidante admin dashboard</title>'
         f"<style>{STYLE}</style></head><body><header><h1>Confidante: how the assistant is doing</h1>"
-        f"<p>Signed in as {escape(admin.display_name or admin.user_id)}. Last {len(figures.days)} days (UTC): "
+        f"<p>Signed in as {escape(admin.display_name or admin.user_id)}. "
+        f"Last {len(figures.days)} days (UTC): "
         f"{figures.turns} turns, {figures.model_calls} model calls.</p></header>"
         f'<main><section aria-label="Charts"><div class="grid">{"".join(charts)}</div></section>'
         f"<section><h2>Open escalations ({len(escalations)})</h2>{_escalations_html(escalations)}</section>"
@@ -127,29 +154,43 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
         if not same_origin(request, allowed_origins):
             raise HTTPException(status_code=403, detail="Cross-site request refused.")
         try:
-            await asyncio.to_thread(governance.escalations.resolve, escalation_id, admin=admin.user_id, note=note)
+            await asyncio.to_thread(
+                governance.escalations.resolve, escalation_id, admin=admin.user_id, note=note
+            )
         except EscalationError:
             raise HTTPException(status_code=404, detail="No such escalation.") from None
         return RedirectResponse(DASHBOARD_PATH, status_code=303)
 
     @router.get(FILES_ROUTE + "/{element_id}")
     async def element_file(element_id: str) -> Response:
-        row = await asyncio.to_thread(governance.history.element_for_download, element_id, current_requester())
+        row = await asyncio.to_thread(
+            governance.history.element_for_download, element_id, current_requester()
+        )
         if row is None or not row.object_key:
             raise HTTPException(status_code=404, detail="File not found.")
         data = await asyncio.to_thread(storage.read_bytes, row.object_key)
         return Response(
             data,
             media_type=row.mime or "application/octet-stream",
-            headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff", "Cache-Control": "private"},
+            headers={
+                "Content-Disposition": "attachment",
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private",
+            },
         )
 
-    router.add_api_route("/metrics", governance.telemetry.metrics_endpoint, methods=["GET"], include_in_schema=False)
+    router.add_api_route(
+        "/metrics", governance.telemetry.metrics_endpoint, methods=["GET"], include_in_schema=False
+    )
     return router
 
 
 def mount_governance_routes(
-    app: FastAPI, governance: Governance, *, allowed_origins: list[str] | None = None, account_cache_s: float = 5.0
+    app: FastAPI,
+    governance: Governance,
+    *,
+    allowed_origins: list[str] | None = None,
+    account_cache_s: float = 5.0,
 ) -> None:
     """Add the dashboard, escalation, file and /metrics routes ahead of Chainlit's catch-all route,
     and the requester middleware every ownership check relies on. Call before the server starts."""
@@ -161,5 +202,7 @@ def mount_governance_routes(
     app.router.routes[:] = added + before
     accounts = governance.accounts
     app.add_middleware(
-        RequesterMiddleware, is_active=lambda name: accounts.principal(username=name) is not None, cache_s=account_cache_s
+        RequesterMiddleware,
+        is_active=lambda name: accounts.principal(username=name) is not None,
+        cache_s=account_cache_s,
     )

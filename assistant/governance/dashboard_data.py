@@ -58,7 +58,10 @@ def compute_figures(engine: Engine, *, days: int = 14, now: datetime | None = No
     day_keys = [(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days)]
     with Session(engine) as session:
         rows = session.exec(
-            select(AuditRow).where(col(AuditRow.occurred_at) >= start).order_by(col(AuditRow.seq)).limit(200_000)
+            select(AuditRow)
+            .where(col(AuditRow.occurred_at) >= start)
+            .order_by(col(AuditRow.seq))
+            .limit(200_000)
         ).all()
         feedback = session.exec(select(ChatFeedback).where(col(ChatFeedback.created_at) >= start)).all()
         escalations = session.exec(select(EscalationRow).where(col(EscalationRow.created_at) >= start)).all()
@@ -72,20 +75,26 @@ def compute_figures(engine: Engine, *, days: int = 14, now: datetime | None = No
         tier_split=dict(Counter(row.tier or "unknown" for row in decisions)),
         cost_per_day=_per_day_sum(calls, day_keys, "cost_usd"),
         cost_per_query=[
-            _ratio_f(cost, turns_by_day[day]) for cost, day in zip(_per_day_sum(calls, day_keys, "cost_usd"), day_keys, strict=True)
+            _ratio_f(cost, turns_by_day[day])
+            for cost, day in zip(_per_day_sum(calls, day_keys, "cost_usd"), day_keys, strict=True)
         ],
         tokens_per_day={
             "prompt": list(_per_day_sum(calls, day_keys, "prompt_tokens")),
             "completion": list(_per_day_sum(calls, day_keys, "completion_tokens")),
         },
-        feedback_positive_ratio=_rate_by_day([( _day(f.created_at), f.value == 1) for f in feedback], day_keys),
+        feedback_positive_ratio=_rate_by_day(
+            [(_day(f.created_at), f.value == 1) for f in feedback], day_keys
+        ),
         escalation_rate=[
             _ratio(n, turns_by_day[day])
-            for n, day in zip(_count_by_day([_day(e.created_at) for e in escalations], day_keys), day_keys, strict=True)
+            for n, day in zip(
+                _count_by_day([_day(e.created_at) for e in escalations], day_keys), day_keys, strict=True
+            )
         ],
         fallback_rate=_rate_by_day([(_day(r.occurred_at), r.outcome == "fallback") for r in calls], day_keys),
         schema_success_rate=_rate_by_day(
-            [(_day(r.occurred_at), bool(r.schema_valid)) for r in calls if r.schema_valid is not None], day_keys
+            [(_day(r.occurred_at), bool(r.schema_valid)) for r in calls if r.schema_valid is not None],
+            day_keys,
         ),
         turns=len(decisions),
         model_calls=len(calls),
@@ -102,9 +111,7 @@ def _latency(calls: Sequence[AuditRow], day_keys: list[str]) -> dict[str, dict[s
         if row.latency_ms is not None:
             grouped[row.route or "unknown"][_day(row.occurred_at)].append(row.latency_ms)
     return {
-        route: {
-            f"p{q}": [percentile(by_day.get(day, []), q) for day in day_keys] for q in (50, 95, 99)
-        }
+        route: {f"p{q}": [percentile(by_day.get(day, []), q) for day in day_keys] for q in (50, 95, 99)}
         for route, by_day in sorted(grouped.items())
     }
 

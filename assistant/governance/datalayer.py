@@ -80,7 +80,12 @@ class ConfidanteDataLayer(BaseDataLayer):
     ) -> None:
         # user_id is ignored on purpose: the owner is always the requester, never a caller's claim.
         await asyncio.to_thread(
-            self.history.upsert_thread, thread_id, current_requester(), name=name, metadata=metadata, tags=tags
+            self.history.upsert_thread,
+            thread_id,
+            current_requester(),
+            name=name,
+            metadata=metadata,
+            tags=tags,
         )
 
     async def delete_thread(self, thread_id: str) -> None:
@@ -88,7 +93,9 @@ class ConfidanteDataLayer(BaseDataLayer):
         for key in keys:
             await self.storage.delete_file(key)
 
-    async def list_threads(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse[ThreadDict]:
+    async def list_threads(
+        self, pagination: Pagination, filters: ThreadFilter
+    ) -> PaginatedResponse[ThreadDict]:
         requester = current_requester()
         owner = await self._username_for(filters.userId) if filters.userId else requester
         if owner is None or owner != requester:
@@ -145,9 +152,14 @@ class ConfidanteDataLayer(BaseDataLayer):
         data = element.to_dict()
         if content is not None:
             object_key = f"{requester}/{element.id}"
-            stored = await self.storage.upload_file(object_key, content, mime=element.mime or "application/octet-stream")
+            stored = await self.storage.upload_file(
+                object_key, content, mime=element.mime or "application/octet-stream"
+            )
             data["url"], data["objectKey"] = stored["url"], object_key
-        if not await asyncio.to_thread(self.history.add_element, dict(data), requester, object_key) and object_key:
+        if (
+            not await asyncio.to_thread(self.history.add_element, dict(data), requester, object_key)
+            and object_key
+        ):
             await self.storage.delete_file(object_key)
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:

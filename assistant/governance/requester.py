@@ -46,7 +46,7 @@ def current_client_host() -> str | None:
     return _client_host.get()
 
 
-class acting_as:  # noqa: N801 - used like a function: `with acting_as("alice"):`
+class acting_as:  # lower case: reads like a function, `with acting_as("alice"):`
     """Run a block as a given requester (CLI, background jobs, tests)."""
 
     def __init__(self, username: str | None) -> None:

@@ -100,7 +100,9 @@ def header_sign_in(
         if not sso.create_users_on_first_sign_in:
             return None
         try:
-            principal = accounts.add_user(username=value, groups=sso.default_groups, auth_provider="header").principal()
+            principal = accounts.add_user(
+                username=value, groups=sso.default_groups, auth_provider="header"
+            ).principal()
         except AccountError:
             return None
     accounts.record_sign_in(username=principal.user_id)

@@ -61,9 +61,7 @@ class Membership(SQLModel, table=True):
     user_id: str = Field(
         sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
-    group_id: int = Field(
-        sa_column=Column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
-    )
+    group_id: int = Field(sa_column=Column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True))
 
 
 # --- chat history (Chainlit data layer) -------------------------------------------------------

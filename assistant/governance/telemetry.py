@@ -34,28 +34,44 @@ GATE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2)
 class Telemetry:
     """All Confidante metrics, plus an optional tracer."""
 
-    def __init__(self, settings: TelemetrySettings | None = None, *, span_exporter: SpanExporter | None = None):
+    def __init__(
+        self, settings: TelemetrySettings | None = None, *, span_exporter: SpanExporter | None = None
+    ):
         self.registry = CollectorRegistry(auto_describe=True)
         self._define_metrics()
         self.tracer_provider = _tracer_provider(settings or TelemetrySettings(), span_exporter)
-        self.tracer: Tracer | None = self.tracer_provider.get_tracer("confidante") if self.tracer_provider else None
+        self.tracer: Tracer | None = (
+            self.tracer_provider.get_tracer("confidante") if self.tracer_provider else None
+        )
 
     def _define_metrics(self) -> None:
         r = self.registry
         self.latency = Histogram(
-            "confidante_model_latency_seconds", "Model call latency", ["route", "tier"], buckets=LATENCY_BUCKETS, registry=r
+            "confidante_model_latency_seconds",
+            "Model call latency",
+            ["route", "tier"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ttft = Histogram(
             "confidante_time_to_first_token_seconds", "Time to first token", ["route", "tier"],
             buckets=TTFT_BUCKETS, registry=r,
         )  # fmt: skip
-        self.tokens = Counter("confidante_tokens", "Tokens by model and direction", ["model", "direction"], registry=r)
+        self.tokens = Counter(
+            "confidante_tokens", "Tokens by model and direction", ["model", "direction"], registry=r
+        )
         self.cost = Counter("confidante_cost_usd", "Estimated cost in USD", ["model"], registry=r)
-        self.calls = Counter("confidante_model_calls", "Model calls by outcome", ["route", "tier", "outcome"], registry=r)
+        self.calls = Counter(
+            "confidante_model_calls", "Model calls by outcome", ["route", "tier", "outcome"], registry=r
+        )
         self.errors = Counter("confidante_errors", "Model call errors", ["route", "kind"], registry=r)
-        self.fallbacks = Counter("confidante_fallbacks", "Fallbacks taken", ["from_route", "to_route"], registry=r)
+        self.fallbacks = Counter(
+            "confidante_fallbacks", "Fallbacks taken", ["from_route", "to_route"], registry=r
+        )
         self.escalations = Counter("confidante_escalations", "Escalations opened", ["reason"], registry=r)
-        self.schema = Counter("confidante_schema_validations", "Structured-output validations", ["result"], registry=r)
+        self.schema = Counter(
+            "confidante_schema_validations", "Structured-output validations", ["result"], registry=r
+        )
         self.cache = Counter("confidante_cache_lookups", "Response cache lookups", ["result"], registry=r)
         self.gate_latency = Histogram(
             "confidante_gate_latency_seconds", "Sensitivity gate latency", buckets=GATE_BUCKETS, registry=r
@@ -132,12 +148,18 @@ class Telemetry:
         if self.tracer is None:
             yield None
             return
-        attributes = {"gen_ai.operation.name": operation, "gen_ai.system": system, "gen_ai.request.model": model}
+        attributes = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.system": system,
+            "gen_ai.request.model": model,
+        }
         with self.tracer.start_as_current_span(f"{operation} {model}", attributes=attributes) as span:
             yield span
 
     @staticmethod
-    def record_usage(span: Span | None, *, input_tokens: int, output_tokens: int, response_model: str | None = None):
+    def record_usage(
+        span: Span | None, *, input_tokens: int, output_tokens: int, response_model: str | None = None
+    ):
         if span is None:
             return
         span.set_attribute("gen_ai.usage.input_tokens", input_tokens)

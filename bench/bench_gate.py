@@ -1,0 +1,88 @@
+"""Gate latency vs bare Presidio on ~300-character messages, same texts, same process.
+
+Run: .venv/bin/python bench/bench_gate.py [--n 200]
+Prints p50/p95 for `SensitivityGate.classify` and for `AnalyzerEngine.analyze` (Presidio with the
+same spaCy pipeline and its default recognizers), and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+from routing.analyzer import load_spacy_pipeline
+from routing.gate import build_gate
+from routing.settings import RoutingSettings
+
+SNIPPETS = [
+    "Please ask John Smith to send the quarterly report to the finance team before Friday.",
+    "My SSN is 078-05-1120 and my card is 4111 1111 1111 1111, can you check my account?",
+    "What is the capital of France, and how many people live in its metropolitan area?",
+    "Call Maria Garcia on +1 415 555 0199 or email maria.garcia@example.com about the offsite.",
+    "The new onboarding checklist covers laptops, badges, the travel policy and expense tools.",
+    "My colleague was diagnosed with diabetes and needs flexible hours for a few weeks.",
+    "Summarize the attached meeting notes in three bullet points for the leadership team.",
+]
+
+
+def messages(count: int, length: int = 300) -> list[str]:
+    rng = random.Random(7)
+    texts = []
+    for _ in range(count):
+        text = ""
+        while len(text) < length:
+            text += rng.choice(SNIPPETS) + " "
+        texts.append(text[:length])
+    return texts
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def timed(fn, texts: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for text in texts:
+        started = time.perf_counter()
+        fn(text)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    texts = messages(args.n)
+    settings = RoutingSettings()
+    gate = build_gate(settings)
+
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    nlp = load_spacy_pipeline(settings)
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "bench"}])
+    engine.nlp = {"en": nlp}
+    bare = AnalyzerEngine(nlp_engine=engine)
+    for text in texts[:10]:  # warm-up
+        gate.classify(text)
+        bare.analyze(text=text, language="en")
+
+    gate_ms = timed(gate.classify, texts)
+    bare_ms = timed(lambda text: bare.analyze(text=text, language="en"), texts)
+    g50, g95 = percentiles(gate_ms)
+    b50, b95 = percentiles(bare_ms)
+    print(f"messages: {len(texts)} x {len(texts[0])} chars")
+    print(f"gate     p50 {g50:6.1f} ms  p95 {g95:6.1f} ms")
+    print(
+        f"presidio p50 {b50:6.1f} ms  p95 {b95:6.1f} ms  (bare AnalyzerEngine.analyze, default recognizers)"
+    )
+    print(f"ratio gate/presidio  p50 {g50 / b50:.2f}  p95 {g95 / b95:.2f}   goal: gate p95 < 30 ms")
+    gate.close()
+
+
+if __name__ == "__main__":
+    main()
