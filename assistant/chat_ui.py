@@ -1,9 +1,14 @@
 """Turning pipeline events into what a person sees in Chainlit.
 
-Streams answer text into one message, then adds the model label and timing, the privacy
-receipt (a collapsed step under the answer: tier, entity *types*, what was pseudonymized, which
-model answered and the rule that decided) and any notices. It never shows a PII value and never
-a traceback: failures become one readable sentence, details go to the log.
+Streams answer text into one message, then adds a footer (tier chip, which model answered, how
+long it took) and the privacy receipt (a collapsed step under the answer: tier, entity *types*,
+what was pseudonymized, which model answered and the rule that decided). Notices (fallbacks,
+"hosted model not configured") are separate messages by the author "Notice".
+
+It never shows a PII value and never a traceback: failures become one readable sentence, details
+go to the log. Everything is Chainlit markdown (HTML in messages is off); `public/confidante.css`
+and `public/confidante.js` style it: an inline-code span whose text is a tier name becomes a
+coloured tier chip, the paragraph after a rule is the footer.
 """
 
 from __future__ import annotations
@@ -14,11 +19,35 @@ import logging
 import chainlit as cl
 
 from assistant.turns import AnswerDelta, Conversation, Notice, Receipt, TurnResult
+from assistant.webapp import WELCOME
 
 log = logging.getLogger(__name__)
 
+ANSWER_AUTHOR = "Confidante"
+NOTICE_AUTHOR = "Notice"
+RECEIPT_STEP = "Privacy receipt"
 ROUTE_LABEL = {"local": "private local model", "hosted": "hosted model", "none": "no model"}
-TIER_ICON = {"public": "🟢", "internal": "🟡", "regulated": "🔒"}
+WHERE = {"local": "on this machine; nothing left it", "hosted": "by a hosted model"}
+FAILED = "Something went wrong on our side while answering. Please try again; if it keeps happening, tell IT."
+STOPPED = "Stopped. The answer above is incomplete."
+
+
+def chat_profiles() -> list[cl.ChatProfile]:
+    """One profile, so Chainlit shows its description (the welcome: what happens to the user's
+    data) on the welcome screen above the starters; with one profile no picker is shown."""
+    return [
+        cl.ChatProfile(
+            name=ANSWER_AUTHOR,
+            markdown_description=WELCOME,
+            icon="/public/favicon.svg",
+            default=True,
+        )
+    ]
+
+
+def chip(text: str) -> str:
+    """Inline code: the stylesheet renders it as a chip (and a tier name as a tier chip)."""
+    return f"`{text.replace('`', '')}`"
 
 
 def model_label(result: TurnResult) -> str:
@@ -28,60 +57,85 @@ def model_label(result: TurnResult) -> str:
     return f"{ROUTE_LABEL[result.route].capitalize()} · {result.model} · {seconds:.1f} s"
 
 
+def footer_markdown(result: TurnResult) -> str:
+    parts = [chip(result.receipt.tier.value), model_label(result)]
+    if result.cached:
+        parts.append("from cache")
+    if result.confidence is not None:
+        parts.append(chip(f"{result.confidence.level} confidence"))
+    if result.finish_reason == "cut_off":
+        parts.append("answer cut off at the length limit")
+    return " · ".join(parts)
+
+
+def _counts(counts: dict[str, int], empty: str) -> str:
+    if not counts:
+        return empty
+    return " ".join(chip(f"{kind} ×{n}" if n > 1 else kind) for kind, n in sorted(counts.items()))
+
+
 def receipt_markdown(receipt: Receipt) -> str:
-    found = ", ".join(f"{kind} ×{n}" for kind, n in sorted(receipt.entity_counts.items())) or "nothing sensitive"
-    masked = ", ".join(f"{kind} ×{n}" for kind, n in sorted(receipt.pseudonymized.items())) or "nothing"
-    where = {"local": "stayed on this machine", "hosted": "sent to a hosted model"}.get(
-        receipt.model_kind, "no model answered"
-    )
+    """The receipt as a short list: one fact per line, entity types as chips, never values."""
+    where = WHERE.get(receipt.model_kind, "no model answered")
+    rule = chip(receipt.rule) + (f" · policy {receipt.policy_version}" if receipt.policy_version else "")
     lines = [
-        f"**Tier:** {TIER_ICON.get(receipt.tier.value, '')} {receipt.tier.value}",
-        f"**Found:** {found}",
-        f"**Pseudonymized before leaving:** {masked}",
-        f"**Answered by:** {receipt.model or '—'} ({where})",
-        f"**Decided by rule:** `{receipt.rule}`" + (f" · policy {receipt.policy_version}" if receipt.policy_version else ""),
+        f"- **Tier:** {chip(receipt.tier.value)}",
+        f"- **Found:** {_counts(receipt.entity_counts, 'nothing sensitive')}",
+        f"- **Pseudonymized before leaving:** {_counts(receipt.pseudonymized, 'nothing')}",
+        f"- **Answered by:** {receipt.model or '—'} ({where})",
+        f"- **Decided by rule:** {rule}",
     ]
     if receipt.tainted_by:
-        lines.append("**Tainted by:** " + ", ".join(receipt.tainted_by))
-    lines += [f"- {reason}" for reason in receipt.reasons]
-    return "\n\n".join(lines[:5]) + ("\n\n" + "\n".join(lines[5:]) if lines[5:] else "")
+        lines.append("- **Kept at this tier because of:** " + ", ".join(receipt.tainted_by))
+    if receipt.reasons:
+        lines.append("- **Why:** " + "; ".join(receipt.reasons))
+    return "\n".join(lines)
 
 
 async def render_turn(conversation: Conversation, text: str, pipeline: object) -> TurnResult | None:
-    """Run one turn of `pipeline` and render it; returns the result (None when stopped)."""
-    message = cl.Message(content="", author="Confidante")
+    """Run one turn of `pipeline` and render it; returns the result (None when stopped or failed)."""
+    message = cl.Message(content="", author=ANSWER_AUTHOR)
     result: TurnResult | None = None
     try:
         async for event in pipeline.run(conversation, text):  # type: ignore[attr-defined]
             if isinstance(event, AnswerDelta):
                 await message.stream_token(event.text)
             elif isinstance(event, Notice):
-                await cl.Message(content=f"ℹ️ {event.text}", author="Confidante").send()
+                await cl.Message(content=f"> **Note:** {event.text}", author=NOTICE_AUTHOR).send()
             elif isinstance(event, TurnResult):
                 result = event
     except asyncio.CancelledError:
-        message.content = (message.content or "") + "\n\n*(stopped)*"
+        message.content = _with_footer(message.content, f"*{STOPPED}*")
         await asyncio.shield(message.send())
         raise
     except Exception:
         log.exception("turn failed")
-        message.content = "Something went wrong on our side while answering. Please try again."
+        message.content = FAILED
         await message.send()
         return None
-    assert result is not None
+    if result is None:  # the pipeline always ends with a result; never leave the user hanging
+        log.error("turn ended without a result")
+        message.content = FAILED
+        await message.send()
+        return None
     await finish_message(message, result)
     return result
 
 
+def _with_footer(content: str | None, footer: str) -> str:
+    body = (content or "").rstrip()
+    return f"{body}\n\n---\n{footer}" if body else footer
+
+
 async def finish_message(message: cl.Message, result: TurnResult) -> None:
-    if not message.content:
-        message.content = result.answer or "(no answer)"
-    tier = result.receipt.tier.value
-    footer = f"{TIER_ICON.get(tier, '')} {tier} · {model_label(result)}"
-    if result.finish_reason == "cut_off":
-        footer = "*(answer cut off)* · " + footer
-    message.content = f"{message.content}\n\n---\n*{footer}*"
-    message.metadata = {"tier": tier, "route": result.route, "model": result.model, "outcome": result.outcome}
+    body = message.content or result.answer or "(no answer)"
+    message.content = _with_footer(body, footer_markdown(result))
+    message.metadata = {
+        "tier": result.receipt.tier.value,
+        "route": result.route,
+        "model": result.model,
+        "outcome": result.outcome,
+    }
     await message.send()
-    async with cl.Step(name="Privacy receipt", type="tool", parent_id=message.id, show_input=False) as step:
+    async with cl.Step(name=RECEIPT_STEP, type="tool", parent_id=message.id, show_input=False) as step:
         step.output = receipt_markdown(result.receipt)

@@ -11,8 +11,6 @@ import json
 import logging
 import sys
 import uuid
-from typing import Any
-
 import click
 
 from assistant.identity import LOCAL_OPERATOR
@@ -117,10 +115,24 @@ def serve(host: str | None, port: int | None) -> None:
     exec_chainlit(settings, host=host or settings.server.host, port=port or settings.server.port)
 
 
-def add_commands(group: click.Group, commands: list[Any]) -> None:
-    for command in commands:
-        group.add_command(command)
+@main.group("eval")
+def evaluate() -> None:
+    """Evaluations on the shared data sets (PII, retrieval, prompt injection)."""
 
+
+def _register() -> None:
+    """Subcommands live next to the packages they drive."""
+    from assistant.governance.cli import audit, groups, users
+    from knowledge.cli import docs, eval_rag, ingest, search
+    from routing.cli import classify_command, eval_pii_command
+
+    for command in (classify_command, ingest, docs, search, users, groups, audit):
+        main.add_command(command)
+    evaluate.add_command(eval_pii_command, "pii")
+    evaluate.add_command(eval_rag, "rag")
+
+
+_register()
 
 if __name__ == "__main__":
     main()

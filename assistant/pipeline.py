@@ -14,6 +14,7 @@ contains only local models, and any error on the way fails closed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 HOSTED_NOT_CONFIGURED = (
     "No hosted model is configured, so every answer comes from the private model on this machine."
+)
+PSEUDONYMIZATION_FAILED = (
+    "This message could not be safely prepared for the hosted model, so the private model answered."
 )
 PROMPT_TEMPLATE_VERSION = "chat-v1"
 
@@ -144,7 +148,8 @@ class ChatPipeline:
                 yield event
 
     async def _run_locked(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
-        assessment = self._privacy.assess(text, source="message")
+        # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
+        assessment = await asyncio.to_thread(self._privacy.assess, text, source="message")
         tier = highest(conversation.tier, assessment.tier)
         tainted_by = list(conversation.tainted_by)
         if assessment.tier == Tier.REGULATED and "this chat" not in tainted_by:
@@ -193,15 +198,25 @@ class ChatPipeline:
         route: Route,
         state: _TurnState,
     ) -> AsyncIterator[TurnEvent | Receipt]:
+        hosted_blocked = False
         for position, model in enumerate(chain):
             if model.kind == "hosted" and route == Route.LOCAL:  # defence in depth
                 raise AssertionError("a local-only turn reached a hosted model")
+            if model.kind == "hosted" and hosted_blocked:
+                continue
             request = self._build_request(model, conversation, text, state)
             restorer: Restorer = passthrough_restorer()
             if model.kind == "hosted" and route == Route.HOSTED_PSEUDONYMIZED:
-                if conversation.vault is None:
-                    conversation.vault = self._privacy.new_vault()
-                request, counts = self._privacy.pseudonymize(request, conversation.vault)
+                try:
+                    request, counts = await self._pseudonymize(conversation, request)
+                except Exception as exc:
+                    # Could not prove the request safe to send: fail closed to the local model.
+                    log.warning("pseudonymization refused the hosted call: %s", type(exc).__name__)
+                    hosted_blocked = True
+                    state.outcome = "fallback"
+                    state.notices.append(PSEUDONYMIZATION_FAILED)
+                    yield Notice("fallback", PSEUDONYMIZATION_FAILED)
+                    continue
                 restorer = self._privacy.restorer(conversation.vault)
                 yield Receipt(tier=Tier.PUBLIC, route=route, rule="", pseudonymized=counts)
             try:
@@ -228,6 +243,13 @@ class ChatPipeline:
                 notice = _fallback_notice(model, nxt)
                 state.notices.append(notice)
                 yield Notice("fallback", notice)
+
+    async def _pseudonymize(
+        self, conversation: Conversation, request: ChatRequest
+    ) -> tuple[ChatRequest, dict[str, int]]:
+        if conversation.vault is None:
+            conversation.vault = self._privacy.new_vault()
+        return await asyncio.to_thread(self._privacy.pseudonymize, request, conversation.vault)
 
     async def _stream_one(
         self, model: ChatModel, request: ChatRequest, restorer: Restorer, state: _TurnState

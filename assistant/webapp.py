@@ -19,15 +19,14 @@ from assistant.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_FILE = REPO_ROOT / "app.py"
-WELCOME = """# Confidante
+WELCOME = """**Private by default.** Ask about your work and your company's documents. Before anything \
+is sent, every message is checked for personal and regulated information:
 
-Ask questions about your work and your company's documents. What happens to your data:
-
-- Every message is checked for personal and regulated information before anything is sent.
-- **Regulated** content (ID numbers, health, pay, bank details) is answered only by the private
-  model on this machine and never leaves it.
-- Other messages may go to a hosted model, with names and identifiers replaced by placeholders.
-- Under every answer, the privacy receipt shows what was found and which model answered.
+- **Regulated** content (ID numbers, health, pay, bank details) is answered only by the private \
+model on this machine and never leaves it.
+- Other messages may go to a hosted model, with names and identifiers replaced by placeholders \
+first.
+- Under every answer, the **privacy receipt** shows what was found and which model answered.
 """
 
 

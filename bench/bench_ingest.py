@@ -30,7 +30,9 @@ def load_chunks(docs: Path) -> list[str]:
     texts = []
     for path in sorted(docs.glob("*.md")):
         parsed = parse_document_safely(path)
-        texts += [indexed_text(parsed.title, " › ".join(c.heading_path), c.text) for c in chunk_document(parsed)]
+        texts += [
+            indexed_text(parsed.title, " › ".join(c.heading_path), c.text) for c in chunk_document(parsed)
+        ]
     return texts
 
 
@@ -42,7 +44,13 @@ def chroma_default_offline(cache: Path) -> object:
     folder.mkdir(parents=True)
     shutil.copy(locate_package_file(settings.model_package, settings.model_file), folder / "model.onnx")
     tokenizer_dir = locate_package_file(settings.tokenizer_package, settings.tokenizer_file).parent
-    for name in ("config.json", "special_tokens_map.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt"):
+    for name in (
+        "config.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+        "tokenizer.json",
+        "vocab.txt",
+    ):
         shutil.copy(tokenizer_dir / name, folder / name)
     function = ONNXMiniLM_L6_V2(preferred_providers=["CPUExecutionProvider"])
     function.DOWNLOAD_PATH = cache  # type: ignore[misc]  # the files are there: nothing is downloaded

@@ -27,11 +27,43 @@ from knowledge.parsing.documents import ParsedDocument, SectionDraft, assemble_s
 from knowledge.testing import HashingEmbedder
 from routing.tiers import Tier
 
-WORDS = (
-    "policy leave salary office travel expense report contract client project budget invoice training "
-    "security laptop password holiday benefit pension insurance meeting deadline review audit team "
-    "manager employee customer product release server network backup incident compliance"
-).split()
+WORDS = [
+    "policy",
+    "leave",
+    "salary",
+    "office",
+    "travel",
+    "expense",
+    "report",
+    "contract",
+    "client",
+    "project",
+    "budget",
+    "invoice",
+    "training",
+    "security",
+    "laptop",
+    "password",
+    "holiday",
+    "benefit",
+    "pension",
+    "insurance",
+    "meeting",
+    "deadline",
+    "review",
+    "audit",
+    "team",
+    "manager",
+    "employee",
+    "customer",
+    "product",
+    "release",
+    "server",
+    "network",
+    "backup",
+    "incident",
+    "compliance",
+]
 
 
 class MixedEmbedder:
@@ -50,22 +82,40 @@ class MixedEmbedder:
 
 
 def sentence(rng: random.Random) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 16))).capitalize() + f" {rng.randint(1, 9999)}."
+    return (
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 16))).capitalize()
+        + f" {rng.randint(1, 9999)}."
+    )
 
 
 def build(kb: KnowledgeBase, size: int, rng: random.Random) -> None:
     per_doc = 100
     for number in range(size // per_doc):
-        drafts = [SectionDraft(text=" ".join(sentence(rng) for _ in range(6)), page=i + 1) for i in range(per_doc)]
+        drafts = [
+            SectionDraft(text=" ".join(sentence(rng) for _ in range(6)), page=i + 1) for i in range(per_doc)
+        ]
         parsed = ParsedDocument(
-            title=f"Synthetic {number}", kind="pdf", display_name=f"s{number}.pdf", sha256=f"{number:064d}",
-            size_bytes=1, sections=assemble_sections(drafts),
+            title=f"Synthetic {number}",
+            kind="pdf",
+            display_name=f"s{number}.pdf",
+            sha256=f"{number:064d}",
+            size_bytes=1,
+            sections=assemble_sections(drafts),
         )
         groups = [rng.choice(["hr", "eng", "sales", "legal"])]
-        kb.ingest_parsed(parsed, doc_id=f"doc{number}", source=f"bench:{number}", owner="bench", groups=groups, public=number % 5 == 0)
+        kb.ingest_parsed(
+            parsed,
+            doc_id=f"doc{number}",
+            source=f"bench:{number}",
+            owner="bench",
+            groups=groups,
+            public=number % 5 == 0,
+        )
 
 
-def measure(kb: KnowledgeBase, embedder: MixedEmbedder, queries: int, rng: random.Random) -> tuple[float, float]:
+def measure(
+    kb: KnowledgeBase, embedder: MixedEmbedder, queries: int, rng: random.Random
+) -> tuple[float, float]:
     user = Principal(user_id="u", groups=frozenset({"eng"}))
     embedder.querying = True
     kb.search("warm up query", user, k=5)
@@ -89,7 +139,10 @@ def main() -> None:
     embedder = MixedEmbedder()
     with tempfile.TemporaryDirectory() as tmp:
         kb = KnowledgeBase(
-            load_settings(data_dir=Path(tmp)), create_engine(f"sqlite:///{tmp}/kb.db"), lambda _t: Tier.INTERNAL, embedder=embedder
+            load_settings(data_dir=Path(tmp)),
+            create_engine(f"sqlite:///{tmp}/kb.db"),
+            lambda _t: Tier.INTERNAL,
+            embedder=embedder,
         )
         built = 0
         for size in sorted(args.sizes):
@@ -98,9 +151,15 @@ def main() -> None:
             built = size
             indexed_start = time.perf_counter()
             kb.lexical_index()
-            print(f"{size} chunks: stored in {indexed_start - start:.0f} s, BM25 rebuilt in {time.perf_counter() - indexed_start:.1f} s")
+            print(
+                f"{size} chunks: stored in {indexed_start - start:.0f} s, "
+                f"BM25 rebuilt in {time.perf_counter() - indexed_start:.1f} s"
+            )
             p50, p95 = measure(kb, embedder, args.queries, rng)
-            print(f"{size:>7} chunks: query p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  ({args.queries} queries, ACL filter on)")
+            print(
+                f"{size:>7} chunks: query p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+                f"({args.queries} queries, ACL filter on)"
+            )
 
 
 if __name__ == "__main__":

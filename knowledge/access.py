@@ -55,7 +55,9 @@ def chroma_where(principal: Principal, *, admins_see_everything: bool = False) -
     return {"$or": clauses}
 
 
-def may_read(principal: Principal, *, owner: str, groups: Iterable[str], public: bool, admins_see_everything: bool) -> bool:
+def may_read(
+    principal: Principal, *, owner: str, groups: Iterable[str], public: bool, admins_see_everything: bool
+) -> bool:
     """The same rule for a whole document (listing, deleting, opening a source)."""
     if sees_everything(principal, admins_see_everything=admins_see_everything):
         return True

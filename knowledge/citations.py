@@ -90,7 +90,9 @@ def check_citations(answer: str, sources: Sequence[Source], *, min_support: floa
                 invalid.add(number)
                 continue
             score = support_score(sentence, source.chunk.text)
-            citations.append(Citation(number=number, sentence=sentence, support=score, supported=score >= min_support))
+            citations.append(
+                Citation(number=number, sentence=sentence, support=score, supported=score >= min_support)
+            )
     return CitationReport(
         answer=_strip_invalid(answer, invalid),
         citations=tuple(citations),
@@ -131,6 +133,11 @@ def _highlights(citations: list[Citation], by_number: dict[int, Source]) -> list
             text = best.group()
             offset = len(text) - len(text.lstrip())
             highlights.append(
-                Highlight(number=number, sentence=text.strip(), start=best.start() + offset, end=best.start() + offset + len(text.strip()))
+                Highlight(
+                    number=number,
+                    sentence=text.strip(),
+                    start=best.start() + offset,
+                    end=best.start() + offset + len(text.strip()),
+                )
             )
     return highlights

@@ -27,13 +27,15 @@ def _fail_closed(_text: str) -> Tier:
 def load_classifier(settings: Any) -> tuple[Classifier, str | None]:
     """The gate's classifier, or a fail-closed one plus a warning when the gate cannot load."""
     try:
-        from routing.gate import SensitivityGate  # type: ignore[import-not-found,unused-ignore]
+        from routing.gate import build_gate
 
-        factory = getattr(SensitivityGate, "from_settings", None)
-        gate = factory(settings) if factory else SensitivityGate()
-        return (lambda text: Tier(gate.classify(text).tier)), None
+        gate = build_gate(settings.routing)
+        return (lambda text: Tier(gate.classify(text, source="document").tier)), None
     except Exception as exc:  # the gate is optional here; without it nothing is trusted
-        return _fail_closed, f"sensitivity gate unavailable ({type(exc).__name__}: {exc}); all chunks stored as regulated"
+        return (
+            _fail_closed,
+            f"sensitivity gate unavailable ({type(exc).__name__}: {exc}); all chunks stored as regulated",
+        )
 
 
 def open_knowledge_base(settings: Any, classify: Classifier | None = None) -> Any:
@@ -73,7 +75,10 @@ def ingest(paths: tuple[Path, ...], groups: tuple[str, ...], owner: str, public:
     if warning:
         click.echo(f"warning: {warning}", err=True)
     kb = open_knowledge_base(settings, classify)
-    results = [kb.ingest_file(path, owner=owner, groups=groups, public=public).model_dump() | {"path": str(path)} for path in _files(paths)]
+    results = [
+        kb.ingest_file(path, owner=owner, groups=groups, public=public).model_dump() | {"path": str(path)}
+        for path in _files(paths)
+    ]
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
@@ -134,10 +139,22 @@ def search(query: str, user: str, groups: tuple[str, ...], k: int, as_json: bool
     confidence = kb.confidence(chunks)
     if as_json:
         rows = [c.model_dump(exclude={"version_id"}) | {"locator": c.locator} for c in chunks]
-        click.echo(json.dumps({"query": query, "chunks": rows, "answerable": kb.is_answerable(chunks), "confidence": confidence.model_dump()}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "query": query,
+                    "chunks": rows,
+                    "answerable": kb.is_answerable(chunks),
+                    "confidence": confidence.model_dump(),
+                },
+                indent=2,
+            )
+        )
         return
     for rank, c in enumerate(chunks, start=1):
-        click.echo(f"{rank}. [{c.score:.4f}] {c.title} ({c.locator}) {c.tier}: {' '.join(c.text.split())[:160]}")
+        click.echo(
+            f"{rank}. [{c.score:.4f}] {c.title} ({c.locator}) {c.tier}: {' '.join(c.text.split())[:160]}"
+        )
     click.echo(f"confidence: {confidence.level} ({confidence.score}) {confidence.reason}")
 
 
@@ -148,7 +165,9 @@ def search(query: str, user: str, groups: tuple[str, ...], k: int, as_json: bool
     default=Path("../shared/eval/rag/squad2_subset"),
     show_default=True,
 )
-@click.option("--calibrate", is_flag=True, help="Also fit the answerability weights (leave-one-article-out AUROC).")
+@click.option(
+    "--calibrate", is_flag=True, help="Also fit the answerability weights (leave-one-article-out AUROC)."
+)
 @click.option("--json", "as_json", is_flag=True)
 def eval_rag(data: Path, calibrate: bool, as_json: bool) -> None:
     """Recall@1/@5 and MRR of the gold paragraph, and answerability AUROC, on SQuAD 2.0 data."""

@@ -96,7 +96,13 @@ def assess_confidence(
         # An answer without any valid citation is not grounded, whatever retrieval found.
         score = retrieval * (0.4 + 0.6 * support)
         reasons.append(_support_reason(report))
-    level: Level = "high" if score >= settings.high_threshold else "medium" if score >= settings.answerable_threshold else "low"
+    level: Level = (
+        "high"
+        if score >= settings.high_threshold
+        else "medium"
+        if score >= settings.answerable_threshold
+        else "low"
+    )
     return Confidence(level=level, score=round(score, 3), reason="; ".join(reasons))
 
 
@@ -105,7 +111,9 @@ def _retrieval_reason(retrieval: float, signals: RetrievalSignals, settings: Con
         return "no passage in your documents closely matches the question"
     strength = "strong" if retrieval >= settings.high_threshold else "partial"
     agree = ", and keyword and meaning search agree" if signals.agreement == 1.0 else ""
-    return f"{strength} match: the best passage covers {signals.coverage:.0%} of the question's key words{agree}"
+    return (
+        f"{strength} match: the best passage covers {signals.coverage:.0%} of the question's key words{agree}"
+    )
 
 
 def _support_reason(report: CitationReport) -> str:

@@ -97,7 +97,9 @@ def run_rag_eval(
         for doc in docs:
             kb.ingest_file(doc, owner="eval-admin", public=True)
         texts = {doc.name: parse_document_safely(doc).text for doc in docs}
-        questions = [json.loads(line) for line in (data / "qa.jsonl").read_text().splitlines() if line.strip()]
+        questions = [
+            json.loads(line) for line in (data / "qa.jsonl").read_text().splitlines() if line.strip()
+        ]
         outcomes = []
         for number, item in enumerate(questions, start=1):
             outcomes.append(_ask(kb, item, texts))
@@ -132,6 +134,8 @@ def _report(outcomes: list[QuestionOutcome]) -> RagEvalReport:
         recall_at_1=sum(o.gold_rank == 1 for o in answerable) / n,
         recall_at_5=sum(o.gold_rank is not None and o.gold_rank <= 5 for o in answerable) / n,
         mrr_at_10=sum(1.0 / o.gold_rank for o in answerable if o.gold_rank) / n,
-        auroc=auroc([o.answerability for o in answerable], [o.answerability for o in outcomes if not o.answerable]),
+        auroc=auroc(
+            [o.answerability for o in answerable], [o.answerability for o in outcomes if not o.answerable]
+        ),
         outcomes=outcomes,
     )

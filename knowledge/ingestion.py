@@ -79,5 +79,7 @@ def chunk_records(
             "end": chunk.end,
             "tier": classify_safely(classify, chunk.text).value,
         }
-        records.append(ChunkRecord(chunk_id=f"{version_id}:{chunk.index:06d}", text=chunk.text, metadata=metadata))
+        records.append(
+            ChunkRecord(chunk_id=f"{version_id}:{chunk.index:06d}", text=chunk.text, metadata=metadata)
+        )
     return records

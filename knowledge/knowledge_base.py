@@ -140,7 +140,9 @@ class KnowledgeBase:
         """Parse, chunk, classify, embed and store one file; never raises for a bad file."""
         name = safe_display_name(display_name if display_name is not None else Path(path).name)
         group_list = sorted(set(groups))
-        source = source or (f"upload:{owner}/{name}" if display_name is not None else str(Path(path).resolve()))
+        source = source or (
+            f"upload:{owner}/{name}" if display_name is not None else str(Path(path).resolve())
+        )
         doc_id = document_id_for(source)
         current = self.registry.committed(doc_id)
         try:
@@ -150,14 +152,27 @@ class KnowledgeBase:
         acl_key = json.dumps([owner, group_list, public])
         if current is not None and current.sha256 == sha and current.acl_key == acl_key:
             return IngestResult(
-                status="unchanged", display_name=name, doc_id=doc_id, title=current.title, chunks=current.chunk_count, tier=current.tier
+                status="unchanged",
+                display_name=name,
+                doc_id=doc_id,
+                title=current.title,
+                chunks=current.chunk_count,
+                tier=current.tier,
             )
         try:
             parsed = parse_document_safely(Path(path), display_name=name, settings=self.config.parsing)
         except DocumentRejected as exc:
             log.info("rejected %s: %s", name, exc.detail)
             return IngestResult(status="rejected", display_name=name, doc_id=doc_id, reason=exc.user_message)
-        return self.ingest_parsed(parsed, doc_id=doc_id, source=source, owner=owner, groups=group_list, public=public, replacing=current)
+        return self.ingest_parsed(
+            parsed,
+            doc_id=doc_id,
+            source=source,
+            owner=owner,
+            groups=group_list,
+            public=public,
+            replacing=current,
+        )
 
     def ingest_parsed(
         self,
@@ -192,7 +207,12 @@ class KnowledgeBase:
         except Exception:
             log.exception("ingestion of %s failed; rolling back", parsed.display_name)
             self._discard_version(version_id)
-            return IngestResult(status="failed", display_name=parsed.display_name, doc_id=doc_id, reason="Something went wrong while indexing this file.")
+            return IngestResult(
+                status="failed",
+                display_name=parsed.display_name,
+                doc_id=doc_id,
+                reason="Something went wrong while indexing this file.",
+            )
         self.registry.commit_version(version_id, chunk_count=count, tier=tier)
         if replacing is not None:
             self._discard_version(replacing.version_id)
@@ -208,7 +228,9 @@ class KnowledgeBase:
 
     def _write_chunks(self, parsed: ParsedDocument, row: KnowledgeDocument) -> tuple[str, int]:
         chunking = self.config.chunking
-        chunks = chunk_document(parsed, target_tokens=chunking.target_tokens, overlap_tokens=chunking.overlap_tokens)
+        chunks = chunk_document(
+            parsed, target_tokens=chunking.target_tokens, overlap_tokens=chunking.overlap_tokens
+        )
         records = chunk_records(
             parsed,
             chunks,
@@ -221,7 +243,12 @@ class KnowledgeBase:
         )
         texts = [indexed_text(r.metadata["title"], r.metadata["section"], r.text) for r in records]
         embeddings = self.embedder.embed(texts)
-        self.store.add([r.chunk_id for r in records], [r.text for r in records], embeddings, [r.metadata for r in records])
+        self.store.add(
+            [r.chunk_id for r in records],
+            [r.text for r in records],
+            embeddings,
+            [r.metadata for r in records],
+        )
         tier = highest(*(r.metadata["tier"] for r in records)).value
         return tier, len(records)
 
@@ -245,7 +272,9 @@ class KnowledgeBase:
         return [
             DocumentInfo.of(row)
             for row in self.registry.list_committed()
-            if may_read(principal, owner=row.owner, groups=row.groups, public=row.public, admins_see_everything=bypass)
+            if may_read(
+                principal, owner=row.owner, groups=row.groups, public=row.public, admins_see_everything=bypass
+            )
         ]
 
     def delete_document(self, doc_id: str, principal: Principal) -> bool:
@@ -270,9 +299,17 @@ class KnowledgeBase:
                 if meta.get("version_id") not in visible:
                     continue
                 ids.append(chunk.chunk_id)
-                texts.append(indexed_text(str(meta.get("title", "")), str(meta.get("section", "")), chunk.text))
+                texts.append(
+                    indexed_text(str(meta.get("title", "")), str(meta.get("section", "")), chunk.text)
+                )
                 groups = [g for g in str(meta.get("groups", "")).split(",") if g]
-                acls.append(acl_tokens(owner=str(meta.get("acl_owner", "")), groups=groups, public=bool(meta.get("acl_public"))))
+                acls.append(
+                    acl_tokens(
+                        owner=str(meta.get("acl_owner", "")),
+                        groups=groups,
+                        public=bool(meta.get("acl_public")),
+                    )
+                )
             self._lexical.build(fingerprint, ids, texts, acls)
         return self._lexical
 
@@ -280,10 +317,19 @@ class KnowledgeBase:
         return self.retriever.search(query, principal, k)
 
     def grounded_messages(
-        self, question: str, chunks: Sequence[RetrievedChunk], *, count_tokens: Callable[[str], int] = approximate_tokens, system_prompt: str = ""
+        self,
+        question: str,
+        chunks: Sequence[RetrievedChunk],
+        *,
+        count_tokens: Callable[[str], int] = approximate_tokens,
+        system_prompt: str = "",
     ) -> GroundedPrompt:
         return build_grounded_prompt(
-            question, chunks, count_tokens=count_tokens, budget_tokens=self.config.context_tokens, system_prompt=system_prompt
+            question,
+            chunks,
+            count_tokens=count_tokens,
+            budget_tokens=self.config.context_tokens,
+            system_prompt=system_prompt,
         )
 
     def check_citations(self, answer: str, sources: Sequence[Source]) -> CitationReport:
@@ -295,5 +341,7 @@ class KnowledgeBase:
     def is_answerable(self, chunks: Sequence[RetrievedChunk]) -> bool:
         return self.answerability(chunks) >= self.config.confidence.answerable_threshold
 
-    def confidence(self, chunks: Sequence[RetrievedChunk], report: CitationReport | None = None) -> Confidence:
+    def confidence(
+        self, chunks: Sequence[RetrievedChunk], report: CitationReport | None = None
+    ) -> Confidence:
         return assess_confidence(chunks, report, self.config.confidence)

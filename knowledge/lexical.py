@@ -20,9 +20,70 @@ from pydantic import BaseModel, ConfigDict
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # A small English stop list: BM25's IDF handles the rest, and numbers/ids must survive.
 STOPWORDS = frozenset(
-    "a an and are as at be been but by can did do does for from had has have he her his how i if in into is it "
-    "its of on or our she so than that the their them then there these they this those to was were what when "
-    "where which who whom why will with would you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
 )
 
 
@@ -56,7 +117,9 @@ class LexicalIndex:
         self._acl_rows: dict[str, np.ndarray] = {}
         self._model: object | None = None
 
-    def build(self, fingerprint: str, chunk_ids: Sequence[str], texts: Sequence[str], acls: Sequence[list[str]]) -> None:
+    def build(
+        self, fingerprint: str, chunk_ids: Sequence[str], texts: Sequence[str], acls: Sequence[list[str]]
+    ) -> None:
         import bm25s
 
         model = bm25s.BM25()

@@ -57,7 +57,7 @@ class KnowledgeDocument(SQLModel, table=True):
 
 def create_registry_tables(engine: Engine) -> None:
     """Create the table if missing (the app's migrations may own it instead)."""
-    SQLModel.metadata.create_all(engine, tables=[KnowledgeDocument.__table__])  # type: ignore[list-item]
+    SQLModel.metadata.create_all(engine, tables=[KnowledgeDocument.__table__])  # type: ignore[attr-defined]
 
 
 def document_id_for(source: str) -> str:
@@ -117,7 +117,9 @@ class DocumentRegistry:
 
     def garbage(self) -> list[KnowledgeDocument]:
         with Session(self.engine, expire_on_commit=False) as session:
-            statement = select(KnowledgeDocument).where(col(KnowledgeDocument.status).in_(["pending", "superseded"]))
+            statement = select(KnowledgeDocument).where(
+                col(KnowledgeDocument.status).in_(["pending", "superseded"])
+            )
             return list(session.exec(statement))
 
     def forget(self, version_id: str) -> None:

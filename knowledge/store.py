@@ -37,7 +37,11 @@ def open_client(settings: ChromaSettings, default_path: Path) -> Any:
     if settings.mode == "http":
         headers = {name: value.get_secret_value() for name, value in settings.headers.items()}
         return chromadb.HttpClient(
-            host=settings.host, port=settings.port, ssl=settings.ssl, headers=headers, settings=client_settings
+            host=settings.host,
+            port=settings.port,
+            ssl=settings.ssl,
+            headers=headers,
+            settings=client_settings,
         )
     path = settings.path or default_path
     path.mkdir(parents=True, exist_ok=True)
@@ -52,7 +56,13 @@ class KnowledgeStore:
             name=collection_name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
-    def add(self, ids: Sequence[str], texts: Sequence[str], embeddings: Sequence[Sequence[float]], metadatas: Sequence[dict[str, Any]]) -> None:
+    def add(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
         for begin in range(0, len(ids), ADD_BATCH):
             end = begin + ADD_BATCH
             self.collection.add(

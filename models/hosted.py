@@ -119,21 +119,8 @@ class HostedModel:
                     raise ModelBadResponse("the stream ended without a finish reason")
             finally:
                 await response.close()
-        except TimeoutError:
-            raise self._broken(ModelTimeout("hosted model exceeded the total timeout"), clock) from None
-        except ModelError as exc:
-            raise self._broken(exc, clock) from None
-        except openai.APITimeoutError as exc:
-            raise self._broken(ModelTimeout(str(exc)), clock) from exc
-        except openai.APIError as exc:
-            raise self._broken(translate_error(exc), clock) from exc
-        except httpx.TimeoutException as exc:
-            raise self._broken(ModelTimeout(f"read timed out: {exc!r}"), clock) from exc
-        except httpx.TransportError as exc:
-            raise self._broken(ModelUnavailable(f"connection broke: {exc!r}"), clock) from exc
-        except (httpx.HTTPError, ValueError, AttributeError, TypeError, KeyError, IndexError) as exc:
-            # json.JSONDecodeError is a ValueError; the others come from chunks of the wrong shape.
-            raise self._broken(ModelBadResponse(f"unreadable stream: {exc!r}"), clock) from exc
+        except _STREAM_ERRORS as exc:
+            raise self._broken(as_model_error(exc), clock) from exc
         yield StreamEnd(
             model=self._model,
             kind="hosted",
@@ -183,7 +170,9 @@ class HostedModel:
     def _broken(self, error: ModelError, clock: StreamClock) -> ModelError:
         """A failure after text was delivered is a cut-off stream, carrying the partial answer."""
         if clock.text:
-            cut = StreamCutOff(f"stream broke after {len(clock.text)} chars: {error.detail}", partial=clock.text)
+            cut = StreamCutOff(
+                f"stream broke after {len(clock.text)} chars: {error.detail}", partial=clock.text
+            )
             cut.status = error.status
             return cut
         return error
@@ -221,6 +210,30 @@ def translate_error(exc: openai.APIError) -> ModelError:
     if isinstance(exc, openai.APIResponseValidationError):
         return ModelBadResponse(str(exc))
     return ModelBadResponse(f"unexpected API error: {exc!r}")
+
+
+# What can break a stream: our own errors, the deadline, the SDK, the transport, and
+# unreadable chunks (json.JSONDecodeError is a ValueError; the others come from wrong shapes).
+_STREAM_ERRORS = (
+    TimeoutError, ModelError, openai.APIError, httpx.HTTPError,
+    ValueError, AttributeError, TypeError, KeyError, IndexError,
+)  # fmt: skip
+
+
+def as_model_error(exc: BaseException) -> ModelError:
+    """Any failure of a hosted stream, in our small vocabulary."""
+    if isinstance(exc, ModelError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return ModelTimeout("hosted model exceeded the total timeout")
+    if isinstance(exc, openai.APIError):
+        return translate_error(exc)
+    # Raw transport errors (older SDKs let them through while streaming).
+    if isinstance(exc, httpx.TimeoutException):
+        return ModelTimeout(f"read timed out: {exc!r}")
+    if isinstance(exc, httpx.TransportError):
+        return ModelUnavailable(f"connection broke: {exc!r}")
+    return ModelBadResponse(f"unreadable stream: {exc!r}")
 
 
 def _require_event_stream(response: Any) -> None:

@@ -48,6 +48,7 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
 
+
 # ChatML adds about this many tokens per message around its content.
 _PER_MESSAGE_OVERHEAD = 4
 _STOP = object()
@@ -142,10 +143,8 @@ class LocalModel:
 
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Full):
                 self._jobs.put(_STOP, timeout=1)
-            except queue.Full:
-                pass
             self._thread.join(timeout=5)
 
     def queue_depth(self) -> int:
@@ -243,7 +242,11 @@ class LocalModel:
 
     def _end(self, llm: Any, request: ChatRequest, clock: StreamClock, finish: str) -> StreamEnd:
         def tokens(text: str) -> int:
-            return len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False)) if text else 0
+            return (
+                len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=False))
+                if text
+                else 0
+            )
 
         prompt = sum(tokens(m.content) + _PER_MESSAGE_OVERHEAD for m in request.messages)
         return StreamEnd(

@@ -82,7 +82,7 @@ def build_analyzer(nlp: Language) -> AnalyzerEngine:
             super().__init__(
                 models=[{"lang_code": "en", "model_name": "preloaded"}], ner_model_configuration=config
             )
-            self.nlp = {"en": nlp}
+            self.nlp = {"en": nlp}  # type: ignore[assignment]
 
         def load(self) -> None:
             """Already loaded from a verified local path: never download."""

@@ -129,4 +129,6 @@ class ResponseCache(Generic[V]):
 
     def stats(self) -> CacheStats:
         with self._lock:
-            return CacheStats(hits=self._hits, misses=self._misses, refused=self._refused, entries=len(self._entries))
+            return CacheStats(
+                hits=self._hits, misses=self._misses, refused=self._refused, entries=len(self._entries)
+            )

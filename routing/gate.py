@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -102,7 +102,7 @@ class PiiSpan:
     def __repr__(self) -> str:
         return f"PiiSpan({self.type}, {self.start}:{self.end}, score={self.score:.2f})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         raise TypeError("PiiSpan holds a personal value and must not be pickled")
 
 
@@ -115,7 +115,7 @@ class Detection:
 
 
 def canonical_value(value: str) -> str:
-    """The form two mentions of one value share ("John  Smith" ~ "john smith"; "078 05 1120" ~ "078-05-1120")."""
+    """The shared form of two mentions of one value ("John  Smith" ~ "john smith")."""
     text = normalize(value).text
     text = unicodedata.normalize("NFKC", text).casefold()
     if sum(char.isdigit() for char in text) >= max(4, len(text) // 2):

@@ -157,7 +157,11 @@ class RetryingModel:
         remaining = self.policy.budget_s - (self._clock() - started)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None and retry_after > remaining:
-            return "gave_up", None, f"Retry-After {retry_after:g}s exceeds the remaining budget {remaining:.1f}s"
+            return (
+                "gave_up",
+                None,
+                f"Retry-After {retry_after:g}s exceeds the remaining budget {remaining:.1f}s",
+            )
         wait = max(retry_after or 0.0, self.policy.backoff_s(number, self._rng))
         if wait >= remaining:
             return "gave_up", None, f"retry budget of {self.policy.budget_s:g}s used up"

@@ -21,12 +21,8 @@ from models.base import ChatMessage, ChatModel, ChatRequest, ModelError, collect
 
 T = TypeVar("T", bound=BaseModel)
 
-_INSTRUCTION = (
-    "Reply with one JSON object only, no prose, that matches this JSON schema:\n{schema}"
-)
-_REASK = (
-    "That reply was not valid: {error}\nReply again with only the corrected JSON object."
-)
+_INSTRUCTION = "Reply with one JSON object only, no prose, that matches this JSON schema:\n{schema}"
+_REASK = "That reply was not valid: {error}\nReply again with only the corrected JSON object."
 _MAX_ERROR_CHARS = 600
 
 
@@ -135,7 +131,10 @@ def _first_request(request: ChatRequest, schema: type[BaseModel]) -> ChatRequest
 
 
 def _reask(request: ChatRequest, raw: str, error: str) -> ChatRequest:
-    extra = (ChatMessage(role="assistant", content=raw), ChatMessage(role="user", content=_REASK.format(error=error)))
+    extra = (
+        ChatMessage(role="assistant", content=raw),
+        ChatMessage(role="user", content=_REASK.format(error=error)),
+    )
     return request.model_copy(update={"messages": (*request.messages, *extra)})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from typing import Any
 
 from routing.gate import canonical_value
 
@@ -58,5 +59,5 @@ class PseudonymVault:
     def __repr__(self) -> str:
         return f"PseudonymVault({len(self)} values)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         raise TypeError("PseudonymVault holds personal values and must never leave the process")

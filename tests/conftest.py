@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Loopback servers (llama_cpp.server + fault-injecting, recording proxy) and a throwaway PostgreSQL.
+pytest_plugins = ["tests.support.fixtures", "tests.postgres"]
+
 # Offline switches for libraries that would otherwise try to phone home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -9,6 +9,7 @@ The server is skipped, with the reason printed, only where it truly cannot run.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -77,18 +78,36 @@ def _start(bin_dir: Path, root: Path, prefix: list[str]) -> int:
     return port
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+_server: PostgresServer | None = None
+_skip_reason: str | None = None
+
+
+def _start_once() -> PostgresServer:
+    """One server per test process, however many modules import these fixtures; stopped at exit."""
+    global _server, _skip_reason
+    if _server is None and _skip_reason is None:
+        try:
+            _server = _launch()
+        except _CannotRun as exc:
+            _skip_reason = str(exc)
+    if _server is None:
+        pytest.skip(_skip_reason or "PostgreSQL could not start")
+    return _server
+
+
+class _CannotRun(Exception):
+    pass
+
+
+def _launch() -> PostgresServer:
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip(
+        raise _CannotRun(
             "PostgreSQL not installed: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)"
         )
     prefix, user = _run_as()
     if os.geteuid() == 0 and user is None:
-        pytest.skip(
-            "running as root and no unprivileged user (postgres/nobody) with runuser to start PostgreSQL"
-        )
+        raise _CannotRun("running as root and no unprivileged user (postgres/nobody) with runuser")
     root = Path(tempfile.mkdtemp(prefix="confidante-pg-"))
     if user is not None:
         entry = pwd.getpwnam(user)
@@ -101,17 +120,24 @@ def postgres_server() -> Iterator[PostgresServer]:
             if (root / "server.log").exists()
             else ""
         )
-        stderr = getattr(exc, "stderr", b"") or b""
+        stderr = (getattr(exc, "stderr", b"") or b"").decode(errors="replace")[-1000:]
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL could not start: {exc}; {stderr.decode(errors='replace')[-1000:]} {log}")
-    try:
-        yield PostgresServer(host="127.0.0.1", port=port)
-    finally:
-        subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"],
-            capture_output=True, timeout=60, check=False,
-        )  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
+        raise _CannotRun(f"PostgreSQL could not start: {exc}; {stderr} {log}") from None
+    atexit.register(_stop, bin_dir, root, prefix)
+    return PostgresServer(host="127.0.0.1", port=port)
+
+
+def _stop(bin_dir: Path, root: Path, prefix: list[str]) -> None:
+    subprocess.run(
+        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    return _start_once()
 
 
 @pytest.fixture

@@ -67,7 +67,9 @@ class PublicChain:
 
 
 @pytest.fixture
-async def chain(hosted_settings: HostedModelSettings, local_llama_model: LocalModel) -> AsyncIterator[PublicChain]:
+async def chain(
+    hosted_settings: HostedModelSettings, local_llama_model: LocalModel
+) -> AsyncIterator[PublicChain]:
     hosted = HostedModel(SERVER_MODEL_ALIAS, hosted_settings)
     clock = Clock()
     breaker = CircuitBreaker(hosted.endpoint, threshold=3, cooldown_s=30.0, clock=clock)
@@ -108,7 +110,13 @@ async def test_the_endpoint_down_is_answered_locally(chain: PublicChain, hosted_
     assert [a.error for a in chain.attempts] == ["ModelUnavailable"] * 3
 
 
-ONE_SHOT = [("http_500", {}), ("rate_limit", {"retry_after": 1}), ("reset", {}), ("hang", {}), ("bad_sse", {})]
+ONE_SHOT = [
+    ("http_500", {}),
+    ("rate_limit", {"retry_after": 1}),
+    ("reset", {}),
+    ("hang", {}),
+    ("bad_sse", {}),
+]
 
 
 @pytest.mark.parametrize(("fault", "params"), ONE_SHOT, ids=[p[0] for p in ONE_SHOT])
@@ -129,7 +137,10 @@ async def test_a_bad_key_is_not_retried_but_falls_back(chain: PublicChain, hoste
     end = await chain.answer()
     assert end.kind == "local"
     assert [a.outcome for a in chain.attempts] == ["not_retryable"]
-    assert chain.notices[0].message == "The hosted model refused our credentials; answered by the private local model."
+    assert (
+        chain.notices[0].message
+        == "The hosted model refused our credentials; answered by the private local model."
+    )
 
 
 async def test_a_stream_cut_mid_way_ends_as_cut_off_with_the_partial_answer(
@@ -170,7 +181,9 @@ async def test_the_breaker_opens_fails_fast_then_closes_after_the_cool_down(
     assert chain.breaker.snapshot().opened_total == 1
 
 
-async def test_a_hung_request_does_not_block_other_users(chain: PublicChain, hosted_proxy: FaultProxy) -> None:
+async def test_a_hung_request_does_not_block_other_users(
+    chain: PublicChain, hosted_proxy: FaultProxy
+) -> None:
     hosted_proxy.set_fault("hang", times=1)
     stuck = asyncio.create_task(chain.answer())
     for _ in range(500):
@@ -182,8 +195,12 @@ async def test_a_hung_request_does_not_block_other_users(chain: PublicChain, hos
     assert (await stuck).kind == "hosted"  # timed out, retried, answered
 
 
-async def test_errors_carry_a_user_message_when_nothing_can_answer(hosted_settings: HostedModelSettings) -> None:
-    hosted = HostedModel(SERVER_MODEL_ALIAS, hosted_settings.model_copy(update={"base_url": "http://127.0.0.1:9/v1"}))
+async def test_errors_carry_a_user_message_when_nothing_can_answer(
+    hosted_settings: HostedModelSettings,
+) -> None:
+    hosted = HostedModel(
+        SERVER_MODEL_ALIAS, hosted_settings.model_copy(update={"base_url": "http://127.0.0.1:9/v1"})
+    )
     model = RetryingModel(hosted, RetryPolicy(max_attempts=2, base_backoff_s=0.01, max_backoff_s=0.01))
     with pytest.raises(ModelError) as caught:
         async with asyncio.timeout(HANG_GUARD_S):

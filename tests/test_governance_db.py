@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import assistant.governance.tables  # noqa: F401  (registers the tables)
-from assistant.governance.db import create_db_engine, current_revision, migrate, open_database
+from assistant.governance.db import alembic_config, create_db_engine, current_revision, migrate, open_database
 from assistant.governance.settings import GovernanceSettings
 from tests.postgres import any_database_url, postgres_server, postgres_url  # noqa: F401
 
@@ -35,7 +36,8 @@ def test_migrates_to_head_idempotently(any_database_url, data_dir):  # noqa: F81
     assert current_revision(engine) is None
     migrate(engine)
     migrate(engine)  # a second start-up changes nothing
-    assert current_revision(engine) == "0001_governance"
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert current_revision(engine) == head
     assert GOVERNANCE_TABLES <= set(inspect(engine).get_table_names())
     engine.dispose()
 

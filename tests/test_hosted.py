@@ -62,13 +62,17 @@ async def test_usage_is_counted_locally_when_the_server_omits_it(hosted: HostedM
     assert end.usage.prompt_tokens == approximate_tokens("Say hello.") + 4
 
 
-async def test_closing_the_stream_closes_the_http_response(hosted: HostedModel, hosted_proxy: FaultProxy) -> None:
+async def test_closing_the_stream_closes_the_http_response(
+    hosted: HostedModel, hosted_proxy: FaultProxy
+) -> None:
     stream = hosted.stream(ask("Count from 1 to 100, separated by commas.", max_tokens=200))
     while not isinstance(await anext(stream), TextDelta):
         pass
     await stream.aclose()
     exchange = hosted_proxy.chat_exchanges()[0]
-    assert await asyncio.to_thread(exchange.client_closed.wait, 10), "the proxy never saw the connection close"
+    assert await asyncio.to_thread(exchange.client_closed.wait, 10), (
+        "the proxy never saw the connection close"
+    )
 
 
 async def test_cancelling_the_consumer_task_closes_the_http_response(
@@ -90,7 +94,9 @@ async def test_cancelling_the_consumer_task_closes_the_http_response(
     assert await asyncio.to_thread(exchange.client_closed.wait, 10)
 
 
-async def test_a_complete_answer_is_not_reported_as_closed_early(hosted: HostedModel, hosted_proxy: FaultProxy) -> None:
+async def test_a_complete_answer_is_not_reported_as_closed_early(
+    hosted: HostedModel, hosted_proxy: FaultProxy
+) -> None:
     await collect(hosted.stream(ask("Say hi.", max_tokens=4)))
     exchange = hosted_proxy.chat_exchanges()[0]
     assert await asyncio.to_thread(exchange.finished.wait, 10)

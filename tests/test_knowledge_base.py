@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _kb(data_dir: Path, classify=lambda _t: Tier.INTERNAL, **knowledge) -> KnowledgeBase:
-    settings = load_settings(data_dir=data_dir, knowledge=knowledge) if knowledge else load_settings(data_dir=data_dir)
+    settings = (
+        load_settings(data_dir=data_dir, knowledge=knowledge)
+        if knowledge
+        else load_settings(data_dir=data_dir)
+    )
     engine = create_engine(f"sqlite:///{data_dir / 'kb.db'}")
     return KnowledgeBase(settings, engine, classify, embedder=shared_onnx_embedder())
 
@@ -42,7 +45,9 @@ ADMIN = Principal(user_id="root", role="admin", groups=frozenset({"eng"}))
 
 def test_ingest_noop_replace_delete(data_dir, tmp_path):
     kb = _kb(data_dir)
-    doc = _write(tmp_path / "handbook.md", "# Handbook\n\nThe office opens at 8 am.\n\nLunch is served at noon.")
+    doc = _write(
+        tmp_path / "handbook.md", "# Handbook\n\nThe office opens at 8 am.\n\nLunch is served at noon."
+    )
     first = kb.ingest_file(doc, owner="admin", public=True)
     assert first.status == "added" and first.chunks >= 1 and first.tier == "internal"
     assert kb.ingest_file(doc, owner="admin", public=True).status == "unchanged"
@@ -88,13 +93,22 @@ def test_chunk_tier_comes_from_the_classifier_and_fails_closed(data_dir, tmp_pat
 def acl_kb(data_dir, tmp_path):
     kb = _kb(data_dir)
     kb.ingest_file(
-        _write(tmp_path / "salaries.md", "# Salary bands\n\nCANARY-HR-7731: salary bands for 2024 are confidential."),
+        _write(
+            tmp_path / "salaries.md",
+            "# Salary bands\n\nCANARY-HR-7731: salary bands for 2024 are confidential.",
+        ),
         owner="hr-admin",
         groups=["hr"],
     )
-    kb.ingest_file(_write(tmp_path / "lunch.md", "# Canteen\n\nThe canteen serves salad and soup."), owner="hr-admin", public=True)
     kb.ingest_file(
-        _write(tmp_path / "mine.md", "# Carol's notes\n\nCANARY-CAROL-55: my private salary negotiation notes."),
+        _write(tmp_path / "lunch.md", "# Canteen\n\nThe canteen serves salad and soup."),
+        owner="hr-admin",
+        public=True,
+    )
+    kb.ingest_file(
+        _write(
+            tmp_path / "mine.md", "# Carol's notes\n\nCANARY-CAROL-55: my private salary negotiation notes."
+        ),
         owner="carol",
         display_name="mine.md",
     )
@@ -112,7 +126,9 @@ def test_group_documents_never_reach_outsiders(acl_kb, query):
 def test_user_without_groups_sees_public_and_own_only(acl_kb):
     texts = " ".join(c.text for c in acl_kb.search("salary notes canteen", NOBODY, k=10))
     assert "CANARY-CAROL-55" in texts and "canteen" in texts and "CANARY-HR-7731" not in texts
-    assert "CANARY-CAROL-55" not in " ".join(c.text for c in acl_kb.search("salary negotiation notes", ALICE, k=10))
+    assert "CANARY-CAROL-55" not in " ".join(
+        c.text for c in acl_kb.search("salary negotiation notes", ALICE, k=10)
+    )
     titles = {d.title for d in acl_kb.list_documents(NOBODY)}
     assert titles == {"Canteen", "Carol's notes"}
 
@@ -127,10 +143,16 @@ def test_admin_bypass_only_by_setting(data_dir, tmp_path):
 def test_acl_is_applied_before_top_k(data_dir, tmp_path):
     """Ten strong hr matches must not crowd the one public match out of a small candidate pool."""
     kb = _kb(data_dir, retrieval={"candidates": 3})
-    sections = "\n\n".join(f"## Bonus plan {i}\n\nBonus plan bonus payout bonus rules, variant {i}." for i in range(10))
-    result = kb.ingest_file(_write(tmp_path / "hr.md", f"# Bonus plans\n\n{sections}"), owner="hr-admin", groups=["hr"])
+    sections = "\n\n".join(
+        f"## Bonus plan {i}\n\nBonus plan bonus payout bonus rules, variant {i}." for i in range(10)
+    )
+    result = kb.ingest_file(
+        _write(tmp_path / "hr.md", f"# Bonus plans\n\n{sections}"), owner="hr-admin", groups=["hr"]
+    )
     assert result.chunks >= 10
-    kb.ingest_file(_write(tmp_path / "pub.md", "# Notice\n\nThe bonus plan is described by HR."), owner="x", public=True)
+    kb.ingest_file(
+        _write(tmp_path / "pub.md", "# Notice\n\nThe bonus plan is described by HR."), owner="x", public=True
+    )
     results = kb.search("bonus plan payout", BOB, k=3)
     assert [r.title for r in results] == ["Notice"]
 
@@ -139,7 +161,10 @@ def test_exact_match_boost_for_identifiers_and_numbers(data_dir, tmp_path):
     kb = _kb(data_dir)
     for code, days in (("HR-2023-99", "20"), ("HR-2024-17", "25"), ("HR-2022-03", "18")):
         kb.ingest_file(
-            _write(tmp_path / f"{code}.md", f"# Leave policy\n\nPolicy {code} grants {days} days of paid leave per year."),
+            _write(
+                tmp_path / f"{code}.md",
+                f"# Leave policy\n\nPolicy {code} grants {days} days of paid leave per year.",
+            ),
             owner="x",
             public=True,
         )
@@ -152,7 +177,9 @@ def test_exact_match_boost_for_identifiers_and_numbers(data_dir, tmp_path):
 
 def test_lexical_index_survives_restart(data_dir, tmp_path):
     kb = _kb(data_dir)
-    kb.ingest_file(_write(tmp_path / "x.md", "# Parking\n\nParking permits cost 30 EUR."), owner="x", public=True)
+    kb.ingest_file(
+        _write(tmp_path / "x.md", "# Parking\n\nParking permits cost 30 EUR."), owner="x", public=True
+    )
     kb.search("parking permits", NOBODY)
     assert (data_dir / "lexical" / "manifest.json").is_file()
     again = _kb(data_dir)
@@ -170,7 +197,8 @@ from knowledge.testing import HashingEmbedder
 from routing.tiers import Tier
 
 data, docs, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-kb = KnowledgeBase(load_settings(data_dir=data), create_engine(f"sqlite:///{data / 'kb.db'}"), lambda t: Tier.PUBLIC, embedder=HashingEmbedder())
+engine = create_engine(f"sqlite:///{data / 'kb.db'}")
+kb = KnowledgeBase(load_settings(data_dir=data), engine, lambda t: Tier.PUBLIC, embedder=HashingEmbedder())
 paths = sorted(docs.iterdir())
 for path in paths[:3]:
     print("committed", path.name, kb.ingest_file(path, owner="x", public=True).chunks, flush=True)
@@ -207,14 +235,23 @@ def test_sigkill_during_ingest_leaves_a_consistent_collection(data_dir, tmp_path
     script.write_text(CRASH_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, str(script), str(data_dir), str(docs), mode], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, str(script), str(data_dir), str(docs), mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     committed = [line.split()[1] for line in done.stdout.splitlines()]
     assert len(committed) == 3
 
     settings = load_settings(data_dir=data_dir)
-    kb = KnowledgeBase(settings, create_engine(f"sqlite:///{data_dir / 'kb.db'}"), lambda t: Tier.PUBLIC, embedder=HashingEmbedder())
+    kb = KnowledgeBase(
+        settings,
+        create_engine(f"sqlite:///{data_dir / 'kb.db'}"),
+        lambda t: Tier.PUBLIC,
+        embedder=HashingEmbedder(),
+    )
     assert kb.registry.garbage() == []
     rows = kb.registry.list_committed()
     assert sorted(r.display_name for r in rows) == sorted(committed)  # nothing acknowledged was lost
@@ -244,7 +281,9 @@ def test_cli_ingest_search_list_delete(data_dir, tmp_path, monkeypatch):
     report = json.loads(out.stdout)
     assert report["counts"] == {"added": 1, "rejected": 1}
     assert all(f["tier"] for f in report["files"] if f["status"] == "added")
-    hit = json.loads(runner.invoke(search, ["parental leave", "--user", "ann", "--group", "hr", "--json"]).stdout)
+    hit = json.loads(
+        runner.invoke(search, ["parental leave", "--user", "ann", "--group", "hr", "--json"]).stdout
+    )
     assert "CANARY-CLI-42" in hit["chunks"][0]["text"] and hit["chunks"][0]["locator"] == "Leave"
     miss = json.loads(runner.invoke(search, ["parental leave", "--user", "ben", "--json"]).stdout)
     assert miss["chunks"] == [] and miss["confidence"]["level"] == "low"

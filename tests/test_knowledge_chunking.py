@@ -7,7 +7,14 @@ from knowledge.parsing.documents import ParsedDocument, SectionDraft, assemble_s
 
 
 def _doc(drafts: list[SectionDraft]) -> ParsedDocument:
-    return ParsedDocument(title="T", kind="pdf", display_name="t.pdf", sha256="0" * 64, size_bytes=1, sections=assemble_sections(drafts))
+    return ParsedDocument(
+        title="T",
+        kind="pdf",
+        display_name="t.pdf",
+        sha256="0" * 64,
+        size_bytes=1,
+        sections=assemble_sections(drafts),
+    )
 
 
 def test_chunks_are_exact_slices_and_never_cross_pages():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ class CountingLlama:
 @pytest.fixture(scope="module")
 def counting() -> Iterator[tuple[LocalModel, CountingLlama]]:
     llama = CountingLlama(bundled_gguf())
-    model = LocalModel(bundled_gguf(), LocalModelSettings(context_window=512, queue_size=1), loader=lambda: llama)
+    model = LocalModel(
+        bundled_gguf(), LocalModelSettings(context_window=512, queue_size=1), loader=lambda: llama
+    )
     model.wait_ready()
     yield model, llama
     model.close()
@@ -76,7 +79,7 @@ async def test_concurrent_requests_are_served_one_after_the_other(local_llama_mo
 
     await asyncio.gather(consume("one"), consume("two"))
     assert set(order) == {"one", "two"}
-    switches = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
     assert switches == 1, f"the two streams interleaved: {order}"
 
 
@@ -115,7 +118,9 @@ async def test_closing_the_stream_stops_generation_and_frees_the_worker(
     assert llama.produced[-2] < full_chunks - 15, "generation went on after the consumer left"
 
 
-async def test_cancelling_the_consumer_task_stops_generation(counting: tuple[LocalModel, CountingLlama]) -> None:
+async def test_cancelling_the_consumer_task_stops_generation(
+    counting: tuple[LocalModel, CountingLlama],
+) -> None:
     model, llama = counting
     first_delta = asyncio.Event()
 

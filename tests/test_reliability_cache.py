@@ -21,7 +21,11 @@ def key(question: str = "What is the VPN?", **changes: str) -> CacheKey:
 
 
 def test_normalization() -> None:
-    assert normalize_question("  What is   the\tVPN?? ") == normalize_question("what is the vpn") == "what is the vpn"
+    assert (
+        normalize_question("  What is   the\tVPN?? ")
+        == normalize_question("what is the vpn")
+        == "what is the vpn"
+    )
     assert normalize_question("Ｗhat") == "what"  # NFKC folds full-width letters
 
 
@@ -82,5 +86,7 @@ def test_invalidate_a_user() -> None:
 
 
 def test_from_settings() -> None:
-    cache: ResponseCache[str] = ResponseCache.from_settings(ReliabilitySettings(cache_ttl_s=5, cache_max_entries=3))
+    cache: ResponseCache[str] = ResponseCache.from_settings(
+        ReliabilitySettings(cache_ttl_s=5, cache_max_entries=3)
+    )
     assert (cache.ttl_s, cache.max_entries) == (5, 3)

@@ -48,7 +48,11 @@ async def test_falls_back_before_the_first_delta_with_a_notice() -> None:
     assert end.text == "local answer" and end.kind == "local" and end.model == "smol"
     assert len(notices) == 1
     assert notices[0].message == "The hosted model is unavailable; answered by the private local model."
-    assert (notices[0].from_model, notices[0].to_model, notices[0].reason) == ("gpt-strong", "smol", "ModelUnavailable")
+    assert (notices[0].from_model, notices[0].to_model, notices[0].reason) == (
+        "gpt-strong",
+        "smol",
+        "ModelUnavailable",
+    )
 
 
 async def test_hosted_to_hosted_notice_names_the_models() -> None:
@@ -93,7 +97,9 @@ async def test_fallback_on_limits_which_errors_fall_back() -> None:
     with pytest.raises(ModelAuthError):
         await collect(chain.stream(REQUEST))
     assert backup.requests == []
-    predicate = FallbackModel(hosted(ModelAuthError("k")), local("ok"), fallback_on=lambda e: e.status is None)
+    predicate = FallbackModel(
+        hosted(ModelAuthError("k")), local("ok"), fallback_on=lambda e: e.status is None
+    )
     assert (await collect(predicate.stream(REQUEST))).text == "ok"
 
 
@@ -124,7 +130,9 @@ def test_chain_for_a_local_only_turn_refuses_any_hosted_model(route: object) -> 
 
 async def test_regulated_chain_failures_end_in_a_clear_error_not_a_hosted_call() -> None:
     failing_local = local(ModelTimeout("slow"), ModelUnavailable("gone"))
-    chain = chain_for(Tier.REGULATED, RetryingModel(failing_local, RetryPolicy(max_attempts=2), sleep=_no_sleep))
+    chain = chain_for(
+        Tier.REGULATED, RetryingModel(failing_local, RetryPolicy(max_attempts=2), sleep=_no_sleep)
+    )
     with pytest.raises(ModelUnavailable) as caught:
         await collect(chain.stream(REQUEST))
     assert caught.value.user_message == "The model is not reachable right now."
@@ -146,7 +154,9 @@ async def test_guard_checks_again_at_call_time() -> None:
 
 async def test_public_chain_falls_back_to_local() -> None:
     notices: list[FallbackNotice] = []
-    chain = chain_for(Tier.PUBLIC, hosted(ModelUnavailable("down")), local("here"), on_fallback=notices.append)
+    chain = chain_for(
+        Tier.PUBLIC, hosted(ModelUnavailable("down")), local("here"), on_fallback=notices.append
+    )
     assert (await collect(chain.stream(REQUEST))).text == "here"
     assert len(notices) == 1
 

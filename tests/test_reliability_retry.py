@@ -128,8 +128,9 @@ async def test_backoff_stops_when_the_budget_is_used_up() -> None:
     time, attempts = FakeTime(), []
     with pytest.raises(ModelUnavailable):
         await collect(
-            retrying(inner, time, attempts, max_attempts=10, base_backoff_s=1.0, max_backoff_s=8.0, budget_s=5.0)
-            .stream(REQUEST)
+            retrying(
+                inner, time, attempts, max_attempts=10, base_backoff_s=1.0, max_backoff_s=8.0, budget_s=5.0
+            ).stream(REQUEST)
         )
     # Waits 1, 2 (total 3); the next wait of 4 would end past the 5 s budget.
     assert time.sleeps == [1.0, 2.0]

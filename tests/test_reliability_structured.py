@@ -21,13 +21,16 @@ class Rewrite(BaseModel):
 
 
 REQUEST = ChatRequest.of(
-    [ChatMessage(role="system", content="You rewrite queries."), ChatMessage(role="user", content="vpn broken?")]
+    [
+        ChatMessage(role="system", content="You rewrite queries."),
+        ChatMessage(role="user", content="vpn broken?"),
+    ]
 )
 
 
 def test_extracts_the_first_object_from_fences_and_prose() -> None:
     assert extract_json_object('Sure! ```json\n{"a": {"b": "}"}}\n``` more {"c": 1}') == '{"a": {"b": "}"}}'
-    assert extract_json_object("[1, 2] then {bad then {\"ok\": true}") == '{"ok": true}'
+    assert extract_json_object('[1, 2] then {bad then {"ok": true}') == '{"ok": true}'
     assert extract_json_object("no json here") is None
     assert extract_json_object('{"unterminated": ') is None
 
@@ -71,7 +74,9 @@ async def test_bounded_reasks_end_in_a_typed_error_with_the_attempts() -> None:
 async def test_degrades_to_the_default() -> None:
     fallback = Rewrite(query="vpn broken?", keywords=[])
     stats = StructuredStats()
-    result = await ask_structured(QueueModel(default="{}"), REQUEST, Rewrite, max_reasks=0, default=fallback, stats=stats)
+    result = await ask_structured(
+        QueueModel(default="{}"), REQUEST, Rewrite, max_reasks=0, default=fallback, stats=stats
+    )
     assert result.degraded and result.value == fallback and len(result.attempts) == 1
     assert stats.degraded == 1 and stats.calls == 1
 

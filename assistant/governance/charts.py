@@ -7,7 +7,7 @@ user-supplied is ever emitted raw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from itertools import count
 
@@ -72,7 +72,11 @@ def _empty(title: str) -> str:
 
 
 def line_chart(
-    title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *, fmt: Formatter = _plain
+    title: str,
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    fmt: Formatter = _plain,
 ) -> str:
     """One line per series over the x labels; None values leave gaps."""
     values = [v for points in series.values() for v in points if v is not None]

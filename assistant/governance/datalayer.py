@@ -138,7 +138,8 @@ class ConfidanteDataLayer(BaseDataLayer):
         await asyncio.to_thread(self.history.delete_step, step_id, current_requester())
 
     async def get_favorite_steps(self, user_id: str) -> list[StepDict]:
-        return await asyncio.to_thread(self.history.favorite_steps, current_requester())  # type: ignore[return-value]
+        steps: list[Any] = await asyncio.to_thread(self.history.favorite_steps, current_requester())
+        return steps
 
     # --- elements -------------------------------------------------------------------------------
 

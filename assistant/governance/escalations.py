@@ -6,6 +6,7 @@ Details are short descriptions written by the pipeline, never raw regulated text
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Literal
 
@@ -64,14 +65,16 @@ class Escalations:
             row = session.get(EscalationRow, escalation_id)
             return _public(row) if row else None
 
-    def list(self, *, status: EscalationStatus | None = "open", limit: int = 200) -> list[Escalation]:
+    def list(
+        self, *, status: EscalationStatus | None = "open", limit: int = 200
+    ) -> builtins.list[Escalation]:
         with Session(self._engine) as session:
             query = select(EscalationRow).order_by(col(EscalationRow.created_at).desc()).limit(limit)
             if status is not None:
                 query = query.where(EscalationRow.status == status)
             return [_public(row) for row in session.exec(query)]
 
-    def list_open(self) -> list[Escalation]:
+    def list_open(self) -> builtins.list[Escalation]:
         return self.list(status="open")
 
     def resolve(self, escalation_id: str, *, admin: str, note: str = "") -> Escalation:

@@ -37,7 +37,7 @@ def check_xml_parts(path: Path) -> None:
                 fromstring(archive.read(info), forbid_dtd=True, forbid_entities=True, forbid_external=True)
             except DefusedXmlException as exc:
                 raise UnsafeXml(f"{info.filename}: {type(exc).__name__}") from None
-            except Exception as exc:  # noqa: BLE001 - any malformed part means a damaged file
+            except Exception as exc:
                 raise CorruptDocument(f"{info.filename}: {exc}") from None
 
 
@@ -45,7 +45,7 @@ def read_docx(path: Path) -> tuple[list[SectionDraft], dict[str, str]]:
     check_xml_parts(path)
     try:
         document = docx.Document(str(path))
-    except Exception as exc:  # noqa: BLE001 - python-docx raises many types for broken packages
+    except Exception as exc:
         raise CorruptDocument(f"python-docx could not open it: {exc}") from None
     walker = _BodyWalker()
     for block in document.iter_inner_content():
@@ -101,7 +101,9 @@ class _BodyWalker:
     def _flush(self) -> None:
         self.drafts.append(SectionDraft(text="\n\n".join(self.lines), heading_path=self._titles()))
         if self.hidden:
-            self.drafts.append(SectionDraft(text="\n".join(self.hidden), heading_path=self._titles(), hidden=True))
+            self.drafts.append(
+                SectionDraft(text="\n".join(self.hidden), heading_path=self._titles(), hidden=True)
+            )
         self.lines, self.hidden = [], []
 
     def finish(self) -> list[SectionDraft]:

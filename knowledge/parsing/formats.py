@@ -8,7 +8,9 @@ from knowledge.parsing.documents import SectionDraft
 from knowledge.settings import DocumentKind
 
 
-def read_by_kind(kind: DocumentKind, path: Path, *, max_pages: int) -> tuple[list[SectionDraft], dict[str, str]]:
+def read_by_kind(
+    kind: DocumentKind, path: Path, *, max_pages: int
+) -> tuple[list[SectionDraft], dict[str, str]]:
     if kind == "pdf":
         from knowledge.parsing.pdf_format import read_pdf
 

@@ -16,7 +16,22 @@ from knowledge.parsing.documents import SectionDraft
 _DROP = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas", "head")
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0", re.I)
-_BLOCKS = ("p", "div", "li", "section", "article", "blockquote", "pre", "dd", "dt", "table", "ul", "ol", "header", "footer")
+_BLOCKS = (
+    "p",
+    "div",
+    "li",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "table",
+    "ul",
+    "ol",
+    "header",
+    "footer",
+)
 _MARK = "\x00"
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 

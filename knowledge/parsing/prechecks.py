@@ -32,7 +32,16 @@ KIND_BY_EXTENSION: dict[str, DocumentKind] = {
     "htm": "html",
 }
 # Signatures of binary formats that must never be read as text, whatever the extension says.
-_BINARY_SIGNATURES = (b"%PDF-", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\x7fELF", b"MZ", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
+_BINARY_SIGNATURES = (
+    b"%PDF-",
+    b"PK\x03\x04",
+    b"\xd0\xcf\x11\xe0",
+    b"\x7fELF",
+    b"MZ",
+    b"\x1f\x8b",
+    b"Rar!",
+    b"7z\xbc\xaf",
+)
 _TEXT_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
@@ -69,7 +78,11 @@ def check_file(path: Path, kind: DocumentKind, settings: ParsingSettings) -> Non
 
 
 def _check_text_head(head: bytes) -> None:
-    if head.startswith(_TEXT_BOMS) or head.startswith(b"\xff\xfe\x00\x00") or head.startswith(b"\x00\x00\xfe\xff"):
+    if (
+        head.startswith(_TEXT_BOMS)
+        or head.startswith(b"\xff\xfe\x00\x00")
+        or head.startswith(b"\x00\x00\xfe\xff")
+    ):
         return
     if head.startswith(_BINARY_SIGNATURES):
         raise TypeMismatch("binary signature in a text file")
@@ -93,7 +106,11 @@ def inspect_docx_archive(path: Path, settings: ParsingSettings) -> None:
         raise SuspiciousArchive(f"uncompressed size {total}")
     for info in infos:
         # Tiny entries compress well by nature; the ratio matters for the big ones.
-        if info.file_size > 1_048_576 and info.file_size > settings.max_zip_ratio * max(info.compress_size, 1):
-            raise SuspiciousArchive(f"entry {info.filename!r} ratio {info.file_size / max(info.compress_size, 1):.0f}")
+        if info.file_size > 1_048_576 and info.file_size > settings.max_zip_ratio * max(
+            info.compress_size, 1
+        ):
+            raise SuspiciousArchive(
+                f"entry {info.filename!r} ratio {info.file_size / max(info.compress_size, 1):.0f}"
+            )
     if total > 1_048_576 and total > settings.max_zip_ratio * max(compressed, 1):
         raise SuspiciousArchive(f"overall ratio {total / max(compressed, 1):.0f}")

@@ -73,7 +73,10 @@ def _run_child(path: Path, kind: DocumentKind, settings: ParsingSettings) -> dic
         "cpu_seconds": settings.cpu_seconds,
         "memory_bytes": settings.memory_bytes,
     }
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
+    }
     env["OMP_NUM_THREADS"] = "1"
     try:
         done = subprocess.run(
@@ -121,7 +124,9 @@ def _title(metadata: dict[str, str], sections: tuple[Section, ...], display_name
 def _warnings(metadata: dict[str, str], sections: tuple[Section, ...]) -> tuple[str, ...]:
     warnings = []
     if metadata.get("hidden_runs"):
-        warnings.append(f"{metadata['hidden_runs']} hidden (white, tiny or vanished) text runs extracted as data")
+        warnings.append(
+            f"{metadata['hidden_runs']} hidden (white, tiny or vanished) text runs extracted as data"
+        )
     if metadata.get("hidden_elements"):
         warnings.append(f"{metadata['hidden_elements']} hidden HTML elements; their text is treated as data")
     if any(section.kind == "comment" for section in sections):

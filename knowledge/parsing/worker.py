@@ -51,8 +51,10 @@ def main() -> int:
         result = {"error": {"code": "resource_limit", "detail": "MemoryError", "user_message": None}}
     except RecursionError:
         result = {"error": {"code": "corrupt", "detail": "RecursionError", "user_message": None}}
-    except Exception as exc:  # noqa: BLE001 - any parser failure is reported as a damaged file
-        result = {"error": {"code": "corrupt", "detail": f"{type(exc).__name__}: {exc}", "user_message": None}}
+    except Exception as exc:
+        result = {
+            "error": {"code": "corrupt", "detail": f"{type(exc).__name__}: {exc}", "user_message": None}
+        }
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
     return 0

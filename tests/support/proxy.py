@@ -276,7 +276,9 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
 def _rewrite_head(head: bytes, *, upstream: tuple[str, int]) -> bytes:
     """Point Host at the upstream and ask it to close after one response (EOF ends the relay)."""
     lines = head.decode("latin-1").split("\r\n")
-    kept = [line for line in lines[1:] if line and line.split(":", 1)[0].lower() not in ("host", "connection")]
+    kept = [
+        line for line in lines[1:] if line and line.split(":", 1)[0].lower() not in ("host", "connection")
+    ]
     out = [lines[0], f"Host: {upstream[0]}:{upstream[1]}", "Connection: close", *kept]
     return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
 
@@ -320,7 +322,9 @@ _BROKEN_SSE = (
 def _canned(fault: Fault) -> tuple[int, bytes]:
     """The bytes a broken endpoint would send for each non-forwarding fault."""
     if fault.kind == "http_500":
-        return 500, _response(500, "Internal Server Error", {"error": {"message": "injected", "type": "server"}})
+        return 500, _response(
+            500, "Internal Server Error", {"error": {"message": "injected", "type": "server"}}
+        )
     if fault.kind == "rate_limit":
         extra = {"Retry-After": f"{fault.retry_after:g}"}
         return 429, _response(429, "Too Many Requests", {"error": {"message": "slow down"}}, extra=extra)

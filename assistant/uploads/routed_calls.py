@@ -1,0 +1,226 @@
+"""One model call of a summary, routed by the tier of exactly the text it carries.
+
+`TierRouter.ask_text` / `ask_json` pick the models a tier may use (the policy's route through the
+`Privacy` seam), pseudonymize before a hosted call and restore the answer, fall back from hosted to
+local for public/internal text, and wait (bounded) when the local model's queue is full.
+A regulated call is only ever given the local model, wrapped in `LocalOnlyModel`, which re-checks
+at call time: no route, fallback or error path here hands regulated text to a hosted model.
+Every call is reported to `on_call` (model, kind, tier, hashes) for the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from assistant.pipeline import ModelSet, request_digest
+from assistant.privacy import Privacy
+from models.base import ChatModel, ChatRequest, ModelBusy, ModelError, collect
+from routing.fallback import LocalOnlyModel, is_local_only
+from routing.structured import StructuredOutputError, ask_structured
+from routing.tiers import Route, Tier
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class CallNote:
+    """One model call as the audit trail needs it (hashes, never text)."""
+
+    step: str
+    tier: Tier
+    model: str
+    kind: str
+    request_sha256: str
+    response_sha256: str
+    outcome: str
+    latency_ms: float
+    pseudonymized: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    model: ChatModel
+    pseudonymize: bool
+
+
+class CallBudgetExhausted(Exception):
+    """The summary used all the model calls it may make."""
+
+
+class TierRouter:
+    def __init__(
+        self,
+        models: ModelSet,
+        privacy: Privacy,
+        *,
+        max_calls: int,
+        busy_retries: int = 20,
+        on_call: Callable[[CallNote], None] | None = None,
+    ) -> None:
+        self._models = models
+        self._privacy = privacy
+        self._busy_retries = busy_retries
+        self._on_call = on_call
+        self.calls_left = max_calls
+        self.calls_made = 0
+
+    def candidates(self, tier: Tier) -> list[Candidate]:
+        """The models `tier` may use, in order; local-only tiers get the guarded local model alone."""
+        route = self._privacy.route_for(tier)
+        local = Candidate(LocalOnlyModel(self._models.local), pseudonymize=False)
+        if is_local_only(tier) or is_local_only(route) or not self._models.hosted:
+            return [local]
+        hosted = [Candidate(m, pseudonymize=route == Route.HOSTED_PSEUDONYMIZED) for m in self._models.hosted]
+        return [*hosted, local]
+
+    async def ask_text(self, step: str, tier: Tier, request: ChatRequest) -> tuple[str, str]:
+        """The answer text and the model kind that wrote it."""
+
+        async def call(model: ChatModel, outgoing: ChatRequest) -> str:
+            return (await collect(model.stream(outgoing))).text
+
+        text, kind = await self._routed(step, tier, request, call)
+        return str(text), kind
+
+    async def ask_json(
+        self, step: str, tier: Tier, request: ChatRequest, schema: type[T], reasks: int
+    ) -> tuple[T | None, str]:
+        """A validated `schema` object (None when the model never produced one) and the model kind."""
+
+        async def call(model: ChatModel, outgoing: ChatRequest) -> Any:
+            # The first attempt was paid for by the caller; every re-ask is one more call of the budget.
+            allowed = max(0, min(reasks, self.calls_left))
+            try:
+                result = await ask_structured(model, outgoing, schema, max_reasks=allowed)
+            except StructuredOutputError as exc:
+                self._spend(len(exc.attempts) - 1)
+                return None
+            self._spend(len(result.attempts) - 1)
+            return result.value
+
+        value, kind = await self._routed(step, tier, request, call)
+        return value, kind
+
+    async def _routed(
+        self,
+        step: str,
+        tier: Tier,
+        request: ChatRequest,
+        call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
+    ) -> tuple[Any, str]:
+        last_error: ModelError | None = None
+        for candidate in self.candidates(tier):
+            prepared = self._prepare(candidate, request)
+            if prepared is None:
+                continue
+            outgoing, restore, replaced = prepared
+            try:
+                raw = await self._with_busy_wait(step, tier, candidate.model, outgoing, call, replaced)
+            except ModelError as exc:
+                log.warning("summary step %s: %s failed (%s)", step, candidate.model.name, type(exc).__name__)
+                last_error = exc
+                continue
+            return restore(raw), candidate.model.kind
+        raise last_error or ModelError("no model could run this summary step")
+
+    def _prepare(
+        self, candidate: Candidate, request: ChatRequest
+    ) -> tuple[ChatRequest, Callable[[Any], Any], int] | None:
+        if not candidate.pseudonymize:
+            return request, lambda value: value, 0
+        try:
+            vault = self._privacy.new_vault()
+            outgoing, counts = self._privacy.pseudonymize(request, vault)
+        except Exception as exc:  # detection failed or egress blocked: this text must not leave
+            log.warning("pseudonymization refused a hosted summary call (%s)", type(exc).__name__)
+            return None
+        restorer = self._privacy.restorer(vault)
+
+        def restore(value: Any) -> Any:
+            return _restore_value(value, lambda text: restorer.feed(text) + restorer.flush())
+
+        return outgoing, restore, sum(counts.values())
+
+    async def _with_busy_wait(
+        self,
+        step: str,
+        tier: Tier,
+        model: ChatModel,
+        request: ChatRequest,
+        call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
+        replaced: int,
+    ) -> Any:
+        for attempt in range(self._busy_retries + 1):
+            if self.calls_left <= 0:
+                raise CallBudgetExhausted()
+            self._spend(1)
+            started = time.monotonic()
+            try:
+                raw = await call(model, request)
+            except ModelBusy as exc:
+                if attempt == self._busy_retries:
+                    raise
+                self._spend(-1)  # a refused call never reached the model
+                await asyncio.sleep(min(max(exc.retry_after_s, 1), 10))
+                continue
+            except ModelError:
+                self._note(step, tier, model, request, "", "error", started, replaced)
+                raise
+            self._note(step, tier, model, request, _as_text(raw), "ok", started, replaced)
+            return raw
+        raise ModelError("unreachable")
+
+    def _spend(self, count: int) -> None:
+        self.calls_left -= count
+        self.calls_made += count
+
+    def _note(
+        self, step: str, tier: Tier, model: ChatModel, request: ChatRequest, response: str,
+        outcome: str, started: float, replaced: int,
+    ) -> None:  # fmt: skip
+        if self._on_call is None:
+            return
+        note = CallNote(
+            step=step, tier=tier, model=model.name, kind=model.kind, request_sha256=request_digest(request),
+            response_sha256=hashlib.sha256(response.encode()).hexdigest(), outcome=outcome,
+            latency_ms=(time.monotonic() - started) * 1000, pseudonymized=replaced,
+        )  # fmt: skip
+        try:
+            self._on_call(note)
+        except Exception:  # the audit hook must never break a summary
+            log.exception("summary call observer failed")
+
+
+def _as_text(raw: Any) -> str:
+    return raw.model_dump_json() if isinstance(raw, BaseModel) else str(raw or "")
+
+
+def _restore_value(value: Any, restore: Callable[[str], str]) -> Any:
+    """Placeholders back to values in a string or in every string field of a pydantic object."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return restore(value)
+    if isinstance(value, BaseModel):
+        data = value.model_dump()
+        return type(value).model_validate(_restore_data(data, restore))
+    return value
+
+
+def _restore_data(data: Any, restore: Callable[[str], str]) -> Any:
+    if isinstance(data, str):
+        return restore(data)
+    if isinstance(data, list):
+        return [_restore_data(item, restore) for item in data]
+    if isinstance(data, dict):
+        return {key: _restore_data(item, restore) for key, item in data.items()}
+    return data

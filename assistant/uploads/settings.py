@@ -1,0 +1,49 @@
+"""Settings for document uploads in the chat and their background summaries.
+
+A section of the one settings tree (`Settings.uploads`). The limits here are re-checked on the
+server for every file: the browser's own checks (`.chainlit/config.toml`) are never trusted.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class UploadSettings(BaseModel):
+    enabled: bool = True
+    # Files per message and bytes per file; keep in step with [features.spontaneous_file_upload].
+    max_files_per_message: int = Field(default=3, ge=1)
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # Longer documents are refused with a reason (parsing a 400-page PDF alone takes ~18 s here).
+    max_pages: int = Field(default=300, ge=1)
+    # The parser child's wall-clock bound for an upload; the user gets an answer within ~30 s.
+    parse_timeout_s: float = Field(default=20.0, gt=0)
+    # Time the upload handler may spend classifying pages before replying; the rest is done by the job.
+    intake_classify_budget_s: float = Field(default=6.0, ge=0)
+
+    # -- summarization ---------------------------------------------------------------------
+    # At most this many map steps (groups of consecutive pages/sections), whatever the length.
+    max_map_calls: int = Field(default=12, ge=1)
+    # Hard ceiling on model calls for one summary (re-asks and plain-text retries included).
+    max_model_calls: int = Field(default=30, ge=2)
+    # Document text shown to the model per map step, in the model's tokens.
+    map_input_tokens: int = Field(default=900, ge=64)
+    map_answer_tokens: int = Field(default=160, ge=16)
+    reduce_answer_tokens: int = Field(default=160, ge=16)
+    points_per_map: int = Field(default=3, ge=1, le=8)
+    # Re-asks after invalid JSON; the tiny local model rarely fixes its JSON, so keep this small.
+    structured_reasks: int = Field(default=1, ge=0, le=3)
+    # Share of a point's content words that must appear in the cited section for it to count.
+    min_support: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    # -- background worker -----------------------------------------------------------------
+    concurrency: int = Field(default=1, ge=1)
+    # Progress is pushed to the chat at least this often while a job runs.
+    progress_interval_s: float = Field(default=4.0, gt=0, le=10.0)
+    # A `running` job whose heartbeat is older than this belongs to a dead process.
+    stale_after_s: float = Field(default=30.0, gt=0)
+    # Restarts a job may survive before it is failed with a message.
+    max_attempts: int = Field(default=3, ge=1)
+    poll_interval_s: float = Field(default=2.0, gt=0)
+    # Waits for the local model when its queue is full, instead of failing the step.
+    busy_retries: int = Field(default=20, ge=0)

@@ -1,0 +1,125 @@
+"""Time until the user gets an answer or a clear message, for each injected fault.
+
+A real `llama_cpp.server` on loopback plays the hosted API behind the fault proxy; the chain is
+the one a public turn uses (hosted with breaker and retries, falling back to the in-process local
+model), with the default timeouts and reliability settings. Each fault is persistent during its
+runs; every run gets a fresh breaker (an open breaker would make later runs fail fast, which is
+a different measurement). Prints p50/p95 per fault and checks them against the 12 s goal.
+
+    .venv/bin/python bench/bench_faults.py [--runs 5] [--faults http_500,hang,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models.base import ChatMessage, ChatRequest, ModelError, collect
+from models.hosted import HostedModel
+from models.local import LocalModel
+from models.settings import HostedModelSettings, LocalModelSettings
+from routing.breaker import BreakerModel, CircuitBreaker
+from routing.fallback import chain_for
+from routing.reliability_settings import ReliabilitySettings
+from routing.retry import RetryingModel, RetryPolicy
+from routing.tiers import Tier
+from tests.support.proxy import FAULT_KINDS, FaultProxy
+from tests.support.servers import SERVER_MODEL_ALIAS, LlamaServer, bundled_gguf
+
+GOAL_P95_S = 12.0
+SCENARIOS = ("none", *FAULT_KINDS, "down")
+REQUEST = ChatRequest.of(
+    [ChatMessage(role="user", content="Name three colours.")], max_tokens=16, temperature=0.0
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def one_run(
+    hosted: HostedModel, local: LocalModel, policy: RetryPolicy, settings: ReliabilitySettings
+) -> str:
+    breaker = CircuitBreaker(hosted.endpoint, threshold=settings.breaker_failure_threshold)
+    chain = chain_for(Tier.PUBLIC, RetryingModel(BreakerModel(hosted, breaker), policy), local)
+    try:
+        end = await collect(chain.stream(REQUEST))
+    except ModelError as exc:
+        return f"error:{type(exc).__name__}"
+    return f"answer:{end.kind}"
+
+
+def arm(proxy: FaultProxy, scenario: str) -> None:
+    proxy.clear()
+    if scenario in FAULT_KINDS:
+        proxy.set_fault(scenario, times=None, retry_after=2.0)  # type: ignore[arg-type]
+
+
+async def bench(server: LlamaServer, local: LocalModel, scenarios: list[str], runs: int) -> list[tuple]:
+    proxy = FaultProxy(server.port).start()
+    hosted_settings = HostedModelSettings(api_key="bench", base_url=proxy.base_url)  # type: ignore[arg-type]
+    settings = ReliabilitySettings()
+    policy = RetryPolicy.from_settings(settings)
+    rows = []
+    try:
+        for scenario in scenarios:
+            arm(proxy, scenario)
+            if scenario == "down":
+                proxy.take_down()
+            hosted = HostedModel(SERVER_MODEL_ALIAS, hosted_settings)
+            times, outcomes = [], set()
+            for _ in range(runs):
+                started = time.perf_counter()
+                outcomes.add(await one_run(hosted, local, policy, settings))
+                times.append(time.perf_counter() - started)
+            await hosted.aclose()
+            if scenario == "down":
+                proxy.bring_up()
+            rows.append(
+                (scenario, statistics.median(times), percentile(times, 0.95), max(times), sorted(outcomes))
+            )
+    finally:
+        proxy.stop()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--faults", default=",".join(SCENARIOS))
+    args = parser.parse_args()
+    scenarios = [s for s in args.faults.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown faults {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
+    log = Path(tempfile.mkdtemp(prefix="bench-faults-")) / "server.log"
+    server = LlamaServer(bundled_gguf(), log, threads=1)
+    local = LocalModel(bundled_gguf(), LocalModelSettings(threads=1, temperature=0.0))
+    server.start()
+    try:
+        local.wait_ready()
+        rows = asyncio.run(bench(server, local, scenarios, args.runs))
+    finally:
+        local.close()
+        server.stop()
+    print(f"{'fault':<11} {'p50 s':>7} {'p95 s':>7} {'max s':>7}  outcome")
+    for scenario, p50, p95, worst, outcomes in rows:
+        print(f"{scenario:<11} {p50:7.2f} {p95:7.2f} {worst:7.2f}  {', '.join(outcomes)}")
+    over = [row[0] for row in rows if row[2] > GOAL_P95_S]
+    print(
+        f"runs per fault: {args.runs}; goal p95 <= {GOAL_P95_S:g} s: {'met' if not over else 'MISSED for ' + ', '.join(over)}"
+    )
+    return 0 if not over else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

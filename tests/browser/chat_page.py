@@ -1,0 +1,161 @@
+"""What a person does in the Confidante chat, as methods: a page object over Chainlit's markup.
+
+Scenarios read like a script (`chat.send(...)`, `chat.wait_for_answer()`, `chat.open_receipt()`)
+and the knowledge of Chainlit's DOM lives here only. Locators use what Chainlit keeps stable:
+element ids (`#chat-input`, `#stop-button`), `data-step-type`, and the avatar's alt text, which
+names the message author ("Confidante" answers, "Notice" notices). It only reads the page; it
+never talks to the server behind the browser's back.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+ANSWER_TIMEOUT_MS = 120_000  # one answer on a busy 2-core machine, with margin
+RECEIPT_BUTTON = 'button[id="step-Privacy receipt"]'
+ANSWER = '[data-step-type="assistant_message"]:has(img[alt="Avatar for Confidante"])'
+NOTICE = '[data-step-type="assistant_message"]:has(img[alt="Avatar for Notice"])'
+FOOTER = '[data-orientation="horizontal"][role="none"] + [role="article"]'
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Answer lengths sampled while it streamed, and whether the turn finished meanwhile."""
+
+    lengths: tuple[int, ...]
+    finished: bool
+
+    @property
+    def distinct_increases(self) -> int:
+        return sum(1 for before, after in zip(self.lengths, self.lengths[1:], strict=False) if after > before)
+
+
+class ChatPage:
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    # ---- getting in ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.page.goto(self.base_url + "/")
+        self.page.locator("#chat-input, #email").first.wait_for(state="visible", timeout=60_000)
+
+    def on_login_page(self) -> bool:
+        return self.page.locator("#email").is_visible()
+
+    def sign_in(self, username: str, password: str) -> None:
+        """Chainlit's password form: identifier in #email, then #password, then submit."""
+        self.page.locator("#email").fill(username)
+        self.page.locator("#password").fill(password)
+        self.page.locator("#password").press("Enter")
+        self.composer.wait_for(state="visible", timeout=60_000)
+
+    # ---- the composer -------------------------------------------------------------------------
+
+    @property
+    def composer(self) -> Locator:
+        return self.page.locator("#chat-input")
+
+    @property
+    def stop_button(self) -> Locator:
+        return self.page.locator("#stop-button")
+
+    @property
+    def starters(self) -> Locator:
+        return self.page.locator("#starters button")
+
+    @property
+    def welcome(self) -> Locator:
+        return self.page.locator("#welcome-screen")
+
+    def send(self, text: str) -> None:
+        """Type and press Enter, as a person does; the answer count to wait for goes up by one."""
+        self.composer.click()
+        self.composer.fill(text)
+        self.composer.press("Enter")
+
+    def attach(self, *paths: Path) -> None:
+        """Upload files through the composer's paper clip (Chainlit's hidden file input)."""
+        self.page.locator("#upload-button-input").set_input_files([str(p) for p in paths])
+
+    # ---- answers ------------------------------------------------------------------------------
+
+    @property
+    def answers(self) -> Locator:
+        return self.page.locator(ANSWER)
+
+    @property
+    def notices(self) -> Locator:
+        return self.page.locator(NOTICE)
+
+    @property
+    def receipts(self) -> Locator:
+        return self.page.locator(RECEIPT_BUTTON)
+
+    def answer(self, index: int = -1) -> Locator:
+        return self.answers.nth(index) if index >= 0 else self.answers.last
+
+    def answer_text(self, index: int = -1) -> str:
+        return self.answer(index).locator(".message-content").first.inner_text()
+
+    def footer(self, index: int = -1) -> Locator:
+        return self.answer(index).locator(".message-content " + FOOTER).last
+
+    def wait_for_answer(self, count: int = 1, timeout_ms: int = ANSWER_TIMEOUT_MS) -> Locator:
+        """Wait until `count` turns have finished (each finished turn has a privacy receipt)."""
+        expect(self.receipts).to_have_count(count, timeout=timeout_ms)
+        expect(self.footer(count - 1)).to_be_visible()
+        return self.answer(count - 1)
+
+    def wait_for_streaming(self, index: int, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
+        """Wait until answer `index` (0-based) has its first visible text."""
+        expect(self.answers).to_have_count(index + 1, timeout=timeout_ms)
+        expect(self.answer(index).locator(".message-content").first).not_to_have_text(
+            re.compile(r"^\s*$"), timeout=timeout_ms
+        )
+
+    def sample_growth(self, index: int, *, every_s: float = 0.15, max_s: float = 90.0) -> Growth:
+        """Sample answer `index`'s text length until its receipt appears (the turn finished)."""
+        lengths: list[int] = []
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline:
+            finished = self.receipts.count() > index
+            lengths.append(len(self.answer_text(index)))
+            if finished:
+                return Growth(tuple(lengths), True)
+            time.sleep(every_s)
+        return Growth(tuple(lengths), False)
+
+    def lengths_for(self, index: int, seconds: float, every_s: float = 0.25) -> list[int]:
+        lengths = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            lengths.append(len(self.answer_text(index)))
+            time.sleep(every_s)
+        return lengths
+
+    def stop(self) -> None:
+        self.stop_button.click()
+
+    # ---- the privacy receipt ------------------------------------------------------------------
+
+    def open_receipt(self, index: int = -1) -> Locator:
+        """One click on the receipt under answer `index`; returns its opened content region."""
+        button = self.receipts.nth(index) if index >= 0 else self.receipts.last
+        button.click()
+        expect(button).to_have_attribute("aria-expanded", "true")
+        region = self.page.locator(f'[role="region"][id="{button.get_attribute("aria-controls")}"]')
+        expect(region).to_be_visible()
+        return region
+
+    # ---- layout -------------------------------------------------------------------------------
+
+    def horizontal_overflow_px(self) -> int:
+        """How far the page scrolls sideways (0 when the layout fits the viewport)."""
+        return int(self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
