@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import chainlit as cl
@@ -90,7 +91,7 @@ class ChatApp:
         await self.startup()
         self._conversation()
 
-    async def on_chat_resume(self, thread: dict[str, Any]) -> None:
+    async def on_chat_resume(self, thread: Mapping[str, Any]) -> None:
         await self.startup()
         conversation = Conversation(id=thread["id"], principal=self._principal())
         for step in thread.get("steps", []):
@@ -102,7 +103,9 @@ class ChatApp:
         privacy = self.services.privacy
         for message in conversation.history:
             if message.role == "user":
-                conversation.tier = highest(conversation.tier, privacy.assess(message.content, source="history").tier)
+                conversation.tier = highest(
+                    conversation.tier, privacy.assess(message.content, source="history").tier
+                )
         cl.user_session.set("conversation", conversation)
 
     async def on_message(self, message: cl.Message) -> None:

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import uuid
+
 import click
 
 from assistant.identity import LOCAL_OPERATOR
@@ -28,7 +29,9 @@ def settings_or_exit() -> Settings:
 
 def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
     level = logging.WARNING if quiet else getattr(logging, settings.logging.level)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @click.group()
@@ -98,7 +101,10 @@ def check() -> None:
     click.echo(f"local model: {settings.models.local.name} ({path.name}, sha256 verified)")
     hosted = settings.models.hosted
     if hosted.configured:
-        click.echo(f"hosted model: {hosted.models.strong} / {hosted.models.cheap} at {hosted.base_url or 'api.openai.com'}")
+        click.echo(
+            f"hosted model: {hosted.models.strong} / {hosted.models.cheap} "
+            f"at {hosted.base_url or 'api.openai.com'}"
+        )
     else:
         click.echo("hosted model: not configured (every answer stays on this machine)")
     click.echo(f"data directory: {settings.data_dir}")

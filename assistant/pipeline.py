@@ -44,6 +44,7 @@ from models.base import (
     ModelError,
     StreamCutOff,
     StreamEnd,
+    StreamEvent,
     TextDelta,
     Usage,
 )
@@ -257,7 +258,7 @@ class ChatPipeline:
         sent_digest = request_digest(request)
         raw: list[str] = []
         try:
-            async with contextlib.aclosing(model.stream(request)) as stream:
+            async with _closing(model.stream(request)) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):
                         raw.append(event.text)
@@ -346,6 +347,17 @@ class ChatPipeline:
                 observer.on_turn(conversation, text, result, calls)
             except Exception:  # an observer must never break the user's turn
                 log.exception("turn observer %r failed", observer)
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """Close a model stream however the turn ends, so a stopped turn stops the model too."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _call(

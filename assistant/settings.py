@@ -32,7 +32,9 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # Exact origins allowed to talk to the app (CORS and the websocket Origin check).
-    allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8000", "http://127.0.0.1:8000"])
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8000", "http://127.0.0.1:8000"]
+    )
     # Signs Chainlit's session tokens; generated and kept in the data directory when unset.
     auth_secret: SecretStr | None = None
     session_timeout_s: int = Field(default=8 * 3600, ge=60, le=8 * 3600)

@@ -54,8 +54,8 @@ def prepare_app_root(settings: Settings, *, host: str, port: int) -> Path:
 
 
 def _own_origins(host: str, port: int) -> list[str]:
-    names = {host, "localhost", "127.0.0.1"} if host in ("127.0.0.1", "localhost", "0.0.0.0") else {host}  # noqa: S104
-    return [f"http://{name}:{port}" for name in sorted(names) if name != "0.0.0.0"]  # noqa: S104
+    names = {host, "localhost", "127.0.0.1"} if host in ("127.0.0.1", "localhost", "0.0.0.0") else {host}
+    return [f"http://{name}:{port}" for name in sorted(names) if name != "0.0.0.0"]
 
 
 def auth_secret(settings: Settings) -> str:
@@ -91,6 +91,17 @@ def chainlit_environment(settings: Settings, *, host: str, port: int) -> dict[st
 def exec_chainlit(settings: Settings, *, host: str, port: int) -> None:
     """Replace this process with `chainlit run app.py` (so signals reach the server directly)."""
     env = chainlit_environment(settings, host=host, port=port)
-    argv = [sys.executable, "-m", "chainlit", "run", str(APP_FILE), "--host", host, "--port", str(port), "--headless"]
+    argv = [
+        sys.executable,
+        "-m",
+        "chainlit",
+        "run",
+        str(APP_FILE),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--headless",
+    ]
     os.chdir(env["CHAINLIT_APP_ROOT"])
-    os.execve(sys.executable, argv, env)
+    os.execve(sys.executable, argv, env)  # noqa: S606 (a fixed argv, no shell)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.identity import LOCAL_OPERATOR  # noqa: E402
-from assistant.services import build_services, resolve_local_model  # noqa: E402
-from assistant.settings import load_settings  # noqa: E402
-from assistant.turns import Conversation, TurnResult  # noqa: E402
-from models.base import ChatRequest  # noqa: E402
+from assistant.identity import LOCAL_OPERATOR
+from assistant.services import build_services, resolve_local_model
+from assistant.settings import load_settings
+from assistant.turns import Conversation, TurnResult
+from models.base import ChatRequest
 
 PROMPT = "Explain in three sentences why the sky is blue."
 MAX_TOKENS = 64
@@ -102,7 +102,9 @@ def main() -> None:
 
 
 def report(rows: dict[str, list[tuple[float, float]]], runs: int) -> None:
-    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in rows.items()}
+    med = {
+        k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in rows.items()
+    }
     print(f"local chat, {runs} runs each, max_tokens={MAX_TOKENS}, medians")
     print(f"{'':8}{'TTFT ms':>10}{'tokens/s':>10}")
     for name, (ttft, tps) in med.items():

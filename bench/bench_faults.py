@@ -115,9 +115,8 @@ def main() -> int:
     for scenario, p50, p95, worst, outcomes in rows:
         print(f"{scenario:<11} {p50:7.2f} {p95:7.2f} {worst:7.2f}  {', '.join(outcomes)}")
     over = [row[0] for row in rows if row[2] > GOAL_P95_S]
-    print(
-        f"runs per fault: {args.runs}; goal p95 <= {GOAL_P95_S:g} s: {'met' if not over else 'MISSED for ' + ', '.join(over)}"
-    )
+    verdict = "met" if not over else "MISSED for " + ", ".join(over)
+    print(f"runs per fault: {args.runs}; goal p95 <= {GOAL_P95_S:g} s: {verdict}")
     return 0 if not over else 1
 
 

@@ -129,7 +129,9 @@ class ModelRateLimited(ModelError):
     user_message = "The model is rate limited right now."
     retryable = True
 
-    def __init__(self, detail: str = "", *, retry_after: float | None = None, status: int | None = 429) -> None:
+    def __init__(
+        self, detail: str = "", *, retry_after: float | None = None, status: int | None = 429
+    ) -> None:
         super().__init__(detail, status=status)
         self.retry_after = retry_after
 

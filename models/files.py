@@ -22,7 +22,8 @@ def locate_package_file(distribution: str, relative_path: str) -> Path:
         dist = metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
         raise ModelFileError(
-            f"the package {distribution!r} that ships the model is not installed (run `make run` or `make test`)"
+            f"the package {distribution!r} that ships the model is not installed "
+            "(run `make run` or `make test`)"
         ) from None
     path = Path(str(dist.locate_file(relative_path)))
     if not path.is_file():

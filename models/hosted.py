@@ -137,9 +137,10 @@ class HostedModel:
             extra["response_format"] = {"type": "json_object"}
         if request.stop:
             extra["stop"] = list(request.stop)
-        return await self._client.chat.completions.create(
+        # The SDK's overloads want literal `stream=True` and typed message dicts; ours are plain dicts.
+        return await self._client.chat.completions.create(  # type: ignore[call-overload]
             model=self._model,
-            messages=[m.model_dump() for m in request.messages],  # type: ignore[misc]
+            messages=[m.model_dump() for m in request.messages],
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stream=True,
@@ -190,7 +191,13 @@ def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:
         read=settings.first_token_timeout_s,
     )
     key = settings.api_key.get_secret_value() if settings.api_key else "not-set"
-    return openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, max_retries=0, timeout=timeout)
+    # openai 3.x runs on `httpx2` and converts an `httpx.Timeout` itself; 1.x takes it as is.
+    return openai.AsyncOpenAI(
+        api_key=key,
+        base_url=settings.base_url,
+        max_retries=0,
+        timeout=timeout,  # type: ignore[arg-type]
+    )
 
 
 def translate_error(exc: openai.APIError) -> ModelError:
@@ -244,7 +251,8 @@ def _require_event_stream(response: Any) -> None:
         raise ModelBadResponse(f"expected an event stream, got {content_type or 'no content type'!r}")
 
 
-def _retry_after(response: httpx.Response | None) -> float | None:
+def _retry_after(response: Any) -> float | None:
+    """Seconds from a `Retry-After` header (httpx or httpx2 response), if it holds a number."""
     if response is None:
         return None
     raw = response.headers.get("retry-after")

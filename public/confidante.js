@@ -6,6 +6,9 @@
  * script only adds data attributes to those spans so that confidante.css can colour them; it
  * never changes text, never fetches anything and never reads message content beyond those spans.
  * Without it the UI still says everything in words.
+ *
+ * It also gives Chainlit's icon-only buttons (and the welcome icon) the accessible names they
+ * lack, so screen-reader and voice-control users can find them; it never overrides a name.
  */
 (function () {
   "use strict";
@@ -25,7 +28,40 @@
     code.setAttribute("data-cf-chip", "");
   }
 
+  // Chainlit's icon-only buttons, by id or by their lucide icon.
+  var BUTTON_NAMES = [
+    ["#new-chat-button", "New chat"],
+    ["#upload-button", "Attach files"],
+    ["#chat-submit", "Send message"],
+    ["#stop-button", "Stop generating"],
+    ["#sidebar-trigger-button", "Toggle chat history"],
+    ["#search-chats-button", "Search chats"],
+    ["#user-nav-button", "Account menu"],
+    ["button:has(> svg.lucide-copy)", "Copy answer"],
+    ["button:has(> svg.lucide-check)", "Copied"],
+    ["button:has(> svg.lucide-thumbs-up)", "Helpful"],
+    ["button:has(> svg.lucide-thumbs-down)", "Not helpful"],
+  ];
+
+  function name(selector, label) {
+    var nodes = document.querySelectorAll(selector);
+    for (var i = 0; i < nodes.length; i++) {
+      var node = nodes[i];
+      if (!node.getAttribute("aria-label") && !(node.textContent || "").trim()) {
+        node.setAttribute("aria-label", label);
+      }
+    }
+  }
+
+  function label() {
+    for (var i = 0; i < BUTTON_NAMES.length; i++) name(BUTTON_NAMES[i][0], BUTTON_NAMES[i][1]);
+    // The welcome screen's icon repeats the product name written next to it: decorative.
+    var images = document.querySelectorAll("#welcome-screen img:not([alt])");
+    for (var j = 0; j < images.length; j++) images[j].setAttribute("alt", "");
+  }
+
   function scan() {
+    label();
     var codes = document.querySelectorAll(
       ".ai-message .message-content code:not([data-cf-chip]), [role='region'] code:not([data-cf-chip])"
     );

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +28,7 @@ from models.base import (
     StreamEvent,
 )
 from routing.reliability_settings import ReliabilitySettings
+from routing.retry import closing_stream
 
 BreakerStateName = Literal["closed", "open", "half_open"]
 
@@ -211,7 +211,7 @@ class BreakerModel:
         probe = self.breaker.acquire()
         verdict = False
         try:
-            async with aclosing(self.inner.stream(request)) as events:
+            async with closing_stream(self.inner.stream(request)) as events:
                 async for event in events:
                     if isinstance(event, StreamEnd):
                         self.breaker.record_success(probe=probe)

@@ -15,7 +15,6 @@ even if routing code upstream has a bug: no fallback, retry or error path can ge
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +32,7 @@ from models.base import (
     StreamEvent,
     TextDelta,
 )
+from routing.retry import closing_stream
 from routing.tiers import Route, Tier
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
@@ -151,7 +151,7 @@ class FallbackModel:
         for index, model in enumerate(self.models):
             partial: list[str] = []
             try:
-                async with aclosing(model.stream(request)) as events:
+                async with closing_stream(model.stream(request)) as events:
                     async for event in events:
                         if pending is not None and self._on_fallback is not None:
                             self._on_fallback(pending)
@@ -224,7 +224,7 @@ class LocalOnlyModel:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self._check()
-        async with aclosing(self.inner.stream(request)) as events:
+        async with closing_stream(self.inner.stream(request)) as events:
             async for event in events:
                 yield event
 

@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,6 +77,24 @@ class Attempt(BaseModel):
     reason: str | None = None
 
 
+def closing_stream(
+    events: AsyncIterator[StreamEvent],
+) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+    """Like `contextlib.aclosing` for the protocol's `AsyncIterator`: a wrapper that stops reading
+    must close the inner stream at once, so that generation stops and HTTP responses close."""
+    return _closing(events)
+
+
+@asynccontextmanager
+async def _closing(events: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    try:
+        yield events
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 def attempts_of(error: BaseException) -> tuple[Attempt, ...]:
     """The attempts attached to an error raised by `RetryingModel` (empty for any other error)."""
     return tuple(getattr(error, "attempts", ()))
@@ -125,7 +143,7 @@ class RetryingModel:
             number += 1
             sent_text = False
             try:
-                async with aclosing(self.inner.stream(request)) as events:
+                async with closing_stream(self.inner.stream(request)) as events:
                     async for event in events:
                         sent_text = sent_text or (isinstance(event, TextDelta) and bool(event.text))
                         yield event

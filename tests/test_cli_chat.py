@@ -15,7 +15,9 @@ CLI = [sys.executable, "-m", "assistant.cli"]
 
 def run_cli(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONFIDANTE_"))}
-    full_env.update({"CONFIDANTE_DATA_DIR": str(data_dir), "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "24"}, **env)
+    full_env.update(
+        {"CONFIDANTE_DATA_DIR": str(data_dir), "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "24"}, **env
+    )
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=240)
 
 
@@ -50,7 +52,9 @@ def test_model_with_wrong_hash_is_refused(data_dir: Path, tmp_path: Path) -> Non
 def test_unpinned_model_needs_explicit_permission(data_dir: Path, tmp_path: Path) -> None:
     fake = tmp_path / "other.gguf"
     fake.write_bytes(b"GGUF")
-    refused = run_cli(["check"], data_dir, CONFIDANTE_MODELS__LOCAL__PATH=str(fake), CONFIDANTE_MODELS__LOCAL__SHA256="")
+    refused = run_cli(
+        ["check"], data_dir, CONFIDANTE_MODELS__LOCAL__PATH=str(fake), CONFIDANTE_MODELS__LOCAL__SHA256=""
+    )
     assert refused.returncode == 2 and "no pinned sha256" in refused.stderr
     allowed = run_cli(
         ["check"],

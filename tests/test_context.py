@@ -23,7 +23,12 @@ SYSTEM = [ChatMessage(role="system", content="be brief")]
 
 def test_everything_fits_when_small() -> None:
     fitted = fit_messages(
-        SYSTEM, convo(2), ChatMessage(role="user", content="now?"), context_window=1000, answer_reserve=100, count=words
+        SYSTEM,
+        convo(2),
+        ChatMessage(role="user", content="now?"),
+        context_window=1000,
+        answer_reserve=100,
+        count=words,
     )
     assert fitted.dropped_turns == 0
     assert [m.role for m in fitted.messages] == ["system", "user", "assistant", "user", "assistant", "user"]
@@ -31,7 +36,12 @@ def test_everything_fits_when_small() -> None:
 
 def test_oldest_turns_are_dropped_first_and_budget_holds() -> None:
     fitted = fit_messages(
-        SYSTEM, convo(10), ChatMessage(role="user", content="latest"), context_window=200, answer_reserve=50, count=words
+        SYSTEM,
+        convo(10),
+        ChatMessage(role="user", content="latest"),
+        context_window=200,
+        answer_reserve=50,
+        count=words,
     )
     assert fitted.dropped_turns > 0
     kept = [m.content for m in fitted.messages if m.role == "user"]
@@ -43,7 +53,12 @@ def test_oldest_turns_are_dropped_first_and_budget_holds() -> None:
 
 def test_turns_stay_whole() -> None:
     fitted = fit_messages(
-        SYSTEM, convo(6), ChatMessage(role="user", content="q"), context_window=150, answer_reserve=20, count=words
+        SYSTEM,
+        convo(6),
+        ChatMessage(role="user", content="q"),
+        context_window=150,
+        answer_reserve=20,
+        count=words,
     )
     roles = [m.role for m in fitted.messages[1:-1]]
     assert roles == ["user", "assistant"] * (len(roles) // 2)

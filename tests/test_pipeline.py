@@ -28,13 +28,18 @@ class KeywordPrivacy:
         return Assessment(tier=Tier.PUBLIC, rule="default")
 
     def route_for(self, tier: Tier) -> Route:
-        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(tier, Route.HOSTED)
+        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(
+            tier, Route.HOSTED
+        )
 
     def new_vault(self) -> object:
         return {}
 
     def pseudonymize(self, request: ChatRequest, vault: object) -> tuple[ChatRequest, dict[str, int]]:
-        messages = [m.model_copy(update={"content": m.content.replace("Alice", "<PERSON_1>")}) for m in request.messages]
+        messages = [
+            m.model_copy(update={"content": m.content.replace("Alice", "<PERSON_1>")})
+            for m in request.messages
+        ]
         return request.model_copy(update={"messages": tuple(messages)}), {"PERSON": 1}
 
     def restorer(self, vault: object):  # type: ignore[no-untyped-def]
@@ -122,7 +127,7 @@ async def test_hosted_failure_falls_back_to_local_with_notice() -> None:
     events, result = await run(pipeline(local, [hosted], observers=[recorder]), conversation(), "hi")
     assert result.route == "local" and result.outcome == "fallback"
     assert any(isinstance(e, Notice) and e.kind == "fallback" for e in events)
-    (_, calls), = recorder.turns
+    ((_, calls),) = recorder.turns
     assert [(c.kind, c.outcome) for c in calls] == [("hosted", "error"), ("local", "ok")]
 
 
@@ -177,5 +182,5 @@ async def test_cancellation_stops_the_model_and_records_the_turn() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert local.cancelled == 1
-    (result, calls), = recorder.turns
+    ((result, calls),) = recorder.turns
     assert result.outcome == "cancelled" and calls[0].outcome == "cancelled"

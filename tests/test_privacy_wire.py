@@ -47,7 +47,9 @@ def make_pipeline(
     return ChatPipeline(settings=settings, models=ModelSet(local=local, hosted=hosted), privacy=privacy)
 
 
-async def turn(pipeline: ChatPipeline, conversation: Conversation, text: str) -> tuple[TurnResult, list[Notice]]:
+async def turn(
+    pipeline: ChatPipeline, conversation: Conversation, text: str
+) -> tuple[TurnResult, list[Notice]]:
     events = [event async for event in pipeline.run(conversation, text)]
     result = events[-1]
     assert isinstance(result, TurnResult)
@@ -91,7 +93,9 @@ async def test_regulated_chat_never_reaches_hosted_in_any_later_turn(
     assert hosted_proxy.requests == []  # not one request, in that turn or any later one
 
 
-async def test_public_message_goes_hosted(local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir) -> None:  # type: ignore[no-untyped-def]
+async def test_public_message_goes_hosted(
+    local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir
+) -> None:  # type: ignore[no-untyped-def]
     pipeline = make_pipeline(local_llama_model, hosted_settings, gate_privacy, data_dir)
     result, _ = await turn(pipeline, conversation(), "What is the capital of France?")
     assert result.receipt.tier == Tier.PUBLIC

@@ -47,13 +47,13 @@ def test_invalid_setting_is_one_line_naming_the_key(monkeypatch: pytest.MonkeyPa
 
 def test_toml_file_is_read_and_validated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "confidante.toml"
-    config.write_text('[models.local]\nqueue_size = 3\n[chat]\nmax_history_turns = 2\n')
+    config.write_text("[models.local]\nqueue_size = 3\n[chat]\nmax_history_turns = 2\n")
     monkeypatch.setenv("CONFIDANTE_CONFIG", str(config))
     settings = load_settings()
     assert settings.models.local.queue_size == 3
     assert settings.chat.max_history_turns == 2
     config.write_text("[models.local]\nqueue_size = 0\n")
-    with pytest.raises(SettingsError, match="models.local.queue_size"):
+    with pytest.raises(SettingsError, match=r"models\.local\.queue_size"):
         load_settings()
 
 

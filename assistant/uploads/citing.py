@@ -19,10 +19,71 @@ _WORD = re.compile(r"[^\W\d_]{3,}|\d+(?:[.,]\d+)*", re.UNICODE)
 _MARKER = re.compile(r"\[\s*((?:p(?:age|\.)?|§|pp?\.)\s*[^\]]{1,80})\]", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _STOP = frozenset(
-    "the and for with that this from are was were has have had not but its their they them into "
-    "which who whom what when where will would can could should may might also than then there "
-    "these those such been being our your his her about over under more most other some any each "
-    "all per via upon onto very just only".split()
+    {
+        "the",
+        "and",
+        "for",
+        "with",
+        "that",
+        "this",
+        "from",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "not",
+        "but",
+        "its",
+        "their",
+        "they",
+        "them",
+        "into",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "also",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "such",
+        "been",
+        "being",
+        "our",
+        "your",
+        "his",
+        "her",
+        "about",
+        "over",
+        "under",
+        "more",
+        "most",
+        "other",
+        "some",
+        "any",
+        "each",
+        "all",
+        "per",
+        "via",
+        "upon",
+        "onto",
+        "very",
+        "just",
+        "only",
+    }
 )
 
 
@@ -75,8 +136,8 @@ def attach_ref(point: str, claimed: str | None, sources: Mapping[str, str], thre
         ref = normalize_ref(claimed)
         if ref in sources and support(point, sources[ref]) >= threshold:
             return ref
-    ref, score = best_supported_ref(point, sources)
-    return ref if score >= threshold else None
+    best, score = best_supported_ref(point, sources)
+    return best if score >= threshold else None
 
 
 def strip_markers(text: str, allowed: Iterable[str]) -> str:

@@ -96,8 +96,17 @@ class UploadIntake:
         )  # fmt: skip
         await asyncio.to_thread(self.staging.save, job.id, staged)
         tier = staged.tier_so_far
-        message = accepted_message(name, parsed.page_count, len(parsed.sections), tier.value, staged.fully_classified)
-        return IntakeReply(accepted=True, display_name=name, message=message, job_id=job.id, tier=tier, pages=parsed.page_count)
+        message = accepted_message(
+            name, parsed.page_count, len(parsed.sections), tier.value, staged.fully_classified
+        )
+        return IntakeReply(
+            accepted=True,
+            display_name=name,
+            message=message,
+            job_id=job.id,
+            tier=tier,
+            pages=parsed.page_count,
+        )
 
     def too_many(self, names: list[str | None]) -> list[IntakeReply]:
         limit = self.settings.max_files_per_message
@@ -107,11 +116,15 @@ class UploadIntake:
     def _parse(self, path: Path, name: str) -> ParsedDocument:
         # Checked here as well as in the parser: nothing the browser claimed is trusted.
         if not path.is_file():
-            raise DocumentRejected("upload vanished", user_message="The upload did not arrive completely; please try again.")
+            raise DocumentRejected(
+                "upload vanished", user_message="The upload did not arrive completely; please try again."
+            )
         return parse_document_safely(path, display_name=name, settings=self.parsing)
 
     async def _classify(self, parsed: ParsedDocument) -> StagedDocument:
-        meta = "\n".join([parsed.display_name, parsed.title, *(v for k, v in parsed.metadata.items() if k != "pages")])
+        meta = "\n".join(
+            [parsed.display_name, parsed.title, *(v for k, v in parsed.metadata.items() if k != "pages")]
+        )
         meta_tier = (await asyncio.to_thread(self.privacy.assess, meta, source="file name and metadata")).tier
         tiers: list[Tier | None] = [None] * len(parsed.sections)
         deadline = time.monotonic() + self.settings.intake_classify_budget_s
@@ -122,4 +135,6 @@ class UploadIntake:
         return StagedDocument(parsed=parsed, section_tiers=tuple(tiers), meta_tier=highest(meta_tier))
 
     def _refuse(self, name: str, reason: str, code: str) -> IntakeReply:
-        return IntakeReply(accepted=False, display_name=name, message=rejected_message(name, reason), code=code)
+        return IntakeReply(
+            accepted=False, display_name=name, message=rejected_message(name, reason), code=code
+        )

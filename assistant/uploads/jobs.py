@@ -104,7 +104,7 @@ class JobView(BaseModel):
 
 def create_upload_job_table(engine: Engine) -> None:
     """For tests and scripts without migrations; the app's schema comes from Alembic."""
-    SQLModel.metadata.create_all(engine, tables=[UploadJob.__table__])  # type: ignore[list-item]
+    SQLModel.metadata.create_all(engine, tables=[UploadJob.__table__])  # type: ignore[attr-defined]
 
 
 class JobStore:
@@ -198,7 +198,9 @@ class JobStore:
             session.add(row)
             session.commit()
 
-    def finish(self, job_id: str, status: JobStatus, *, summary: str | None = None, error: str | None = None) -> None:
+    def finish(
+        self, job_id: str, status: JobStatus, *, summary: str | None = None, error: str | None = None
+    ) -> None:
         fields: dict[str, Any] = {"status": status, "updated_at": utcnow(), "heartbeat_at": None}
         if summary is not None:
             fields["result_summary"] = summary
@@ -211,7 +213,9 @@ class JobStore:
         job = self.get(job_id)
         if job is None or job.owner != owner or job.finished:
             return None
-        self._update_where(job_id, {"status": "queued"}, status="cancelled", cancel_requested=True, updated_at=utcnow())
+        self._update_where(
+            job_id, {"status": "queued"}, status="cancelled", cancel_requested=True, updated_at=utcnow()
+        )
         self._update_where(job_id, {"status": "running"}, cancel_requested=True, updated_at=utcnow())
         return self.get(job_id)
 
@@ -220,9 +224,7 @@ class JobStore:
         with Session(self.engine) as session:
             rows = session.exec(select(UploadJob).where(UploadJob.status == "running"))
             return [
-                JobView.of(row)
-                for row in rows
-                if (beat := _utc(row.heartbeat_at)) is None or beat < limit
+                JobView.of(row) for row in rows if (beat := _utc(row.heartbeat_at)) is None or beat < limit
             ]
 
     def requeue(self, job_id: str, label: str) -> bool:

@@ -31,7 +31,10 @@ def render_summary(summary: Summary, *, display_name: str, pages: int | None, lo
     icon = TIER_ICON.get(summary.tier.value, "")
     lines = [f"**Summary of {md_escape(display_name)}** · {size} · {icon} {summary.tier.value}", ""]
     if summary.overview:
-        lines += [f"{summary.overview} *(overview written by {_writer(summary.overview_by, local_model)})*", ""]
+        lines += [
+            f"{summary.overview} *(overview written by {_writer(summary.overview_by, local_model)})*",
+            "",
+        ]
     lines.append("**Key points**")
     for point in summary.points:
         mark = " *(quoted from the document)*" if point.origin == "quote" else ""
@@ -45,18 +48,26 @@ def render_summary(summary: Summary, *, display_name: str, pages: int | None, lo
 def _provenance(summary: Summary, local_model: str) -> str:
     written = sum(1 for p in summary.points if p.origin == "model")
     quoted = len(summary.points) - written
-    parts = [f"{written} of {len(summary.points)} points were written by a model and checked against the page they cite"]
+    parts = [
+        f"{written} of {len(summary.points)} points were written by a model and checked against their page"
+    ]
     if quoted:
-        parts.append(f"{quoted} are sentences quoted from the document where the model's output could not be checked")
+        parts.append(
+            f"{quoted} are sentences quoted from the document where the model's output could not be checked"
+        )
     if summary.excerpted:
         parts.append("long parts were summarized from their opening sentences")
-    parts.append(f"{summary.model_calls} model calls, {summary.map_steps} sections; local model: {local_model}")
+    parts.append(
+        f"{summary.model_calls} model calls, {summary.map_steps} sections; local model: {local_model}"
+    )
     return "*" + "; ".join(parts) + ".*"
 
 
 def accepted_message(display_name: str, pages: int | None, sections: int, tier: str, complete: bool) -> str:
     size = f"{pages} pages" if pages else f"{sections} sections"
-    tier_text = f"tier {tier}" if complete else f"tier {tier} so far (the rest is checked before any model sees it)"
+    tier_text = (
+        f"tier {tier}" if complete else f"tier {tier} so far (the rest is checked before any model sees it)"
+    )
     return f"Got it: {md_escape(display_name)}, {size}, {TIER_ICON.get(tier, '')} {tier_text}; summarizing…"
 
 

@@ -84,7 +84,9 @@ class SummaryJobRunner:
     async def run(self, job: JobView, report: Report) -> str:
         staged = self.staging.load(job.id)
         if staged is None:
-            raise JobFailed("The uploaded file is no longer available, so I couldn't summarize it; please upload it again.")
+            raise JobFailed(
+                "The uploaded file is no longer here, so I couldn't summarize it; please upload it again."
+            )
         staged = await self._classify_rest(job, staged, report)
         tiers = [tier or Tier.REGULATED for tier in staged.section_tiers]
         self.store.set_fields(job.id, tier=staged.tier_so_far.value)
@@ -115,7 +117,9 @@ class SummaryJobRunner:
         tiers = list(staged.section_tiers)
         missing = [i for i, tier in enumerate(tiers) if tier is None]
         for done, index in enumerate(missing):
-            await report(done, len(missing), f"checking part {index + 1} of {len(tiers)} for sensitive content")
+            await report(
+                done, len(missing), f"checking part {index + 1} of {len(tiers)} for sensitive content"
+            )
             text = staged.parsed.sections[index].text
             assessment = await asyncio.to_thread(self.privacy.assess, text, source="upload")
             tiers[index] = assessment.tier

@@ -84,7 +84,9 @@ class Summary(BaseModel):
 
 
 class Summarizer:
-    def __init__(self, router: TierRouter, settings: UploadSettings, count_tokens: Callable[[str], int]) -> None:
+    def __init__(
+        self, router: TierRouter, settings: UploadSettings, count_tokens: Callable[[str], int]
+    ) -> None:
         self._router = router
         self._settings = settings
         self._count = count_tokens
@@ -134,7 +136,9 @@ class Summarizer:
             points, kind = [], "quote"
         if not points:
             points, kind = self._quoted_points(members, refs), "quote"
-        return MapResult(index=group.index, tier=group.tier, refs=tuple(sources), points=tuple(points), written_by=kind)
+        return MapResult(
+            index=group.index, tier=group.tier, refs=tuple(sources), points=tuple(points), written_by=kind
+        )
 
     async def _model_points(
         self, step: str, group: MapGroup, excerpt: str, sources: dict[str, str]
@@ -146,16 +150,22 @@ class Summarizer:
             f"the passage it comes from (one of: {', '.join(sources)})."
         )
         request = self._request(ask, self._settings.map_answer_tokens)
-        parsed, kind = await self._router.ask_json(step, group.tier, request, MapPoints, self._settings.structured_reasks)
+        parsed, kind = await self._router.ask_json(
+            step, group.tier, request, MapPoints, self._settings.structured_reasks
+        )
         claimed = [(p.text, p.ref) for p in parsed.points] if parsed is not None else []
         points = self._checked(claimed, sources)
         if points:
             return points, kind
         plain = f"<document>\n{excerpt}\n</document>\n\nSummarize the text above in {wanted} short sentences."
-        text, kind = await self._router.ask_text(step, group.tier, self._request(plain, self._settings.map_answer_tokens))
+        text, kind = await self._router.ask_text(
+            step, group.tier, self._request(plain, self._settings.map_answer_tokens)
+        )
         return self._checked([(s, None) for s in sentences(strip_markers(text, sources))], sources), kind
 
-    def _checked(self, claimed: Sequence[tuple[str, str | None]], sources: dict[str, str]) -> list[SummaryPoint]:
+    def _checked(
+        self, claimed: Sequence[tuple[str, str | None]], sources: dict[str, str]
+    ) -> list[SummaryPoint]:
         """Points whose reference is real and supported; duplicates and unsupported ones dropped."""
         kept: list[SummaryPoint] = []
         seen: set[str] = set()
@@ -175,14 +185,18 @@ class Summarizer:
         picks = sorted({round(i * (len(members) - 1) / max(wanted - 1, 1)) for i in range(wanted)})
         points = []
         for position in picks:
-            candidates = [s for s in sentences(" ".join(members[position].text.split())) if len(s.split()) >= 6]
+            candidates = [
+                s for s in sentences(" ".join(members[position].text.split())) if len(s.split()) >= 6
+            ]
             if candidates:
                 points.append(SummaryPoint(text=_clip(candidates[0]), ref=refs[position], origin="quote"))
         return points
 
     # -- reduce ------------------------------------------------------------------------------
 
-    async def reduce(self, title: str, points: Sequence[SummaryPoint], tier: Tier) -> tuple[str | None, str | None]:
+    async def reduce(
+        self, title: str, points: Sequence[SummaryPoint], tier: Tier
+    ) -> tuple[str | None, str | None]:
         if not points:
             return None, None
         listing = self._listing(points)
@@ -191,13 +205,17 @@ class Summarizer:
             "Write a two-sentence overview of the whole document using only these points."
         )
         try:
-            text, kind = await self._router.ask_text("reduce", tier, self._request(ask, self._settings.reduce_answer_tokens))
+            text, kind = await self._router.ask_text(
+                "reduce", tier, self._request(ask, self._settings.reduce_answer_tokens)
+            )
         except (ModelError, CallBudgetExhausted) as exc:
             log.warning("reduce: no overview (%s)", type(exc).__name__)
             return None, None
         basis = "\n".join(point.text for point in points)
         refs = {point.ref for point in points}
-        kept = [s for s in sentences(strip_markers(text, refs)) if support(s, basis) >= self._settings.min_support]
+        kept = [
+            s for s in sentences(strip_markers(text, refs)) if support(s, basis) >= self._settings.min_support
+        ]
         return (" ".join(kept[:3]), kind) if kept else (None, None)
 
     def _listing(self, points: Sequence[SummaryPoint]) -> str:

@@ -180,7 +180,9 @@ class SummaryWorker:
         except asyncio.CancelledError:
             if job.id not in self._user_cancelled:
                 # Shutdown, not the user: leave the job for the next start to resume.
-                await asyncio.shield(asyncio.to_thread(self.store.requeue, job.id, "waiting to resume after a restart"))
+                await asyncio.shield(
+                    asyncio.to_thread(self.store.requeue, job.id, "waiting to resume after a restart")
+                )
                 raise
             await asyncio.to_thread(self.store.finish, job.id, "cancelled", error=CANCELLED_MESSAGE)
         except JobFailed as exc:
@@ -215,7 +217,9 @@ class SummaryWorker:
         now = time.monotonic()
         self.max_progress_gap_s = max(self.max_progress_gap_s, now - state.last_published)
         state.last_published = now
-        alive = await asyncio.to_thread(self.store.heartbeat, job_id, done=state.done, total=state.total, label=state.label)
+        alive = await asyncio.to_thread(
+            self.store.heartbeat, job_id, done=state.done, total=state.total, label=state.label
+        )
         if not alive and job_task is not None and job_id not in self._user_cancelled:
             # Cancelled from another process (or request): stop the work here too.
             self._user_cancelled.add(job_id)

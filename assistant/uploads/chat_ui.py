@@ -1,0 +1,181 @@
+"""Uploads in the Chainlit chat: intake replies, a live progress message with Cancel, the summary.
+
+The lead's callbacks call four functions: `handle_uploads` (on_message), `on_cancel_action`
+(action callback `CANCEL_ACTION`), `reattach_jobs` (on_chat_resume) and `ChainlitJobEvents`
+(given to the worker at start-up). Background jobs outlive websocket sessions, so every job is
+shown through a `JobDisplay` bound to a session id: while that session is alive the progress
+message is updated in it; when it is gone, the finished summary is written into the thread through
+the data layer (an HTTP-style Chainlit context acting as the owner), so the user finds it when
+they come back. A display never writes to another user's thread: the owner comes from the job row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chainlit as cl
+from chainlit.context import init_http_context, init_ws_context
+from chainlit.session import WebsocketSession
+
+from assistant.uploads.intake import IncomingFile
+from assistant.uploads.jobs import JobView
+from assistant.uploads.rendering import md_escape
+from assistant.uploads.service import UploadService
+
+log = logging.getLogger(__name__)
+CANCEL_ACTION = "cancel_upload_job"
+
+
+@dataclass
+class JobDisplay:
+    session_id: str
+    message: cl.Message
+
+
+def progress_text(job: JobView) -> str:
+    name = md_escape(job.display_name)
+    if job.status == "queued":
+        return f"⏳ {name}: waiting for the summarizer ({job.progress_label})"
+    return f"⏳ Summarizing {name}: {job.progress_text}"
+
+
+def finished_text(job: JobView) -> str:
+    if job.status == "done":
+        return job.result_summary or "(empty summary)"
+    name = md_escape(job.display_name)
+    if job.status == "cancelled":
+        return f"⏹ Summary of {name} cancelled."
+    return f"⚠️ {name}: {job.error or 'the summary failed.'}"
+
+
+class ChainlitJobEvents:
+    """Shows job progress and results in whichever session currently displays the job."""
+
+    def __init__(self) -> None:
+        self._displays: dict[str, JobDisplay] = {}
+
+    def attach(self, job_id: str, session_id: str, message: cl.Message) -> None:
+        self._displays[job_id] = JobDisplay(session_id, message)
+
+    async def job_progress(self, job: JobView) -> None:
+        display = self._displays.get(job.id)
+        if display is None:
+            return
+
+        async def update() -> None:
+            display.message.content = progress_text(job)
+            await display.message.update()
+
+        await _in_session(display.session_id, update)
+
+    async def job_finished(self, job: JobView) -> None:
+        display = self._displays.pop(job.id, None)
+        text = finished_text(job)
+        if display is not None:
+
+            async def finish() -> None:
+                await display.message.remove_actions()
+                display.message.content = (
+                    f"{progress_text(job).split(':')[0].replace('⏳ ', '✅ ')}: finished."
+                )
+                await display.message.update()
+                await cl.Message(content=text, author="Confidante", metadata={"upload_job": job.id}).send()
+
+            if await _in_session(display.session_id, finish):
+                return
+        await _post_to_thread(job, text)
+
+
+async def _in_session(session_id: str, action: Callable[[], Awaitable[None]]) -> bool:
+    """Run `action` in a live websocket session's context; False when the session is gone."""
+    session = WebsocketSession.get_by_id(session_id)
+    if session is None:
+        return False
+
+    async def run() -> None:
+        init_ws_context(session)
+        await action()
+
+    # A fresh context, so the worker's own context never becomes a user's session.
+    task = asyncio.create_task(run(), context=contextvars.Context())
+    try:
+        await task
+    except Exception:
+        log.exception("could not update the chat of session %s", session_id)
+        return False
+    return True
+
+
+async def _post_to_thread(job: JobView, text: str) -> None:
+    """Persist the result as an assistant message in the job's thread (no live session needed)."""
+
+    async def run() -> None:
+        init_http_context(thread_id=job.thread_id, user=cl.User(identifier=job.owner))
+        await cl.Message(content=text, author="Confidante", metadata={"upload_job": job.id}).send()
+
+    await asyncio.create_task(run(), context=contextvars.Context())
+
+
+def incoming_files(message: cl.Message) -> list[IncomingFile]:
+    files = []
+    for element in message.elements or []:
+        path = getattr(element, "path", None)
+        if path:
+            files.append(IncomingFile(path=Path(path), name=getattr(element, "name", None)))
+    return files
+
+
+async def handle_uploads(
+    message: cl.Message, *, owner: str, thread_id: str, uploads: UploadService, events: ChainlitJobEvents
+) -> bool:
+    """Answer every file attached to `message`; True when there were files (even if all were refused)."""
+    files = incoming_files(message)
+    if not files:
+        return False
+    session_id = cl.context.session.id
+    for reply in await uploads.accept_files(files, owner=owner, thread_id=thread_id):
+        if not reply.accepted or reply.job_id is None:
+            await cl.Message(content=reply.message, author="Confidante").send()
+            continue
+        await cl.Message(content=reply.message, author="Confidante").send()
+        job = await asyncio.to_thread(uploads.store.get, reply.job_id)
+        if job is not None:
+            await _show_progress(job, session_id, events)
+    return True
+
+
+async def _show_progress(job: JobView, session_id: str, events: ChainlitJobEvents) -> None:
+    cancel = cl.Action(
+        name=CANCEL_ACTION, payload={"job_id": job.id}, label="Cancel", tooltip="Stop this summary"
+    )
+    message = cl.Message(content=progress_text(job), author="Confidante", actions=[cancel])
+    await message.send()
+    events.attach(job.id, session_id, message)
+
+
+async def on_cancel_action(action: cl.Action, *, owner: str, uploads: UploadService) -> None:
+    """The Cancel button: only the job's owner can cancel it (checked against the job row)."""
+    job_id = str((action.payload or {}).get("job_id", ""))
+    job = await uploads.cancel(job_id, owner)
+    if job is None:
+        await cl.Message(
+            content="That summary has already finished or isn't yours to cancel.", author="Confidante"
+        ).send()
+        return
+    await action.remove()
+
+
+async def reattach_jobs(
+    *, owner: str, thread_id: str, uploads: UploadService, events: ChainlitJobEvents
+) -> list[Any]:
+    """On resuming a thread: show progress (with Cancel) for its unfinished jobs in the new session."""
+    jobs = [job for job in await uploads.jobs_for_thread(thread_id, owner) if not job.finished]
+    for job in jobs:
+        await _show_progress(job, cl.context.session.id, events)
+    return jobs
