@@ -1,13 +1,44 @@
-"""Chainlit callbacks for Confidante. Thin by design: each callback hands the UI event to a
-service built once by `assistant.services.build_services`; nothing is loaded at import time."""
+"""Chainlit callbacks for Confidante. Thin by design: each callback hands the UI event to
+`assistant.chat_app.ChatApp`. Importing this module (which Chainlit does once, before serving)
+only opens the database and mounts routes; models load at start-up."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import chainlit as cl
+from chainlit.server import app as server_app
 
 from assistant.chat_app import ChatApp
 
 chat_app = ChatApp()
+chat_app.install(server_app)
+
+
+@cl.data_layer
+def data_layer() -> Any:
+    return chat_app.data_layer()
+
+
+@cl.password_auth_callback
+async def password_auth(username: str, password: str) -> cl.User | None:
+    return await chat_app.password_sign_in(username, password)
+
+
+if chat_app.oauth_configured():
+
+    @cl.oauth_callback
+    async def oauth(
+        provider_id: str, token: str, raw_user_data: dict[str, str], default_user: cl.User, *args: Any
+    ) -> cl.User | None:
+        return await chat_app.oauth_sign_in(provider_id, token, raw_user_data, default_user)
+
+
+if chat_app.header_auth_configured():
+
+    @cl.header_auth_callback
+    async def header_auth(headers: Any) -> cl.User | None:
+        return await chat_app.header_sign_in(headers)
 
 
 @cl.on_app_startup
@@ -35,9 +66,19 @@ async def on_chat_resume(thread: cl.types.ThreadDict) -> None:
     await chat_app.on_chat_resume(thread)
 
 
+@cl.on_settings_update
+async def on_settings_update(values: dict[str, Any]) -> None:
+    await chat_app.on_settings_update(values)
+
+
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     await chat_app.on_message(message)
+
+
+@cl.action_callback("ask_a_person")
+async def ask_a_person(action: cl.Action) -> None:
+    await chat_app.on_ask_a_person(action)
 
 
 @cl.on_stop

@@ -11,17 +11,20 @@ import asyncio
 import logging
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chainlit as cl
 
 from assistant.chat_ui import render_turn
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
-from assistant.settings import SettingsError, load_settings
+from assistant.settings import Settings, SettingsError, load_settings
 from assistant.turns import Conversation
 from models.base import ChatMessage
 from routing.tiers import highest
+
+if TYPE_CHECKING:
+    from assistant.governance.component import Governance
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,68 @@ STARTERS = [
 class ChatApp:
     def __init__(self) -> None:
         self._services: Services | None = None
+        self._settings: Settings | None = None
+        self._governance: Governance | None = None
+        self._data_layer: Any = None
         self._lock = asyncio.Lock()
+        self._purge_task: asyncio.Task[None] | None = None
+
+    # -- before the server starts --------------------------------------------------------
+    def install(self, server_app: Any) -> None:
+        """Open the database and mount the governance routes and middleware.
+
+        Routes and middleware must exist before the server starts, so this runs when Chainlit
+        imports app.py; models and the knowledge base load later, at start-up.
+        """
+        from assistant.governance.component import build_governance
+        from assistant.governance.dashboard import mount_governance_routes
+
+        settings = self.settings
+        self._governance = build_governance(settings.governance, settings.data_dir)
+        mount_governance_routes(server_app, self._governance, allowed_origins=settings.server.allowed_origins)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except SettingsError as exc:
+                print(f"confidante: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
+        return self._settings
+
+    @property
+    def governance(self) -> Governance:
+        if self._governance is None:
+            raise RuntimeError("governance is not installed")
+        return self._governance
+
+    def data_layer(self) -> Any:
+        if self._data_layer is None:
+            self._data_layer = self.governance.data_layer()
+        return self._data_layer
+
+    async def password_sign_in(self, username: str, password: str) -> cl.User | None:
+        from assistant.governance.sign_in import password_sign_in
+
+        # argon2 is deliberately slow: keep it off the event loop.
+        return await asyncio.to_thread(password_sign_in, self.governance.accounts, username, password)
+
+    async def oauth_sign_in(
+        self, provider_id: str, token: str, raw_user_data: dict[str, str], default_user: cl.User
+    ) -> cl.User | None:
+        from assistant.governance.sign_in import oauth_sign_in
+
+        sso = self.settings.governance.sso
+        return await asyncio.to_thread(
+            oauth_sign_in, self.governance.accounts, sso, provider_id, raw_user_data, default_user
+        )
+
+    async def header_sign_in(self, headers: Any) -> cl.User | None:
+        from assistant.governance.sign_in import header_sign_in
+
+        sso = self.settings.governance.sso
+        return await asyncio.to_thread(header_sign_in, self.governance.accounts, sso, headers)
 
     @property
     def services(self) -> Services:
@@ -48,19 +112,19 @@ class ChatApp:
         async with self._lock:
             if self._services is not None:
                 return
-            try:
-                settings = load_settings()
-            except SettingsError as exc:
-                print(f"confidante: {exc}", file=sys.stderr)
-                raise SystemExit(2) from None
+            settings = self.settings
             logging.basicConfig(level=getattr(logging, settings.logging.level))
-            self._services = await asyncio.to_thread(build_services, settings)
+            self._services = await asyncio.to_thread(build_services, settings, governance=self._governance)
             local = self._services.models.local
             warm = getattr(local, "wait_ready", None)
             if warm is not None:
                 await asyncio.to_thread(warm)
+            if self._services.governance is not None:
+                self._purge_task = self._services.governance.audit.start_purge_schedule()
 
     async def shutdown(self) -> None:
+        if self._purge_task is not None:
+            self._purge_task.cancel()
         if self._services is not None:
             self._services.close()
 
@@ -87,9 +151,58 @@ class ChatApp:
             cl.user_session.set("conversation", conversation)
         return conversation
 
+    def oauth_configured(self) -> bool:
+        """Chainlit refuses an OAuth callback unless a provider is configured in the environment."""
+        from chainlit.oauth_providers import get_configured_oauth_providers
+
+        return bool(get_configured_oauth_providers())
+
+    def header_auth_configured(self) -> bool:
+        return bool(self.settings.governance.sso.trusted_header)
+
     async def on_chat_start(self) -> None:
         await self.startup()
-        self._conversation()
+        conversation = self._conversation()
+        await self._send_chat_settings(conversation)
+
+    async def _send_chat_settings(self, conversation: Conversation) -> None:
+        from chainlit.input_widget import Switch
+
+        switch = Switch(
+            id="use_documents",
+            label="Answer from company documents",
+            initial=conversation.use_documents,
+            description="Search the documents you may read and cite them; off for a general chat.",
+        )
+        await cl.ChatSettings([switch]).send()  # type: ignore[list-item]
+
+    async def on_settings_update(self, values: Mapping[str, Any]) -> None:
+        conversation = self._conversation()
+        conversation.use_documents = bool(values.get("use_documents", True))
+
+    async def on_ask_a_person(self, action: cl.Action) -> None:
+        conversation = self._conversation()
+        governance = self.services.governance
+        if governance is None:
+            unavailable = "Hand-over to a person is not available here."
+            await cl.Message(content=unavailable, author="Confidante").send()
+            return
+        reason = "low_confidence" if action.payload.get("reason") == "low_confidence" else "user_request"
+        escalation = await asyncio.to_thread(
+            governance.escalations.open,
+            conversation.id,
+            conversation.principal.user_id,
+            reason,  # type: ignore[arg-type]
+            "asked from the answer's hand-over button",
+        )
+        await action.remove()
+        await cl.Message(
+            content=(
+                f"🙋 I've asked a person from the support team to take over (ticket {escalation.id[:8]}). "
+                "They can see this conversation and will reply here."
+            ),
+            author="Confidante",
+        ).send()
 
     async def on_chat_resume(self, thread: Mapping[str, Any]) -> None:
         await self.startup()

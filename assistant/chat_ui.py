@@ -18,6 +18,13 @@ import logging
 
 import chainlit as cl
 
+from assistant.chat_sources import (
+    confidence_line,
+    escalation_line,
+    handover_actions,
+    source_elements,
+    sources_line,
+)
 from assistant.turns import AnswerDelta, Conversation, Notice, Receipt, TurnResult
 from assistant.webapp import WELCOME
 
@@ -128,8 +135,15 @@ def _with_footer(content: str | None, footer: str) -> str:
 
 
 async def finish_message(message: cl.Message, result: TurnResult) -> None:
-    body = message.content or result.answer or "(no answer)"
+    # With sources, show the checked answer (citations to missing sources removed).
+    body = (result.answer if result.sources else message.content) or result.answer or "(no answer)"
+    lines = (sources_line(result), confidence_line(result), escalation_line(result))
+    extras = [line for line in lines if line]
+    if extras:
+        body = body + "\n\n" + "\n\n".join(extras)
     message.content = _with_footer(body, footer_markdown(result))
+    message.elements = source_elements(result)  # type: ignore[assignment]
+    message.actions = handover_actions(result)
     message.metadata = {
         "tier": result.receipt.tier.value,
         "route": result.route,

@@ -20,19 +20,32 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.context import fit_messages
+from assistant.grounded import (
+    Knowledge,
+    Retrieval,
+    closest_refs,
+    confidence_view,
+    grounded_request_parts,
+    not_found_answer,
+    source_refs,
+)
+from assistant.identity import Principal
+from assistant.intent import is_small_talk, wants_a_person
 from assistant.privacy import Assessment, Privacy, Restorer, passthrough_restorer
 from assistant.settings import Settings
 from assistant.turns import (
     AnswerDelta,
+    ConfidenceView,
     Conversation,
     Notice,
     Outcome,
     Receipt,
+    SourceRef,
     TurnEvent,
     TurnResult,
 )
@@ -48,10 +61,19 @@ from models.base import (
     TextDelta,
     Usage,
 )
+from routing.cache import CacheKey, ResponseCache
+from routing.fallback import LocalOnlyModel
 from routing.tiers import Route, Tier, highest
+
+if TYPE_CHECKING:
+    from knowledge.grounding import Source
 
 log = logging.getLogger(__name__)
 
+ASKED_FOR_PERSON = (
+    "I've asked a person from the support team to take over. They can see this conversation "
+    "and will reply here; you can keep chatting with me meanwhile."
+)
 HOSTED_NOT_CONFIGURED = (
     "No hosted model is configured, so every answer comes from the private model on this machine."
 )
@@ -103,13 +125,53 @@ class ModelSet:
         return bool(self.hosted)
 
 
+def request_body(request: ChatRequest) -> str:
+    """The canonical text of what was sent: the audit trail hashes (and may keep) exactly this."""
+    return json.dumps([m.model_dump() for m in request.messages], ensure_ascii=False, sort_keys=True)
+
+
 def request_digest(request: ChatRequest) -> str:
-    body = json.dumps([m.model_dump() for m in request.messages], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return text_digest(request_body(request))
 
 
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Escalations(Protocol):
+    """Hands a conversation over to a person (governance stores it; admins resolve it)."""
+
+    def open_escalation(self, *, thread_id: str, user_id: str, reason: str, detail: str) -> str: ...
+
+
+class Budgets(Protocol):
+    """Per-user daily token and cost budgets."""
+
+    def allows(self, principal: Principal) -> str | None:
+        """None when the user may go on; otherwise the sentence to show them."""
+        ...
+
+    def charge(self, principal: Principal, *, tokens: int, cost_usd: float) -> None: ...
+
+
+@dataclass
+class TurnServices:
+    """Optional collaborators of a turn; each is absent in a minimal deployment or a unit test."""
+
+    knowledge: Knowledge | None = None
+    escalations: Escalations | None = None
+    budgets: Budgets | None = None
+    # Exact-match answers for public, stateless questions; keyed by the document-set version.
+    cache: ResponseCache[CachedAnswer] | None = None
+    doc_set_version: Callable[[], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    answer: str
+    end: StreamEnd
+    refs: tuple[SourceRef, ...]
+    confidence: ConfidenceView | None
 
 
 @dataclass
@@ -122,6 +184,14 @@ class _TurnState:
     end: StreamEnd | None = None
     outcome: Outcome = "ok"
     finish_reason: str = "stop"
+    retrieval: Retrieval = field(default_factory=Retrieval)
+    sources: tuple[Source, ...] = ()
+    refs: tuple[SourceRef, ...] = ()
+    confidence: ConfidenceView | None = None
+    escalation_id: str | None = None
+    escalate: str | None = None
+    cache_key: CacheKey | None = None
+    cached: bool = False
 
 
 class ChatPipeline:
@@ -132,15 +202,21 @@ class ChatPipeline:
         models: ModelSet,
         privacy: Privacy,
         observers: Sequence[TurnObserver] = (),
+        services: TurnServices | None = None,
     ) -> None:
         self._settings = settings
         self._models = models
         self._privacy = privacy
         self._observers = list(observers)
+        self._services = services or TurnServices()
 
     @property
     def models(self) -> ModelSet:
         return self._models
+
+    @property
+    def services(self) -> TurnServices:
+        return self._services
 
     async def run(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
         """Stream one turn. Cancelling the consumer stops the model and records the turn."""
@@ -149,46 +225,118 @@ class ChatPipeline:
                 yield event
 
     async def _run_locked(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
+        state = _TurnState()
+        started = time.monotonic()
         # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
         assessment = await asyncio.to_thread(self._privacy.assess, text, source="message")
-        tier = highest(conversation.tier, assessment.tier)
-        tainted_by = list(conversation.tainted_by)
-        if assessment.tier == Tier.REGULATED and "this chat" not in tainted_by:
-            tainted_by.append("this chat")
+        state.retrieval = await self._retrieve(conversation, text)
+        tier = highest(conversation.tier, assessment.tier, state.retrieval.tier)
+        tainted_by = _taint_sources(conversation, assessment, state.retrieval)
         route = self._privacy.route_for(tier)
         if route != Route.LOCAL and not self._models.hosted_configured:
             route = Route.LOCAL
             if not conversation.hosted_notice_shown:
                 conversation.hosted_notice_shown = True
                 yield Notice("hosted_not_configured", HOSTED_NOT_CONFIGURED)
-        state = _TurnState()
         receipt = Receipt(
             tier=tier,
             route=route,
-            rule=assessment.rule if tier == assessment.tier else f"taint:{conversation.tier.value}",
-            reasons=_reasons(assessment, conversation),
+            rule=_deciding_rule(assessment, conversation, state.retrieval, tier),
+            reasons=_reasons(assessment, conversation, state.retrieval),
             policy_version=assessment.policy_version,
             entity_counts=dict(assessment.entity_counts),
             tainted_by=tuple(tainted_by),
         )
-        chain = self._chain(route)
-        started = time.monotonic()
         try:
-            async for event in self._stream_chain(chain, conversation, text, route, state):
-                if isinstance(event, Receipt):
-                    receipt = receipt.model_copy(update={"pseudonymized": event.pseudonymized})
-                    continue
-                yield event
+            blocked = self._short_circuit(conversation, text, state)
+            cached = None if blocked else self._cached(conversation, text, route, tier, assessment, state)
+            if blocked is not None or cached is not None:
+                state.answer = [blocked or cached or ""]
+                yield AnswerDelta(state.answer[0])
+            else:
+                async for event in self._stream_chain(self._chain(route), conversation, text, route, state):
+                    if isinstance(event, Receipt):
+                        receipt = receipt.model_copy(update={"pseudonymized": event.pseudonymized})
+                        continue
+                    yield event
         finally:
             # Runs on normal end and on cancellation alike, so a stopped turn is still recorded.
             result = self._finish(conversation, text, tier, tainted_by, receipt, state, started)
             self._notify(conversation, text, result, state.calls)
         yield result
 
+    def _short_circuit(self, conversation: Conversation, text: str, state: _TurnState) -> str | None:
+        """Answers that need no model: over budget, a request for a person, nothing found."""
+        budgets = self._services.budgets
+        refusal = budgets.allows(conversation.principal) if budgets else None
+        if refusal:
+            state.outcome, state.finish_reason = "over_budget", "stop"
+            return refusal
+        if wants_a_person(text):
+            state.outcome, state.escalate = "escalated", "user_request"
+            return ASKED_FOR_PERSON
+        retrieval = state.retrieval
+        if retrieval.used and not retrieval.answerable:
+            state.refs = closest_refs(retrieval.chunks)
+            knowledge = self._services.knowledge
+            if knowledge is not None:
+                state.confidence = confidence_view(knowledge.confidence(retrieval.chunks, None))
+            if self._settings.chat.escalate_low_confidence:
+                state.escalate = "low_confidence"
+            return not_found_answer(state.refs)
+        return None
+
+    def _cached(
+        self,
+        conversation: Conversation,
+        text: str,
+        route: Route,
+        tier: Tier,
+        assessment: Assessment,
+        state: _TurnState,
+    ) -> str | None:
+        """A cached answer for a public question asked with no history (it cannot depend on one)."""
+        cache = self._services.cache
+        if cache is None or tier != Tier.PUBLIC or conversation.history:
+            return None
+        versions = self._services.doc_set_version
+        state.cache_key = CacheKey.of(
+            user_id=conversation.principal.user_id,
+            question=text,
+            doc_set_version=versions() if versions else "",
+            model=self._chain(route)[0].name,
+            prompt_version=f"{PROMPT_TEMPLATE_VERSION}/{assessment.policy_version}",
+        )
+        hit = cache.get(state.cache_key, tier=tier)
+        if hit is None:
+            return None
+        state.end, state.refs, state.confidence, state.cached = hit.end, hit.refs, hit.confidence, True
+        return hit.answer
+
+    def _remember_answer(self, answer: str, tier: Tier, state: _TurnState) -> None:
+        cache = self._services.cache
+        if cache is None or state.cache_key is None or state.cached or state.end is None:
+            return
+        if state.outcome == "ok" and state.finish_reason == "stop" and answer:
+            cache.put(
+                state.cache_key, CachedAnswer(answer, state.end, state.refs, state.confidence), tier=tier
+            )
+
+    async def _retrieve(self, conversation: Conversation, text: str) -> Retrieval:
+        knowledge = self._services.knowledge
+        if knowledge is None or not conversation.use_documents or is_small_talk(text):
+            return Retrieval()
+        k = self._settings.chat.retrieval_k
+        chunks = await asyncio.to_thread(knowledge.search, text, conversation.principal, k)
+        if not chunks:
+            return Retrieval()
+        return Retrieval(chunks=chunks, answerable=knowledge.is_answerable(chunks))
+
     def _chain(self, route: Route) -> list[ChatModel]:
         """The models this route may use, in order. Local-only routes never see a hosted model."""
         if route == Route.LOCAL:
-            return [self._models.local]
+            # Guarded at construction and at every call: a hosted model here raises, never sends.
+            return [LocalOnlyModel(self._models.local)]
         return [*self._models.hosted, self._models.local]
 
     async def _stream_chain(
@@ -226,7 +374,8 @@ class ChatPipeline:
                 return
             except ModelBusy as exc:
                 state.outcome, state.finish_reason = "busy", "error"
-                yield Notice("busy", exc.user_message)
+                state.answer = [exc.user_message]
+                yield AnswerDelta(exc.user_message)
                 return
             except StreamCutOff as exc:
                 state.outcome, state.finish_reason = "error", "cut_off"
@@ -290,10 +439,17 @@ class ChatPipeline:
         chat = self._settings.chat
         limits = self._settings.models.local if model.kind == "local" else self._settings.models.hosted
         reserve = min(limits.max_tokens, chat.answer_reserve_tokens)
+        system = ChatMessage(role="system", content=chat.system_prompt)
+        user = ChatMessage(role="user", content=text)
+        knowledge = self._services.knowledge
+        if knowledge is not None and state.retrieval.answerable:
+            system, user, state.sources = grounded_request_parts(
+                knowledge, text, state.retrieval, count_tokens=model.count_tokens, system=chat.system_prompt
+            )
         fitted = fit_messages(
-            [ChatMessage(role="system", content=chat.system_prompt)],
+            [system],
             conversation.history,
-            ChatMessage(role="user", content=text),
+            user,
             context_window=model.context_window,
             answer_reserve=reserve,
             count=model.count_tokens,
@@ -313,9 +469,15 @@ class ChatPipeline:
         state: _TurnState,
         started: float,
     ) -> TurnResult:
-        answer = "".join(state.answer)
         end = state.end
+        answer = self._check_sources("".join(state.answer), state)
         answered = state.outcome in ("ok", "fallback", "cancelled") and end is not None
+        if state.outcome == "error" and state.escalate is None:
+            state.escalate = "repeated_failures"
+        self._escalate(conversation, text, state)
+        if not state.cached:
+            self._charge(conversation, end)
+        self._remember_answer(answer, tier, state)
         receipt = receipt.model_copy(
             update={
                 "model": end.model if end else "",
@@ -336,8 +498,45 @@ class ChatPipeline:
             ttft_ms=end.ttft_ms if end else None,
             finish_reason=state.finish_reason,
             receipt=receipt,
+            sources=state.refs,
+            confidence=state.confidence,
             notices=tuple(n for n in state.notices if n != "history_trimmed"),
+            escalation_id=state.escalation_id,
+            cached=state.cached,
         )
+
+    def _check_sources(self, answer: str, state: _TurnState) -> str:
+        """Drop citations to sources that do not exist; score support; derive the confidence."""
+        knowledge = self._services.knowledge
+        if knowledge is None or not state.sources:
+            return answer
+        report = knowledge.check_citations(answer, state.sources)
+        state.refs = source_refs(state.sources, report)
+        state.confidence = confidence_view(knowledge.confidence(state.retrieval.chunks, report))
+        if state.confidence.level == "low" and self._settings.chat.escalate_low_confidence:
+            state.escalate = state.escalate or "low_confidence"
+        return report.answer
+
+    def _escalate(self, conversation: Conversation, text: str, state: _TurnState) -> None:
+        escalations = self._services.escalations
+        if state.escalate is None or escalations is None:
+            return
+        try:
+            state.escalation_id = escalations.open_escalation(
+                thread_id=conversation.id,
+                user_id=conversation.principal.user_id,
+                reason=state.escalate,
+                detail=f"outcome {state.outcome}; {len(text)} characters asked",
+            )
+        except Exception:  # the user still gets their answer; the failure goes to the log
+            log.exception("could not open an escalation")
+
+    def _charge(self, conversation: Conversation, end: StreamEnd | None) -> None:
+        budgets = self._services.budgets
+        if budgets is None or end is None:
+            return
+        cost = estimate_cost(self._settings, end)
+        budgets.charge(conversation.principal, tokens=end.usage.total_tokens, cost_usd=cost)
 
     def _notify(
         self, conversation: Conversation, text: str, result: TurnResult, calls: Sequence[CallRecord]
@@ -382,17 +581,46 @@ def _call(
         latency_ms=end.latency_ms if end else 0.0,
         ttft_ms=end.ttft_ms if end else None,
         error=error,
-        request_text="\n".join(f"{m.role}: {m.content}" for m in request.messages),
+        request_text=request_body(request),
         response_text=response,
     )
 
 
-def _reasons(assessment: Assessment, conversation: Conversation) -> tuple[str, ...]:
+def estimate_cost(settings: Settings, end: StreamEnd) -> float:
+    """USD for one call from the per-model prices in settings; the local model costs nothing."""
+    if end.kind == "local":
+        return 0.0
+    prompt_price, completion_price = settings.models.hosted.prices_per_mtok.get(end.model, (0.0, 0.0))
+    usage = end.usage
+    return (usage.prompt_tokens * prompt_price + usage.completion_tokens * completion_price) / 1_000_000
+
+
+def _taint_sources(conversation: Conversation, assessment: Assessment, retrieval: Retrieval) -> list[str]:
+    tainted_by = list(conversation.tainted_by)
+    if assessment.tier == Tier.REGULATED and "this chat" not in tainted_by:
+        tainted_by.append("this chat")
+    tainted_by += [name for name in retrieval.tainted_by() if name not in tainted_by]
+    return tainted_by
+
+
+def _deciding_rule(
+    assessment: Assessment, conversation: Conversation, retrieval: Retrieval, tier: Tier
+) -> str:
+    if tier == assessment.tier:
+        return assessment.rule
+    if tier == conversation.tier:
+        return f"taint:conversation:{conversation.tier.value}"
+    return f"taint:retrieved-document:{retrieval.tier.value}"
+
+
+def _reasons(assessment: Assessment, conversation: Conversation, retrieval: Retrieval) -> tuple[str, ...]:
     reasons = list(assessment.reasons)
     if conversation.tier.rank > assessment.tier.rank:
         reasons.append(
             f"this chat already carried {conversation.tier.value} content, so it stays at that tier"
         )
+    if retrieval.tier.rank > assessment.tier.rank:
+        reasons.append(f"a retrieved passage is {retrieval.tier.value}, so the answer stays at that tier")
     return tuple(reasons)
 
 

@@ -8,11 +8,12 @@ go away. Tests build their own `Services` with fakes where they test logic.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.pipeline import ChatPipeline, ModelSet, TurnObserver
+from assistant.pipeline import ChatPipeline, ModelSet, TurnObserver, TurnServices
 from assistant.privacy import FailClosedPrivacy, Privacy
 from assistant.settings import Settings
 from models.base import ChatModel
@@ -20,6 +21,14 @@ from models.files import locate_package_file, verify_file
 from models.hosted import HostedModel, make_client
 from models.local import LocalModel
 from models.settings import LocalModelSettings
+from routing.breaker import BreakerModel, BreakerRegistry
+from routing.cache import ResponseCache
+from routing.retry import RetryingModel, RetryPolicy
+from routing.tiers import Tier
+
+if TYPE_CHECKING:
+    from assistant.governance.component import Governance
+    from knowledge.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +46,22 @@ def build_local_model(settings: Settings) -> LocalModel:
 
 
 def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel]:
-    """Strong model first, then the cheap one; empty when nothing hosted is configured."""
+    """Strong model first, then the cheap one; empty when nothing hosted is configured.
+
+    Each is wrapped from the outside: a circuit breaker per endpoint, then the one retry layer.
+    """
     hosted = settings.models.hosted
     if not hosted.configured:
         return []
     client = make_client(hosted)
+    breakers = BreakerRegistry.from_settings(settings.reliability)
+    policy = RetryPolicy.from_settings(settings.reliability)
     names = dict.fromkeys([hosted.models.strong, hosted.models.cheap])  # ordered, de-duplicated
-    return [HostedModel(name, hosted, count_tokens=count_tokens, client=client) for name in names]
+    models: list[ChatModel] = []
+    for name in names:
+        model = HostedModel(name, hosted, count_tokens=count_tokens, client=client)
+        models.append(RetryingModel(BreakerModel(model, breakers.for_endpoint(model.endpoint)), policy))
+    return models
 
 
 @dataclass
@@ -52,12 +70,16 @@ class Services:
     pipeline: ChatPipeline
     models: ModelSet
     privacy: Privacy
+    governance: Governance | None = None
+    knowledge: KnowledgeBase | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         closer = getattr(self.models.local, "close", None)
         if closer is not None:
             closer()
+        if self.governance is not None:
+            self.governance.close()
 
 
 def build_privacy(settings: Settings) -> Privacy:
@@ -73,17 +95,72 @@ def build_privacy(settings: Settings) -> Privacy:
         return FailClosedPrivacy(str(exc))
 
 
+def tier_classifier(privacy: Privacy) -> Callable[[str], Tier]:
+    """How ingestion classifies a chunk: the same gate as chat messages (fails closed)."""
+
+    def classify(text: str) -> Tier:
+        return privacy.assess(text, source="document").tier
+
+    return classify
+
+
+def build_knowledge(settings: Settings, governance: Governance, privacy: Privacy) -> KnowledgeBase | None:
+    if not settings.knowledge.enabled:
+        return None
+    from knowledge.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase(settings, governance.engine, tier_classifier(privacy))
+
+
+def build_cache(settings: Settings) -> ResponseCache[Any] | None:
+    reliability = settings.reliability
+    return ResponseCache.from_settings(reliability) if reliability.cache_enabled else None
+
+
 def build_services(
     settings: Settings,
     *,
     models: ModelSet | None = None,
     privacy: Privacy | None = None,
     observers: list[TurnObserver] | None = None,
+    with_governance: bool = True,
+    governance: Governance | None = None,
 ) -> Services:
+    """Everything the app needs. `with_governance=False` gives a bare pipeline (benchmarks)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if models is None:
         local = build_local_model(settings)
         models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
     privacy = privacy or build_privacy(settings)
-    pipeline = ChatPipeline(settings=settings, models=models, privacy=privacy, observers=observers or [])
-    return Services(settings=settings, pipeline=pipeline, models=models, privacy=privacy)
+    knowledge = None
+    turn_services = TurnServices()
+    observers = list(observers or [])
+    if not with_governance:
+        governance = None
+    else:
+        from assistant.governance.component import build_governance
+        from assistant.turn_records import GovernanceBudgets, GovernanceEscalations, GovernanceRecorder
+
+        governance = governance or build_governance(settings.governance, settings.data_dir)
+        knowledge = build_knowledge(settings, governance, privacy)
+        turn_services = TurnServices(
+            knowledge=knowledge,
+            escalations=GovernanceEscalations(governance),
+            budgets=GovernanceBudgets(governance),
+            cache=ResponseCache.from_settings(settings.reliability)
+            if settings.reliability.cache_enabled
+            else None,
+            doc_set_version=knowledge.registry.fingerprint if knowledge is not None else None,
+        )
+        observers.append(GovernanceRecorder(governance, settings))
+    pipeline = ChatPipeline(
+        settings=settings, models=models, privacy=privacy, observers=observers, services=turn_services
+    )
+    return Services(
+        settings=settings,
+        pipeline=pipeline,
+        models=models,
+        privacy=privacy,
+        governance=governance,
+        knowledge=knowledge,
+    )

@@ -25,6 +25,7 @@ from pydantic_settings import (
 from assistant.governance.settings import GovernanceSettings
 from knowledge.settings import KnowledgeSettings
 from models.settings import ModelSettings
+from routing.reliability_settings import ReliabilitySettings
 from routing.settings import RoutingSettings
 
 
@@ -47,6 +48,10 @@ class ChatSettings(BaseModel):
     # Tokens kept free for the answer when fitting history into the context window.
     answer_reserve_tokens: int = Field(default=384, ge=16)
     max_history_turns: int = Field(default=20, ge=0)
+    # Passages retrieved per question (the grounded prompt keeps the best that fit its budget).
+    retrieval_k: int = Field(default=5, ge=1, le=20)
+    # Open an escalation for a person when an answer's confidence is low.
+    escalate_low_confidence: bool = True
     system_prompt: str = (
         "You are Confidante, a careful assistant for the employees of one company. "
         "Answer briefly and plainly. If you do not know, say so."
@@ -70,6 +75,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = ChatSettings()
     models: ModelSettings = ModelSettings()
     routing: RoutingSettings = RoutingSettings()
+    reliability: ReliabilitySettings = ReliabilitySettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     governance: GovernanceSettings = GovernanceSettings()
     logging: LoggingSettings = LoggingSettings()

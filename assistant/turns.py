@@ -61,6 +61,9 @@ class SourceRef(BaseModel):
     title: str
     location: str
     snippet: str
+    # The whole passage, shown when the citation is opened; `highlight` is the sentence in it
+    # that best supports the answer.
+    passage: str = ""
     highlight: str = ""
     score: float = 0.0
     tier: Tier = Tier.PUBLIC
@@ -107,7 +110,9 @@ class TurnResult(BaseModel):
             "entities": dict(self.receipt.entity_counts),
             "pseudonymized": dict(self.receipt.pseudonymized),
             "rule": self.receipt.rule,
-            "sources": [s.model_dump(mode="json") for s in self.sources],
+            "sources": [
+                {k: v for k, v in s.model_dump(mode="json").items() if k != "passage"} for s in self.sources
+            ],
             "confidence": self.confidence.model_dump() if self.confidence else None,
             "notices": list(self.notices),
             "escalation_id": self.escalation_id,
@@ -131,6 +136,8 @@ class Conversation:
     tainted_by: list[str] = field(default_factory=list)
     vault: object | None = None
     hosted_notice_shown: bool = False
+    # Answer from the company's documents (retrieval) unless the user switched it off.
+    use_documents: bool = True
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def remember(self, user_text: str, answer: str) -> None:

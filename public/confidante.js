@@ -54,10 +54,14 @@
   }
 
   function label() {
+    // Chainlit marks the (focusable, clickable) attach button as presentational, which hides it
+    // from assistive technology; it is a button.
+    var attach = document.querySelector("#upload-button[role='presentation']");
+    if (attach) attach.removeAttribute("role");
     for (var i = 0; i < BUTTON_NAMES.length; i++) name(BUTTON_NAMES[i][0], BUTTON_NAMES[i][1]);
-    // The welcome screen's icon repeats the product name written next to it: decorative.
+    // The welcome screen shows the product's icon (the chat profile's) without alt text.
     var images = document.querySelectorAll("#welcome-screen img:not([alt])");
-    for (var j = 0; j < images.length; j++) images[j].setAttribute("alt", "");
+    for (var j = 0; j < images.length; j++) images[j].setAttribute("alt", "Confidante");
   }
 
   function scan() {

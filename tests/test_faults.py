@@ -25,7 +25,6 @@ from routing.tiers import Tier
 from tests.support.proxy import FaultProxy
 from tests.support.servers import SERVER_MODEL_ALIAS
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.slow
 
 HANG_GUARD_S = 30.0

@@ -25,7 +25,6 @@ from routing.tiers import Route, Tier
 from tests.support.proxy import FAULT_KINDS, FaultProxy
 from tests.support.servers import SERVER_MODEL_ALIAS
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.slow
 
 CANARY = "078-05-1120 canary-5c1e"

@@ -27,7 +27,6 @@ from models.settings import HostedModelSettings
 from tests.support.proxy import FaultProxy
 from tests.support.servers import SERVER_MODEL_ALIAS, LlamaServer
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.slow
 
 

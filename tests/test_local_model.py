@@ -15,7 +15,6 @@ from models.local import LocalModel
 from models.settings import LocalModelSettings
 from tests.support.servers import bundled_gguf
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.slow
 
 COUNTING = "Count from 1 to 100, separated by commas."

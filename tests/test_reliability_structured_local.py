@@ -9,7 +9,6 @@ from models.base import ChatMessage, ChatRequest
 from models.local import LocalModel
 from routing.structured import StructuredOutputError, StructuredStats, ask_structured
 
-pytest_plugins = ["tests.support.fixtures"]
 pytestmark = pytest.mark.slow
 
 

@@ -78,11 +78,14 @@ class UploadIntake:
         self.privacy = privacy
         self.store = store
         self.staging = staging
+        # Bounds the parser children, so a burst of uploads cannot starve the machine (2 cores).
+        self._parses = asyncio.Semaphore(settings.max_parallel_parses)
 
     async def accept(self, incoming: IncomingFile, *, owner: str, thread_id: str) -> IntakeReply:
         name = safe_display_name(incoming.name)
         try:
-            parsed = await asyncio.to_thread(self._parse, incoming.path, name)
+            async with self._parses:
+                parsed = await asyncio.to_thread(self._parse, incoming.path, name)
         except DocumentRejected as exc:
             log.info("upload %r refused: %s", name, exc.detail)
             return self._refuse(name, exc.user_message, exc.code)

@@ -18,6 +18,8 @@ class UploadSettings(BaseModel):
     max_pages: int = Field(default=300, ge=1)
     # The parser child's wall-clock bound for an upload; the user gets an answer within ~30 s.
     parse_timeout_s: float = Field(default=20.0, gt=0)
+    # Parser child processes at once (each takes a core); more uploads wait their turn.
+    max_parallel_parses: int = Field(default=2, ge=1)
     # Time the upload handler may spend classifying pages before replying; the rest is done by the job.
     intake_classify_budget_s: float = Field(default=6.0, ge=0)
 

@@ -20,6 +20,8 @@ ANSWER_TIMEOUT_MS = 120_000  # one answer on a busy 2-core machine, with margin
 RECEIPT_BUTTON = 'button[id="step-Privacy receipt"]'
 ANSWER = '[data-step-type="assistant_message"]:has(img[alt="Avatar for Confidante"])'
 NOTICE = '[data-step-type="assistant_message"]:has(img[alt="Avatar for Notice"])'
+# Chainlit itself posts this (as the app's name) when Stop is pressed; it is not an answer.
+CHAINLIT_STOP_MESSAGE = "Task manually stopped."
 FOOTER = '[data-orientation="horizontal"][role="none"] + [role="article"]'
 
 
@@ -88,7 +90,7 @@ class ChatPage:
 
     @property
     def answers(self) -> Locator:
-        return self.page.locator(ANSWER)
+        return self.page.locator(ANSWER).filter(has_not_text=CHAINLIT_STOP_MESSAGE)
 
     @property
     def notices(self) -> Locator:

@@ -1,0 +1,71 @@
+"""Citations, confidence and hand-over actions under an answer.
+
+Each cited source becomes a Chainlit side element named `[n]`: Chainlit turns every `[n]` in the
+answer into a link that opens the passage (title, page or section, the supporting sentence in
+bold). Passages are untrusted document text, so their markdown is escaped: a document can never
+inject an image, a link or formatting into the UI.
+"""
+
+from __future__ import annotations
+
+import re
+
+import chainlit as cl
+
+from assistant.turns import SourceRef, TurnResult
+
+ASK_A_PERSON = "ask_a_person"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~])")
+LEVEL_ICON = {"high": "🟢", "medium": "🟡", "low": "🔴"}
+
+
+def escape_markdown(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def passage_markdown(ref: SourceRef) -> str:
+    passage = ref.passage or ref.snippet
+    if ref.highlight and ref.highlight in passage:
+        before, _, after = passage.partition(ref.highlight)
+        body = f"{escape_markdown(before)}**{escape_markdown(ref.highlight)}**{escape_markdown(after)}"
+    else:
+        body = escape_markdown(passage)
+    header = f"**{escape_markdown(ref.title)}** · {escape_markdown(ref.location)} · tier {ref.tier.value}"
+    return f"{header}\n\n{body}"
+
+
+def source_elements(result: TurnResult) -> list[cl.Text]:
+    return [
+        cl.Text(name=f"[{ref.number}]", content=passage_markdown(ref), display="side")
+        for ref in result.sources
+    ]
+
+
+def sources_line(result: TurnResult) -> str:
+    """A line naming every source, so each `[n]` link exists even if the model cited none."""
+    if not result.sources:
+        return ""
+    return "Sources: " + " ".join(f"[{ref.number}] {escape_markdown(ref.title)}" for ref in result.sources)
+
+
+def confidence_line(result: TurnResult) -> str:
+    confidence = result.confidence
+    if confidence is None:
+        return ""
+    icon = LEVEL_ICON.get(confidence.level, "")
+    return f"{icon} **Confidence: {confidence.level}** — {escape_markdown(confidence.reason)}"
+
+
+def handover_actions(result: TurnResult) -> list[cl.Action]:
+    """Offer a person when the answer is weak and no escalation was opened already."""
+    weak = result.confidence is not None and result.confidence.level == "low"
+    if result.escalation_id or not (weak or result.outcome == "error"):
+        return []
+    return [cl.Action(name=ASK_A_PERSON, payload={"reason": "low_confidence"}, label="Ask a person")]
+
+
+def escalation_line(result: TurnResult) -> str:
+    if not result.escalation_id:
+        return ""
+    ticket = result.escalation_id[:8]
+    return f"🙋 A person from the support team has been asked to look at this (ticket {ticket})."

@@ -1,0 +1,131 @@
+"""Turning finished turns into governance records: the audit trail, metrics, escalations, budgets.
+
+One routing-decision record per turn and one model-call record per model call, with sha256 of
+exactly what was sent and received. Raw text is handed over with its tier; the audit trail keeps
+or drops it by the retention policy (regulated raw text is not stored unless configured). Nothing
+here may raise into a user's turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from assistant.identity import Principal
+from assistant.pipeline import PROMPT_TEMPLATE_VERSION, CallRecord
+from assistant.settings import Settings
+from assistant.turns import Conversation, TurnResult
+
+if TYPE_CHECKING:
+    from assistant.governance.component import Governance
+
+log = logging.getLogger(__name__)
+
+
+def call_cost(settings: Settings, call: CallRecord) -> float:
+    if call.kind == "local":
+        return 0.0
+    prompt_price, completion_price = settings.models.hosted.prices_per_mtok.get(call.model, (0.0, 0.0))
+    return (call.usage_prompt * prompt_price + call.usage_completion * completion_price) / 1_000_000
+
+
+class GovernanceRecorder:
+    """A `TurnObserver` writing the audit trail and the Prometheus metrics."""
+
+    def __init__(self, governance: Governance, settings: Settings) -> None:
+        self._governance = governance
+        self._settings = settings
+
+    def on_turn(
+        self, conversation: Conversation, user_text: str, result: TurnResult, calls: Sequence[CallRecord]
+    ) -> None:
+        from assistant.governance.audit import AuditEvent
+
+        audit = self._governance.audit
+        tier = result.receipt.tier.value
+        common: dict[str, Any] = {
+            "user_id": conversation.principal.user_id,
+            "thread_id": conversation.id,
+            "tier": tier,
+            "policy_version": result.receipt.policy_version or None,
+            "prompt_template_version": PROMPT_TEMPLATE_VERSION,
+            "document_ids": tuple(dict.fromkeys(s.doc_id for s in result.sources)),
+        }
+        audit.record(
+            AuditEvent(
+                kind="routing_decision",
+                outcome=result.outcome,
+                route=result.receipt.route.value,
+                detail=f"rule {result.receipt.rule}"[:500],
+                **common,
+            )
+        )
+        for call in calls:
+            cost = call_cost(self._settings, call)
+            audit.record(
+                AuditEvent(
+                    kind="model_call",
+                    outcome=call.outcome,
+                    route=call.kind,
+                    model=call.model,
+                    prompt_tokens=call.usage_prompt,
+                    completion_tokens=call.usage_completion,
+                    latency_ms=call.latency_ms or None,
+                    ttft_ms=call.ttft_ms,
+                    cost_usd=cost,
+                    detail=(call.error or None) and call.error[:500],
+                    request_sha256=call.request_sha256,
+                    response_sha256=call.response_sha256,
+                    request_text=call.request_text,
+                    response_text=call.response_text,
+                    **common,
+                )
+            )
+            self._observe(call, tier, cost)
+        self._observe_turn(result)
+
+    def _observe(self, call: CallRecord, tier: str, cost: float) -> None:
+        telemetry = self._governance.telemetry
+        telemetry.observe_model_call(
+            route=call.kind,
+            tier=tier,
+            model=call.model,
+            latency_s=call.latency_ms / 1000,
+            ttft_s=None if call.ttft_ms is None else call.ttft_ms / 1000,
+            prompt_tokens=call.usage_prompt,
+            completion_tokens=call.usage_completion,
+            cost_usd=cost,
+            outcome=call.outcome,
+        )
+        if call.outcome == "error":
+            telemetry.observe_error(route=call.kind, kind=call.error.split("(")[0][:40] or "error")
+
+    def _observe_turn(self, result: TurnResult) -> None:
+        telemetry = self._governance.telemetry
+        if result.outcome == "fallback":
+            telemetry.observe_fallback(from_route="hosted", to_route=result.route)
+        if result.escalation_id:
+            telemetry.observe_escalation(reason=result.outcome)
+        if result.outcome == "over_budget":
+            telemetry.observe_budget_refusal()
+
+
+class GovernanceEscalations:
+    def __init__(self, governance: Governance) -> None:
+        self._escalations = governance.escalations
+
+    def open_escalation(self, *, thread_id: str, user_id: str, reason: str, detail: str) -> str:
+        return self._escalations.open(thread_id, user_id, reason, detail).id  # type: ignore[arg-type]
+
+
+class GovernanceBudgets:
+    def __init__(self, governance: Governance) -> None:
+        self._budgets = governance.budgets
+
+    def allows(self, principal: Principal) -> str | None:
+        status = self._budgets.check(principal)
+        return None if status.allowed else status.message
+
+    def charge(self, principal: Principal, *, tokens: int, cost_usd: float) -> None:
+        self._budgets.charge(principal, tokens, cost_usd)

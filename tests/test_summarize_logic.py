@@ -1,0 +1,217 @@
+"""Map → reduce logic with scripted models: grouping, per-group routing, citation checks, fallbacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.pipeline import ModelSet
+from assistant.privacy import Assessment
+from assistant.uploads.citing import attach_ref, normalize_ref, strip_markers
+from assistant.uploads.plan import build_excerpt, plan_groups
+from assistant.uploads.rendering import md_escape, render_summary
+from assistant.uploads.routed_calls import TierRouter
+from assistant.uploads.settings import UploadSettings
+from assistant.uploads.summarize import Summarizer
+from knowledge.parsing.documents import Section
+from models.base import ChatRequest, ModelUnavailable
+from models.fakes import FunctionModel
+from routing.tiers import Route, Tier
+
+PAGES = [
+    "The Aurora project builds a solar farm near Lyon. Construction starts in March with forty workers.",
+    "The budget of the Aurora project is twelve million euros. Funding comes from three regional banks.",
+    "Patient Zed Quillfeather has SSN 078-05-1120. His diagnosis is confidential medical information.",
+]
+
+
+def sections(texts: list[str] = PAGES) -> list[Section]:
+    out, cursor = [], 0
+    for number, text in enumerate(texts, start=1):
+        out.append(Section(text=text, start=cursor, end=cursor + len(text), page=number))
+        cursor += len(text) + 2
+    return out
+
+
+class KeywordPrivacy:
+    """Scripted gate: 'SSN' → regulated, 'budget' → internal, else public."""
+
+    def assess(self, text: str, *, source: str) -> Assessment:
+        if "SSN" in text:
+            return Assessment(tier=Tier.REGULATED, rule="entity:US_SSN")
+        if "budget" in text:
+            return Assessment(tier=Tier.INTERNAL, rule="topic:finance")
+        return Assessment(tier=Tier.PUBLIC, rule="default")
+
+    def route_for(self, tier: Tier) -> Route:
+        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(tier, Route.HOSTED)
+
+    def new_vault(self) -> object:
+        return {}
+
+    def pseudonymize(self, request: ChatRequest, vault: object) -> tuple[ChatRequest, dict[str, int]]:
+        messages = [m.model_copy(update={"content": m.content.replace("Aurora", "<PROJECT_1>")}) for m in request.messages]
+        return request.model_copy(update={"messages": tuple(messages)}), {"PROJECT": 1}
+
+    def restorer(self, vault: object):  # type: ignore[no-untyped-def]
+        class _Restorer:
+            def __init__(self) -> None:
+                self.buffer = ""
+
+            def feed(self, text: str) -> str:
+                return text.replace("<PROJECT_1>", "Aurora")
+
+            def flush(self) -> str:
+                return ""
+
+        return _Restorer()
+
+
+def echo_points(request: ChatRequest) -> str:
+    """A well-behaved model: quotes the first sentence under each [ref] header as a JSON point."""
+    prompt = request.messages[-1].content
+    if "Key points" in prompt:
+        return "The document describes the Aurora project and its budget of twelve million euros."
+    body = prompt.split("<document>")[1].split("</document>")[0]
+    points = []
+    for block in body.strip().split("\n\n"):
+        header, _, text = block.partition("\n")
+        points.append({"text": text.split(". ")[0] + ".", "ref": header.strip("[]")})
+    return json.dumps({"points": points})
+
+
+def summarizer(local, hosted=(), **overrides) -> tuple[Summarizer, TierRouter]:  # type: ignore[no-untyped-def]
+    settings = UploadSettings(structured_reasks=0, **overrides)
+    router = TierRouter(ModelSet(local=local, hosted=list(hosted)), KeywordPrivacy(), max_calls=settings.max_model_calls)
+    return Summarizer(router, settings, lambda text: len(text.split())), router
+
+
+async def run(s: Summarizer, secs: list[Section], tiers: list[Tier]):  # type: ignore[no-untyped-def]
+    groups = plan_groups(secs, tiers, 12)
+    done: list[object] = []
+
+    async def progress(done_: int, total: int, label: str) -> None:
+        return None
+
+    async def step_done(result: object) -> None:
+        done.append(result)
+
+    summary = await s.summarize(
+        title="Aurora", sections=secs, groups=groups, meta_tier=Tier.PUBLIC, finished={}, progress=progress, step_done=step_done
+    )
+    return summary, groups, done
+
+
+# -- plan and citations ------------------------------------------------------------------------
+
+
+def test_groups_are_bounded_and_never_mix_tiers_needlessly() -> None:
+    secs = sections([f"Page {i} talks about topic {i}. " * 20 for i in range(1, 101)])
+    tiers = [Tier.REGULATED if i == 41 else Tier.PUBLIC for i in range(1, 101)]
+    groups = plan_groups(secs, tiers, 12)
+    assert len(groups) <= 12
+    assert [i for g in groups for i in g.section_indexes] == list(range(100))
+    regulated = [g for g in groups if g.tier == Tier.REGULATED]
+    # The regulated page may pull neighbours local, but never goes to a group labelled public.
+    assert any(40 in g.section_indexes for g in regulated)
+    assert all(40 not in g.section_indexes for g in groups if g.tier != Tier.REGULATED)
+
+
+def test_single_group_per_tier_when_budget_is_one() -> None:
+    groups = plan_groups(sections(), [Tier.PUBLIC, Tier.INTERNAL, Tier.REGULATED], 1)
+    assert len(groups) == 1 and groups[0].tier == Tier.REGULATED and groups[0].label == "pages 1–3"
+
+
+def test_excerpt_keeps_every_page_within_budget() -> None:
+    secs = sections([f"Sentence one of page {i}. Sentence two of page {i}. Sentence three." for i in range(1, 6)])
+    excerpt = build_excerpt(secs, [f"p. {i}" for i in range(1, 6)], 40, lambda t: len(t.split()))
+    assert all(f"[p. {i}]" in excerpt for i in range(1, 6))
+    assert "Sentence three" not in excerpt
+
+
+def test_reference_normalization_and_marker_stripping() -> None:
+    assert normalize_ref("page 3") == normalize_ref("[p3]") == normalize_ref("P. 3") == "p. 3"
+    assert strip_markers("Costs rose [p. 2] and fell [p. 99].", {"p. 2"}) == "Costs rose [p. 2] and fell."
+
+
+def test_a_point_keeps_only_a_real_supporting_reference() -> None:
+    sources = {"p. 1": PAGES[0], "p. 2": PAGES[1]}
+    point = "The budget of the Aurora project is twelve million euros."
+    assert attach_ref(point, "p. 2", sources, 0.5) == "p. 2"
+    assert attach_ref(point, "p. 7", sources, 0.5) == "p. 2"  # invented page: re-attached to the real one
+    assert attach_ref("Bananas are yellow and tasty fruit.", "p. 1", sources, 0.5) is None
+
+
+def test_names_cannot_inject_markdown() -> None:
+    assert "](" not in md_escape("[x](https://evil.example/a.png)")
+
+
+# -- routing per group -------------------------------------------------------------------------
+
+
+async def test_each_map_call_is_routed_by_its_own_group_tier() -> None:
+    local = FunctionModel(echo_points, name="local-fake", kind="local")
+    hosted = FunctionModel(echo_points, name="hosted-fake", kind="hosted")
+    s, _ = summarizer(local, [hosted])
+    summary, groups, _ = await run(s, sections(), [Tier.PUBLIC, Tier.INTERNAL, Tier.REGULATED])
+    assert [g.tier for g in groups] == [Tier.PUBLIC, Tier.INTERNAL, Tier.REGULATED]
+    sent_hosted = "\n".join(m.content for r in hosted.requests for m in r.messages)
+    assert "078-05-1120" not in sent_hosted and "Quillfeather" not in sent_hosted
+    assert "<PROJECT_1>" in sent_hosted and "budget" in sent_hosted  # internal went pseudonymized
+    assert any("078-05-1120" in m.content for r in local.requests for m in r.messages)
+    # The reduce step carries regulated points, so it runs locally too.
+    assert "Key points" in local.requests[-1].messages[-1].content
+    assert {p.ref for p in summary.points} == {"p. 1", "p. 2", "p. 3"}
+    assert all(p.origin == "model" for p in summary.points)
+    assert "Aurora" in summary.points[0].text  # placeholders restored
+
+
+async def test_hosted_failure_falls_back_to_local_but_regulated_never_goes_hosted() -> None:
+    local = FunctionModel(lambda r: ModelUnavailable("down"), name="local-fake", kind="local")
+    hosted = FunctionModel(lambda r: ModelUnavailable("down"), name="hosted-fake", kind="hosted")
+    s, _ = summarizer(local, [hosted])
+    summary, _, _ = await run(s, sections(), [Tier.PUBLIC, Tier.PUBLIC, Tier.REGULATED])
+    assert all("078-05-1120" not in m.content for r in hosted.requests for m in r.messages)
+    assert len(local.requests) >= 2  # the public group fell back to local after hosted failed
+    # Nothing could answer: every point is a quote from its own page, and says so.
+    assert summary.points and all(p.origin == "quote" for p in summary.points)
+    assert summary.overview is None
+
+
+async def test_garbage_output_degrades_to_checked_plain_text_or_quotes() -> None:
+    replies = iter(["}}} not json", "Bananas grow on trees in the tropics."] * 5)
+    local = FunctionModel(lambda r: next(replies), name="tiny", kind="local")
+    s, router = summarizer(local)
+    summary, groups, _ = await run(s, sections(PAGES[:2]), [Tier.PUBLIC, Tier.PUBLIC])
+    assert all(p.origin == "quote" for p in summary.points)
+    assert {p.ref for p in summary.points} <= {"p. 1", "p. 2"}
+    assert router.calls_made <= 2 * len(groups) + 1
+    text = render_summary(summary, display_name="a.pdf", pages=2, local_model="tiny")
+    assert "quoted from the document" in text
+
+
+async def test_model_calls_are_bounded_by_the_budget() -> None:
+    local = FunctionModel(lambda r: "no json here at all", name="tiny", kind="local")
+    s, router = summarizer(local, max_model_calls=3)
+    secs = sections([f"Topic {i} is explained on this page in some detail." for i in range(1, 30)])
+    summary, groups, _ = await run(s, secs, [Tier.PUBLIC] * len(secs))
+    assert len(groups) == 12 and router.calls_made <= 3
+    assert len(summary.points) >= 12  # quotes fill in where the budget ran out
+
+
+async def test_invented_citation_never_reaches_the_summary() -> None:
+    reply = json.dumps({"points": [{"text": "The farm has a budget of twelve million euros.", "ref": "p. 42"}]})
+    local = FunctionModel(lambda r: reply if "<document>" in r.messages[-1].content else "Nothing.", kind="local")
+    s, _ = summarizer(local)
+    summary, _, _ = await run(s, sections(PAGES[:2]), [Tier.PUBLIC, Tier.PUBLIC])
+    assert "p. 42" not in {p.ref for p in summary.points}
+
+
+@pytest.mark.parametrize("tier", [Tier.REGULATED])
+def test_candidates_for_regulated_are_local_only(tier: Tier) -> None:
+    local = FunctionModel(lambda r: "x", kind="local")
+    hosted = FunctionModel(lambda r: "x", kind="hosted")
+    router = TierRouter(ModelSet(local=local, hosted=[hosted]), KeywordPrivacy(), max_calls=5)
+    assert [c.model.kind for c in router.candidates(tier)] == ["local"]
+    assert [c.model.kind for c in router.candidates(Tier.PUBLIC)] == ["hosted", "local"]
