@@ -20,13 +20,16 @@ from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.turns import Conversation
+from knowledge.store import StoreInUse
 from models.base import ChatMessage
+from models.files import ModelFileError
 from routing.tiers import highest
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
 
 log = logging.getLogger(__name__)
+STARTUP_ERRORS: tuple[type[Exception], ...] = (ModelFileError, StoreInUse, OSError)
 
 STARTERS = [
     ("What can you do?", "What can you help me with, and what happens to my data?"),
@@ -114,7 +117,14 @@ class ChatApp:
                 return
             settings = self.settings
             logging.basicConfig(level=getattr(logging, settings.logging.level))
-            self._services = await asyncio.to_thread(build_services, settings, governance=self._governance)
+            try:
+                self._services = await asyncio.to_thread(
+                    build_services, settings, governance=self._governance
+                )
+            except STARTUP_ERRORS as exc:
+                # One clear line, no traceback: a missing model, a store owned by another process.
+                print(f"confidante: cannot start: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
             local = self._services.models.local
             warm = getattr(local, "wait_ready", None)
             if warm is not None:
@@ -166,7 +176,7 @@ class ChatApp:
         await self._send_chat_settings(conversation)
 
     async def _send_chat_settings(self, conversation: Conversation) -> None:
-        from chainlit.input_widget import Switch
+        from chainlit.input_widget import InputWidget, Switch
 
         switch = Switch(
             id="use_documents",
@@ -174,7 +184,8 @@ class ChatApp:
             initial=conversation.use_documents,
             description="Search the documents you may read and cite them; off for a general chat.",
         )
-        await cl.ChatSettings([switch]).send()  # type: ignore[list-item]
+        widgets: list[InputWidget] = [switch]
+        await cl.ChatSettings(widgets).send()
 
     async def on_settings_update(self, values: Mapping[str, Any]) -> None:
         conversation = self._conversation()
@@ -198,7 +209,7 @@ class ChatApp:
         await action.remove()
         await cl.Message(
             content=(
-                f"🙋 I've asked a person from the support team to take over (ticket {escalation.id[:8]}). "
+                f"I've asked a person from the support team to take over (ticket {escalation.id[:8]}). "
                 "They can see this conversation and will reply here."
             ),
             author="Confidante",

@@ -16,7 +16,6 @@ from assistant.turns import SourceRef, TurnResult
 
 ASK_A_PERSON = "ask_a_person"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~])")
-LEVEL_ICON = {"high": "🟢", "medium": "🟡", "low": "🔴"}
 
 
 def escape_markdown(text: str) -> str:
@@ -52,8 +51,7 @@ def confidence_line(result: TurnResult) -> str:
     confidence = result.confidence
     if confidence is None:
         return ""
-    icon = LEVEL_ICON.get(confidence.level, "")
-    return f"{icon} **Confidence: {confidence.level}** — {escape_markdown(confidence.reason)}"
+    return f"**Confidence: {confidence.level}** — {escape_markdown(confidence.reason)}"
 
 
 def handover_actions(result: TurnResult) -> list[cl.Action]:
@@ -68,4 +66,4 @@ def escalation_line(result: TurnResult) -> str:
     if not result.escalation_id:
         return ""
     ticket = result.escalation_id[:8]
-    return f"🙋 A person from the support team has been asked to look at this (ticket {ticket})."
+    return f"A person from the support team has been asked to look at this (ticket {ticket})."

@@ -140,5 +140,17 @@ def _register() -> None:
 
 _register()
 
+
+def run() -> None:
+    """The console script: known failures end in one line (exit 2), never a traceback."""
+    from knowledge.store import StoreInUse
+    from models.files import ModelFileError
+
+    try:
+        main()
+    except (StoreInUse, ModelFileError, SettingsError) as exc:
+        click.echo(f"confidante: {exc}", err=True)
+        raise SystemExit(2) from None
+
 if __name__ == "__main__":
-    main()
+    run()

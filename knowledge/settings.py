@@ -112,4 +112,5 @@ class KnowledgeSettings(BaseModel):
     retrieval: RetrievalSettings = RetrievalSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()
     # Tokens of retrieved sources allowed in a grounded prompt.
-    context_tokens: int = Field(default=1200, ge=64)
+    # Passages in a grounded prompt: about three chunks, so the small local model answers quickly.
+    context_tokens: int = Field(default=700, ge=64)

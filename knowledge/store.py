@@ -8,6 +8,8 @@ visible. This module never decides access: callers pass the `where` filter built
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,35 @@ def open_client(settings: ChromaSettings, default_path: Path) -> Any:
         )
     path = settings.path or default_path
     path.mkdir(parents=True, exist_ok=True)
+    _hold_exclusive_lock(path / "confidante.lock")
     return chromadb.PersistentClient(path=str(path), settings=client_settings)
+
+
+class StoreInUse(RuntimeError):
+    """Another process owns the embedded store; the message says what to do instead."""
+
+
+_held_locks: dict[str, int] = {}
+
+
+def _hold_exclusive_lock(lock_path: Path) -> None:
+    """Embedded Chroma is not multi-process safe: one process owns it, others are refused.
+
+    The lock lives as long as the process (the kernel releases it on exit, even after kill -9).
+    """
+    key = str(lock_path.resolve())
+    if key in _held_locks:
+        return
+    fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreInUse(
+            "the knowledge base is in use by another Confidante process (probably the running app); "
+            'stop it first, or run a Chroma server and set knowledge.chroma.mode = "http"'
+        ) from None
+    _held_locks[key] = fd
 
 
 class KnowledgeStore:

@@ -66,7 +66,12 @@ def make_worker(engine, data_dir: Path, model: FunctionModel, **overrides):  # t
     settings = UploadSettings(structured_reasks=0, progress_interval_s=0.2, poll_interval_s=0.05, **overrides)
     store, staging, events = JobStore(engine), Staging(data_dir / "uploads"), Events()
     runner = SummaryJobRunner(
-        store=store, staging=staging, models=ModelSet(local=model), privacy=KeywordPrivacy(), index=None, settings=settings
+        store=store,
+        staging=staging,
+        models=ModelSet(local=model),
+        privacy=KeywordPrivacy(),
+        index=None,
+        settings=settings,
     )
     return SummaryWorker(store, runner, staging, settings, events), store, staging, events
 
@@ -74,14 +79,23 @@ def make_worker(engine, data_dir: Path, model: FunctionModel, **overrides):  # t
 def queue_job(store: JobStore, staging: Staging, pages: int, *, classified: bool = True) -> JobView:
     doc = parsed(pages)
     tiers = tuple(Tier.PUBLIC if classified else None for _ in doc.sections)
-    job = store.create(owner="alice", thread_id="t1", display_name="handbook.pdf", tier="public", page_count=pages, total=pages)
+    job = store.create(
+        owner="alice",
+        thread_id="t1",
+        display_name="handbook.pdf",
+        tier="public",
+        page_count=pages,
+        total=pages,
+    )
     staging.save(job.id, StagedDocument(parsed=doc, section_tiers=tiers, meta_tier=Tier.PUBLIC))
     return job
 
 
 def test_migration_creates_the_jobs_table(engine) -> None:  # type: ignore[no-untyped-def]
     assert current_revision(engine) is not None
-    job = JobStore(engine).create(owner="a", thread_id="t", display_name="x.pdf", tier="public", page_count=1, total=1)
+    job = JobStore(engine).create(
+        owner="a", thread_id="t", display_name="x.pdf", tier="public", page_count=1, total=1
+    )
     assert JobStore(engine).get(job.id) == job
 
 
@@ -136,14 +150,16 @@ async def test_cancel_of_a_queued_job_needs_no_worker(engine, data_dir: Path) ->
     assert store.claim_next() is None
 
 
-async def test_restart_resumes_a_stale_running_job_from_its_last_finished_step(engine, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_restart_resumes_a_stale_running_job_from_its_last_finished_step(
+    engine, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
     model = FunctionModel(echo_points, kind="local")
     worker, store, staging, _ = make_worker(engine, data_dir, model, max_map_calls=4)
     job = queue_job(store, staging, 8)
     # A previous process claimed the job, finished map step 0, then died (heartbeat long ago).
     assert store.claim_next() is not None
-    step = {"index": 0, "tier": "public", "refs": ["p. 1", "p. 2"], "written_by": "local",
-            "points": [{"text": "Persisted point from before the restart.", "ref": "p. 1", "origin": "model"}]}  # fmt: skip
+    point = {"text": "Persisted point from before the restart.", "ref": "p. 1", "origin": "model"}
+    step = {"index": 0, "tier": "public", "refs": ["p. 1", "p. 2"], "written_by": "local", "points": [point]}
     store.add_step(job.id, step)
     store.set_fields(job.id, heartbeat_at=utcnow() - timedelta(minutes=5))
     await worker.start()  # start-up recovery re-queues it
@@ -160,7 +176,9 @@ async def test_restart_resumes_a_stale_running_job_from_its_last_finished_step(e
 
 
 async def test_restart_fails_a_job_cleanly_after_too_many_attempts(engine, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    worker, store, staging, _ = make_worker(engine, data_dir, FunctionModel(echo_points, kind="local"), max_attempts=1)
+    worker, store, staging, _ = make_worker(
+        engine, data_dir, FunctionModel(echo_points, kind="local"), max_attempts=1
+    )
     job = queue_job(store, staging, 2)
     store.claim_next()
     store.set_fields(job.id, heartbeat_at=utcnow() - timedelta(minutes=5))

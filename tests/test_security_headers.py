@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from websockets.exceptions import InvalidStatus
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -144,7 +145,7 @@ def test_websocket_with_foreign_origin_is_refused(server):
         async with websockets.connect(url, origin=origin) as ws:  # type: ignore[arg-type]
             return str(await ws.recv())
 
-    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+    with pytest.raises(InvalidStatus) as refused:
         asyncio.run(attempt("https://evil.example"))
     assert refused.value.response.status_code == 403
     assert asyncio.run(attempt(server)) == "hello"

@@ -45,13 +45,18 @@ class KeywordPrivacy:
         return Assessment(tier=Tier.PUBLIC, rule="default")
 
     def route_for(self, tier: Tier) -> Route:
-        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(tier, Route.HOSTED)
+        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(
+            tier, Route.HOSTED
+        )
 
     def new_vault(self) -> object:
         return {}
 
     def pseudonymize(self, request: ChatRequest, vault: object) -> tuple[ChatRequest, dict[str, int]]:
-        messages = [m.model_copy(update={"content": m.content.replace("Aurora", "<PROJECT_1>")}) for m in request.messages]
+        messages = [
+            m.model_copy(update={"content": m.content.replace("Aurora", "<PROJECT_1>")})
+            for m in request.messages
+        ]
         return request.model_copy(update={"messages": tuple(messages)}), {"PROJECT": 1}
 
     def restorer(self, vault: object):  # type: ignore[no-untyped-def]
@@ -83,7 +88,9 @@ def echo_points(request: ChatRequest) -> str:
 
 def summarizer(local, hosted=(), **overrides) -> tuple[Summarizer, TierRouter]:  # type: ignore[no-untyped-def]
     settings = UploadSettings(structured_reasks=0, **overrides)
-    router = TierRouter(ModelSet(local=local, hosted=list(hosted)), KeywordPrivacy(), max_calls=settings.max_model_calls)
+    router = TierRouter(
+        ModelSet(local=local, hosted=list(hosted)), KeywordPrivacy(), max_calls=settings.max_model_calls
+    )
     return Summarizer(router, settings, lambda text: len(text.split())), router
 
 
@@ -98,7 +105,13 @@ async def run(s: Summarizer, secs: list[Section], tiers: list[Tier]):  # type: i
         done.append(result)
 
     summary = await s.summarize(
-        title="Aurora", sections=secs, groups=groups, meta_tier=Tier.PUBLIC, finished={}, progress=progress, step_done=step_done
+        title="Aurora",
+        sections=secs,
+        groups=groups,
+        meta_tier=Tier.PUBLIC,
+        finished={},
+        progress=progress,
+        step_done=step_done,
     )
     return summary, groups, done
 
@@ -124,7 +137,9 @@ def test_single_group_per_tier_when_budget_is_one() -> None:
 
 
 def test_excerpt_keeps_every_page_within_budget() -> None:
-    secs = sections([f"Sentence one of page {i}. Sentence two of page {i}. Sentence three." for i in range(1, 6)])
+    secs = sections(
+        [f"Sentence one of page {i}. Sentence two of page {i}. Sentence three." for i in range(1, 6)]
+    )
     excerpt = build_excerpt(secs, [f"p. {i}" for i in range(1, 6)], 40, lambda t: len(t.split()))
     assert all(f"[p. {i}]" in excerpt for i in range(1, 6))
     assert "Sentence three" not in excerpt
@@ -201,8 +216,12 @@ async def test_model_calls_are_bounded_by_the_budget() -> None:
 
 
 async def test_invented_citation_never_reaches_the_summary() -> None:
-    reply = json.dumps({"points": [{"text": "The farm has a budget of twelve million euros.", "ref": "p. 42"}]})
-    local = FunctionModel(lambda r: reply if "<document>" in r.messages[-1].content else "Nothing.", kind="local")
+    reply = json.dumps(
+        {"points": [{"text": "The farm has a budget of twelve million euros.", "ref": "p. 42"}]}
+    )
+    local = FunctionModel(
+        lambda r: reply if "<document>" in r.messages[-1].content else "Nothing.", kind="local"
+    )
     s, _ = summarizer(local)
     summary, _, _ = await run(s, sections(PAGES[:2]), [Tier.PUBLIC, Tier.PUBLIC])
     assert "p. 42" not in {p.ref for p in summary.points}
@@ -215,3 +234,9 @@ def test_candidates_for_regulated_are_local_only(tier: Tier) -> None:
     router = TierRouter(ModelSet(local=local, hosted=[hosted]), KeywordPrivacy(), max_calls=5)
     assert [c.model.kind for c in router.candidates(tier)] == ["local"]
     assert [c.model.kind for c in router.candidates(Tier.PUBLIC)] == ["hosted", "local"]
+
+
+def test_invented_names_or_numbers_make_a_point_unsupported() -> None:
+    sources = {"p. 1": PAGES[0]}
+    assert attach_ref("The Aurora project builds a solar farm near Greenfield.", "p. 1", sources, 0.5) is None
+    assert attach_ref("The Aurora project builds a solar farm near Lyon.", "p. 1", sources, 0.5) == "p. 1"

@@ -76,7 +76,10 @@ async def test_upload_summary_and_follow_up_with_per_page_routing(
     engine = create_db_engine(GovernanceSettings(), data_dir)
     migrate(engine)
     kb = KnowledgeBase(
-        settings, engine, lambda text: gate_privacy.assess(text, source="chunk").tier, embedder=shared_onnx_embedder()
+        settings,
+        engine,
+        lambda text: gate_privacy.assess(text, source="chunk").tier,
+        embedder=shared_onnx_embedder(),
     )
     hosted = HostedModel(SERVER_MODEL_ALIAS, hosted_settings, count_tokens=local_llama_model.count_tokens)
     uploads = UploadSettings(
@@ -90,7 +93,9 @@ async def test_upload_summary_and_follow_up_with_per_page_routing(
     path = tmp_path / "upload.bin"
     path.write_bytes(three_page_pdf())
 
-    [reply] = await service.accept_files([IncomingFile(path, "site-report.pdf")], owner="alice", thread_id="t1")
+    [reply] = await service.accept_files(
+        [IncomingFile(path, "site-report.pdf")], owner="alice", thread_id="t1"
+    )
     assert reply.accepted, reply.message
     assert reply.pages == 3 and reply.tier is not None and reply.tier.value == "regulated"
     await service.start()
@@ -110,11 +115,15 @@ async def test_upload_summary_and_follow_up_with_per_page_routing(
     wire = "\n".join(hosted_proxy.requests)
     assert not any(canary in wire for canary in CANARIES)
     if any(s["tier"] != "regulated" for s in steps):
-        assert hosted_proxy.chat_exchanges, "public/internal pages should have been summarized by the hosted model"
+        assert hosted_proxy.chat_exchanges, (
+            "public/internal pages should have been summarized by the hosted model"
+        )
 
     # Follow-up: the upload is alice's private document, found with its page; bob never sees it.
     hits = kb.search("When is the site office open?", Principal(user_id="alice"), k=3)
     assert hits and hits[0].doc_id == job.document_id and hits[0].page == 2
     assert "site office is open" in " ".join(hits[0].text.split())
-    assert all(hit.doc_id != job.document_id for hit in kb.search("site office open", Principal(user_id="bob"), k=5))
+    assert all(
+        hit.doc_id != job.document_id for hit in kb.search("site office open", Principal(user_id="bob"), k=5)
+    )
     engine.dispose()

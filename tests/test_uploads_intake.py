@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import time
 import zipfile
 import zlib
@@ -116,8 +117,14 @@ def hostile_files(folder: Path) -> dict[str, tuple[str, Path]]:
         "encrypted_aes256": ("crazyones.pdf", DOCS / "crazyones-encrypted-256.pdf"),
         "corrupt": ("broken.pdf", put("broken", memo[:400] + bytes(range(256)) * 20)),
         "hangs_pypdf": ("slow.pdf", put("slow", hanging_pdf())),
-        "zip_bomb": ("bomb.docx", put("bomb", replace_part(docx_bytes(), "word/media/pad.bin", b"\0" * 30_000_000))),
-        "xml_entities": ("laughs.docx", put("laughs", replace_part(docx_bytes(), "word/document.xml", LAUGHS))),
+        "zip_bomb": (
+            "bomb.docx",
+            put("bomb", replace_part(docx_bytes(), "word/media/pad.bin", b"\0" * 30_000_000)),
+        ),
+        "xml_entities": (
+            "laughs.docx",
+            put("laughs", replace_part(docx_bytes(), "word/document.xml", LAUGHS)),
+        ),
         "too_many_pages": ("long.pdf", put("long", many_page_pdf(400))),
     }
 
@@ -128,7 +135,9 @@ def service(data_dir: Path):  # type: ignore[no-untyped-def]
     migrate(engine)
     settings = UploadSettings(parse_timeout_s=10.0, max_parallel_parses=3)
     store, staging = JobStore(engine), Staging(data_dir / "uploads")
-    intake = UploadIntake(settings=settings, parsing=ParsingSettings(), privacy=KeywordPrivacy(), store=store, staging=staging)
+    intake = UploadIntake(
+        settings=settings, parsing=ParsingSettings(), privacy=KeywordPrivacy(), store=store, staging=staging
+    )
     worker = SummaryWorker(store, runner=None, staging=staging, settings=settings)  # type: ignore[arg-type]
     yield UploadService(intake=intake, store=store, worker=worker)
     engine.dispose()
@@ -139,7 +148,9 @@ def one_sentence(message: str) -> bool:
     return reason.endswith(".") and reason.count(". ") == 0 and len(reason) < 200
 
 
-async def test_every_hostile_class_is_refused_within_30s_while_others_are_served(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_every_hostile_class_is_refused_within_30s_while_others_are_served(
+    service, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     files = hostile_files(tmp_path)
     ticks: list[float] = []
     stop = asyncio.Event()
@@ -168,7 +179,7 @@ async def test_every_hostile_class_is_refused_within_30s_while_others_are_served
     assert codes["xml_entities"] == "unsafe_xml" and codes["too_many_pages"] == "too_many_pages"
     assert codes["encrypted"] == codes["encrypted_aes256"] == "encrypted"
     assert codes["too_large"] == "too_large" and "20 MB" in results[2][1].message  # type: ignore[attr-defined]
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert len(ticks) > 20 and max(gaps) < 2.0  # the loop kept serving the other coroutine
     assert service.store.claim_next() is None  # nothing hostile was queued
 
@@ -183,7 +194,9 @@ async def test_every_hostile_class_is_refused_within_30s_while_others_are_served
         ("a" * 10_000 + ".txt", None),
     ],
 )
-async def test_odd_file_names_are_sanitized_and_never_used_as_paths(service, tmp_path: Path, claimed: str, shown: str | None) -> None:  # type: ignore[no-untyped-def]
+async def test_odd_file_names_are_sanitized_and_never_used_as_paths(
+    service, tmp_path: Path, claimed: str, shown: str | None
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "upload.bin"
     path.write_text("The cafeteria opens at eight and closes at three on Fridays.")
     [reply] = await service.accept_files([IncomingFile(path, claimed)], owner="alice", thread_id="t1")
@@ -200,12 +213,16 @@ async def test_odd_file_names_are_sanitized_and_never_used_as_paths(service, tmp
 async def test_file_name_and_metadata_are_classified_too(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "upload.bin"
     path.write_text("The cafeteria opens at eight and closes at three on Fridays.")
-    [reply] = await service.accept_files([IncomingFile(path, "Patient SSN list.txt")], owner="alice", thread_id="t1")
+    [reply] = await service.accept_files(
+        [IncomingFile(path, "Patient SSN list.txt")], owner="alice", thread_id="t1"
+    )
     assert reply.accepted and reply.tier == Tier.REGULATED and "regulated" in reply.message
 
 
 async def test_got_it_message_names_pages_and_tier(service) -> None:  # type: ignore[no-untyped-def]
-    [reply] = await service.accept_files([IncomingFile(DOCS / "fake-memo.pdf", "memo.pdf")], owner="alice", thread_id="t1")
+    [reply] = await service.accept_files(
+        [IncomingFile(DOCS / "fake-memo.pdf", "memo.pdf")], owner="alice", thread_id="t1"
+    )
     assert reply.accepted and reply.pages == 1
     assert reply.message.startswith("Got it: memo\\.pdf, 1 pages,") and reply.message.endswith("summarizing…")
     job = service.store.get(reply.job_id)

@@ -113,10 +113,23 @@ def content_words(text: str) -> set[str]:
     return {word for word in (w.casefold() for w in _WORD.findall(text)) if word not in _STOP}
 
 
+def novel_specifics(point: str, source: str) -> set[str]:
+    """Numbers and mid-sentence capitalized names in `point` that `source` never mentions.
+
+    A small model's typical invention is a specific (a town, a figure); one of them is enough to
+    make a point unsupported, however many ordinary words it shares with the page.
+    """
+    words = point.split()
+    specifics = [w for w in words[1:] if w[:1].isupper() or any(c.isdigit() for c in w)]
+    known = {w.casefold() for w in _WORD.findall(source)}
+    pieces = {piece for word in specifics for piece in _WORD.findall(word)}
+    return {piece for piece in pieces if piece.casefold() not in known}
+
+
 def support(point: str, source: str) -> float:
-    """Share of the point's content words found in `source` (0 when the point has none)."""
+    """Share of the point's content words found in `source`; 0 when it invents a name or number."""
     words = content_words(point)
-    if not words:
+    if not words or novel_specifics(point, source):
         return 0.0
     return len(words & content_words(source)) / len(words)
 
@@ -155,5 +168,9 @@ def markers_in(text: str) -> list[str]:
     return [normalize_ref(m.group(1)) for m in _MARKER.finditer(text)]
 
 
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if len(s.split()) >= 4]
+def sentences(text: str, *, complete_only: bool = False) -> list[str]:
+    """Sentences of at least four words; `complete_only` drops a fragment cut off by a token limit."""
+    found = [s.strip() for s in _SENTENCE.findall(text) if len(s.split()) >= 4]
+    if complete_only:
+        found = [s for s in found if s[-1] in ".!?"]
+    return found

@@ -161,7 +161,9 @@ class Summarizer:
         text, kind = await self._router.ask_text(
             step, group.tier, self._request(plain, self._settings.map_answer_tokens)
         )
-        return self._checked([(s, None) for s in sentences(strip_markers(text, sources))], sources), kind
+        return self._checked(
+            [(s, None) for s in sentences(strip_markers(text, sources), complete_only=True)], sources
+        ), kind
 
     def _checked(
         self, claimed: Sequence[tuple[str, str | None]], sources: dict[str, str]
@@ -214,7 +216,9 @@ class Summarizer:
         basis = "\n".join(point.text for point in points)
         refs = {point.ref for point in points}
         kept = [
-            s for s in sentences(strip_markers(text, refs)) if support(s, basis) >= self._settings.min_support
+            s
+            for s in sentences(strip_markers(text, refs), complete_only=True)
+            if support(s, basis) >= self._settings.min_support
         ]
         return (" ".join(kept[:3]), kind) if kept else (None, None)
 

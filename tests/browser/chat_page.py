@@ -116,10 +116,18 @@ class ChatPage:
         return self.answer(count - 1)
 
     def wait_for_streaming(self, index: int, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
-        """Wait until answer `index` (0-based) has its first visible text."""
-        expect(self.answers).to_have_count(index + 1, timeout=timeout_ms)
-        expect(self.answer(index).locator(".message-content").first).not_to_have_text(
-            re.compile(r"^\s*$"), timeout=timeout_ms
+        """Wait until answer `index` (0-based) shows its first text; polls every 50 ms so that a
+        scenario can act (press Stop) while the answer is still being written."""
+        self.page.wait_for_function(
+            """([selector, skip, index]) => {
+                const answers = [...document.querySelectorAll(selector)]
+                    .filter((el) => !el.textContent.includes(skip));
+                const content = answers[index] && answers[index].querySelector('.message-content');
+                return !!content && content.innerText.trim().length > 0;
+            }""",
+            arg=[ANSWER, CHAINLIT_STOP_MESSAGE, index],
+            polling=50,
+            timeout=timeout_ms,
         )
 
     def sample_growth(self, index: int, *, every_s: float = 0.15, max_s: float = 90.0) -> Growth:

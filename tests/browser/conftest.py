@@ -1,7 +1,7 @@
 """Browser-suite fixtures: one real app server and one Debian Chromium for the whole session.
 
 The server is `python -m assistant.cli serve` on a free loopback port with a temporary data
-directory and short answers (48 tokens). Chromium is Debian's (`/usr/bin/chromium`; Playwright's
+directory and short answers (96 tokens: long enough to press Stop mid-answer). Chromium is Debian's (`/usr/bin/chromium`; Playwright's
 own browser download is never used) with the flags that stop it from reaching the internet.
 Each test gets a fresh browser context (a new Chainlit session, a new chat). When the app asks
 for sign-in, accounts are created through the real admin CLI and the login form is used.
@@ -73,7 +73,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     server = AppServer(
         root / "data",
         root / "serve.log",
-        env={"CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "48", "CONFIDANTE_LOGGING__LEVEL": "INFO"},
+        env={"CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "96", "CONFIDANTE_LOGGING__LEVEL": "INFO"},
     )
     server.start()
     try:
