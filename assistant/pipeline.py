@@ -61,6 +61,7 @@ from models.base import (
     TextDelta,
     Usage,
 )
+from knowledge.citations import attribute_citations
 from routing.cache import CacheKey, ResponseCache
 from routing.fallback import LocalOnlyModel
 from routing.tiers import Route, Tier, highest
@@ -510,7 +511,7 @@ class ChatPipeline:
         knowledge = self._services.knowledge
         if knowledge is None or not state.sources:
             return answer
-        report = knowledge.check_citations(answer, state.sources)
+        report = knowledge.check_citations(attribute_citations(answer, state.sources), state.sources)
         state.refs = source_refs(state.sources, report)
         state.confidence = confidence_view(knowledge.confidence(state.retrieval.chunks, report))
         if state.confidence.level == "low" and self._settings.chat.escalate_low_confidence:

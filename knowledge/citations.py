@@ -108,6 +108,33 @@ def _markers(sentence: str) -> list[int]:
     return list(dict.fromkeys(numbers))
 
 
+def attribute_citations(answer: str, sources: Sequence[Source], *, min_support: float = 0.6) -> str:
+    """Add a `[n]` to each uncited sentence that one source clearly supports.
+
+    Small models often answer from the sources without citing them. Attribution is strict
+    (most of the sentence's content words must be in the passage, numbers included) and never
+    touches a sentence that already cites, so it cannot make an unsupported claim look grounded.
+    """
+    if not sources:
+        return answer
+    parts: list[str] = []
+    position = 0
+    for match in _SENTENCE.finditer(answer):
+        sentence = match.group()
+        if not sentence.strip() or _markers(sentence):
+            continue
+        best = max(sources, key=lambda source: support_score(sentence, source.chunk.text))
+        if support_score(sentence, best.chunk.text) < min_support:
+            continue
+        # Before the closing punctuation: "… in France [1]."
+        body = sentence.rstrip().rstrip(".!?")
+        end = match.start() + len(body)
+        parts.append(answer[position:end] + f" [{best.number}]")
+        position = end
+    parts.append(answer[position:])
+    return "".join(parts)
+
+
 def _strip_invalid(answer: str, invalid: set[int]) -> str:
     if not invalid:
         return answer

@@ -133,3 +133,38 @@ def test_exact_terms():
         "2023",
     ]
     assert exact_terms("how are you") == []
+
+
+def _chunk_for_attribution(number: int, text: str):  # type: ignore[no-untyped-def]
+    from knowledge.grounding import Source
+    from knowledge.retrieval import RetrievedChunk
+
+    chunk = RetrievedChunk(
+        chunk_id=str(number), doc_id="d", version_id="v", title="T", display_name="t", page=1, section="",
+        text=text, start=0, end=len(text), score=1.0, dense_similarity=0.5, bm25_score=1.0,
+        dense_rank=1, bm25_rank=1, tier="public",
+    )  # fmt: skip
+    return Source(number=number, chunk=chunk)
+
+
+def test_attribution_cites_only_clearly_supported_sentences() -> None:
+    from knowledge.citations import attribute_citations, check_citations
+
+    sources = [
+        _chunk_for_attribution(1, "The Normans gave their name to Normandy, a region in France."),
+        _chunk_for_attribution(2, "Rollo agreed to swear fealty to King Charles III in 911."),
+    ]
+    answer = "Normandy is a region in France. Rollo swore fealty to King Charles III in 912. The moon is cheese."
+    attributed = attribute_citations(answer, sources)
+    assert attributed.startswith("Normandy is a region in France [1].")
+    assert "912 [2]" not in attributed  # a number the passage does not contain is never attributed
+    assert "cheese [" not in attributed
+    assert check_citations(attributed, sources).support_ratio == 1.0
+
+
+def test_attribution_leaves_cited_sentences_alone() -> None:
+    from knowledge.citations import attribute_citations
+
+    sources = [_chunk_for_attribution(1, "Normandy is a region in France.")]
+    answer = "Normandy is in France [2]. It has many castles."
+    assert attribute_citations(answer, sources) == answer  # cited stays as is; unsupported gets nothing

@@ -3,8 +3,8 @@ silently when the audit could not run.
 
 Two sources, same verdict:
 - `pip-audit` against each lock file (`--no-deps`, pins and hashes come from the lock) with its
-  PyPI or OSV service, for CI with network access. pip-audit reports no severity, so every
-  vulnerability it finds counts as high unless listed in `ignore`.
+  PyPI or OSV service, for CI with network access. pip-audit reports no severity (recorded as unknown), so every
+  vulnerability it finds counts as high unless listed in `ignore`. Unknown severity counts as high.
 - an OSV-format advisory database on disk (a folder of OSV JSON records, e.g. the osv.dev PyPI
   export unpacked), for offline runs and tests; severity comes from the record (GHSA
   `database_specific.severity`, else the CVSS base score).
@@ -60,7 +60,8 @@ class AuditOutcome(BaseModel):
         return [
             v
             for v in self.vulnerabilities
-            if SEVERITY_RANK[v.severity] >= SEVERITY_RANK[threshold]
+            # Unknown severity is not evidence of safety: it counts as high.
+            if SEVERITY_RANK["high" if v.severity == "unknown" else v.severity] >= SEVERITY_RANK[threshold]
             and v.id not in ignored
             and not ignored.intersection(v.aliases)
         ]
@@ -90,16 +91,12 @@ def _severity(record: dict) -> Severity:  # type: ignore[type-arg]
 
 
 def _cvss_score(value: str) -> float | None:
+    """A numeric score if the record gives one; CVSS vectors are not scored here (their
+    severity stays unknown, and unknown counts as high)."""
     try:
         return float(value)
     except ValueError:
-        pass
-    try:
-        from cvss import CVSS3  # type: ignore[import-not-found]
-
-        return float(CVSS3(value).base_score)
-    except Exception:
-        return None  # a vector we cannot score: severity stays unknown
+        return None
 
 
 def _affected(version: str, affected: dict) -> tuple[bool, tuple[str, ...]]:  # type: ignore[type-arg]
@@ -177,7 +174,7 @@ def parse_pip_audit(stdout: str) -> AuditOutcome:
             found.append(
                 Vulnerability(
                     package=normalize(name), version=version, id=vuln["id"], aliases=tuple(vuln.get("aliases", [])),
-                    severity="high", fixed_in=tuple(vuln.get("fix_versions", [])),
+                    severity="unknown", fixed_in=tuple(vuln.get("fix_versions", [])),
                 )  # fmt: skip
             )
     return AuditOutcome(audited=len(report.get("dependencies", [])), vulnerabilities=tuple(found),

@@ -103,3 +103,47 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
         "(the pipeline has no document seam yet)."
     )
     sys.stdout.flush()
+
+
+@click.command("audit-deps")
+@click.option("--lock", "locks", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Lock file(s) to audit (default: requirements.lock, requirements-dev.lock, "
+                   "requirements-models.lock).")  # fmt: skip
+@click.option("--service", type=click.Choice(["pypi", "osv"]), default="pypi", show_default=True,
+              help="pip-audit's vulnerability service (needs network).")  # fmt: skip
+@click.option("--osv-db", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Audit offline against this folder of OSV JSON records instead of pip-audit.")  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["low", "moderate", "high", "critical"]), default="high",
+              show_default=True)  # fmt: skip
+@click.option("--ignore", multiple=True, help="A vulnerability id (or alias) accepted after review.")
+def audit_deps(locks: tuple[Path, ...], service: str, osv_db: Path | None, fail_on: str, ignore: tuple[str, ...]) -> None:
+    """Audit the pinned dependencies. Exit 1 on a known vulnerability at or above --fail-on,
+    exit 3 when the audit could not check every dependency (never a silent pass)."""
+    from assistant.security import audit_deps as audit
+
+    repo = Path(__file__).resolve().parents[2]
+    files = list(locks) or [repo / n for n in ("requirements.lock", "requirements-dev.lock", "requirements-models.lock")]
+    failing: list[audit.Vulnerability] = []
+    incomplete = False
+    for lock in files:
+        if osv_db is not None:
+            outcome = audit.audit_with_osv_database(audit.read_pins(lock), osv_db)
+        else:
+            outcome = audit.audit_with_pip_audit(lock, service=service)  # type: ignore[arg-type]
+        bad = outcome.failing(fail_on, ignore)  # type: ignore[arg-type]
+        click.echo(f"{lock.name}: {outcome.audited} pinned packages, {len(outcome.vulnerabilities)} known "
+                   f"vulnerabilities, {len(bad)} at or above {fail_on}")  # fmt: skip
+        for vuln in bad:
+            fixed = f" (fixed in {', '.join(vuln.fixed_in)})" if vuln.fixed_in else ""
+            click.echo(f"  {vuln.package}=={vuln.version}: {vuln.id} [{vuln.severity}]{fixed}")
+        if not outcome.complete:
+            incomplete = True
+            click.echo(f"  AUDIT INCOMPLETE: {outcome.error or 'some packages were not checked'}", err=True)
+            for line in outcome.not_audited[:20]:
+                click.echo(f"    not audited: {line}", err=True)
+        failing += bad
+    if failing:
+        raise SystemExit(1)
+    if incomplete:
+        click.echo("confidante: the dependency audit did not run completely; this is NOT a pass.", err=True)
+        raise SystemExit(3)
