@@ -81,6 +81,11 @@ async def ask_a_person(action: cl.Action) -> None:
     await chat_app.on_ask_a_person(action)
 
 
+@cl.action_callback("cancel_upload_job")
+async def cancel_upload(action: cl.Action) -> None:
+    await chat_app.on_cancel_upload(action)
+
+
 @cl.on_stop
 async def on_stop() -> None:
     await chat_app.on_stop()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import chainlit as cl
 
-from assistant.chat_ui import render_turn
+from assistant.chat_ui import FOOTER_SEPARATOR, render_turn
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
@@ -23,7 +23,7 @@ from assistant.turns import Conversation
 from knowledge.store import StoreInUse
 from models.base import ChatMessage
 from models.files import ModelFileError
-from routing.tiers import highest
+from routing.tiers import Tier, highest
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
@@ -47,6 +47,8 @@ class ChatApp:
         self._data_layer: Any = None
         self._lock = asyncio.Lock()
         self._purge_task: asyncio.Task[None] | None = None
+        self._uploads: Any = None
+        self._job_events: Any = None
 
     # -- before the server starts --------------------------------------------------------
     def install(self, server_app: Any) -> None:
@@ -131,8 +133,33 @@ class ChatApp:
                 await asyncio.to_thread(warm)
             if self._services.governance is not None:
                 self._purge_task = self._services.governance.audit.start_purge_schedule()
+                await self._start_uploads(self._services)
+
+    async def _start_uploads(self, services: Services) -> None:
+        """The summarization worker: jobs live in the database and outlive any browser session."""
+        from assistant.turn_records import GovernanceRecorder
+        from assistant.uploads.chat_ui import ChainlitJobEvents
+        from assistant.uploads.service import build_upload_service
+
+        assert services.governance is not None
+        recorder = GovernanceRecorder(services.governance, services.settings)
+        self._job_events = ChainlitJobEvents()
+        self._uploads = build_upload_service(
+            settings=services.settings.uploads,
+            parsing=services.settings.knowledge.parsing,
+            engine=services.governance.engine,
+            data_dir=services.settings.data_dir,
+            models=services.models,
+            privacy=services.privacy,
+            index=services.knowledge,
+            events=self._job_events,
+            on_call=recorder.on_upload_call,
+        )
+        await self._uploads.start()
 
     async def shutdown(self) -> None:
+        if self._uploads is not None:
+            await self._uploads.stop()
         if self._purge_task is not None:
             self._purge_task.cancel()
         if self._services is not None:
@@ -220,21 +247,53 @@ class ChatApp:
         conversation = Conversation(id=thread["id"], principal=self._principal())
         for step in thread.get("steps", []):
             role = {"user_message": "user", "assistant_message": "assistant"}.get(step.get("type", ""))
-            text = step.get("output") or ""
+            # Drop the footer we add under answers (tier, model label): it is display, not content.
+            text = (step.get("output") or "").split(FOOTER_SEPARATOR)[0].strip()
             if role and text:
                 conversation.history.append(ChatMessage(role=role, content=text))  # type: ignore[arg-type]
-        # Never trust stored metadata for taint: recompute it from what the chat actually said.
-        privacy = self.services.privacy
-        for message in conversation.history:
-            if message.role == "user":
-                conversation.tier = highest(
-                    conversation.tier, privacy.assess(message.content, source="history").tier
-                )
+        # Never trust stored metadata for taint: recompute it from everything the chat said, answers
+        # included (an answer drawn from a regulated document is itself regulated).
+        conversation.tier = await asyncio.to_thread(self._history_tier, conversation.history)
         cl.user_session.set("conversation", conversation)
+        await self._send_chat_settings(conversation)
+        if self._uploads is not None:
+            from assistant.uploads.chat_ui import reattach_jobs
+
+            await reattach_jobs(
+                owner=conversation.principal.user_id,
+                thread_id=conversation.id,
+                uploads=self._uploads,
+                events=self._job_events,
+            )
+
+    def _history_tier(self, history: list[ChatMessage]) -> Tier:
+        privacy = self.services.privacy
+        return highest(*(privacy.assess(m.content, source="history").tier for m in history))
 
     async def on_message(self, message: cl.Message) -> None:
         await self.startup()
-        await render_turn(self._conversation(), message.content, self.services.pipeline)
+        conversation = self._conversation()
+        if self._uploads is not None and message.elements:
+            from assistant.uploads.chat_ui import handle_uploads
+
+            had_files = await handle_uploads(
+                message,
+                owner=conversation.principal.user_id,
+                thread_id=conversation.id,
+                uploads=self._uploads,
+                events=self._job_events,
+            )
+            if had_files and not message.content.strip():
+                return
+        await render_turn(conversation, message.content, self.services.pipeline)
+
+    async def on_cancel_upload(self, action: cl.Action) -> None:
+        from assistant.uploads.chat_ui import on_cancel_action
+
+        if self._uploads is not None:
+            await on_cancel_action(
+                action, owner=self._conversation().principal.user_id, uploads=self._uploads
+            )
 
     async def on_stop(self) -> None:
         log.info("user stopped generation")

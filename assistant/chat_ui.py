@@ -129,9 +129,13 @@ async def render_turn(conversation: Conversation, text: str, pipeline: object) -
     return result
 
 
+# What separates an answer from the footer we add; a resumed chat strips it from its history.
+FOOTER_SEPARATOR = "\n\n---\n"
+
+
 def _with_footer(content: str | None, footer: str) -> str:
     body = (content or "").rstrip()
-    return f"{body}\n\n---\n{footer}" if body else footer
+    return f"{body}{FOOTER_SEPARATOR}{footer}" if body else footer
 
 
 async def finish_message(message: cl.Message, result: TurnResult) -> None:

@@ -49,10 +49,16 @@ class Knowledge(Protocol):
 
 @dataclass
 class Retrieval:
-    """What retrieval found for one turn."""
+    """What retrieval found for one turn.
+
+    `chunks` are the passages that will enter the prompt (relevant ones only): the turn is
+    routed by their tier and the prompt is built from exactly them. `candidates` is everything
+    the search returned, used only for the closest passages of a "not found" answer.
+    """
 
     chunks: list[RetrievedChunk] = field(default_factory=list)
     answerable: bool = False
+    candidates: list[RetrievedChunk] = field(default_factory=list)
 
     @property
     def used(self) -> bool:
@@ -68,6 +74,27 @@ class Retrieval:
     @property
     def doc_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(chunk.doc_id for chunk in self.chunks))
+
+
+def select_context(chunks: Sequence[RetrievedChunk], *, keep_ratio: float = 0.6) -> list[RetrievedChunk]:
+    """The passages relevant enough to put in front of a model, best first.
+
+    The best hit always stays; another stays if it shares key words with the question (a
+    lexical hit with some coverage) or is nearly as close in meaning as the best. An unrelated
+    passage that only filled the top-k never enters the prompt, so it can neither taint the
+    turn nor distract the model.
+    """
+    if not chunks:
+        return []
+    best = chunks[0]
+    top_dense = max((c.dense_similarity or 0.0) for c in chunks)
+    selected = [best]
+    for chunk in chunks[1:]:
+        lexical = chunk.bm25_rank is not None and chunk.coverage >= 0.3
+        semantic = (chunk.dense_similarity or 0.0) >= keep_ratio * top_dense and top_dense > 0
+        if lexical or semantic:
+            selected.append(chunk)
+    return selected
 
 
 def grounded_request_parts(

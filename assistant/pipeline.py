@@ -32,6 +32,7 @@ from assistant.grounded import (
     confidence_view,
     grounded_request_parts,
     not_found_answer,
+    select_context,
     source_refs,
 )
 from assistant.identity import Principal
@@ -49,6 +50,7 @@ from assistant.turns import (
     TurnEvent,
     TurnResult,
 )
+from knowledge.citations import attribute_citations
 from models.base import (
     ChatMessage,
     ChatModel,
@@ -61,7 +63,6 @@ from models.base import (
     TextDelta,
     Usage,
 )
-from knowledge.citations import attribute_citations
 from routing.cache import CacheKey, ResponseCache
 from routing.fallback import LocalOnlyModel
 from routing.tiers import Route, Tier, highest
@@ -277,11 +278,11 @@ class ChatPipeline:
             state.outcome, state.escalate = "escalated", "user_request"
             return ASKED_FOR_PERSON
         retrieval = state.retrieval
-        if retrieval.used and not retrieval.answerable:
-            state.refs = closest_refs(retrieval.chunks)
+        if retrieval.candidates and not retrieval.answerable:
+            state.refs = closest_refs(retrieval.candidates)
             knowledge = self._services.knowledge
             if knowledge is not None:
-                state.confidence = confidence_view(knowledge.confidence(retrieval.chunks, None))
+                state.confidence = confidence_view(knowledge.confidence(retrieval.candidates, None))
             if self._settings.chat.escalate_low_confidence:
                 state.escalate = "low_confidence"
             return not_found_answer(state.refs)
@@ -328,10 +329,12 @@ class ChatPipeline:
         if knowledge is None or not conversation.use_documents or is_small_talk(text):
             return Retrieval()
         k = self._settings.chat.retrieval_k
-        chunks = await asyncio.to_thread(knowledge.search, text, conversation.principal, k)
-        if not chunks:
+        candidates = await asyncio.to_thread(knowledge.search, text, conversation.principal, k)
+        if not candidates:
             return Retrieval()
-        return Retrieval(chunks=chunks, answerable=knowledge.is_answerable(chunks))
+        if not knowledge.is_answerable(candidates):
+            return Retrieval(candidates=candidates)
+        return Retrieval(chunks=select_context(candidates), answerable=True, candidates=candidates)
 
     def _chain(self, route: Route) -> list[ChatModel]:
         """The models this route may use, in order. Local-only routes never see a hosted model."""
@@ -513,7 +516,7 @@ class ChatPipeline:
             return answer
         report = knowledge.check_citations(attribute_citations(answer, state.sources), state.sources)
         state.refs = source_refs(state.sources, report)
-        state.confidence = confidence_view(knowledge.confidence(state.retrieval.chunks, report))
+        state.confidence = confidence_view(knowledge.confidence(state.retrieval.candidates, report))
         if state.confidence.level == "low" and self._settings.chat.escalate_low_confidence:
             state.escalate = state.escalate or "low_confidence"
         return report.answer

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from assistant.governance.settings import GovernanceSettings
+from assistant.uploads.settings import UploadSettings
 from knowledge.settings import KnowledgeSettings
 from models.settings import ModelSettings
 from routing.reliability_settings import ReliabilitySettings
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     reliability: ReliabilitySettings = ReliabilitySettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     governance: GovernanceSettings = GovernanceSettings()
+    uploads: UploadSettings = UploadSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")

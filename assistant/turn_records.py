@@ -19,6 +19,7 @@ from assistant.turns import Conversation, TurnResult
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
+    from assistant.uploads.routed_calls import CallNote
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,25 @@ class GovernanceRecorder:
             telemetry.observe_escalation(reason=result.outcome)
         if result.outcome == "over_budget":
             telemetry.observe_budget_refusal()
+
+    def on_upload_call(self, note: CallNote) -> None:
+        """A summarization model call (uploads): hashes and tags only, like every model call."""
+        from assistant.governance.audit import AuditEvent
+
+        self._governance.audit.record(
+            AuditEvent(
+                kind="model_call",
+                outcome="ok" if note.outcome == "ok" else "error",
+                tier=note.tier.value,
+                route=note.kind,
+                model=note.model,
+                latency_ms=note.latency_ms,
+                prompt_template_version=f"upload-summary/{note.step}",
+                detail=f"upload summary step {note.step}; {note.pseudonymized} values pseudonymized",
+                request_sha256=note.request_sha256,
+                response_sha256=note.response_sha256,
+            )
+        )
 
 
 class GovernanceEscalations:

@@ -96,7 +96,9 @@ class ConfidenceSettings(BaseModel):
     bias: float = -9.5
     w_dense: float = 11.0
     w_lexical: float = 2.0
-    w_coverage: float = 3.0
+    # Coverage carries as much as meaning: MiniLM scores short, name-heavy passages low even when
+    # they hold every key word of the question (a payroll record asked about its bonus).
+    w_coverage: float = 6.0
     w_agreement: float = 0.6
     # Below this answerability probability the pipeline says "not found" instead of answering.
     answerable_threshold: float = Field(default=0.3, ge=0, le=1)

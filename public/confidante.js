@@ -37,6 +37,8 @@
     ["#sidebar-trigger-button", "Toggle chat history"],
     ["#search-chats-button", "Search chats"],
     ["#user-nav-button", "Account menu"],
+    ["#chat-settings-open-modal", "Chat settings"],
+    ["#thread-options", "Chat options"],
     ["button:has(> svg.lucide-copy)", "Copy answer"],
     ["button:has(> svg.lucide-check)", "Copied"],
     ["button:has(> svg.lucide-thumbs-up)", "Helpful"],
@@ -54,10 +56,24 @@
   }
 
   function label() {
+    // The login form's show/hide password toggle: its name follows its icon.
+    var eyes = document.querySelectorAll("button:has(> svg.lucide-eye), button:has(> svg.lucide-eye-off)");
+    for (var e = 0; e < eyes.length; e++) {
+      var hidden = !!eyes[e].querySelector("svg.lucide-eye");
+      eyes[e].setAttribute("aria-label", hidden ? "Show password" : "Hide password");
+    }
     // Chainlit marks the (focusable, clickable) attach button as presentational, which hides it
     // from assistive technology; it is a button.
     var attach = document.querySelector("#upload-button[role='presentation']");
     if (attach) attach.removeAttribute("role");
+    // Each chat's "…" menu trigger is a div that behaves as a button (it has a popup).
+    var options = document.querySelectorAll("#thread-options:not([role])");
+    for (var k = 0; k < options.length; k++) options[k].setAttribute("role", "button");
+    // The history sidebar wraps its groups in a <ul> that holds no list items: not a list.
+    var menus = document.querySelectorAll("ul[data-sidebar='menu']:not([role])");
+    for (var m = 0; m < menus.length; m++) {
+      if (!menus[m].querySelector(":scope > li")) menus[m].setAttribute("role", "none");
+    }
     for (var i = 0; i < BUTTON_NAMES.length; i++) name(BUTTON_NAMES[i][0], BUTTON_NAMES[i][1]);
     // The welcome screen shows the product's icon (the chat profile's) without alt text.
     var images = document.querySelectorAll("#welcome-screen img:not([alt])");

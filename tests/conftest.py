@@ -84,3 +84,14 @@ def shared_eval() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared evaluation data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def gate_privacy():  # type: ignore[no-untyped-def]
+    """The real sensitivity gate (Presidio + spaCy + our rules), loaded once per session."""
+    from assistant.privacy_gate import build_gate_privacy
+    from assistant.settings import Settings
+
+    privacy = build_gate_privacy(Settings())
+    yield privacy
+    privacy.gate.close()

@@ -114,6 +114,27 @@ def test_canary_in_allowed_host_is_caught():
 
 
 @pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ('[x](https://evil.com "title")', "link"),
+        ("[a](&#x6A;avascript:alert(1))", "link"),
+        ("[a](<https://evil.com/x y>)", "link"),
+        ("HTTPS://EVIL.COM/a", "url"),
+        ("[a](//evil.com/x)", "link"),
+        ("[a](/\\evil.com)", "link"),
+        ("mail <foo@evil.com>", "link"),
+        ("x ![a](/api/logout) y", "image"),
+        ("[![img](https://evil.com/x.png)](/ok)", "image"),
+    ],
+)
+def test_edge_forms_are_neutralized(text, kind):
+    result = sanitize(text)
+    assert [f.kind for f in result.removed] == [kind]
+    assert rendered_risk(result.text).total == 0
+    assert "![" not in result.text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         'url = "https://" + "evil" + ".com/?q=" + secret',
@@ -170,7 +191,8 @@ def _stream(text: str, sizes: list[int], sanitizer: OutputSanitizer) -> tuple[st
     return shown, prefixes
 
 
-STREAM_CASES = [_wrapped(row["judge_args"]) for row in EXFIL_CANARIES] + EXPLOITS[::3] + DOMAINS[::2]
+# Every 5th exploit: 5 and the 6 output forms are coprime, so every form is streamed.
+STREAM_CASES = [_wrapped(row["judge_args"]) for row in EXFIL_CANARIES] + EXPLOITS[::5] + DOMAINS[::2]
 
 
 @pytest.mark.parametrize("text", STREAM_CASES)
@@ -201,6 +223,25 @@ def test_streaming_hold_back_is_bounded():
     shown += stream.flush()
     assert rendered_risk(shown).total == 0
     assert "evil[.]com" in shown
+
+
+def test_streaming_an_over_long_url_is_not_released_in_joinable_halves():
+    policy = LinkPolicy(["intranet.example.com"])
+    sanitizer = OutputSanitizer(policy, max_hold=64)
+    url = "https://intranet.example.com/a?q=" + "c2VjcmV0IGRhdGE" * 20
+    shown, prefixes = _stream(f"Here: {url} done.", [5] * 200, sanitizer)
+    for prefix in prefixes:
+        assert rendered_risk(prefix, policy).total == 0
+        assert "c2VjcmV0IGRhdGE" * 2 not in prefix
+    assert shown.endswith(" done.") and "long link removed" in shown
+
+
+def test_streaming_definitions_split_across_deltas_and_citations_at_line_start():
+    stream = OutputSanitizer().stream()
+    assert stream.feed("[1] The policy says ") == "[1] The policy says "  # not held as a definition
+    shown = stream.feed("fine.\n[r]: https://evil.com/x") + stream.feed(' "t"\n[see][r]') + stream.flush()
+    assert "external link target removed: evil[.]com" in shown
+    assert rendered_risk(shown).total == 0
 
 
 def test_streaming_shows_plain_text_promptly():

@@ -8,13 +8,11 @@ that reached the proxy is searched for canary values, raw and JSON-decoded.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
 import pytest
 
 from assistant.identity import Principal
 from assistant.pipeline import ChatPipeline, ModelSet
-from assistant.privacy_gate import GatePrivacy, build_gate_privacy
+from assistant.privacy_gate import GatePrivacy
 from assistant.settings import Settings
 from assistant.turns import Conversation, Notice, TurnResult
 from models.hosted import HostedModel
@@ -28,13 +26,6 @@ pytestmark = pytest.mark.slow
 SSN = "078-05-1120"
 MRN = "MRN 48213377"
 NAME = "Margaret Thornbury"
-
-
-@pytest.fixture(scope="session")
-def gate_privacy() -> Iterator[GatePrivacy]:
-    privacy = build_gate_privacy(Settings())
-    yield privacy
-    privacy.gate.close()
 
 
 def make_pipeline(

@@ -16,16 +16,17 @@ import httpx
 import pytest
 import uvicorn
 import websockets
-from websockets.exceptions import InvalidStatus
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
+from websockets.exceptions import InvalidStatus
 
 from assistant.security.http import SecurityHeadersMiddleware, build_csp, origin_allowed, rewrite_html
 from tests.support.servers import free_port
 
-INDEX = """<!doctype html><html><head>
+INDEX = (
+    """<!doctype html><html><head>
 <link rel="preconnect" href="https://fonts.googleapis.com" />
 <link href="https://fonts.googleapis.com/css2?family=Inter" rel="stylesheet" />
 <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/katex@0.16.22/dist/katex.min.css" />
@@ -34,7 +35,10 @@ INDEX = """<!doctype html><html><head>
       const global = globalThis;
     </script>
 <script type="module" crossorigin src="/assets/index.js"></script>
-</head><body><div id="root"></div>""" + "<p>padding</p>" * 200 + "</body></html>"
+</head><body><div id="root"></div>"""
+    + "<p>padding</p>" * 200
+    + "</body></html>"
+)
 
 
 async def _index(request):
@@ -126,7 +130,9 @@ def test_gzip_pages_are_rewritten_too():
 
 def test_socketio_polling_with_foreign_origin_is_refused(server):
     port = server.rsplit(":", 1)[1]
-    bad = httpx.get(server + "/ws/socket.io/?EIO=4&transport=polling", headers={"origin": "https://evil.example"})
+    bad = httpx.get(
+        server + "/ws/socket.io/?EIO=4&transport=polling", headers={"origin": "https://evil.example"}
+    )
     assert bad.status_code == 403
     assert bad.headers["x-content-type-options"] == "nosniff"
     good = httpx.get(

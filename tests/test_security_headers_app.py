@@ -88,7 +88,8 @@ def test_page_asset_and_socketio_carry_the_headers(app_server):
     assert page.status_code == 200
     asset = httpx.get(app_server.base_url + _asset_path(page.text))
     socket = httpx.get(
-        app_server.base_url + "/ws/socket.io/?EIO=4&transport=polling", headers={"origin": app_server.base_url}
+        app_server.base_url + "/ws/socket.io/?EIO=4&transport=polling",
+        headers={"origin": app_server.base_url},
     )
     for response in (page, asset, socket):
         assert response.headers["x-content-type-options"] == "nosniff"
@@ -97,7 +98,9 @@ def test_page_asset_and_socketio_carry_the_headers(app_server):
         assert response.headers["x-frame-options"] == "DENY"
     assert "fonts.googleapis.com" not in page.text and "cdn.jsdelivr.net" not in page.text
     assert "'sha256-" in page.headers["content-security-policy"]
-    assert "'unsafe-inline'" not in page.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert (
+        "'unsafe-inline'" not in page.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    )
 
 
 def test_socketio_refuses_a_foreign_origin(app_server):
@@ -138,7 +141,9 @@ def test_csp_does_not_break_the_chat_ui(app_server, tmp_path):
             chat.send("Say hello in five words.")
             answer = chat.wait_for_answer()
             assert answer.inner_text().strip()
-            violations = [line for line in console if "CSP-VIOLATION" in line or "Content Security Policy" in line]
+            violations = [
+                line for line in console if "CSP-VIOLATION" in line or "Content Security Policy" in line
+            ]
             # Control: the policy is enforced and violations are seen (CSP blocks before any fetch).
             blocked = page.evaluate(
                 "() => new Promise(done => {"

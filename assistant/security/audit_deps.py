@@ -3,8 +3,8 @@ silently when the audit could not run.
 
 Two sources, same verdict:
 - `pip-audit` against each lock file (`--no-deps`, pins and hashes come from the lock) with its
-  PyPI or OSV service, for CI with network access. pip-audit reports no severity (recorded as unknown), so every
-  vulnerability it finds counts as high unless listed in `ignore`. Unknown severity counts as high.
+  PyPI or OSV service, for CI with network access. pip-audit reports no severity (recorded as
+  unknown), and unknown severity counts as high unless the id is listed in `ignore`.
 - an OSV-format advisory database on disk (a folder of OSV JSON records, e.g. the osv.dev PyPI
   export unpacked), for offline runs and tests; severity comes from the record (GHSA
   `database_specific.severity`, else the CVSS base score).
@@ -118,15 +118,21 @@ def _in_range(current: Version, events: Sequence[dict]) -> bool:  # type: ignore
         if "introduced" in event:
             introduced = event["introduced"]
             inside = introduced == "0" or current >= Version(introduced)
-        elif "fixed" in event and inside and current >= Version(event["fixed"]):
-            inside = False
-        elif "last_affected" in event and inside and current > Version(event["last_affected"]):
+        elif inside and _past(current, event):
             inside = False
     return inside
 
 
+def _past(current: Version, event: dict) -> bool:  # type: ignore[type-arg]
+    if "fixed" in event:
+        return current >= Version(event["fixed"])
+    return "last_affected" in event and current > Version(event["last_affected"])
+
+
 def _fixes(affected: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
-    return tuple(e["fixed"] for r in affected.get("ranges") or [] for e in r.get("events") or [] if "fixed" in e)
+    return tuple(
+        e["fixed"] for r in affected.get("ranges") or [] for e in r.get("events") or [] if "fixed" in e
+    )
 
 
 def audit_with_osv_database(pins: dict[str, str], database: Path) -> AuditOutcome:
@@ -144,9 +150,13 @@ def audit_with_osv_database(pins: dict[str, str], database: Path) -> AuditOutcom
             if hit:
                 found.append(
                     Vulnerability(
-                        package=name, version=pins[name], id=record["id"], aliases=tuple(record.get("aliases") or []),
-                        severity=_severity(record), fixed_in=fixes,
-                    )  # fmt: skip
+                        package=name,
+                        version=pins[name],
+                        id=record["id"],
+                        aliases=tuple(record.get("aliases") or []),
+                        severity=_severity(record),
+                        fixed_in=fixes,
+                    )
                 )
     return AuditOutcome(audited=len(pins), vulnerabilities=tuple(found))
 
@@ -173,20 +183,34 @@ def parse_pip_audit(stdout: str) -> AuditOutcome:
         for vuln in dependency.get("vulns", []):
             found.append(
                 Vulnerability(
-                    package=normalize(name), version=version, id=vuln["id"], aliases=tuple(vuln.get("aliases", [])),
-                    severity="unknown", fixed_in=tuple(vuln.get("fix_versions", [])),
-                )  # fmt: skip
+                    package=normalize(name),
+                    version=version,
+                    id=vuln["id"],
+                    aliases=tuple(vuln.get("aliases", [])),
+                    severity="unknown",
+                    fixed_in=tuple(vuln.get("fix_versions", [])),
+                )
             )
-    return AuditOutcome(audited=len(report.get("dependencies", [])), vulnerabilities=tuple(found),
-                        not_audited=tuple(skipped))  # fmt: skip
+    return AuditOutcome(
+        audited=len(report.get("dependencies", [])), vulnerabilities=tuple(found), not_audited=tuple(skipped)
+    )
 
 
 def audit_with_pip_audit(
-    lock: Path, *, service: Literal["pypi", "osv"] = "pypi", env: dict[str, str] | None = None, timeout_s: float = 900
+    lock: Path,
+    *,
+    service: Literal["pypi", "osv"] = "pypi",
+    env: dict[str, str] | None = None,
+    timeout_s: float = 900,
 ) -> AuditOutcome:
     try:
         done = subprocess.run(
-            pip_audit_command(lock, service), capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+            pip_audit_command(lock, service),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return AuditOutcome(audited=0, error=f"pip-audit timed out after {timeout_s:g} s")
@@ -194,4 +218,6 @@ def audit_with_pip_audit(
         return parse_pip_audit(done.stdout)
     except (json.JSONDecodeError, KeyError):
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return AuditOutcome(audited=0, error=f"the {service} vulnerability service could not be used: {last[:300]}")
+        return AuditOutcome(
+            audited=0, error=f"the {service} vulnerability service could not be used: {last[:300]}"
+        )

@@ -140,7 +140,10 @@ class SecurityHeadersMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         body = b"origin not allowed"
-        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 403, "headers": headers + self.headers([])})
         await send({"type": "http.response.body", "body": body})
 
@@ -211,7 +214,9 @@ def _is_html(message: Message) -> bool:
     return False
 
 
-def _merged(existing: list[tuple[bytes, bytes]], ours: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _merged(
+    existing: list[tuple[bytes, bytes]], ours: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
     present = {key.lower() for key, _ in existing}
     return list(existing) + [(key, value) for key, value in ours if key not in present]
 

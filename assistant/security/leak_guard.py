@@ -52,8 +52,12 @@ class PromptLeakGuard:
         self._patterns: list[tuple[str, re.Pattern[str]]] = []
         for secret in (s for s in secrets if len(s) >= 4):
             for kind, form in _forms(secret).items():
-                self._patterns.append((kind.split("-")[0] if kind == "canary" else "canary-encoded",
-                                       re.compile(re.escape(form), re.IGNORECASE)))
+                self._patterns.append(
+                    (
+                        kind.split("-")[0] if kind == "canary" else "canary-encoded",
+                        re.compile(re.escape(form), re.IGNORECASE),
+                    )
+                )
             self._patterns.append(("canary", _spaced(secret)))
         words = system_prompt.split()
         self._prompt_runs = {

@@ -89,12 +89,18 @@ class ScrubbingFilter(logging.Filter):
 
 
 def install_log_scrubbing(settings: Any, *, gate: Any | None = None) -> ScrubbingFilter:
-    """Add the filter to every handler of the root logger (call after logging is configured)."""
+    """Add the filter to every handler configured so far: the root logger's and those of loggers
+    with their own handlers (uvicorn's). Call after logging is configured."""
     hosted = settings.models.hosted
     key = hosted.api_key.get_secret_value() if getattr(hosted, "api_key", None) else ""
     security = getattr(settings, "security", None)
     use_gate = gate is not None and (security is None or security.scrub_logs_with_gate)
     scrubber = ScrubbingFilter(secrets=[key], finder=gate_finder(gate) if use_gate else None)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(scrubber)
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if scrubber not in handler.filters:
+                handler.addFilter(scrubber)
     return scrubber

@@ -49,6 +49,8 @@ class SanitizeResult(BaseModel):
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})[^\n]*(?:\n|$)")
 _FENCE_PREFIX = re.compile(r" {0,3}(?:`{0,2}|~{0,2})$")
 _DEFINITION = re.compile(r" {0,3}\[((?:[^\]\\\n]|\\.){1,999})\]:[ \t]*\n?[ \t]*(<[^>\n]*>|\S+)[^\n]*(?:\n|$)")
+# A line that may still become "[label]: destination" (a citation "[1] text" cannot).
+_DEFINITION_PREFIX = re.compile(r" {0,3}\[(?:[^\]\\\n]|\\.)*(?:\](?::[^\n]*)?)?")
 _TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]*)|<!--|<[!?][A-Za-z\[]")
 _AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
 _EMAIL_AUTOLINK = re.compile(r"<[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9.-]+>")
@@ -89,6 +91,8 @@ class _Output:
     findings: list[Finding] = field(default_factory=list)
 
     def marker(self, kind: FindingKind, verdict_or_target: LinkVerdict | str, label: str) -> None:
+        target: str
+        reason: str
         if isinstance(verdict_or_target, LinkVerdict):
             target, reason = verdict_or_target.host, verdict_or_target.reason
         else:
@@ -131,7 +135,11 @@ class _Scanner:
             return self._in_fence(text, pos, state, out, final)
         if state.line_start:
             state.line_start = False
-            return self._line_start(text, pos, state, out, final)
+            try:
+                return self._line_start(text, pos, state, out, final)
+            except _Incomplete:
+                state.line_start = True  # resume at this line start when more text arrives
+                raise
         return self._inline(text, pos, state, out, final)
 
     # ---- block level ---------------------------------------------------------------------------
@@ -168,7 +176,7 @@ class _Scanner:
         if (
             not final
             and "\n" not in rest
-            and (_FENCE_PREFIX.fullmatch(rest) or rest.lstrip().startswith("["))
+            and (_FENCE_PREFIX.fullmatch(rest) or _DEFINITION_PREFIX.fullmatch(rest))
         ):
             raise _Incomplete  # a fence or a reference definition may be forming
         definition = _DEFINITION.match(rest)
@@ -212,11 +220,13 @@ class _Scanner:
             out.parts.append("\\")
             return pos + 1
         nxt = text[pos + 1]
-        if nxt in "<![`" or not (nxt.isascii() and not nxt.isalnum() and not nxt.isspace()):
-            out.parts.append("\\")  # the next character is checked on its own
-            return pos + 1
-        out.parts.append(text[pos : pos + 2])
-        return pos + 2
+        if nxt.isascii() and not nxt.isalnum() and not nxt.isspace():
+            # A backslash escape: the renderer shows the character literally (what follows it is
+            # still checked, e.g. the link after an escaped "!").
+            out.parts.append(text[pos : pos + 2])
+            return pos + 2
+        out.parts.append("\\")
+        return pos + 1
 
     def _code_span(self, text: str, pos: int, out: _Output, final: bool) -> int:
         run = re.match(r"`+", text[pos:])
@@ -238,11 +248,10 @@ class _Scanner:
         auto = _AUTOLINK.match(rest)
         if auto:
             return self._url(auto.group(1), auto.group(0), pos, out, kind="link")
-        if _EMAIL_AUTOLINK.match(rest):
-            email = _EMAIL_AUTOLINK.match(rest)
-            assert email is not None
-            out.parts.append(email.group(0))
-            return pos + email.end()
+        email = _EMAIL_AUTOLINK.match(rest)
+        if email:
+            # A mailto link: the answer must not pick a recipient outside the allowed hosts.
+            return self._url(f"mailto:{email.group(0)[1:-1]}", email.group(0), pos, out, kind="link")
         tag = _TAG.match(rest)
         if tag is None:
             if not final and re.fullmatch(r"<(?:/|!-?|\?)?", rest):
@@ -285,10 +294,11 @@ class _Scanner:
 
     def _bracket(self, text: str, pos: int, out: _Output, final: bool) -> int:
         parsed = _parse_link(text, pos, final)
-        if parsed is None or parsed[2] is None:
+        destination = parsed[2] if parsed is not None else None
+        if parsed is None or destination is None:
             out.parts.append("[")  # plain brackets ([1] citations) or a reference link
             return pos + 1
-        end, label, destination = parsed
+        end, label = parsed[0], parsed[1]
         verdict = self.policy.judge(destination)
         inner, _, findings = _Scanner(self.policy).scan(label, _State(line_start=False), final=True)
         out.findings.extend(findings)
@@ -303,7 +313,11 @@ class _Scanner:
     def _word(self, text: str, pos: int, out: _Output, final: bool) -> int:
         boundary = pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "-._")
         if boundary:
-            for pattern, kind in ((_BARE_URL, "url"), (_BARE_DOMAIN, "domain")):
+            candidates: tuple[tuple[re.Pattern[str], Literal["url", "domain"]], ...] = (
+                (_BARE_URL, "url"),
+                (_BARE_DOMAIN, "domain"),
+            )
+            for pattern, kind in candidates:
                 match = pattern.match(text, pos, pos + _MAX_LINK)
                 if match:
                     if match.end() == len(text) and not final:
@@ -490,22 +504,48 @@ class StreamSanitizer:
         self._scanner = _Scanner(sanitizer.policy)
         self._state = _State()
         self._pending = ""
+        self._skipping = False  # dropping the rest of a withheld over-long word
         self._raw: list[str] = []
         self.removed: list[Finding] = []
 
     def feed(self, delta: str) -> str:
         self._raw.append(delta)
+        if self._skipping:
+            delta = self._skip(delta)
         self._pending += delta
         shown, used, findings = self._scanner.scan(self._pending, self._state, final=False)
         self._pending = self._pending[used:]
         self.removed += findings
         if len(self._pending) > self._sanitizer.max_hold:
-            # Held too long: release what is held as if the answer ended here (neutralized).
-            forced, _, more = self._scanner.scan(self._pending, self._state, final=True)
-            self._pending = ""
-            self.removed += more
-            shown += forced
+            shown += self._release()
         return shown
+
+    def _release(self) -> str:
+        """Held too long: release what is held as if the answer ended here (neutralized).
+
+        A word still growing at the cut is not released in two halves that the renderer would
+        join again: a long or URL-like one is withheld, with what follows it up to a space."""
+        held = self._pending
+        cut = max(held.rfind(" "), held.rfind("\n"), held.rfind("\t")) + 1
+        tail = held[cut:]
+        self._pending = ""
+        marker = ""
+        if len(tail) >= 64 or _BARE_URL.search(tail) or _BARE_DOMAIN.search(tail):
+            held, self._skipping = held[:cut], True
+            self.removed.append(Finding(kind="url", target="", reason="too long to check while streaming"))
+            marker = "\\[long link removed\\]"
+        elif tail:
+            held, self._pending = held[:cut], tail
+        forced, _, more = self._scanner.scan(held, self._state, final=True)
+        self.removed += more
+        return forced + marker
+
+    def _skip(self, delta: str) -> str:
+        end = re.search(r"\s", delta)
+        if end is None:
+            return ""
+        self._skipping = False
+        return delta[end.start() :]
 
     def flush(self) -> str:
         shown, _, findings = self._scanner.scan(self._pending, self._state, final=True)

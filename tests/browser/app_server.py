@@ -45,9 +45,18 @@ class AppServer:
         return env
 
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        command = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            self._process = subprocess.Popen(
                 command,
                 cwd=REPO,
                 env=self.environment(),
@@ -98,7 +107,7 @@ class AppServer:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run `confidante ARGS` against this server's data directory (same settings, same DB)."""
-        return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        return subprocess.run(
             [sys.executable, "-m", "assistant.cli", *args],
             cwd=REPO,
             env=self.environment(),

@@ -9,7 +9,6 @@ never talks to the server behind the browser's back.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +50,14 @@ class ChatPage:
     def on_login_page(self) -> bool:
         return self.page.locator("#email").is_visible()
 
-    def sign_in(self, username: str, password: str) -> None:
-        """Chainlit's password form: identifier in #email, then #password, then submit."""
+    def submit_login(self, username: str, password: str) -> None:
+        """Chainlit's password form: identifier in #email, then #password, then Enter."""
         self.page.locator("#email").fill(username)
         self.page.locator("#password").fill(password)
         self.page.locator("#password").press("Enter")
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.submit_login(username, password)
         self.composer.wait_for(state="visible", timeout=60_000)
 
     # ---- the composer -------------------------------------------------------------------------
@@ -149,6 +151,16 @@ class ChatPage:
             lengths.append(len(self.answer_text(index)))
             time.sleep(every_s)
         return lengths
+
+    def give_feedback(self, index: int, *, helpful: bool, comment: str = "") -> None:
+        """Thumbs up/down under answer `index`, then Chainlit's comment dialog, then submit."""
+        icon = "lucide-thumbs-up" if helpful else "lucide-thumbs-down"
+        self.answer(index).locator(f"button:has(> svg.{icon})").click()
+        dialog = self.page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        if comment:
+            dialog.locator("textarea").fill(comment)
+        self.page.locator("#submit-feedback").click()
 
     def stop(self) -> None:
         self.stop_button.click()

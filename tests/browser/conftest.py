@@ -1,8 +1,9 @@
 """Browser-suite fixtures: one real app server and one Debian Chromium for the whole session.
 
 The server is `python -m assistant.cli serve` on a free loopback port with a temporary data
-directory and short answers (96 tokens: long enough to press Stop mid-answer). Chromium is Debian's (`/usr/bin/chromium`; Playwright's
-own browser download is never used) with the flags that stop it from reaching the internet.
+directory and short answers (96 tokens: still long enough to press Stop mid-answer). Chromium is
+Debian's (`/usr/bin/chromium`; Playwright's own browser download is never used) with the flags
+that stop it from reaching the internet.
 Each test gets a fresh browser context (a new Chainlit session, a new chat). When the app asks
 for sign-in, accounts are created through the real admin CLI and the login form is used.
 Screenshots go to `test-artifacts/screenshots/` (gitignored); a failing test leaves one too.
@@ -11,12 +12,12 @@ Screenshots go to `test-artifacts/screenshots/` (gitignored); a failing test lea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from tests.browser.app_server import REPO, AppServer
 from tests.browser.axe import axe_source
@@ -34,8 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=390, height=844)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[object]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, object, object]:
     report = yield
     if getattr(report, "when", "") == "call":
         item.stash[_FAILED] = bool(getattr(report, "failed", False))
@@ -136,7 +139,7 @@ def open_chat(
     """`open_chat(viewport=PHONE, as_="admin")`: a new session in its own context, signed in."""
     contexts = []
 
-    def open_(*, viewport: dict[str, int] | None = None, as_: str = "user", theme: str = "dark") -> ChatPage:
+    def open_(*, viewport: ViewportSize | None = None, as_: str = "user", theme: str = "dark") -> ChatPage:
         context = browser.new_context(viewport=viewport or DESKTOP, base_url=app_server.base_url)
         # Chainlit keeps the theme choice in localStorage; pin it so screenshots are comparable.
         context.add_init_script(f"window.localStorage.setItem('vite-ui-theme', '{theme}')")
