@@ -10,6 +10,7 @@ import chainlit as cl
 from chainlit.server import app as server_app
 
 from assistant.chat_app import ChatApp
+from assistant.chat_ui import chat_profiles
 
 chat_app = ChatApp()
 chat_app.install(server_app)
@@ -49,6 +50,13 @@ async def on_app_startup() -> None:
 @cl.on_app_shutdown
 async def on_app_shutdown() -> None:
     await chat_app.shutdown()
+
+
+@cl.set_chat_profiles
+async def set_chat_profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
+    # One profile: Chainlit then shows its description (what happens to your data) on the welcome
+    # screen and hides the profile picker.
+    return chat_profiles()
 
 
 @cl.set_starters

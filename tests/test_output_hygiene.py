@@ -125,6 +125,9 @@ def test_canary_in_allowed_host_is_caught():
         ("mail <foo@evil.com>", "link"),
         ("x ![a](/api/logout) y", "image"),
         ("[![img](https://evil.com/x.png)](/ok)", "image"),
+        ("\\![x](https://evil.com/a.png)", "link"),  # escaped "!": a live link remains
+        ("\\[x](https://evil.com)", "url"),  # escaped "[": the URL is still autolinked
+        ("\\\\<img src=x onerror=a()>", "html"),  # an escaped backslash, then a real tag
     ],
 )
 def test_edge_forms_are_neutralized(text, kind):
@@ -257,3 +260,11 @@ def test_stream_final_catches_pieces_across_deltas():
         stream.feed(piece)
     stream.flush()
     assert [f.kind for f in stream.final().removed] == ["obfuscated_url"]
+
+
+def test_from_settings_defaults_to_no_external_hosts(data_dir):
+    from assistant.settings import load_settings
+
+    sanitizer = OutputSanitizer.from_settings(load_settings(data_dir=data_dir))
+    assert sanitizer.sanitize("[a](https://docs.python.org/3/)").removed
+    assert sanitizer.max_hold == 512

@@ -15,6 +15,7 @@ neutralized after `max_hold` characters. This module never fetches, resolves or 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -483,6 +484,18 @@ class OutputSanitizer:
     def __init__(self, policy: LinkPolicy | None = None, *, max_hold: int = 512) -> None:
         self.policy = policy or LinkPolicy()
         self.max_hold = max_hold
+
+    @classmethod
+    def from_settings(cls, settings: object, *, canaries: Sequence[str] = ()) -> OutputSanitizer:
+        """From the root settings tree (`settings.security.hygiene`; defaults until it is wired)."""
+        from assistant.security.settings import SecuritySettings
+
+        security = getattr(settings, "security", None) or SecuritySettings()
+        hygiene = security.hygiene
+        policy = LinkPolicy(
+            hygiene.allowed_link_hosts, canaries=canaries, smuggled_min_chars=hygiene.smuggled_value_min_chars
+        )
+        return cls(policy, max_hold=hygiene.max_hold_chars)
 
     def sanitize(self, text: str) -> SanitizeResult:
         revealed, first = _reveal_assembled_urls(text, self.policy)

@@ -50,8 +50,9 @@ def run_axe(page: Page, source: str, *, exclude: tuple[str, ...] = ()) -> list[V
             const context = exclude.length ? {exclude: exclude.map((s) => [s])} : document;
             const result = await window.axe.run(context, {runOnly: {type: 'tag', values: tags},
                                                          resultTypes: ['violations']});
-            return result.violations.map((v) => ({rule: v.id, impact: v.impact || 'minor', help: v.help,
-                                                  targets: v.nodes.map((n) => n.target.join(' ') + ' ' + n.html.slice(0, 160))}));
+            return result.violations.map((v) => ({
+                rule: v.id, impact: v.impact || 'minor', help: v.help,
+                targets: v.nodes.map((n) => `${n.target.join(' ')} ${n.html.slice(0, 160)}`)}));
         }""",
         [TAGS, list(exclude)],
     )

@@ -174,6 +174,7 @@ class ChatPage:
         expect(button).to_have_attribute("aria-expanded", "true")
         region = self.page.locator(f'[role="region"][id="{button.get_attribute("aria-controls")}"]')
         expect(region).to_be_visible()
+        region.scroll_into_view_if_needed()  # so a screenshot shows the whole receipt
         return region
 
     # ---- layout -------------------------------------------------------------------------------
