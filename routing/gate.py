@@ -218,6 +218,7 @@ def _to_original_spans(
     findings: Sequence[Finding], to_original: object, text: str, policy: Policy
 ) -> list[PiiSpan]:
     best: dict[tuple[str, int, int], PiiSpan] = {}
+    allowed = {term.casefold() for term in policy.allow_terms}
     for finding in findings:
         if finding.score < policy.threshold_for(finding.entity_type) or finding.end <= finding.start:
             continue
@@ -226,6 +227,8 @@ def _to_original_spans(
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
+        if text[start:end].strip().casefold() in allowed:
+            continue
         key = (finding.entity_type, start, end)
         if start < end and (key not in best or best[key].score < finding.score):
             best[key] = PiiSpan(

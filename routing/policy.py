@@ -122,6 +122,10 @@ class Policy(_Strict):
     entities: dict[str, EntityRule] = Field(default_factory=dict)
     topics: tuple[TopicRule, ...] = ()
     custom_recognizers: tuple[CustomRecognizer, ...] = ()
+    # Words that are never personal data here, whatever NER thinks (the assistant's own name,
+    # product names that look like people). Compared case-insensitively, whole value only; never
+    # put an identifier here.
+    allow_terms: tuple[str, ...] = ()
 
     @field_validator("entities")
     @classmethod

@@ -113,6 +113,25 @@ async def test_person_name_leaves_only_as_placeholder_and_is_restored(
     assert_never_sent(hosted_proxy, NAME, "Thornbury")
 
 
+async def test_placeholder_split_across_stream_chunks_is_restored_for_the_user(
+    local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """The endpoint answers with the name's placeholder split in two chunks; the user sees the name."""
+    pipeline = make_pipeline(local_llama_model, hosted_settings, gate_privacy, data_dir)
+    chat = conversation()
+    first, _ = await turn(pipeline, chat, f"Please repeat this name exactly once: {NAME}")
+    assert first.route == "hosted" and first.receipt.tier == Tier.INTERNAL
+    placeholder = chat.vault.placeholder_for("PERSON", NAME)  # type: ignore[union-attr]
+    cut = len(placeholder) // 2
+    hosted_proxy.set_fault(
+        "script", chunks=(f"Hello {placeholder[:cut]}", f"{placeholder[cut:]}, nice to meet you.")
+    )
+    second, _ = await turn(pipeline, chat, f"Now greet {NAME} warmly.")
+    assert second.route == "hosted"
+    assert second.answer == f"Hello {NAME}, nice to meet you."
+    assert_never_sent(hosted_proxy, NAME, "Thornbury")
+
+
 async def test_hosted_errors_never_carry_regulated_content(
     local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir
 ) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,9 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-FaultKind = Literal["http_500", "rate_limit", "reset", "hang", "cut", "auth_401", "bad_json", "bad_sse"]
+FaultKind = Literal[
+    "http_500", "rate_limit", "reset", "hang", "cut", "auth_401", "bad_json", "bad_sse", "script"
+]  # fmt: skip
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "http_500", "rate_limit", "reset", "hang", "cut", "auth_401", "bad_json", "bad_sse",
 )  # fmt: skip
@@ -39,6 +41,9 @@ class Fault:
     retry_after: float = 1.0
     # For "cut": forward this many SSE events of the upstream answer, then drop the connection.
     cut_after_events: int = 4
+    # For "script": answer with exactly these stream pieces (e.g. a placeholder split in two),
+    # as a well-formed SSE stream, without asking the upstream model.
+    chunks: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)
@@ -319,6 +324,23 @@ _BROKEN_SSE = (
 )
 
 
+def _scripted_sse(chunks: tuple[str, ...]) -> bytes:
+    events = []
+    for index, text in enumerate((*chunks, None)):
+        choice = {"index": 0, "delta": {"content": text} if text is not None else {}, "finish_reason": None}
+        if text is None:
+            choice["finish_reason"] = "stop"
+        chunk = {
+            "id": f"chatcmpl-script-{index}",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "test-hosted",
+            "choices": [choice],
+        }
+        events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    return b"".join(events) + b"data: [DONE]\n\n"
+
+
 def _canned(fault: Fault) -> tuple[int, bytes]:
     """The bytes a broken endpoint would send for each non-forwarding fault."""
     if fault.kind == "http_500":
@@ -335,4 +357,6 @@ def _canned(fault: Fault) -> tuple[int, bytes]:
         return 200, _response(200, "OK", b'{"id": "chatcmpl-x", "choices": [{"delta": ')
     if fault.kind == "bad_sse":
         return 200, _response(200, "OK", _BROKEN_SSE, content_type="text/event-stream")
+    if fault.kind == "script":
+        return 200, _response(200, "OK", _scripted_sse(fault.chunks), content_type="text/event-stream")
     raise ValueError(f"fault {fault.kind!r} has no canned response")
