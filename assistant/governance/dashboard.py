@@ -27,6 +27,7 @@ from assistant.governance.requester import (
     identity_from_token,
     token_from_scope,
 )
+from assistant.governance.session_guard import install_session_guard
 from assistant.identity import Principal
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ def mount_governance_routes(
     # Chainlit ends with GET /{full_path:path}: routes appended after it would never be reached.
     app.router.routes[:] = added + before
     accounts = governance.accounts
+    install_session_guard(app)
     app.add_middleware(
         RequesterMiddleware,
         is_active=lambda name: accounts.principal(username=name) is not None,

@@ -1,0 +1,136 @@
+"""Faults injected during a chat, end to end: real services (gate, governance, audit), the
+hosted endpoint behind the fault-injecting proxy, the local llama.cpp model as the fallback.
+
+For each fault the user gets an answer or a clear message within 15 s, the audit trail records
+what happened, and nothing regulated reaches the proxy. The circuit breaker opens under
+repeated failures and closes again after its cool-down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.identity import Principal
+from assistant.services import Services, build_hosted_models, build_services
+from assistant.settings import Settings
+from assistant.turns import Conversation, Notice, TurnResult
+from models.local import LocalModel
+from models.settings import HostedModelSettings
+from routing.breaker import BreakerModel
+from tests.support.proxy import FAULT_KINDS, FaultProxy
+
+pytestmark = pytest.mark.slow
+
+SSN = "078-05-1120"
+FAULTS = [kind for kind in FAULT_KINDS if kind != "script"]
+
+
+@pytest.fixture
+def services(
+    tmp_path: Path, local_llama_model: LocalModel, hosted_settings: HostedModelSettings, gate_privacy
+) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    from assistant.pipeline import ModelSet
+
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.models.hosted = hosted_settings
+    settings.models.local.max_tokens = 16
+    settings.chat.answer_reserve_tokens = 16
+    settings.reliability.retry_budget_s = 4.0
+    settings.reliability.breaker_failure_threshold = 3
+    settings.reliability.breaker_cooldown_s = 1.0
+    settings.reliability.cache_enabled = False
+    hosted = build_hosted_models(settings, local_llama_model.count_tokens)
+    built = build_services(
+        settings, models=ModelSet(local=local_llama_model, hosted=hosted), privacy=gate_privacy
+    )
+    yield built
+    assert built.governance is not None
+    built.governance.close()
+
+
+async def chat(
+    services: Services, text: str, conversation: Conversation | None = None
+) -> tuple[TurnResult, list[Notice], float]:
+    conversation = conversation or Conversation(
+        id=f"t-{time.monotonic_ns()}", principal=Principal(user_id="u1")
+    )
+    started = time.monotonic()
+    events = [event async for event in services.pipeline.run(conversation, text)]
+    elapsed = time.monotonic() - started
+    result = events[-1]
+    assert isinstance(result, TurnResult)
+    return result, [e for e in events if isinstance(e, Notice)], elapsed
+
+
+def audit_outcomes(services: Services) -> list[tuple[str, str, str | None]]:
+    assert services.governance is not None
+    return [(r.kind, r.outcome, r.route) for r in services.governance.audit.records()]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_each_fault_ends_in_an_answer_or_a_clear_message(
+    services: Services, hosted_proxy: FaultProxy, fault: str
+) -> None:
+    hosted_proxy.set_fault(fault, times=None, retry_after=1.0)  # type: ignore[arg-type]
+    result, notices, elapsed = await chat(services, "Name three primary colours.")
+    assert elapsed < 15, f"{fault}: {elapsed:.1f} s"
+    assert result.answer.strip(), fault
+    assert "Traceback" not in result.answer
+    records = audit_outcomes(services)
+    if fault == "cut":
+        # Text had reached the user: the partial answer is kept and marked, never replayed elsewhere.
+        assert result.finish_reason == "cut_off" and any(n.kind == "cut_off" for n in notices)
+        assert ("model_call", "error", "hosted") in records
+    else:
+        assert result.route == "local" and result.outcome == "fallback"
+        assert any(n.kind == "fallback" for n in notices)
+        assert ("model_call", "error", "hosted") in records
+        assert ("model_call", "ok", "local") in records
+        assert ("routing_decision", "fallback", "hosted") in records
+    assert services.governance is not None and services.governance.audit.verify().ok
+
+
+async def test_regulated_turns_never_touch_the_endpoint_under_faults(
+    services: Services, hosted_proxy: FaultProxy
+) -> None:
+    for fault in FAULTS:
+        hosted_proxy.set_fault(fault, times=None)  # type: ignore[arg-type]
+        result, _, elapsed = await chat(services, f"My SSN is {SSN}, is it on file?")
+        assert result.route == "local" and elapsed < 15
+    assert hosted_proxy.requests == []
+
+
+async def test_hosted_down_public_answered_locally_with_notice(
+    services: Services, hosted_proxy: FaultProxy
+) -> None:
+    hosted_proxy.take_down()
+    result, notices, elapsed = await chat(services, "What is the capital of France?")
+    assert result.route == "local" and elapsed < 15
+    assert any("unavailable" in n.text for n in notices)
+
+
+async def test_breaker_opens_under_repeated_failures_and_closes_after_cooldown(
+    services: Services, hosted_proxy: FaultProxy
+) -> None:
+    breaker = next(
+        m.inner.breaker  # type: ignore[attr-defined]
+        for m in services.models.hosted
+        if isinstance(getattr(m, "inner", None), BreakerModel)
+    )
+    hosted_proxy.set_fault("http_500", times=None)
+    for _ in range(3):
+        await chat(services, "Name a colour.")
+    assert breaker.state == "open"
+    calls_when_open = len(hosted_proxy.chat_exchanges())
+    result, _, elapsed = await chat(services, "Name a colour.")
+    assert result.route == "local" and elapsed < 15
+    assert len(hosted_proxy.chat_exchanges()) == calls_when_open  # open: failed fast, no request
+    hosted_proxy.clear()
+    time.sleep(1.2)  # the cool-down
+    result, _, _ = await chat(services, "Name a fruit.")
+    assert result.route == "hosted"
+    assert breaker.state == "closed"
