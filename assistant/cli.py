@@ -93,12 +93,17 @@ def check() -> None:
     from models.files import ModelFileError
 
     settings = settings_or_exit()
+    if settings.models.local.server_url:
+        local = settings.models.local
+        click.echo(f"local model: {local.server_model} on a private server at {local.server_url}")
+        path = None
     try:
-        path = resolve_local_model(settings.models.local)
+        path = path if settings.models.local.server_url else resolve_local_model(settings.models.local)
     except ModelFileError as exc:
         click.echo(f"confidante: {exc}", err=True)
         raise SystemExit(2) from None
-    click.echo(f"local model: {settings.models.local.name} ({path.name}, sha256 verified)")
+    if path is not None:
+        click.echo(f"local model: {settings.models.local.name} ({path.name}, sha256 verified)")
     hosted = settings.models.hosted
     if hosted.configured:
         click.echo(
@@ -151,6 +156,7 @@ def run() -> None:
     except (StoreInUse, ModelFileError, SettingsError) as exc:
         click.echo(f"confidante: {exc}", err=True)
         raise SystemExit(2) from None
+
 
 if __name__ == "__main__":
     run()

@@ -18,9 +18,9 @@ from assistant.privacy import FailClosedPrivacy, Privacy
 from assistant.settings import Settings
 from models.base import ChatModel
 from models.files import locate_package_file, verify_file
-from models.hosted import HostedModel, make_client
+from models.hosted import HostedModel, approximate_tokens, make_client
 from models.local import LocalModel
-from models.settings import LocalModelSettings
+from models.settings import HostedModelSettings, LocalModelSettings
 from routing.breaker import BreakerModel, BreakerRegistry
 from routing.cache import ResponseCache
 from routing.retry import RetryingModel, RetryPolicy
@@ -40,8 +40,23 @@ def resolve_local_model(settings: LocalModelSettings) -> Path:
     return path
 
 
-def build_local_model(settings: Settings) -> LocalModel:
+def build_local_model(settings: Settings) -> ChatModel:
+    """In process by default; a private OpenAI-compatible server (llama.cpp, vLLM) by setting."""
     local = settings.models.local
+    if local.server_url:
+        server = HostedModelSettings(
+            api_key=local.server_api_key,
+            base_url=local.server_url,
+            max_tokens=local.max_tokens,
+            temperature=local.temperature,
+        )
+        return HostedModel(
+            local.server_model,
+            server,
+            kind="local",
+            context_window=local.context_window,
+            count_tokens=approximate_tokens,
+        )
     return LocalModel(resolve_local_model(local), local)
 
 

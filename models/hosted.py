@@ -56,7 +56,11 @@ class HostedModel:
         count_tokens: TokenCounter = approximate_tokens,
         context_window: int = 8192,
         client: openai.AsyncOpenAI | None = None,
+        kind: ModelKind = "hosted",
     ) -> None:
+        # kind="local" only for a server on the operator's own hardware (models.local.server_url):
+        # the same wire format, but inside the privacy boundary.
+        self._kind: ModelKind = kind
         self._model = model_name
         self._settings = settings
         self._count = count_tokens
@@ -69,7 +73,7 @@ class HostedModel:
 
     @property
     def kind(self) -> ModelKind:
-        return "hosted"
+        return self._kind
 
     @property
     def context_window(self) -> int:
@@ -123,7 +127,7 @@ class HostedModel:
             raise self._broken(as_model_error(exc), clock) from exc
         yield StreamEnd(
             model=self._model,
-            kind="hosted",
+            kind=self._kind,
             usage=usage or self._counted_usage(request, clock.text),
             finish_reason=finish,  # type: ignore[arg-type]
             latency_ms=(time.monotonic() - clock.started) * 1000,

@@ -15,6 +15,12 @@ DEFAULT_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728
 class LocalModelSettings(BaseModel):
     """The in-process llama.cpp model that answers everything regulated."""
 
+    # Scale-out: a llama.cpp (`llama-server`) or vLLM OpenAI-compatible server on hardware you
+    # control, used instead of the in-process model. It is inside the privacy boundary, so
+    # regulated content goes there: never point this at a third-party API.
+    server_url: str | None = None
+    server_api_key: SecretStr | None = None
+    server_model: str = "local"
     # Either a path to any GGUF file, or empty to use the bundled default from `package`.
     path: Path | None = None
     package: str = DEFAULT_GGUF_PACKAGE

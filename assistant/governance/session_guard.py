@@ -202,7 +202,8 @@ def _route(scope: Scope) -> tuple[str, str] | None:
 
 
 async def _read_body(receive: Receive) -> bytes | None:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":

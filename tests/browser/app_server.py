@@ -34,6 +34,7 @@ class AppServer:
         self.port = free_port()
         self.extra_env = env or {}
         self._process: subprocess.Popen[bytes] | None = None
+        self.accounts_ready = False  # set by the suite once its sign-in accounts exist
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from tests.browser.app_server import REPO, AppServer
 from tests.browser.axe import axe_source
 from tests.browser.chat_page import ChatPage
+from tests.support.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,14 +72,29 @@ def pytest_runtest_makereport(
 _FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    root = tmp_path_factory.mktemp("browser-app")
-    server = AppServer(
-        root / "data",
-        root / "serve.log",
-        env={"CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "96", "CONFIDANTE_LOGGING__LEVEL": "INFO"},
-    )
+# Short answers (still long enough to press Stop mid-answer) keep the suite quick on 2 cores.
+SERVER_ENV = {"CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "96", "CONFIDANTE_LOGGING__LEVEL": "INFO"}
+HANDBOOK_TITLE = "Northwind Employee Handbook"
+HANDBOOK = f"""# {HANDBOOK_TITLE}
+
+## Cafeteria
+
+The cafeteria opens at 7:30 on weekdays and closes at 15:00. It is closed on Saturdays and Sundays.
+Vegetarian dishes are served every day at the second counter.
+
+## Remote work
+
+Employees may work remotely up to three days per week after agreeing it with their manager.
+Remote days are recorded in the team calendar.
+
+## Equipment
+
+Laptops are replaced every four years. Broken equipment is reported to the IT service desk.
+"""
+
+
+@contextmanager
+def running(server: AppServer) -> Iterator[AppServer]:
     server.start()
     try:
         yield server
@@ -86,12 +103,39 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
 
 
 @pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    root = tmp_path_factory.mktemp("browser-app")
+    with running(AppServer(root / "data", root / "serve.log", env=SERVER_ENV)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def knowledge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A second app whose knowledge base holds the handbook, ingested by the real CLI *before* the
+    server starts (the embedded store belongs to one process at a time)."""
+    root = tmp_path_factory.mktemp("knowledge-app")
+    handbook = root / "northwind-handbook.md"
+    handbook.write_text(HANDBOOK, encoding="utf-8")
+    server = AppServer(root / "data", root / "serve.log", env=SERVER_ENV)
+    server.cli("ingest", str(handbook), "--public")
+    with running(server):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hosted_down_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """An app configured for a hosted model at a loopback port where nothing listens."""
+    root = tmp_path_factory.mktemp("hosted-down-app")
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # bound and released: nothing listens there now
+    env = {**SERVER_ENV, "OPENAI_BASE_URL": dead, "OPENAI_API_KEY": "test"}
+    with running(AppServer(root / "data", root / "serve.log", env=env)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def accounts(app_server: AppServer) -> dict[str, Account]:
     """The accounts tests sign in with; created only when the app has password sign-in."""
-    if app_server.requires_sign_in:
-        for account in (USER, ADMIN):
-            app_server.add_user(account.username, account.password, admin=account.admin)
-    return {"user": USER, "admin": ADMIN}
+    return ensure_accounts(app_server)
 
 
 @pytest.fixture(scope="session")
@@ -132,19 +176,28 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
 OpenChat = Callable[..., ChatPage]
 
 
-@pytest.fixture
-def open_chat(
-    request: pytest.FixtureRequest, browser: Browser, app_server: AppServer, accounts: dict[str, Account]
-) -> Iterator[OpenChat]:
-    """`open_chat(viewport=PHONE, as_="admin")`: a new session in its own context, signed in."""
+def ensure_accounts(server: AppServer) -> dict[str, Account]:
+    """The accounts tests sign in with on `server`; created once, only when it has password sign-in."""
+    if not server.accounts_ready and server.requires_sign_in:
+        for account in (USER, ADMIN):
+            server.add_user(account.username, account.password, admin=account.admin)
+    server.accounts_ready = True
+    return {"user": USER, "admin": ADMIN}
+
+
+@contextmanager
+def chat_opener(request: pytest.FixtureRequest, browser: Browser, server: AppServer) -> Iterator[OpenChat]:
+    """`open_(viewport=PHONE, as_="admin")` on `server`: a new session in its own context, signed in.
+    A failing test leaves a screenshot of every page it opened."""
+    accounts = ensure_accounts(server)
     contexts = []
 
     def open_(*, viewport: ViewportSize | None = None, as_: str = "user", theme: str = "dark") -> ChatPage:
-        context = browser.new_context(viewport=viewport or DESKTOP, base_url=app_server.base_url)
+        context = browser.new_context(viewport=viewport or DESKTOP, base_url=server.base_url)
         # Chainlit keeps the theme choice in localStorage; pin it so screenshots are comparable.
         context.add_init_script(f"window.localStorage.setItem('vite-ui-theme', '{theme}')")
         contexts.append(context)
-        chat = ChatPage(context.new_page(), app_server.base_url)
+        chat = ChatPage(context.new_page(), server.base_url)
         chat.open()
         if chat.on_login_page():
             account = accounts[as_]
@@ -162,6 +215,31 @@ def open_chat(
 
 
 @pytest.fixture
+def open_chat(request: pytest.FixtureRequest, browser: Browser, app_server: AppServer) -> Iterator[OpenChat]:
+    """A chat on the shared app server."""
+    with chat_opener(request, browser, app_server) as open_:
+        yield open_
+
+
+@pytest.fixture
 def chat(open_chat: OpenChat) -> ChatPage:
     """A desktop-sized chat, signed in as an ordinary user when the app asks for sign-in."""
     return open_chat()
+
+
+@pytest.fixture
+def knowledge_chat(
+    request: pytest.FixtureRequest, browser: Browser, knowledge_server: AppServer
+) -> Iterator[OpenChat]:
+    """A chat on the app that has the handbook in its knowledge base."""
+    with chat_opener(request, browser, knowledge_server) as open_:
+        yield open_
+
+
+@pytest.fixture
+def hosted_down_chat(
+    request: pytest.FixtureRequest, browser: Browser, hosted_down_server: AppServer
+) -> Iterator[OpenChat]:
+    """A chat on the app whose hosted model cannot be reached."""
+    with chat_opener(request, browser, hosted_down_server) as open_:
+        yield open_

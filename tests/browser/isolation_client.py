@@ -116,7 +116,8 @@ class AppUser:
             "chatProfile": CHAT_PROFILE,
             "threadId": thread_id,
         }
-        headers = {"Cookie": self.cookie_header(), "Origin": self.base_url}
+        # websocket-client sends Origin: http://127.0.0.1:<port> itself (a second one is refused).
+        headers = {"Cookie": self.cookie_header()}
         client.connect(
             self.base_url,
             headers=headers,

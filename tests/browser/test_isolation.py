@@ -118,7 +118,7 @@ def assert_same_denial(name: str, real: httpx.Response, missing: httpx.Response,
 
 
 def test_positive_controls_a_reads_her_own_ids(alice: tuple[AppUser, SocketSession, AliceIds]) -> None:
-    a, session, ids = alice
+    a, _, ids = alice
     thread = a.thread(ids.thread_id).json()
     assert {ids.user_step_id, ids.answer_step_id} <= ids.step_ids
     assert any(
@@ -267,7 +267,7 @@ def test_websocket_b_cannot_take_over_a_s_session(
     users: tuple[AppUser, AppUser], alice: tuple[AppUser, SocketSession, AliceIds]
 ) -> None:
     _, bob = users
-    a, a_session, ids = alice
+    _, a_session, ids = alice
     real, real_socket = _connect_outcome(bob, session_id=ids.session_id)
     missing, missing_socket = _connect_outcome(bob, session_id=new_id())
     assert real == missing, "connecting with A's session id is answered differently from a random one"
