@@ -3,7 +3,7 @@ headers on the page, a static asset and the Socket.IO endpoint; a foreign Origin
 Socket.IO polling and on the websocket; and, in a real Chromium, the Content-Security-Policy does
 not break the UI (the page renders, a user signs in and gets an answer, no CSP violation).
 
-`confidante serve` is used once `app.py` calls `install_security`; until then the same app is
+`confidante serve` is used once the app calls `install_security`; until then the same app is
 served by `chainlit run` on a wrapper that imports `app.py` and installs the middleware itself,
 so the middleware is checked against Chainlit's real frontend either way.
 """
@@ -61,7 +61,8 @@ class _WrappedAppServer(AppServer):
 
 
 def _app_installs_security() -> bool:
-    return "install_security" in (REPO / "app.py").read_text()
+    wired = ("app.py", "assistant/chat_app.py", "assistant/webapp.py")
+    return any("install_security" in (REPO / name).read_text() for name in wired if (REPO / name).exists())
 
 
 @pytest.fixture(scope="module")

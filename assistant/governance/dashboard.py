@@ -202,7 +202,7 @@ def mount_governance_routes(
     # Chainlit ends with GET /{full_path:path}: routes appended after it would never be reached.
     app.router.routes[:] = added + before
     accounts = governance.accounts
-    # install_session_guard(app)
+    install_session_guard(app)
     app.add_middleware(
         RequesterMiddleware,
         is_active=lambda name: accounts.principal(username=name) is not None,

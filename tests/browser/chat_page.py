@@ -9,6 +9,7 @@ never talks to the server behind the browser's back.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,19 @@ class ChatPage:
     def attach(self, *paths: Path) -> None:
         """Upload files through the composer's paper clip (Chainlit's hidden file input)."""
         self.page.locator("#upload-button-input").set_input_files([str(p) for p in paths])
+
+    def send_files(self, *paths: Path, text: str = "") -> None:
+        """Attach files, wait until the browser has uploaded them (Send is enabled), then send."""
+        self.attach(*paths)
+        if text:
+            self.composer.fill(text)
+        submit = self.page.locator("#chat-submit")
+        expect(submit).to_be_enabled(timeout=60_000)
+        submit.click()
+
+    def message_with(self, text: str | re.Pattern[str]) -> Locator:
+        """Any message from the app (answers, upload replies, progress) that contains `text`."""
+        return self.page.locator('[data-step-type="assistant_message"]').filter(has_text=text)
 
     # ---- answers ------------------------------------------------------------------------------
 

@@ -314,3 +314,30 @@ def test_websocket_b_cannot_resume_or_write_into_a_s_thread(
     assert "Reply with one word" not in str(thread)
     for own in (real_thread, missing_thread):
         assert bob.thread(own).status_code == 200, "B's own chat was not saved"
+
+
+def test_b_cannot_cancel_a_s_upload_job_from_his_own_session(
+    users: tuple[AppUser, AppUser], alice: tuple[AppUser, SocketSession, AliceIds]
+) -> None:
+    _, bob = users
+    _, a_session, ids = alice
+    own = bob.connect()
+    own.wait_for(lambda: own.named("task_end"), 30, "B's session")
+
+    def cancel(job_id: str) -> tuple[httpx.Response, str]:
+        seen = len(own.steps())
+        action = {
+            "id": new_id(),
+            "name": "cancel_upload_job",
+            "payload": {"job_id": job_id},
+            "forId": new_id(),
+        }
+        response = bob.http.post("/project/action", json={"sessionId": own.session_id, "action": action})
+        reply = own.wait_for(lambda: own.steps()[seen:], 30, "the answer to Cancel")
+        return response, reply[-1]["output"]
+
+    real, real_reply = cancel(ids.job_id)
+    missing, missing_reply = cancel(new_id())
+    assert_same_denial("cancel a job", real, missing, ids.job_id)
+    assert real_reply == missing_reply == "That summary has already finished or isn't yours to cancel."
+    assert "cancelled" not in a_session.text().lower()

@@ -1,0 +1,55 @@
+"""The admin dashboard: charts for an admin, 403 for everyone else (in the browser and over HTTP
+with the user's own session cookie)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.app_server import AppServer
+from tests.browser.conftest import OpenChat
+
+Shot = Callable[[Page, str], Path]
+DASHBOARD = "/admin/dashboard"
+
+
+def _cookies(context: BrowserContext) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in context.cookies() if c.get("name", "").startswith("access_token")}
+
+
+def test_admin_sees_charts_and_a_user_is_refused(
+    open_chat: OpenChat, app_server: AppServer, screenshot: Shot
+) -> None:
+    admin = open_chat(as_="admin")
+    admin.send("Give me one tip for a tidy desk.")
+    admin.wait_for_answer(1)
+
+    response = admin.page.goto(app_server.base_url + DASHBOARD)
+    assert response is not None and response.status == 200
+    expect(admin.page.locator("h1")).to_contain_text("how the assistant is doing")
+    charts = admin.page.locator("figure.chart svg")
+    expect(charts.first).to_be_visible()
+    assert charts.count() >= 6, charts.count()
+    expect(admin.page.locator("figure.chart figcaption", has_text="Routing split by tier")).to_be_visible()
+    expect(admin.page.locator("header")).to_contain_text("turns")
+    assert "0 turns" not in admin.page.locator("header").inner_text()
+    screenshot(admin.page, "admin dashboard")
+
+    user = open_chat(as_="user")
+    refused = user.page.goto(app_server.base_url + DASHBOARD)
+    assert refused is not None and refused.status == 403
+    expect(user.page.locator("body")).to_contain_text("Administrators only.")
+    expect(user.page.locator("svg")).to_have_count(0)
+    screenshot(user.page, "dashboard refused for a user")
+
+    # The same over plain HTTP, carrying each account's own session cookie.
+    with httpx.Client(base_url=app_server.base_url, timeout=30.0) as client:
+        as_user = client.get(DASHBOARD, cookies=_cookies(user.page.context))
+        as_admin = client.get(DASHBOARD, cookies=_cookies(admin.page.context))
+        anonymous = client.get(DASHBOARD)
+    assert as_user.status_code == 403 and "<svg" not in as_user.text
+    assert as_admin.status_code == 200 and as_admin.text.count("<svg") >= 6
+    assert anonymous.status_code == 401

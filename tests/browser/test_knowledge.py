@@ -1,0 +1,82 @@
+"""Answers from company documents: inline citations that open the passage, the confidence badge,
+and an honest "not found" (with the closest passages and a person asked) when the documents are
+silent. Runs against the app whose knowledge base holds the handbook from `conftest.HANDBOOK`,
+ingested by `confidante ingest --public` before that server started.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.chat_page import ChatPage
+from tests.browser.conftest import HANDBOOK_TITLE, OpenChat
+
+Shot = Callable[[Page, str], Path]
+CONFIDENCE_CHIP = re.compile(r"^(high|medium|low) confidence$")
+NOT_FOUND = "I couldn't find this in the documents you can access."
+
+
+def _confidence(chat: ChatPage, index: int) -> str:
+    """The level on the footer chip; the answer body must state the same level with a reason."""
+    chip = chat.footer(index).locator("code[data-cf-confidence]")
+    expect(chip).to_have_count(1)
+    expect(chip).to_have_text(CONFIDENCE_CHIP)
+    level = str(chip.get_attribute("data-cf-confidence"))
+    body = chat.answer(index).locator(".message-content strong", has_text=f"Confidence: {level}")
+    expect(body).to_be_visible()
+    sentence = chat.answer(index).locator(".message-content p", has_text=f"Confidence: {level}")
+    expect(sentence).to_contain_text(re.compile(rf"Confidence: {level}\s*—\s*\S+"))
+    return level
+
+
+def test_cited_answer_opens_the_source_passage_with_the_sentence_in_bold(
+    knowledge_chat: OpenChat, screenshot: Shot
+) -> None:
+    chat = knowledge_chat()
+    chat.send("What time does the cafeteria open on weekdays?")
+    answer = chat.wait_for_answer(1)
+
+    expect(answer).to_contain_text(f"Sources: [1] {HANDBOOK_TITLE}")
+    chips = answer.locator(".element-link", has_text="[1]")
+    expect(chips.first).to_be_visible()
+    _confidence(chat, 0)
+    screenshot(chat.page, "answer with citation chips and confidence")
+
+    chips.first.click()
+
+    title = chat.page.locator("#side-view-title")
+    expect(title).to_be_visible()
+    expect(title).to_contain_text("[1]")
+    content = chat.page.locator("#side-view-content")
+    expect(content).to_contain_text(HANDBOOK_TITLE)
+    expect(content).to_contain_text("The cafeteria opens at 7:30 on weekdays")
+    # The sentence that supports the answer is bold; the rest of the passage is not.
+    bold = content.locator("strong", has_text="7:30")
+    expect(bold).to_be_visible()
+    assert "Laptops" not in bold.inner_text()
+    screenshot(chat.page, "source passage in the side panel")
+
+
+def test_question_the_documents_do_not_answer_says_so_and_asks_a_person(
+    knowledge_chat: OpenChat, screenshot: Shot
+) -> None:
+    chat = knowledge_chat()
+    chat.send("What is the parental leave policy?")
+    answer = chat.wait_for_answer(1)
+
+    expect(answer).to_contain_text(NOT_FOUND)
+    expect(answer).to_contain_text("The closest passages I found:")
+    expect(answer).to_contain_text(HANDBOOK_TITLE)
+    assert _confidence(chat, 0) == "low"
+    # Low confidence hands over to a person: either already asked (a ticket) or one click away.
+    asked = answer.get_by_text(re.compile(r"A person from the support team has been asked .*\(ticket \w+\)"))
+    button = chat.page.get_by_role("button", name="Ask a person")
+    expect(asked.or_(button).first).to_be_visible()
+    if button.count():
+        button.first.click()
+        expect(chat.page.get_by_text(re.compile(r"I've asked a person .*\(ticket \w+\)"))).to_be_visible()
+    screenshot(chat.page, "not found with closest passages and hand-over")
