@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from assistant.context import fit_messages
 from assistant.grounded import (
@@ -115,6 +115,9 @@ class TurnObserver(Protocol):
     ) -> None: ...
 
 
+Task = Literal["synthesis", "extraction"]
+
+
 @dataclass
 class ModelSet:
     """The models a turn may use. `hosted` is empty when no endpoint is configured."""
@@ -125,6 +128,11 @@ class ModelSet:
     @property
     def hosted_configured(self) -> bool:
         return bool(self.hosted)
+
+    def hosted_for(self, task: Task) -> list[ChatModel]:
+        """Hosted models in the order a task should try them: the strong model writes answers
+        and overviews (synthesis); the cheap one does extraction and classification-like steps."""
+        return list(self.hosted) if task == "synthesis" else list(reversed(self.hosted))
 
 
 def request_body(request: ChatRequest) -> str:

@@ -127,8 +127,11 @@ class GovernanceRecorder:
                 detail=f"upload summary step {note.step}; {note.pseudonymized} values pseudonymized",
                 request_sha256=note.request_sha256,
                 response_sha256=note.response_sha256,
+                schema_valid=note.schema_valid,
             )
         )
+        if note.schema_valid is not None:
+            self._governance.telemetry.observe_schema_validation(ok=note.schema_valid)
 
 
 class GovernanceEscalations:

@@ -184,3 +184,11 @@ async def test_cancellation_stops_the_model_and_records_the_turn() -> None:
     assert local.cancelled == 1
     ((result, calls),) = recorder.turns
     assert result.outcome == "cancelled" and calls[0].outcome == "cancelled"
+
+
+def test_models_are_ordered_by_task() -> None:
+    strong = QueueModel(name="strong", kind="hosted")
+    cheap = QueueModel(name="cheap", kind="hosted")
+    models = ModelSet(local=QueueModel(name="local"), hosted=[strong, cheap])
+    assert [m.name for m in models.hosted_for("synthesis")] == ["strong", "cheap"]
+    assert [m.name for m in models.hosted_for("extraction")] == ["cheap", "strong"]

@@ -179,7 +179,7 @@ def parse_pip_audit(stdout: str) -> AuditOutcome:
     for dependency in report.get("dependencies", []):
         name, version = dependency.get("name", "?"), dependency.get("version", "?")
         if dependency.get("skip_reason"):
-            skipped.append(f"{name}=={version}: {dependency['skip_reason']}")
+            skipped.append(f"{name}: {dependency['skip_reason']}")
         for vuln in dependency.get("vulns", []):
             found.append(
                 Vulnerability(

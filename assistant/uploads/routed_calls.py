@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from assistant.pipeline import ModelSet, request_digest
+from assistant.pipeline import ModelSet, Task, request_digest
 from assistant.privacy import Privacy
 from models.base import ChatModel, ChatRequest, ModelBusy, ModelError, collect
 from routing.fallback import LocalOnlyModel, is_local_only
-from routing.structured import StructuredOutputError, ask_structured
+from routing.structured import StructuredOutputError, StructuredStats, ask_structured
 from routing.tiers import Route, Tier
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class CallNote:
     outcome: str
     latency_ms: float
     pseudonymized: int = 0
+    # For JSON steps: did the answer validate against its schema (None: not a JSON step).
+    schema_valid: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +74,23 @@ class TierRouter:
         self._on_call = on_call
         self.calls_left = max_calls
         self.calls_made = 0
+        # Validation of structured (JSON) answers: the dashboard's schema success rate.
+        self.stats = StructuredStats()
+        self._schema_valid: bool | None = None
 
-    def candidates(self, tier: Tier) -> list[Candidate]:
-        """The models `tier` may use, in order; local-only tiers get the guarded local model alone."""
+    def candidates(self, tier: Tier, step: str = "reduce") -> list[Candidate]:
+        """The models `tier` may use, in order; local-only tiers get the guarded local model alone.
+
+        Map steps extract points (the cheap hosted model first); the reduce step writes the
+        overview (the strong one first).
+        """
         route = self._privacy.route_for(tier)
         local = Candidate(LocalOnlyModel(self._models.local), pseudonymize=False)
         if is_local_only(tier) or is_local_only(route) or not self._models.hosted:
             return [local]
-        hosted = [Candidate(m, pseudonymize=route == Route.HOSTED_PSEUDONYMIZED) for m in self._models.hosted]
+        task: Task = "extraction" if step.startswith("map") else "synthesis"
+        pseudonymize = route == Route.HOSTED_PSEUDONYMIZED
+        hosted = [Candidate(m, pseudonymize=pseudonymize) for m in self._models.hosted_for(task)]
         return [*hosted, local]
 
     async def ask_text(self, step: str, tier: Tier, request: ChatRequest) -> tuple[str, str]:
@@ -100,11 +111,13 @@ class TierRouter:
             # The first attempt was paid for by the caller; every re-ask is one more call of the budget.
             allowed = max(0, min(reasks, self.calls_left))
             try:
-                result = await ask_structured(model, outgoing, schema, max_reasks=allowed)
+                result = await ask_structured(model, outgoing, schema, max_reasks=allowed, stats=self.stats)
             except StructuredOutputError as exc:
                 self._spend(len(exc.attempts) - 1)
+                self._schema_valid = False
                 return None
             self._spend(len(result.attempts) - 1)
+            self._schema_valid = not result.degraded
             return result.value
 
         value, kind = await self._routed(step, tier, request, call)
@@ -118,7 +131,7 @@ class TierRouter:
         call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
     ) -> tuple[Any, str]:
         last_error: ModelError | None = None
-        for candidate in self.candidates(tier):
+        for candidate in self.candidates(tier, step):
             prepared = self._prepare(candidate, request)
             if prepared is None:
                 continue
@@ -193,7 +206,9 @@ class TierRouter:
             step=step, tier=tier, model=model.name, kind=model.kind, request_sha256=request_digest(request),
             response_sha256=hashlib.sha256(response.encode()).hexdigest(), outcome=outcome,
             latency_ms=(time.monotonic() - started) * 1000, pseudonymized=replaced,
+            schema_valid=self._schema_valid,
         )  # fmt: skip
+        self._schema_valid = None
         try:
             self._on_call(note)
         except Exception:  # the audit hook must never break a summary
