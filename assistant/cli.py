@@ -113,6 +113,26 @@ def check() -> None:
     else:
         click.echo("hosted model: not configured (every answer stays on this machine)")
     click.echo(f"data directory: {settings.data_dir}")
+    _hint_first_admin(settings)
+
+
+def _hint_first_admin(settings: Settings) -> None:
+    """Sign-in is required: a fresh install has nobody who could sign in yet."""
+    from assistant.governance.accounts import Accounts
+    from assistant.governance.db import open_database
+
+    engine = open_database(settings.governance, settings.data_dir)
+    try:
+        users = Accounts(engine, settings.governance.passwords).list_users()
+    finally:
+        engine.dispose()
+    if not any(user.role == "admin" and not user.disabled for user in users):
+        click.echo(
+            "accounts: no admin yet; create one in another terminal with\n"
+            "    .venv/bin/confidante users add YOUR_NAME --admin"
+        )
+    else:
+        click.echo(f"accounts: {len(users)} ({sum(u.role == 'admin' for u in users)} admin)")
 
 
 @main.command()
