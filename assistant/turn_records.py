@@ -9,6 +9,7 @@ here may raise into a user's turn.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,51 @@ class GovernanceRecorder:
             )
             self._observe(call, tier, cost)
         self._observe_turn(result)
+        self._trace(conversation, result, calls)
+
+    def _trace(self, conversation: Conversation, result: TurnResult, calls: Sequence[CallRecord]) -> None:
+        """An OpenTelemetry trace of the turn (GenAI semantic conventions), when an exporter is set.
+
+        Written after the turn with explicit timestamps, so tracing never sits in the stream path.
+        """
+        tracer = self._governance.telemetry.tracer
+        if tracer is None:
+            return
+        from opentelemetry import trace
+
+        end = time.time_ns()
+        start = end - int(result.latency_ms * 1_000_000)
+        turn = tracer.start_span(
+            "chat turn",
+            start_time=start,
+            attributes={
+                "confidante.tier": result.receipt.tier.value,
+                "confidante.route": result.route,
+                "confidante.outcome": result.outcome,
+                "confidante.rule": result.receipt.rule,
+                "confidante.thread_id": conversation.id,
+            },
+        )
+        context = trace.set_span_in_context(turn)
+        cursor = start
+        for call in calls:
+            call_ns = int(call.latency_ms * 1_000_000)
+            span = tracer.start_span(
+                f"chat {call.model}",
+                context=context,
+                start_time=cursor,
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.system": "llama.cpp" if call.kind == "local" else "openai",
+                    "gen_ai.request.model": call.model,
+                    "gen_ai.usage.input_tokens": call.usage_prompt,
+                    "gen_ai.usage.output_tokens": call.usage_completion,
+                    "confidante.outcome": call.outcome,
+                },
+            )
+            cursor = min(end, cursor + call_ns)
+            span.end(end_time=cursor)
+        turn.end(end_time=end)
 
     def _observe(self, call: CallRecord, tier: str, cost: float) -> None:
         telemetry = self._governance.telemetry

@@ -154,7 +154,9 @@ def test_attribution_cites_only_clearly_supported_sentences() -> None:
         _chunk_for_attribution(1, "The Normans gave their name to Normandy, a region in France."),
         _chunk_for_attribution(2, "Rollo agreed to swear fealty to King Charles III in 911."),
     ]
-    answer = "Normandy is a region in France. Rollo swore fealty to King Charles III in 912. The moon is cheese."
+    answer = (
+        "Normandy is a region in France. Rollo swore fealty to King Charles III in 912. The moon is cheese."
+    )
     attributed = attribute_citations(answer, sources)
     assert attributed.startswith("Normandy is a region in France [1].")
     assert "912 [2]" not in attributed  # a number the passage does not contain is never attributed

@@ -142,7 +142,9 @@ def test_hidden_document_never_reaches_an_obedient_model(root, data_dir, tmp_pat
         ]
         report = asyncio.run(ev.evaluate(services, attacks, [], canary=canary, hidden=hidden))
         # Control: for a member of the group the same turns do read it, so the check can fail.
-        control = asyncio.run(ev.evaluate(services, attacks, [], canary=canary, hidden=hidden, principal=insider))
+        control = asyncio.run(
+            ev.evaluate(services, attacks, [], canary=canary, hidden=hidden, principal=insider)
+        )
     finally:
         services.close()
     assert report.hidden_reads == 0

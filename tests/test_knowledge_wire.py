@@ -60,7 +60,9 @@ def make_pipeline(settings, kb, local, hosted_settings, privacy) -> ChatPipeline
     settings.models.local.max_tokens = 16
     # Grounded prompts are long for the loopback stand-in on a busy machine: this test is about
     # routing, not timeouts (tests/test_faults*.py cover those).
-    hosted_settings = hosted_settings.model_copy(update={"first_token_timeout_s": 60.0, "total_timeout_s": 120.0})
+    hosted_settings = hosted_settings.model_copy(
+        update={"first_token_timeout_s": 60.0, "total_timeout_s": 120.0}
+    )
     hosted = [HostedModel(hosted_settings.models.strong, hosted_settings, count_tokens=local.count_tokens)]
     return ChatPipeline(
         settings=settings,

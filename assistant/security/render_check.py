@@ -57,6 +57,13 @@ class _Collector(HTMLParser):
 def render_html(markdown: str, *, fuzzy_domains: bool = True) -> str:
     from markdown_it import MarkdownIt
 
+    try:
+        import linkify_it  # noqa: F401 - markdown-it's autolinking needs it
+    except ImportError as exc:
+        raise RuntimeError(
+            "measuring rendered links needs linkify-it-py: pip install linkify-it-py==2.2.0"
+        ) from exc
+
     renderer = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(
         ["linkify", "table", "strikethrough"]
     )

@@ -49,6 +49,10 @@ def _receipt_seen(session: SocketSession) -> bool:
     return any(step.get("name") == "Privacy receipt" for step in session.steps())
 
 
+def _saw(session: SocketSession, event: str) -> Callable[[], list[Any]]:
+    return lambda: session.named(event)
+
+
 def _action(session: SocketSession, name: str) -> dict[str, Any] | None:
     return next((a for a in session.named("action") if a.get("name") == name), None)
 
@@ -273,7 +277,7 @@ def test_websocket_b_cannot_take_over_a_s_session(
     assert real == missing, "connecting with A's session id is answered differently from a random one"
     for socket in (real_socket, missing_socket):
         if socket is not None:
-            socket.wait_for(lambda s=socket: s.named("task_end"), 30, "B's session")
+            socket.wait_for(_saw(socket, "task_end"), 30, "B's session")
     # A's session is still A's: her socket is connected and B was shown nothing of hers.
     assert a_session.client.connected
     if real_socket is not None:
@@ -289,7 +293,7 @@ def test_websocket_b_cannot_resume_or_write_into_a_s_thread(
     real = bob.connect(thread_id=ids.thread_id)
     missing = bob.connect(thread_id=random_thread)
     for socket in (real, missing):
-        socket.wait_for(lambda s=socket: s.named("resume_thread_error"), 30, "the resume answer")
+        socket.wait_for(_saw(socket, "resume_thread_error"), 30, "the resume answer")
     assert real.named("resume_thread_error") == missing.named("resume_thread_error")
     assert not real.named("resume_thread")
     assert "garden" not in real.text().lower() and ids.answer_step_id not in real.text()
@@ -298,7 +302,7 @@ def test_websocket_b_cannot_resume_or_write_into_a_s_thread(
     for socket in (real, missing):
         socket.send_message("Reply with one word: ok")
     for socket in (real, missing):
-        socket.wait_for(lambda s=socket: _receipt_seen(s), TURN_TIMEOUT_S, "B's answer")
+        socket.wait_for(lambda: _receipt_seen(socket), TURN_TIMEOUT_S, "B's answer")
     real_thread = real.named("first_interaction")[0]["thread_id"]
     missing_thread = missing.named("first_interaction")[0]["thread_id"]
     assert real_thread != ids.thread_id, "B's session adopted A's thread id"
