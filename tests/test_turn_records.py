@@ -89,3 +89,32 @@ async def test_asking_for_a_person_opens_an_escalation(tmp_path: Path) -> None:
         assert [r.outcome for r in governance.audit.records()] == ["escalated"]
     finally:
         governance.close()
+
+
+async def test_over_budget_is_refused_clearly_and_audited(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    settings.governance.budgets.daily_tokens = 5  # the first answer uses more than this
+    governance = build_governance(settings.governance, tmp_path)
+    try:
+        local = QueueModel(default="a fairly long answer with quite a few words in it", name="local")
+        pipeline = ChatPipeline(
+            settings=settings,
+            models=ModelSet(local=local),
+            privacy=KeywordPrivacy(),
+            observers=[GovernanceRecorder(governance, settings)],
+            services=TurnServices(budgets=GovernanceBudgets(governance)),
+        )
+        conversation = Conversation(id="thread-3", principal=Principal(user_id="ann"))
+        first = [e async for e in pipeline.run(conversation, "hello there")][-1]
+        second = [e async for e in pipeline.run(conversation, "and again")][-1]
+        assert isinstance(first, TurnResult) and first.outcome == "ok"
+        assert isinstance(second, TurnResult) and second.outcome == "over_budget"
+        assert "budget" in second.answer and len(local.requests) == 1
+        assert "over_budget" in [r.outcome for r in governance.audit.records()]
+        governance.budgets.set_override(
+            user_id="ann", daily_tokens=1_000_000, daily_cost_usd=10.0, set_by="admin"
+        )
+        third = [e async for e in pipeline.run(conversation, "one more")][-1]
+        assert isinstance(third, TurnResult) and third.outcome == "ok"
+    finally:
+        governance.close()

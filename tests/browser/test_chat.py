@@ -33,7 +33,7 @@ def test_welcome_says_what_happens_to_my_data_and_offers_starters(chat: ChatPage
 
 
 def test_answer_streams_in_and_names_the_model(chat: ChatPage, screenshot: Shot) -> None:
-    chat.send("List five fruits, one per line.")
+    chat.send("List ten fruits, one per line, each with a short sentence about its taste.")
     chat.wait_for_streaming(0)
     growth = chat.sample_growth(0)
 
