@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from models.files import locate_package_file, verify_file
+from routing.names import NameToken, default_gazetteer, find_names
 from routing.recognizers import Finding
 from routing.settings import RoutingSettings
 
@@ -28,8 +29,12 @@ _IGNORED_LABELS = (
     "CARDINAL", "DATE", "TIME", "EVENT", "LANGUAGE", "LAW", "MONEY", "NORP", "ORDINAL", "ORG",
     "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART",
 )  # fmt: skip
-# Pipeline components Presidio does not read (it uses tokens, lemmas and entities only).
-_EXCLUDED_COMPONENTS = ("parser", "senter")
+# Pipeline components we do not read. Presidio reads lemmas only to boost scores by context words,
+# which our own context rules do; the name finder reads the tagger's fine tags, not `pos_` (which the
+# attribute ruler maps from them), so the attribute ruler and lemmatizer are skipped (~10% of spaCy).
+_EXCLUDED_COMPONENTS = ("parser", "senter", "attribute_ruler", "lemmatizer")
+# Penn Treebank tags of proper nouns, as `NameToken.pos` expects them.
+_PROPN_TAGS = {"NNP": "PROPN", "NNPS": "PROPN"}
 
 
 def load_spacy_pipeline(settings: RoutingSettings) -> Language:
@@ -63,16 +68,60 @@ def _offline_email_recognizer() -> Any:
     return OfflineEmailRecognizer()
 
 
+# python-phonenumbers scans the whole text once per region: the regions whose national formats
+# our users write (international "+..." numbers are found whatever the region).
+PHONE_REGIONS = ("US", "GB")
+# Fewer digits than this cannot be a phone number: skip the (slow) phonenumbers scan.
+_MIN_PHONE_DIGITS = 7
+
+
+def _phone_recognizer() -> Any:
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    class DigitGatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
+        """Presidio's phone recognizer, skipped on texts with too few digits to hold a number."""
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            if sum(char.isdigit() for char in text) < _MIN_PHONE_DIGITS:
+                return []
+            return super().analyze(text, entities, nlp_artifacts)
+
+    return DigitGatedPhoneRecognizer(supported_regions=PHONE_REGIONS, name="PhoneRecognizer")
+
+
+def _gazetteer_name_recognizer() -> Any:
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    gazetteer = default_gazetteer()
+
+    class GazetteerNameRecognizer(EntityRecognizer):  # type: ignore[misc]
+        """Person names from the census gazetteer and capitalisation, over the same spaCy doc."""
+
+        def load(self) -> None:
+            """The gazetteer is already loaded."""
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            doc = getattr(nlp_artifacts, "tokens", None)
+            if doc is None or "PERSON" not in entities:
+                return []
+            tokens = [
+                NameToken(t.text, t.idx, t.idx + len(t.text), _PROPN_TAGS.get(t.tag_, ""), t.ent_type_) for t in doc if not t.is_space
+            ]
+            return [
+                RecognizerResult(
+                    "PERSON", f.start, f.end, f.score, recognition_metadata={"recognizer_name": f.recognizer}
+                )
+                for f in find_names(text, tokens, gazetteer)
+            ]
+
+    return GazetteerNameRecognizer(supported_entities=["PERSON"], name="GazetteerNameRecognizer")
+
+
 def build_analyzer(nlp: Language) -> AnalyzerEngine:
     """A Presidio `AnalyzerEngine` over an already loaded spaCy pipeline, with our recognizers only."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import (
-        IpRecognizer,
-        PhoneRecognizer,
-        SpacyRecognizer,
-        UsMbiRecognizer,
-    )
+    from presidio_analyzer.predefined_recognizers import IpRecognizer, SpacyRecognizer, UsMbiRecognizer
 
     class PreloadedSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
         """Presidio's spaCy engine over a pipeline we loaded and verified ourselves."""
@@ -91,9 +140,10 @@ def build_analyzer(nlp: Language) -> AnalyzerEngine:
     for recognizer in (
         SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
         _offline_email_recognizer(),
-        PhoneRecognizer(),
+        _phone_recognizer(),
         IpRecognizer(),
         UsMbiRecognizer(),
+        _gazetteer_name_recognizer(),
     ):
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=PreloadedSpacyNlpEngine(), supported_languages=["en"])
@@ -132,9 +182,16 @@ class PresidioDetector:
             Finding(
                 result.entity_type,
                 result.start,
-                result.end,
+                _trim_possessive(text, result.start, result.end),
                 float(result.score),
                 str((result.recognition_metadata or {}).get("recognizer_name", "presidio")),
             )
             for result in results
         ]
+
+
+def _trim_possessive(text: str, start: int, end: int) -> int:
+    # spaCy's PERSON often swallows the possessive ("Bryan Maclean's"): the "'s" is not the name.
+    if end - start > 3 and text[end - 2 : end] in ("'s", "’s"):
+        return end - 2
+    return end

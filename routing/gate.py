@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from routing.names import refine_person_findings
 from routing.normalize import normalize
 from routing.policy import Policy, PolicySource
 from routing.recognizers import (
@@ -209,6 +210,7 @@ class SensitivityGate:
         findings = find_identifiers(mapped.text, compiled.rules)
         if self._detector is not None and mapped.text.strip():
             findings += self._detector.find(mapped.text)
+        findings = refine_person_findings(mapped.text, findings)
         spans = _to_original_spans(findings, mapped.to_original, text, policy)
         topics = tuple(compiled.topics.find(mapped.text))
         return Detection(decide(spans, topics, policy, source=source), tuple(spans))

@@ -436,7 +436,8 @@ ADDRESS_RULES: tuple[IdentifierRule, ...] = (
     ),
 )
 
-_NAME = r"[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z]\.?(?=\s))?(?:\s+[A-Z][a-zà-ÿ'-]+){0,2}"
+# Names stay on one line: "Name: Abby Laidlaw\nAddress: ..." must not take "Address".
+_NAME = r"[A-Z][a-zà-ÿ'-]+(?:[ \t]+[A-Z]\.?(?=[ \t]))?(?:[ \t]+[A-Z][a-zà-ÿ'-]+){0,2}"
 PERSON_RULES: tuple[IdentifierRule, ...] = (
     # Names spaCy's small model misses when the sentence says plainly that a name follows.
     IdentifierRule(

@@ -61,6 +61,12 @@ class ChatPage:
         self.submit_login(username, password)
         self.composer.wait_for(state="visible", timeout=60_000)
 
+    def wait_until_connected(self, timeout_ms: int = 60_000) -> None:
+        """Wait for the live chat session: the settings button appears only once the app's
+        on_chat_start has sent the chat settings over the websocket. Before that, Enter is ignored
+        and an attached file is refused (its session does not exist yet)."""
+        self.page.locator("#chat-settings-open-modal").wait_for(state="visible", timeout=timeout_ms)
+
     # ---- the composer -------------------------------------------------------------------------
 
     @property

@@ -202,6 +202,7 @@ def chat_opener(request: pytest.FixtureRequest, browser: Browser, server: AppSer
         if chat.on_login_page():
             account = accounts[as_]
             chat.sign_in(account.username, account.password)
+        chat.wait_until_connected()
         return chat
 
     yield open_

@@ -1,0 +1,295 @@
+"""Person names that spaCy's small model misses: a census gazetteer plus capitalisation patterns.
+
+`en_core_web_sm` labels many names ORG or nothing ("Write a greeting for Margaret Thornbury"). A
+missed name leaves the machine unmasked, so names are also found here from three kinds of evidence:
+a Title-case run that starts with a known given name ("Margaret Thornbury"), a run with a middle
+initial ("Ravil G. Yefimov"), a run that ends with a known surname, and a lone given name that
+spaCy tags as a proper noun outside a sentence start. Finally every later mention of a word of a
+name found anywhere in the text is a name too ("... early Yefremova").
+
+The gazetteer is the US Census name frequency lists shipped in the PyPI package `names` (MIT),
+read once, lazily, from the installed files: nothing here touches the network. Words that are
+also ordinary English words ("Will", "May", "Bill", "Street") never count as names on their own.
+This module reports spans only; it never decides a tier and never keeps a value.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from routing.recognizers import Finding
+
+GAZETTEER_PACKAGE = "names"
+_FIRST_FILES = ("dist.male.first", "dist.female.first")
+_LAST_FILE = "dist.all.last"
+# The census surname list has 88,799 entries; the tail is noise ("Coffee", "Monday").
+_SURNAME_RANK_LIMIT = 40_000
+
+# Given names and surnames that are ordinary words, titles, months or days: they may continue a
+# name ("Zoe Young") but are no evidence of one ("Will you", "in May", "Grace period").
+COMMON_WORDS = frozenset(
+    """
+    art august autumn baker bell best bill bishop black blue bond born brown buck bud carter case
+    chance chase christian church close cook cooper crown dawn day dean december drew duke earl east
+    eve ever faith february fox frank friday gay gene gold grace grant gray green grey guy hall hazel
+    heath heather holly honey hope house hunter ivy jack jade january joy judge july june just justice
+    king law lee little long lord love major march mark marsh mason may miles miss monday moon more
+    new north november october olive page pat patience pearl penny post power price prince rain ray
+    read rich rose royal ruby rush sale saturday september sharp short sky small snow south star stone
+    storm summer sunday sunny thursday tuesday van victory ward webb wednesday west white will wind
+    winter wood worth young dear hello hi thanks regards team sir madam name phone address email
+    mr mrs ms dr
+    """.split()
+)
+# USPS street suffixes (and a few others): a name before one is a street ("Philip Bypass").
+STREET_WORDS = frozenset(
+    """
+    alley avenue bend boulevard branch bridge brook brooks burg bypass camp canyon cape causeway center
+    circle circles cliff cliffs common corner corners course court courts cove creek crescent crest
+    crossing curve dale dam divide drive drives estate estates expressway extension extensions falls
+    ferry field fields flat flats ford forge forges fork forks fort freeway garden gardens gateway glen
+    glens green greens grove groves harbor haven heights highway hill hills hollow inlet island islands
+    isle junction key keys knoll knolls lake lakes landing lane light lights lock locks lodge loop mall
+    manor manors meadow meadows mews mill mills mission motorway mount mountain neck orchard oval
+    overpass park parks parkway pass passage path pike pine pines place plain plains plaza point points
+    port ports prairie ramp ranch rapids ridge ridges river road roads route row run shoal shore shores
+    skyway spring springs spur square squares station stream street streets summit terrace trace track
+    trail tunnel turnpike underpass union unions valley valleys viaduct view views village villages
+    ville vista walk walks way ways well wells st rd ave blvd ln dr ct pl sq hwy pkwy str
+    """.split()
+)
+# Words that make a capitalised run an organisation, a title or an institution, not a person.
+ORGANISATION_WORDS = frozenset(
+    """
+    agency airlines association bank bureau college company corp corporation council department
+    foundation fund group holdings hospital inc institute insurance investments labs limited llc ltd
+    magazine ministry museum news orchestra partners press records school services society solutions
+    studio studios systems technologies times treaty trust university weekly
+    """.split()
+)
+_PARTICLES = frozenset("da de del della der di dos du la le ten ter van von bin al ibn".split())
+# spaCy entity labels that mean "a place or a date", never a person.
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "DATE", "TIME"})
+_SENTENCE_END = frozenset(".!?\"“”:;\n>|")
+_CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-žß]+(?:[-'’][A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ]+)?$")
+_INITIAL = re.compile(r"^[A-Z]\.?$")
+
+GIVEN_NAME_RUN_SCORE = 0.85
+INITIAL_RUN_SCORE = 0.8
+SURNAME_RUN_SCORE = 0.7
+LONE_GIVEN_NAME_SCORE = 0.65
+REPEATED_NAME_SCORE = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class NameToken:
+    """What the name finder needs of a token: its text and span, spaCy's POS and entity label."""
+
+    text: str
+    start: int
+    end: int
+    pos: str = ""
+    entity: str = ""
+
+
+class NameGazetteer:
+    """Known given names and surnames (lower case), read once from the installed `names` package."""
+
+    def __init__(self, given: Iterable[str], surnames: Iterable[str], stop_words: Iterable[str] = ()) -> None:
+        self.given = frozenset(given)
+        self.surnames = frozenset(surnames)
+        # Function words never start or continue a name ("In United States", "Carry Me Back").
+        self.stop_words = frozenset(stop_words)
+
+    @classmethod
+    def from_package(cls) -> NameGazetteer:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        files = resources.files(GAZETTEER_PACKAGE)
+        given = [name for file in _FIRST_FILES for name in _census_names(files.joinpath(file).read_text())]
+        surnames = _census_names(files.joinpath(_LAST_FILE).read_text(), limit=_SURNAME_RANK_LIMIT)
+        return cls(given, surnames, STOP_WORDS)
+
+    def is_given(self, word: str) -> bool:
+        key = word.casefold()
+        return key in self.given and key not in COMMON_WORDS
+
+    def is_surname(self, word: str) -> bool:
+        key = word.casefold()
+        return key in self.surnames and key not in COMMON_WORDS
+
+    def name_shaped(self, word: str) -> bool:
+        """A capitalised word that may be part of a name (not a function, street or company word)."""
+        key = word.casefold()
+        return (
+            bool(_CAPITALISED.match(word))
+            and key not in self.stop_words
+            and key not in STREET_WORDS
+            and key not in ORGANISATION_WORDS
+        )
+
+
+def _census_names(text: str, *, limit: int | None = None) -> list[str]:
+    # Lines are "NAME  frequency  cumulative  rank", ordered by rank.
+    lines = text.splitlines()[:limit] if limit else text.splitlines()
+    return [line.split(maxsplit=1)[0].casefold() for line in lines if line.strip()]
+
+
+_lock = threading.Lock()
+_default: NameGazetteer | None = None
+
+
+def default_gazetteer() -> NameGazetteer:
+    """The census gazetteer, loaded on first use and shared (it is immutable)."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = NameGazetteer.from_package()
+    return _default
+
+
+def _inside_run(tokens: Sequence[NameToken], index: int) -> bool:
+    # Middle initials ("D", "D" + "."), and particles ("Willemine ten Pas") continue a run.
+    text = tokens[index].text
+    return bool(_INITIAL.match(text)) or text in _PARTICLES or (
+        text == "." and bool(_INITIAL.match(tokens[index - 1].text))
+    )
+
+
+def _runs(tokens: Sequence[NameToken], text: str, gazetteer: NameGazetteer) -> Iterator[tuple[int, int]]:
+    """(first, last) token indexes of capitalised runs on one line; inner initials and particles kept."""
+    first: int | None = None
+    last = 0
+    for index, token in enumerate(tokens):
+        same_line = first is not None and "\n" not in text[tokens[last].end : token.start]
+        if same_line and _inside_run(tokens, index):
+            continue
+        if gazetteer.name_shaped(token.text) and (first is None or same_line):
+            first = index if first is None else first
+            last = index
+            continue
+        if first is not None:
+            yield first, last
+        first = index if gazetteer.name_shaped(token.text) else None
+        last = index
+    if first is not None:
+        yield first, last
+
+
+def _line_around(text: str, start: int, end: int) -> tuple[str, str]:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return text[line_start:start], text[end : len(text) if line_end < 0 else line_end]
+
+
+def _sentence_initial(token: NameToken, text: str) -> bool:
+    before = text[: token.start].rstrip(" \t")
+    return not before or before[-1] in _SENTENCE_END
+
+
+def _alone_on_line(text: str, start: int, end: int) -> bool:
+    # A name on a line of its own: a signature, a contact card, a header ("Dreux Joly").
+    before, after = _line_around(text, start, end)
+    return not any(char.isalnum() for char in before + after)
+
+
+def _street_or_company(
+    tokens: Sequence[NameToken], first: int, last: int, text: str, gazetteer: NameGazetteer
+) -> bool:
+    """A run after a house number or before a street / company word is not a person."""
+    if first > 0 and tokens[first - 1].text.isdigit() and not text[tokens[first - 1].end : tokens[first].start].strip():
+        return True
+    after = tokens[last + 1].text if last + 1 < len(tokens) else ""
+    return _street_word(after, gazetteer) or after.casefold() in ORGANISATION_WORDS
+
+
+def _score_run(
+    tokens: Sequence[NameToken], first: int, last: int, text: str, gazetteer: NameGazetteer
+) -> float | None:
+    run = tokens[first : last + 1]
+    words = [token for token in run if gazetteer.name_shaped(token.text)]
+    if len(words) > 4 or any(token.entity in _PLACE_LABELS for token in words):
+        return None
+    if _street_or_company(tokens, first, last, text, gazetteer):
+        return None
+    if len(words) == 1:
+        (word,) = words
+        lone = word.pos == "PROPN" and word.entity != "ORG" and gazetteer.is_given(word.text)
+        return LONE_GIVEN_NAME_SCORE if lone else None
+    if gazetteer.is_given(words[0].text):
+        return GIVEN_NAME_RUN_SCORE
+    if any(_INITIAL.match(token.text) for token in run):
+        return INITIAL_RUN_SCORE
+    plausible_start = not _sentence_initial(words[0], text) or _alone_on_line(text, run[0].start, run[-1].end)
+    if gazetteer.is_surname(words[-1].text) and words[0].text.casefold() not in COMMON_WORDS and plausible_start:
+        return SURNAME_RUN_SCORE
+    return None
+
+
+def find_names(text: str, tokens: Sequence[NameToken], gazetteer: NameGazetteer) -> list[Finding]:
+    """Person-name spans in `text` from its tokens (in order) and the gazetteer."""
+    findings = []
+    for first, last in _runs(tokens, text, gazetteer):
+        score = _score_run(tokens, first, last, text, gazetteer)
+        if score is not None:
+            findings.append(Finding("PERSON", tokens[first].start, tokens[last].end, score, "name_gazetteer"))
+    return findings
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)?")
+
+
+_HOUSE_NUMBER_BEFORE = re.compile(r"\d[ \t]+$")
+_STREET_WORD_AFTER = re.compile(r"[ \t]+([^\W\d_]+)")
+
+
+def _part_of_address(text: str, finding: Finding, addresses: Sequence[tuple[int, int]]) -> bool:
+    if any(start <= finding.start and finding.end <= end for start, end in addresses):
+        return True
+    if _HOUSE_NUMBER_BEFORE.search(text, max(0, finding.start - 12), finding.start):
+        return True
+    after = _STREET_WORD_AFTER.match(text, finding.end)
+    return after is not None and _street_word(after.group(1), default_gazetteer())
+
+
+def _street_word(word: str, gazetteer: NameGazetteer) -> bool:
+    # "Park", "Hill", "Ford" end street names and people's names alike: only clear suffixes count.
+    return word.casefold() in STREET_WORDS and word.casefold() not in gazetteer.surnames
+
+
+def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """Drop "names" that are part of a street address ("1668 Glyn St", "159 Eleftheriou Venizelou
+    str"), then add the other mentions of the names that remain."""
+    addresses = [(f.start, f.end) for f in findings if f.entity_type == "STREET_ADDRESS"]
+    kept = [
+        finding
+        for finding in findings
+        if finding.entity_type != "PERSON" or not _part_of_address(text, finding, addresses)
+    ]
+    return kept + repeated_names(text, kept)
+
+
+def repeated_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """Other mentions of a word of a name already found ("Faina D. Yefremova ... early Yefremova")."""
+    words = {
+        match.group()
+        for finding in findings
+        if finding.entity_type == "PERSON"
+        for match in _WORD.finditer(text, finding.start, finding.end)
+        if len(match.group()) >= 3 and _CAPITALISED.match(match.group())
+        and match.group().casefold() not in COMMON_WORDS | STREET_WORDS | ORGANISATION_WORDS
+    }  # fmt: skip
+    if not words:
+        return []
+    covered = [(f.start, f.end) for f in findings if f.entity_type == "PERSON"]
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(words))) + r")(?!\w)")
+    return [
+        Finding("PERSON", match.start(), match.end(), REPEATED_NAME_SCORE, "repeated_name")
+        for match in pattern.finditer(text)
+        if not any(start <= match.start() and match.end() <= end for start, end in covered)
+    ]
