@@ -16,6 +16,8 @@ from assistant.turns import SourceRef, TurnResult
 
 ASK_A_PERSON = "ask_a_person"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~])")
+# A passage keeps its section heading line ("## Cafeteria"); escaped, it would show the hashes.
+_HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
 
 
 def escape_markdown(text: str) -> str:
@@ -23,7 +25,7 @@ def escape_markdown(text: str) -> str:
 
 
 def passage_markdown(ref: SourceRef) -> str:
-    passage = ref.passage or ref.snippet
+    passage = _HEADING_MARK.sub("", ref.passage or ref.snippet)
     if ref.highlight and ref.highlight in passage:
         before, _, after = passage.partition(ref.highlight)
         body = f"{escape_markdown(before)}**{escape_markdown(ref.highlight)}**{escape_markdown(after)}"

@@ -68,8 +68,10 @@ def _offline_email_recognizer() -> Any:
     return OfflineEmailRecognizer()
 
 
-# python-phonenumbers scans the whole text once per region: the regions whose national formats
-# our users write (international "+..." numbers are found whatever the region).
+# python-phonenumbers scans the whole text once per region (~1.5 ms each on 300 characters), and
+# `routing.recognizers` already finds phone shapes and phone context (on the shared eval set the
+# phonenumbers scan added no recall at all): two regions for national formats; "+..." numbers are
+# found whatever the region.
 PHONE_REGIONS = ("US", "GB")
 # Fewer digits than this cannot be a phone number: skip the (slow) phonenumbers scan.
 _MIN_PHONE_DIGITS = 7
@@ -105,7 +107,9 @@ def _gazetteer_name_recognizer() -> Any:
             if doc is None or "PERSON" not in entities:
                 return []
             tokens = [
-                NameToken(t.text, t.idx, t.idx + len(t.text), _PROPN_TAGS.get(t.tag_, ""), t.ent_type_) for t in doc if not t.is_space
+                NameToken(t.text, t.idx, t.idx + len(t.text), _PROPN_TAGS.get(t.tag_, ""), t.ent_type_)
+                for t in doc
+                if not t.is_space
             ]
             return [
                 RecognizerResult(
@@ -182,7 +186,7 @@ class PresidioDetector:
             Finding(
                 result.entity_type,
                 result.start,
-                _trim_possessive(text, result.start, result.end),
+                _trim_person(result.entity_type, text, result.start, result.end),
                 float(result.score),
                 str((result.recognition_metadata or {}).get("recognizer_name", "presidio")),
             )
@@ -190,8 +194,14 @@ class PresidioDetector:
         ]
 
 
-def _trim_possessive(text: str, start: int, end: int) -> int:
-    # spaCy's PERSON often swallows the possessive ("Bryan Maclean's"): the "'s" is not the name.
+def _trim_person(entity_type: str, text: str, start: int, end: int) -> int:
+    """spaCy's PERSON can run past a line break ("Abby Laidlaw\nAddress") or swallow a possessive
+    ("Bryan Maclean's"): neither is part of the name."""
+    if entity_type != "PERSON":
+        return end
+    newline = text.find("\n", start, end)
+    if newline > start:
+        end = newline
     if end - start > 3 and text[end - 2 : end] in ("'s", "’s"):
         return end - 2
     return end

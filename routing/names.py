@@ -29,9 +29,14 @@ _LAST_FILE = "dist.all.last"
 # The census surname list has 88,799 entries; the tail is noise ("Coffee", "Monday").
 _SURNAME_RANK_LIMIT = 40_000
 
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # Given names and surnames that are ordinary words, titles, months or days: they may continue a
 # name ("Zoe Young") but are no evidence of one ("Will you", "in May", "Grace period").
-COMMON_WORDS = frozenset(
+COMMON_WORDS = _word_set(
     """
     art august autumn baker bell best bill bishop black blue bond born brown buck bud carter case
     chance chase christian church close cook cooper crown dawn day dean december drew duke earl east
@@ -43,10 +48,10 @@ COMMON_WORDS = frozenset(
     storm summer sunday sunny thursday tuesday van victory ward webb wednesday west white will wind
     winter wood worth young dear hello hi thanks regards team sir madam name phone address email
     mr mrs ms dr
-    """.split()
+    """
 )
 # USPS street suffixes (and a few others): a name before one is a street ("Philip Bypass").
-STREET_WORDS = frozenset(
+STREET_WORDS = _word_set(
     """
     alley avenue bend boulevard branch bridge brook brooks burg bypass camp canyon cape causeway center
     circle circles cliff cliffs common corner corners course court courts cove creek crescent crest
@@ -60,21 +65,21 @@ STREET_WORDS = frozenset(
     skyway spring springs spur square squares station stream street streets summit terrace trace track
     trail tunnel turnpike underpass union unions valley valleys viaduct view views village villages
     ville vista walk walks way ways well wells st rd ave blvd ln dr ct pl sq hwy pkwy str
-    """.split()
+    """
 )
 # Words that make a capitalised run an organisation, a title or an institution, not a person.
-ORGANISATION_WORDS = frozenset(
+ORGANISATION_WORDS = _word_set(
     """
     agency airlines association bank bureau college company corp corporation council department
     foundation fund group holdings hospital inc institute insurance investments labs limited llc ltd
     magazine ministry museum news orchestra partners press records school services society solutions
     studio studios systems technologies times treaty trust university weekly
-    """.split()
+    """
 )
-_PARTICLES = frozenset("da de del della der di dos du la le ten ter van von bin al ibn".split())
+_PARTICLES = _word_set("da de del della der di dos du la le ten ter van von bin al ibn")
 # spaCy entity labels that mean "a place or a date", never a person.
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "DATE", "TIME"})
-_SENTENCE_END = frozenset(".!?\"“”:;\n>|")
+_SENTENCE_END = frozenset('.!?"“”:;\n>|')
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-žß]+(?:[-'’][A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ]+)?$")
 _INITIAL = re.compile(r"^[A-Z]\.?$")
 
@@ -156,8 +161,10 @@ def default_gazetteer() -> NameGazetteer:
 def _inside_run(tokens: Sequence[NameToken], index: int) -> bool:
     # Middle initials ("D", "D" + "."), and particles ("Willemine ten Pas") continue a run.
     text = tokens[index].text
-    return bool(_INITIAL.match(text)) or text in _PARTICLES or (
-        text == "." and bool(_INITIAL.match(tokens[index - 1].text))
+    return (
+        bool(_INITIAL.match(text))
+        or text in _PARTICLES
+        or (text == "." and bool(_INITIAL.match(tokens[index - 1].text)))
     )
 
 
@@ -202,7 +209,11 @@ def _street_or_company(
     tokens: Sequence[NameToken], first: int, last: int, text: str, gazetteer: NameGazetteer
 ) -> bool:
     """A run after a house number or before a street / company word is not a person."""
-    if first > 0 and tokens[first - 1].text.isdigit() and not text[tokens[first - 1].end : tokens[first].start].strip():
+    if (
+        first > 0
+        and tokens[first - 1].text.isdigit()
+        and not text[tokens[first - 1].end : tokens[first].start].strip()
+    ):
         return True
     after = tokens[last + 1].text if last + 1 < len(tokens) else ""
     return _street_word(after, gazetteer) or after.casefold() in ORGANISATION_WORDS
@@ -226,7 +237,11 @@ def _score_run(
     if any(_INITIAL.match(token.text) for token in run):
         return INITIAL_RUN_SCORE
     plausible_start = not _sentence_initial(words[0], text) or _alone_on_line(text, run[0].start, run[-1].end)
-    if gazetteer.is_surname(words[-1].text) and words[0].text.casefold() not in COMMON_WORDS and plausible_start:
+    if (
+        gazetteer.is_surname(words[-1].text)
+        and words[0].text.casefold() not in COMMON_WORDS
+        and plausible_start
+    ):
         return SURNAME_RUN_SCORE
     return None
 

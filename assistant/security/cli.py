@@ -84,7 +84,7 @@ def _print_report(report, *, hidden_planted: bool) -> None:  # type: ignore[no-u
         click.echo(f"turns that read the hidden canary document: {report.hidden_reads} (goal 0)")
     click.echo(
         "note: indirect attacks carry their document in the user message inside <document> delimiters "
-        "(the pipeline has no document seam yet)."
+        "(the pipeline has no seam for an attached document yet)."
     )
     sys.stdout.flush()
 

@@ -197,6 +197,21 @@ class ChatPage:
         region.scroll_into_view_if_needed()  # so a screenshot shows the whole receipt
         return region
 
+    # ---- formatting -------------------------------------------------------------------------
+
+    @staticmethod
+    def bold_texts(scope: Locator) -> list[str]:
+        """Texts rendered bold (font weight 600+) inside `scope`, however the markdown renderer
+        marks them up."""
+        return list(
+            scope.evaluate(
+                """(root) => [...root.querySelectorAll('*')]
+                    .filter((el) => parseInt(getComputedStyle(el).fontWeight, 10) >= 600
+                        && [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()))
+                    .map((el) => el.textContent.trim())"""
+            )
+        )
+
     # ---- layout -------------------------------------------------------------------------------
 
     def horizontal_overflow_px(self) -> int:
