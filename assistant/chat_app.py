@@ -59,10 +59,13 @@ class ChatApp:
         """
         from assistant.governance.component import build_governance
         from assistant.governance.dashboard import mount_governance_routes
+        from assistant.security.http import install_security
 
         settings = self.settings
         self._governance = build_governance(settings.governance, settings.data_dir)
         mount_governance_routes(server_app, self._governance, allowed_origins=settings.server.allowed_origins)
+        # Security headers (CSP: no external image can load) and the websocket Origin check.
+        install_security(server_app, settings)
 
     @property
     def settings(self) -> Settings:
@@ -117,8 +120,11 @@ class ChatApp:
         async with self._lock:
             if self._services is not None:
                 return
+            from assistant.security.log_scrub import install_log_scrubbing
+
             settings = self.settings
             logging.basicConfig(level=getattr(logging, settings.logging.level))
+            install_log_scrubbing(settings)
             try:
                 self._services = await asyncio.to_thread(
                     build_services, settings, governance=self._governance

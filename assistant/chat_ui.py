@@ -140,7 +140,9 @@ def _with_footer(content: str | None, footer: str) -> str:
 
 async def finish_message(message: cl.Message, result: TurnResult) -> None:
     # With sources, show the checked answer (citations to missing sources removed).
-    body = (result.answer if result.sources else message.content) or result.answer or "(no answer)"
+    # The final answer: citations checked, the whole text sanitized once more (it can differ
+    # from what streamed, e.g. a link assembled from pieces is neutralized only now).
+    body = result.answer or message.content or "(no answer)"
     lines = (sources_line(result), confidence_line(result), escalation_line(result))
     extras = [line for line in lines if line]
     if extras:

@@ -28,10 +28,13 @@ def settings_or_exit() -> Settings:
 
 
 def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
+    from assistant.security.log_scrub import install_log_scrubbing
+
     level = logging.WARNING if quiet else getattr(logging, settings.logging.level)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    install_log_scrubbing(settings)  # API keys and identifiers never reach a log line
 
 
 @click.group()
@@ -154,13 +157,15 @@ def evaluate() -> None:
 def _register() -> None:
     """Subcommands live next to the packages they drive."""
     from assistant.governance.cli import audit, groups, users
+    from assistant.security.cli import audit_deps, eval_injection
     from knowledge.cli import docs, eval_rag, ingest, search
     from routing.cli import classify_command, eval_pii_command
 
-    for command in (classify_command, ingest, docs, search, users, groups, audit):
+    for command in (classify_command, ingest, docs, search, users, groups, audit, audit_deps):
         main.add_command(command)
     evaluate.add_command(eval_pii_command, "pii")
     evaluate.add_command(eval_rag, "rag")
+    evaluate.add_command(eval_injection, "injection")
 
 
 _register()

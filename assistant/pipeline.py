@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from assistant.answer_filter import AnswerFilter
 from assistant.context import fit_messages
 from assistant.grounded import (
     Knowledge,
@@ -38,6 +39,9 @@ from assistant.grounded import (
 from assistant.identity import Principal
 from assistant.intent import is_small_talk, wants_a_person
 from assistant.privacy import Assessment, Privacy, Restorer, passthrough_restorer
+from assistant.security.jailbreak_guard import BLOCKED_MESSAGE, persona_answer, score_message
+from assistant.security.leak_guard import PromptLeakGuard
+from assistant.security.output_hygiene import OutputSanitizer
 from assistant.settings import Settings
 from assistant.turns import (
     AnswerDelta,
@@ -202,6 +206,8 @@ class _TurnState:
     escalate: str | None = None
     cache_key: CacheKey | None = None
     cached: bool = False
+    # The whole answer after the final hygiene pass; None until a model answered.
+    final_answer: str | None = None
 
 
 class ChatPipeline:
@@ -219,6 +225,8 @@ class ChatPipeline:
         self._privacy = privacy
         self._observers = list(observers)
         self._services = services or TurnServices()
+        self._sanitizer = OutputSanitizer.from_settings(settings)
+        self._leak_guard = PromptLeakGuard([], system_prompt=settings.chat.system_prompt)
 
     @property
     def models(self) -> ModelSet:
@@ -282,6 +290,10 @@ class ChatPipeline:
         if refusal:
             state.outcome, state.finish_reason = "over_budget", "stop"
             return refusal
+        if score_message(text).flagged:
+            # A jailbreak attempt: refused without a model call, and handed to a person to look at.
+            state.outcome, state.escalate = "blocked", "policy_block"
+            return BLOCKED_MESSAGE
         if wants_a_person(text):
             state.outcome, state.escalate = "escalated", "user_request"
             return ASKED_FOR_PERSON
@@ -386,7 +398,7 @@ class ChatPipeline:
                 return
             except ModelBusy as exc:
                 state.outcome, state.finish_reason = "busy", "error"
-                state.answer = [exc.user_message]
+                state.answer, state.final_answer = [exc.user_message], None
                 yield AnswerDelta(exc.user_message)
                 return
             except StreamCutOff as exc:
@@ -398,7 +410,7 @@ class ChatPipeline:
                 nxt = chain[position + 1] if position + 1 < len(chain) else None
                 if nxt is None:
                     state.outcome, state.finish_reason = "error", "error"
-                    state.answer = [_failure_message(exc, route)]
+                    state.answer, state.final_answer = [_failure_message(exc, route)], None
                     yield AnswerDelta(state.answer[0])
                     return
                 state.outcome = "fallback"
@@ -418,27 +430,31 @@ class ChatPipeline:
     ) -> AsyncIterator[TurnEvent]:
         sent_digest = request_digest(request)
         raw: list[str] = []
+        # Restore placeholders, neutralize images/links/leaks: what streams out is always safe.
+        output = AnswerFilter(restorer, self._sanitizer, self._leak_guard)
         try:
             async with _closing(model.stream(request)) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):
                         raw.append(event.text)
-                        shown = restorer.feed(event.text)
+                        shown = output.feed(event.text)
                         if shown:
                             state.answer.append(shown)
                             yield AnswerDelta(shown)
                     else:
                         state.end = event
                         state.finish_reason = event.finish_reason
-            tail = restorer.flush()
+            tail = output.flush()
             if tail:
                 state.answer.append(tail)
                 yield AnswerDelta(tail)
+            state.final_answer = output.final_text()
             state.calls.append(_call(model, request, sent_digest, raw, state.end, "ok"))
         except BaseException as exc:
-            tail = restorer.flush()
+            tail = output.flush()
             if tail:
                 state.answer.append(tail)
+            state.final_answer = output.final_text()
             outcome: Outcome = "cancelled" if not isinstance(exc, Exception) else "error"
             state.calls.append(_call(model, request, sent_digest, raw, None, outcome, error=repr(exc)))
             if not isinstance(exc, Exception):
@@ -482,7 +498,11 @@ class ChatPipeline:
         started: float,
     ) -> TurnResult:
         end = state.end
-        answer = self._check_sources("".join(state.answer), state)
+        streamed = state.final_answer if state.final_answer is not None else "".join(state.answer)
+        if state.final_answer is not None and persona_answer(streamed):
+            # The model slipped into a jailbreak persona: show nothing of it.
+            streamed, state.outcome, state.escalate = BLOCKED_MESSAGE, "blocked", "policy_block"
+        answer = self._check_sources(streamed, state)
         answered = state.outcome in ("ok", "fallback", "cancelled") and end is not None
         if state.outcome == "error" and state.escalate is None:
             state.escalate = "repeated_failures"

@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from assistant.governance.settings import GovernanceSettings
+from assistant.security.settings import SecuritySettings
 from assistant.uploads.settings import UploadSettings
 from knowledge.settings import KnowledgeSettings
 from models.settings import ModelSettings
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = KnowledgeSettings()
     governance: GovernanceSettings = GovernanceSettings()
     uploads: UploadSettings = UploadSettings()
+    security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")

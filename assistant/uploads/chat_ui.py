@@ -54,6 +54,16 @@ def finished_text(job: JobView) -> str:
     return f"⚠️ {name}: {job.error or 'the summary failed.'}"
 
 
+def closing_text(job: JobView) -> str:
+    """What the progress message says once the job has ended (never "finished" for a cancelled job)."""
+    name = md_escape(job.display_name)
+    if job.status == "done":
+        return f"✅ Summarizing {name}: finished."
+    if job.status == "cancelled":
+        return f"⏹ Summarizing {name}: stopped."
+    return f"⚠️ Summarizing {name}: did not finish."
+
+
 class ChainlitJobEvents:
     """Shows job progress and results in whichever session currently displays the job."""
 
@@ -81,9 +91,7 @@ class ChainlitJobEvents:
 
             async def finish() -> None:
                 await display.message.remove_actions()
-                display.message.content = (
-                    f"{progress_text(job).split(':')[0].replace('⏳ ', '✅ ')}: finished."
-                )
+                display.message.content = closing_text(job)
                 await display.message.update()
                 await cl.Message(content=text, author="Confidante", metadata={"upload_job": job.id}).send()
 

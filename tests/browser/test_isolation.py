@@ -115,7 +115,6 @@ def _masked(response: httpx.Response, *ids: str) -> tuple[int, str]:
 
 
 def assert_same_denial(name: str, real: httpx.Response, missing: httpx.Response, *ids: str) -> None:
-    assert real.status_code >= 400 or real.status_code == missing.status_code, f"{name}: {real.status_code}"
     assert _masked(real, *ids) == _masked(missing, *ids), (
         f"{name}: an existing id of A's is answered differently"
     )
@@ -201,6 +200,10 @@ def _http_matrix() -> dict[str, HttpAttack]:
     }
 
 
+# Chainlit answers these 200 whatever the id (their effect, none on A's data, is checked instead).
+ANSWERED_OK_ANYWAY = {"delete feedback", "list threads of a user"}
+
+
 def _custom_element(i: dict[str, str]) -> dict[str, Any]:
     return {
         "id": i["element"],
@@ -239,6 +242,7 @@ def test_http_b_is_denied_a_s_ids_exactly_as_missing_ids(
     real = run(bob, real_ids)
     missing = run(bob, _random_like(real_ids))
     assert_same_denial(attack, real, missing, *real_ids.values())
+    assert real.status_code == 200 if attack in ANSWERED_OK_ANYWAY else real.status_code >= 400, real.text
     assert ids.thread_id not in real.text and "garden" not in real.text.lower()
     # A's data is untouched, whatever B's request "succeeded" at.
     thread = a.thread(ids.thread_id)

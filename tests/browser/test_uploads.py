@@ -77,6 +77,8 @@ def test_cancel_stops_a_long_summary(knowledge_chat: OpenChat, tmp_path: Path, s
     # Within a few seconds (one model step may still have to end), never a summary.
     expect(chat.message_with("Summary of orchard-archive.pdf cancelled.")).to_be_visible(timeout=30_000)
     expect(chat.message_with(re.compile(r"Summary of orchard-archive\.pdf · \d+ pages"))).to_have_count(0)
+    expect(chat.message_with("Summarizing orchard-archive.pdf: stopped.")).to_be_visible()
+    expect(chat.message_with("orchard-archive.pdf: finished.")).to_have_count(0)
     screenshot(chat.page, "summary cancelled")
 
 
