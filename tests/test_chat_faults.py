@@ -8,6 +8,7 @@ repeated failures and closes again after its cool-down.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,7 +131,7 @@ async def test_breaker_opens_under_repeated_failures_and_closes_after_cooldown(
     assert result.route == "local" and elapsed < 15
     assert len(hosted_proxy.chat_exchanges()) == calls_when_open  # open: failed fast, no request
     hosted_proxy.clear()
-    time.sleep(1.2)  # the cool-down
+    await asyncio.sleep(1.2)  # the cool-down
     result, _, _ = await chat(services, "Name a fruit.")
     assert result.route == "hosted"
     assert breaker.state == "closed"

@@ -8,6 +8,7 @@ that reached the proxy is searched for canary values, raw and JSON-decoded.
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from assistant.identity import Principal
