@@ -317,3 +317,11 @@ def test_hostile_display_name_is_never_used_as_a_path(tmp_path):
     parsed = parse_document_safely(path, display_name="../../../\u202eevil\x00.txt")
     assert parsed.display_name == "evil.txt"
     assert "Quarterly numbers" in parsed.text
+
+
+def test_a_pdf_with_only_an_owner_password_is_read_not_refused() -> None:
+    """Copy protection (an /Encrypt dictionary with an empty user password) is not a lock."""
+    from knowledge.parsing import parse_document_safely
+
+    document = parse_document_safely(Path(__file__).parent / "data" / "docs" / "copy-protected.pdf")
+    assert sum(len(section.text) for section in document.sections) > 100

@@ -51,6 +51,14 @@ class ConfidanteDataLayer(BaseDataLayer):
         self.history = history
         self.accounts = accounts
         self.storage = storage
+        # Chainlit fires a new chat's first writes concurrently (the thread's name, the user message,
+        # the answer); each may create the thread row, and two inserts of one id made the loser fail
+        # (its step was lost). Writes that can create a thread row run one at a time.
+        self._thread_writes = asyncio.Lock()
+
+    async def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        async with self._thread_writes:
+            return await asyncio.to_thread(fn, *args, **kwargs)
 
     # --- users: accounts are created by admins or SSO, never by the data layer ----------------------
 
@@ -79,7 +87,7 @@ class ConfidanteDataLayer(BaseDataLayer):
         tags: list[str] | None = None,
     ) -> None:
         # user_id is ignored on purpose: the owner is always the requester, never a caller's claim.
-        await asyncio.to_thread(
+        await self._write(
             self.history.upsert_thread,
             thread_id,
             current_requester(),
@@ -127,11 +135,11 @@ class ConfidanteDataLayer(BaseDataLayer):
 
     @queue_until_user_message()
     async def create_step(self, step_dict: StepDict) -> None:
-        await asyncio.to_thread(self.history.upsert_step, dict(step_dict), current_requester())
+        await self._write(self.history.upsert_step, dict(step_dict), current_requester())
 
     @queue_until_user_message()
     async def update_step(self, step_dict: StepDict) -> None:
-        await asyncio.to_thread(self.history.upsert_step, dict(step_dict), current_requester())
+        await self._write(self.history.upsert_step, dict(step_dict), current_requester())
 
     @queue_until_user_message()
     async def delete_step(self, step_id: str) -> None:
@@ -157,10 +165,7 @@ class ConfidanteDataLayer(BaseDataLayer):
                 object_key, content, mime=element.mime or "application/octet-stream"
             )
             data["url"], data["objectKey"] = stored["url"], object_key
-        if (
-            not await asyncio.to_thread(self.history.add_element, dict(data), requester, object_key)
-            and object_key
-        ):
+        if not await self._write(self.history.add_element, dict(data), requester, object_key) and object_key:
             await self.storage.delete_file(object_key)
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:

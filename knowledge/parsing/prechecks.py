@@ -7,14 +7,12 @@ declarations) is checked in the sandboxed child instead.
 
 from __future__ import annotations
 
-import re
 import zipfile
 from pathlib import Path
 
 from knowledge.parsing.errors import (
     CorruptDocument,
     EmptyDocument,
-    EncryptedDocument,
     FileTooLarge,
     SuspiciousArchive,
     TypeMismatch,
@@ -71,27 +69,12 @@ def check_file(path: Path, kind: DocumentKind, settings: ParsingSettings) -> Non
         # The PDF spec tolerates junk before the header, within the first kilobyte.
         if b"%PDF-" not in head[:1024]:
             raise TypeMismatch("no %PDF- header")
-        _refuse_encrypted_pdf(path, head, size)
     elif kind == "docx":
         if not head.startswith(b"PK\x03\x04"):
             raise TypeMismatch("not a zip container")
         inspect_docx_archive(path, settings)
     else:
         _check_text_head(head)
-
-
-_ENCRYPT_KEY = re.compile(rb"/Encrypt\s*(\d+\s+\d+\s+R|<<)")
-
-
-def _refuse_encrypted_pdf(path: Path, head: bytes, size: int) -> None:
-    """An encrypted PDF names its /Encrypt dictionary in the trailer (at the end, or at the start of a
-    linearized file): found here in the parent, a locked file is refused at once, without a child
-    process that a busy machine might time out first."""
-    with path.open("rb") as handle:
-        handle.seek(max(0, size - 65_536))
-        tail = handle.read()
-    if _ENCRYPT_KEY.search(tail) or _ENCRYPT_KEY.search(head):
-        raise EncryptedDocument("trailer names an /Encrypt dictionary")
 
 
 def _check_text_head(head: bytes) -> None:
