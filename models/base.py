@@ -103,6 +103,29 @@ class ChatModel(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
 
 
+class ModelWrapper:
+    """Base of the wrappers that compose models from the outside (retry, breaker, guards):
+    identity and tokenization are the wrapped model's; subclasses implement `stream`."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def kind(self) -> ModelKind:
+        return self.inner.kind
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
 class ModelError(Exception):
     """A model could not answer. `user_message` is safe to show; details go to the log."""
 

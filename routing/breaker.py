@@ -22,8 +22,8 @@ from models.base import (
     ChatRequest,
     ModelAuthError,
     ModelError,
-    ModelKind,
     ModelUnavailable,
+    ModelWrapper,
     StreamEnd,
     StreamEvent,
 )
@@ -185,27 +185,12 @@ def counts_against_endpoint(error: ModelError) -> bool:
     return not isinstance(error, CircuitOpen) and (error.retryable or isinstance(error, ModelAuthError))
 
 
-class BreakerModel:
+class BreakerModel(ModelWrapper):
     """Wraps a model; every call goes through the endpoint's breaker and reports its outcome."""
 
     def __init__(self, inner: ChatModel, breaker: CircuitBreaker) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.breaker = breaker
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def kind(self) -> ModelKind:
-        return self.inner.kind
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         probe = self.breaker.acquire()

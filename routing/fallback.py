@@ -28,6 +28,7 @@ from models.base import (
     ModelKind,
     ModelRateLimited,
     ModelTimeout,
+    ModelWrapper,
     StreamCutOff,
     StreamEvent,
     TextDelta,
@@ -195,11 +196,11 @@ def is_local_only(route_or_tier: Route | Tier | str) -> bool:
     return str(getattr(route_or_tier, "value", route_or_tier)) not in _MAY_LEAVE
 
 
-class LocalOnlyModel:
+class LocalOnlyModel(ModelWrapper):
     """Refuses, at construction and again at every call, to reach anything but local models."""
 
     def __init__(self, inner: ChatModel) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._check()
 
     def _check(self) -> None:
@@ -208,19 +209,8 @@ class LocalOnlyModel:
                 raise PrivacyViolation(f"local-only turn would reach {getattr(model, 'name', model)!r}")
 
     @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
     def kind(self) -> ModelKind:
         return "local"
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self._check()

@@ -24,10 +24,10 @@ from models.base import (
     ChatRequest,
     ModelBadResponse,
     ModelError,
-    ModelKind,
     ModelRateLimited,
     ModelTimeout,
     ModelUnavailable,
+    ModelWrapper,
     StreamEvent,
     TextDelta,
 )
@@ -100,7 +100,7 @@ def attempts_of(error: BaseException) -> tuple[Attempt, ...]:
     return tuple(getattr(error, "attempts", ()))
 
 
-class RetryingModel:
+class RetryingModel(ModelWrapper):
     """Wraps a `ChatModel`; retries failed attempts before the first delta, within a time budget."""
 
     def __init__(
@@ -113,27 +113,12 @@ class RetryingModel:
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.policy = policy or RetryPolicy()
         self._on_attempt = on_attempt
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def kind(self) -> ModelKind:
-        return self.inner.kind
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         started = self._clock()

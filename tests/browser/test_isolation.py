@@ -83,6 +83,8 @@ def alice(users: tuple[AppUser, AppUser]) -> tuple[AppUser, SocketSession, Alice
     session.wait_for(lambda: _receipt_seen(session), TURN_TIMEOUT_S, "A's answer")
     cancel = session.wait_for(lambda: _action(session, "cancel_upload_job"), 60, "A's upload job")
     answer = next(s for s in session.steps() if s.get("type") == "assistant_message" and "---" in s["output"])
+    # The answer reaches the browser before its write to the database has finished.
+    session.wait_for(lambda: answer["id"] in a.thread(thread_id).text, 30, "A's answer to be saved")
     feedback = a.http.put(
         "/feedback",
         json={
