@@ -54,9 +54,13 @@ ADMIN = Account("morgan", "browser-test-pass-2", admin=True)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
+    browser_items = [item for item in items if here in Path(str(item.fspath)).parents]
+    for item in browser_items:
+        item.add_marker(pytest.mark.browser)
+    # Browser tests run last: sync Playwright keeps an event loop running in the main thread until
+    # the session ends, and any async test after it would fail ("another loop is running").
+    chosen = set(map(id, browser_items))
+    items[:] = [item for item in items if id(item) not in chosen] + browser_items
 
 
 @pytest.hookimpl(wrapper=True)

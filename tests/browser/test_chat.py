@@ -33,7 +33,9 @@ def test_welcome_says_what_happens_to_my_data_and_offers_starters(chat: ChatPage
 
 
 def test_answer_streams_in_and_names_the_model(chat: ChatPage, screenshot: Shot) -> None:
-    chat.send("List ten fruits, one per line, each with a short sentence about its taste.")
+    # Long enough to reach the token cap: the leak guard holds back the last ~200 characters until the
+    # end, so only an answer well beyond that visibly grows while it is written.
+    chat.send("Write a long story about a baker and a lost cat, with many details.")
     chat.wait_for_streaming(0)
     growth = chat.sample_growth(0)
 
