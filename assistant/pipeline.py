@@ -372,6 +372,7 @@ class ChatPipeline:
         state: _TurnState,
     ) -> AsyncIterator[TurnEvent | Receipt]:
         hosted_blocked = False
+        failed: list[ChatModel] = []
         for position, model in enumerate(chain):
             if model.kind == "hosted" and route == Route.LOCAL:  # defence in depth
                 raise AssertionError("a local-only turn reached a hosted model")
@@ -393,7 +394,9 @@ class ChatPipeline:
                 restorer = self._privacy.restorer(conversation.vault)
                 yield Receipt(tier=Tier.PUBLIC, route=route, rule="", pseudonymized=counts)
             try:
-                async for event in self._stream_one(model, request, restorer, state):
+                async for event in self._announced(
+                    self._stream_one(model, request, restorer, state), failed, model, state
+                ):
                     yield event
                 return
             except ModelBusy as exc:
@@ -414,9 +417,26 @@ class ChatPipeline:
                     yield AnswerDelta(state.answer[0])
                     return
                 state.outcome = "fallback"
-                notice = _fallback_notice(model, nxt)
-                state.notices.append(notice)
-                yield Notice("fallback", notice)
+                failed.append(model)
+
+    async def _announced(
+        self, events: AsyncIterator[TurnEvent], failed: list[ChatModel], model: ChatModel, state: _TurnState
+    ) -> AsyncIterator[TurnEvent]:
+        """One fallback notice, naming the model that actually answered, before its first words."""
+        announced = not failed
+        async for event in events:
+            if not announced and isinstance(event, AnswerDelta):
+                announced = True
+                yield self._fallback_notice(failed, model, state)
+            yield event
+        if not announced:
+            yield self._fallback_notice(failed, model, state)
+
+    @staticmethod
+    def _fallback_notice(failed: list[ChatModel], answered_by: ChatModel, state: _TurnState) -> Notice:
+        text = _fallback_notice(failed, answered_by)
+        state.notices.append(text)
+        return Notice("fallback", text)
 
     async def _pseudonymize(
         self, conversation: Conversation, request: ChatRequest
@@ -656,9 +676,12 @@ def _reasons(assessment: Assessment, conversation: Conversation, retrieval: Retr
     return tuple(reasons)
 
 
-def _fallback_notice(failed: ChatModel, nxt: ChatModel) -> str:
-    where = "the private local model" if nxt.kind == "local" else f"the hosted model {nxt.name}"
-    return f"{failed.name} is unavailable right now; answered by {where}."
+def _fallback_notice(failed: list[ChatModel], answered_by: ChatModel) -> str:
+    names = ", ".join(dict.fromkeys(model.name for model in failed))
+    where = (
+        "the private local model" if answered_by.kind == "local" else f"the hosted model {answered_by.name}"
+    )
+    return f"{names} {'is' if len(failed) == 1 else 'are'} unavailable right now; answered by {where}."
 
 
 def _failure_message(exc: ModelError, route: Route) -> str:

@@ -64,8 +64,10 @@ class PromptLeakGuard:
             " ".join(words[i : i + _WORDS_IN_A_LEAK]).lower()
             for i in range(max(0, len(words) - _WORDS_IN_A_LEAK + 1))
         }
+        # While streaming only secret forms are redacted (quoting the prompt is caught by `check`
+        # on the whole answer), so hold back just enough for the longest secret form to complete.
         longest = max((len(s) for s in secrets), default=0)
-        self._hold = max(4 * longest, 200 if self._prompt_runs else 0)
+        self._hold = 4 * longest
         self._pending = ""
 
     def check(self, text: str) -> LeakResult:
