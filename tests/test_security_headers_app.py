@@ -139,6 +139,7 @@ def test_csp_does_not_break_the_chat_ui(app_server, tmp_path):
             chat.open()
             if chat.on_login_page():
                 chat.sign_in("csp-tester", "a long test password 1")
+            chat.wait_until_connected()  # before the session is live, Enter is ignored
             chat.send("Say hello in five words.")
             answer = chat.wait_for_answer()
             assert answer.inner_text().strip()

@@ -175,7 +175,9 @@ async def test_every_hostile_class_is_refused_within_30s_while_others_are_served
         assert elapsed < 30, key
         assert one_sentence(reply.message), (key, reply.message)  # type: ignore[attr-defined]
         codes[key] = reply.code  # type: ignore[attr-defined]
-    assert codes["hangs_pypdf"] == "timeout" and codes["zip_bomb"] == "suspicious_archive"
+    # pypdf either runs into the wall-clock limit or gives up on its own first (a quiet machine):
+    # both are a bounded refusal with a reason.
+    assert codes["hangs_pypdf"] in ("timeout", "corrupt") and codes["zip_bomb"] == "suspicious_archive"
     assert codes["xml_entities"] == "unsafe_xml" and codes["too_many_pages"] == "too_many_pages"
     assert codes["encrypted"] == codes["encrypted_aes256"] == "encrypted"
     assert codes["too_large"] == "too_large" and "20 MB" in results[2][1].message  # type: ignore[attr-defined]
