@@ -9,48 +9,15 @@ import pytest
 
 from assistant.identity import Principal
 from assistant.pipeline import CallRecord, ChatPipeline, ModelSet
-from assistant.privacy import Assessment, FailClosedPrivacy
+from assistant.privacy import FailClosedPrivacy
 from assistant.settings import Settings
 from assistant.turns import AnswerDelta, Conversation, Notice, TurnResult
-from models.base import ChatRequest, ModelUnavailable, StreamCutOff
+from models.base import ModelUnavailable, StreamCutOff
 from models.fakes import FunctionModel, QueueModel
-from routing.tiers import Route, Tier
+from routing.tiers import Tier
+from tests.support.privacy import ScriptedPrivacy
 
-
-class KeywordPrivacy:
-    """Scripted gate: 'SSN' → regulated, 'Alice' → internal (pseudonymized), else public."""
-
-    def assess(self, text: str, *, source: str) -> Assessment:
-        if "SSN" in text:
-            return Assessment(tier=Tier.REGULATED, rule="entity:US_SSN", entity_counts={"US_SSN": 1})
-        if "Alice" in text:
-            return Assessment(tier=Tier.INTERNAL, rule="entity:PERSON", entity_counts={"PERSON": 1})
-        return Assessment(tier=Tier.PUBLIC, rule="default")
-
-    def route_for(self, tier: Tier) -> Route:
-        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(
-            tier, Route.HOSTED
-        )
-
-    def new_vault(self) -> object:
-        return {}
-
-    def pseudonymize(self, request: ChatRequest, vault: object) -> tuple[ChatRequest, dict[str, int]]:
-        messages = [
-            m.model_copy(update={"content": m.content.replace("Alice", "<PERSON_1>")})
-            for m in request.messages
-        ]
-        return request.model_copy(update={"messages": tuple(messages)}), {"PERSON": 1}
-
-    def restorer(self, vault: object):  # type: ignore[no-untyped-def]
-        class _R:
-            def feed(self, text: str) -> str:
-                return text.replace("<PERSON_1>", "Alice")
-
-            def flush(self) -> str:
-                return ""
-
-        return _R()
+KeywordPrivacy = ScriptedPrivacy  # "Alice" is internal, "SSN" regulated
 
 
 class Recorder:

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from assistant.pipeline import ModelSet
-from assistant.privacy import Assessment
 from assistant.uploads.citing import attach_ref, normalize_ref, strip_markers
 from assistant.uploads.plan import build_excerpt, plan_groups
 from assistant.uploads.rendering import md_escape, render_summary
@@ -17,7 +16,8 @@ from assistant.uploads.summarize import Summarizer
 from knowledge.parsing.documents import Section
 from models.base import ChatRequest, ModelUnavailable
 from models.fakes import FunctionModel
-from routing.tiers import Route, Tier
+from routing.tiers import Tier
+from tests.support.privacy import ScriptedPrivacy
 
 PAGES = [
     "The Aurora project builds a solar farm near Lyon. Construction starts in March with forty workers.",
@@ -34,43 +34,8 @@ def sections(texts: list[str] = PAGES) -> list[Section]:
     return out
 
 
-class KeywordPrivacy:
-    """Scripted gate: 'SSN' → regulated, 'budget' → internal, else public."""
-
-    def assess(self, text: str, *, source: str) -> Assessment:
-        if "SSN" in text:
-            return Assessment(tier=Tier.REGULATED, rule="entity:US_SSN")
-        if "budget" in text:
-            return Assessment(tier=Tier.INTERNAL, rule="topic:finance")
-        return Assessment(tier=Tier.PUBLIC, rule="default")
-
-    def route_for(self, tier: Tier) -> Route:
-        return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(
-            tier, Route.HOSTED
-        )
-
-    def new_vault(self) -> object:
-        return {}
-
-    def pseudonymize(self, request: ChatRequest, vault: object) -> tuple[ChatRequest, dict[str, int]]:
-        messages = [
-            m.model_copy(update={"content": m.content.replace("Aurora", "<PROJECT_1>")})
-            for m in request.messages
-        ]
-        return request.model_copy(update={"messages": tuple(messages)}), {"PROJECT": 1}
-
-    def restorer(self, vault: object):  # type: ignore[no-untyped-def]
-        class _Restorer:
-            def __init__(self) -> None:
-                self.buffer = ""
-
-            def feed(self, text: str) -> str:
-                return text.replace("<PROJECT_1>", "Aurora")
-
-            def flush(self) -> str:
-                return ""
-
-        return _Restorer()
+def KeywordPrivacy() -> ScriptedPrivacy:
+    return ScriptedPrivacy(internal_word="budget", value="Aurora", entity="PROJECT")
 
 
 def echo_points(request: ChatRequest) -> str:
