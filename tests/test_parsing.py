@@ -25,29 +25,10 @@ from knowledge.parsing.errors import (
     UnsupportedType,
 )
 from knowledge.settings import ParsingSettings
+from tests.support.documents import docx_bytes as _docx_bytes
+from tests.support.documents import replace_part as _replace_part
 
 DOCS = Path(__file__).parent / "data" / "docs"
-
-
-def _docx_bytes(build) -> bytes:
-    import docx
-
-    document = docx.Document()
-    build(document)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
-
-
-def _replace_part(docx_data: bytes, name: str, content: bytes) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(docx_data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            target.writestr(item, content if item.filename == name else source.read(item.filename))
-        if name not in source.namelist():
-            target.writestr(name, content)
-    return out.getvalue()
 
 
 def _one_sentence(message: str) -> bool:

@@ -11,7 +11,6 @@ import asyncio
 import io
 import itertools
 import time
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -27,30 +26,10 @@ from assistant.uploads.staging import Staging
 from assistant.uploads.worker import SummaryWorker
 from knowledge.settings import ParsingSettings
 from routing.tiers import Tier
+from tests.support.documents import docx_bytes, replace_part
 from tests.test_summarize_logic import KeywordPrivacy
 
 DOCS = Path(__file__).parent / "data" / "docs"
-
-
-def docx_bytes(text: str = "hello") -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_paragraph(text)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
-
-
-def replace_part(data: bytes, name: str, content: bytes) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            target.writestr(item, content if item.filename == name else source.read(item.filename))
-        if name not in source.namelist():
-            target.writestr(name, content)
-    return out.getvalue()
 
 
 def hanging_pdf() -> bytes:
