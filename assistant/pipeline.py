@@ -236,6 +236,10 @@ class ChatPipeline:
     def services(self) -> TurnServices:
         return self._services
 
+    def observe(self, observer: TurnObserver) -> None:
+        """Add an observer after construction (evaluations record what the model really said)."""
+        self._observers.append(observer)
+
     async def run(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
         """Stream one turn. Cancelling the consumer stops the model and records the turn."""
         async with conversation.lock:

@@ -38,6 +38,9 @@ class ChatRequest(BaseModel):
     stop: tuple[str, ...] = ()
     # Asks for a JSON object; adapters pass it on where the backend supports it.
     json_mode: bool = False
+    # Work nobody is waiting for (document summaries): a shared local worker serves it after
+    # every waiting interactive request, so chats never queue behind a long summary.
+    background: bool = False
 
     @classmethod
     def of(cls, messages: Sequence[ChatMessage], **kwargs: object) -> ChatRequest:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import queue
@@ -81,7 +82,11 @@ class LocalModel:
         self._path = model_path
         self._settings = settings
         self._loader = loader
-        self._jobs: queue.Queue[_Job | object] = queue.Queue(maxsize=settings.queue_size)
+        # (priority, arrival, job): interactive (0) before background (1), then first come first served.
+        self._jobs: queue.PriorityQueue[tuple[int, int, _Job | object]] = queue.PriorityQueue(
+            maxsize=settings.queue_size
+        )
+        self._arrivals = itertools.count()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._load_error: BaseException | None = None
@@ -111,7 +116,7 @@ class LocalModel:
         self.start()
         job = _Job(request=request, loop=asyncio.get_running_loop(), out=asyncio.Queue())
         try:
-            self._jobs.put_nowait(job)
+            self._jobs.put_nowait((1 if request.background else 0, next(self._arrivals), job))
         except queue.Full:
             raise ModelBusy(self.retry_after_s()) from None
         try:
@@ -144,7 +149,7 @@ class LocalModel:
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             with contextlib.suppress(queue.Full):
-                self._jobs.put(_STOP, timeout=1)
+                self._jobs.put((-1, next(self._arrivals), _STOP), timeout=1)
             self._thread.join(timeout=5)
 
     def queue_depth(self) -> int:
@@ -193,7 +198,7 @@ class LocalModel:
             llm = None
         self._ready.set()
         while True:
-            job = self._jobs.get()
+            job = self._jobs.get()[2]
             if job is _STOP:
                 return
             assert isinstance(job, _Job)

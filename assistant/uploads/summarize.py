@@ -236,7 +236,8 @@ class Summarizer:
 
     def _request(self, ask: str, max_tokens: int) -> ChatRequest:
         messages = [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=ask)]
-        return ChatRequest.of(messages, max_tokens=max_tokens, temperature=0.0)
+        # Background: a chat never waits behind a summary on the shared local worker.
+        return ChatRequest.of(messages, max_tokens=max_tokens, temperature=0.0, background=True)
 
     def _excerpted(self, group: MapGroup, sections: Sequence[Section]) -> bool:
         text = "\n".join(sections[i].text for i in group.section_indexes)
