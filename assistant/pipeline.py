@@ -591,7 +591,14 @@ class ChatPipeline:
         budgets = self._services.budgets
         if budgets is None or end is None:
             return
-        cost = estimate_cost(self._settings, end)
+        usage = end.usage
+        cost = call_cost(
+            self._settings,
+            kind=end.kind,
+            model=end.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
         budgets.charge(conversation.principal, tokens=end.usage.total_tokens, cost_usd=cost)
 
     def _notify(
@@ -642,13 +649,15 @@ def _call(
     )
 
 
-def estimate_cost(settings: Settings, end: StreamEnd) -> float:
+def call_cost(
+    settings: Settings, *, kind: str, model: str, prompt_tokens: int, completion_tokens: int
+) -> float:
     """USD for one call from the per-model prices in settings; the local model costs nothing."""
-    if end.kind == "local":
+    from assistant.governance.audit import estimate_cost
+
+    if kind == "local":
         return 0.0
-    prompt_price, completion_price = settings.models.hosted.prices_per_mtok.get(end.model, (0.0, 0.0))
-    usage = end.usage
-    return (usage.prompt_tokens * prompt_price + usage.completion_tokens * completion_price) / 1_000_000
+    return estimate_cost(model, prompt_tokens, completion_tokens, settings.models.hosted.prices_per_mtok)
 
 
 def _taint_sources(conversation: Conversation, assessment: Assessment, retrieval: Retrieval) -> list[str]:

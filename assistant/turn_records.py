@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.identity import Principal
-from assistant.pipeline import PROMPT_TEMPLATE_VERSION, CallRecord
+from assistant.pipeline import PROMPT_TEMPLATE_VERSION, CallRecord, call_cost
 from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
 
@@ -23,13 +23,6 @@ if TYPE_CHECKING:
     from assistant.uploads.routed_calls import CallNote
 
 log = logging.getLogger(__name__)
-
-
-def call_cost(settings: Settings, call: CallRecord) -> float:
-    if call.kind == "local":
-        return 0.0
-    prompt_price, completion_price = settings.models.hosted.prices_per_mtok.get(call.model, (0.0, 0.0))
-    return (call.usage_prompt * prompt_price + call.usage_completion * completion_price) / 1_000_000
 
 
 class GovernanceRecorder:
@@ -64,7 +57,13 @@ class GovernanceRecorder:
             )
         )
         for call in calls:
-            cost = call_cost(self._settings, call)
+            cost = call_cost(
+                self._settings,
+                kind=call.kind,
+                model=call.model,
+                prompt_tokens=call.usage_prompt,
+                completion_tokens=call.usage_completion,
+            )
             audit.record(
                 AuditEvent(
                     kind="model_call",
