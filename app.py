@@ -9,6 +9,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.server import app as server_app
 
+from assistant import profile_config
 from assistant.chat_app import ChatApp
 from assistant.chat_ui import chat_profiles
 
@@ -44,6 +45,8 @@ if chat_app.header_auth_configured():
 
 @cl.on_app_startup
 async def on_app_startup() -> None:
+    # Chainlit resolves a named profile by re-entering the running loop; ours are static (issue 17).
+    profile_config.install(chat_profiles)
     await chat_app.startup()
 
 
