@@ -83,6 +83,14 @@ class ChatSocket:
             wait_timeout=timeout_s,
         )
         await self._client.emit("connection_successful")
+        await self._until("task_end", timeout_s)  # the chat start (welcome) has finished
+
+    async def _until(self, wanted: str, timeout_s: float) -> None:
+        deadline = time.perf_counter() + timeout_s
+        while True:
+            event, _ = await asyncio.wait_for(self._events.get(), max(0.1, deadline - time.perf_counter()))
+            if event == wanted:
+                return
 
     async def ask(self, text: str, timeout_s: float = 120.0) -> TurnTiming:
         """Send `text` and wait for the task to end; the first token's and the end's delay."""
@@ -97,7 +105,7 @@ class ChatSocket:
             if event == "stream_token" and isinstance(data, dict):
                 first = first if first is not None else time.perf_counter() - started
                 tokens.append(str(data.get("token", "")))
-            elif event == "task_end" and time.perf_counter() - started > 0:
+            elif event == "task_end":
                 return TurnTiming(first, time.perf_counter() - started, "".join(tokens))
 
     async def _settle(self) -> None:
