@@ -117,15 +117,15 @@ def main() -> None:
         proxy.stop()
     ttft = [t.ttft_s for t in timings if t.ttft_s is not None]
     turns = len(timings)
+    mean_total = statistics.fmean([t.total_s for t in timings] or [0.0])
+    cpu_per_turn_ms = 1000 * (cpu1 - cpu0) / max(turns, 1)
     print(f"sessions {args.sessions} x {args.questions} questions: {turns} turns in {wall:.1f} s")
     print(f"errors: {len(errors)} {sorted(set(errors))[:5]}")
     print(
         f"TTFT p50 {_percentile(ttft, 0.5):.3f} s  p95 {_percentile(ttft, 0.95):.3f} s  "
-        f"p99 {_percentile(ttft, 0.99):.3f} s  (mean total {statistics.fmean([t.total_s for t in timings] or [0]):.3f} s)"
+        f"p99 {_percentile(ttft, 0.99):.3f} s  (mean total {mean_total:.3f} s)"
     )
-    print(
-        f"throughput: {turns / wall:.1f} turns/s; server CPU per turn {1000 * (cpu1 - cpu0) / max(turns, 1):.1f} ms"
-    )
+    print(f"throughput: {turns / wall:.1f} turns/s; server CPU per turn {cpu_per_turn_ms:.1f} ms")
     print(
         f"server RSS: after warm-up {rss0 / 2**20:.0f} MB, end of load {rss_peak / 2**20:.0f} MB, "
         f"{args.settle:.0f} s after close {rss_after / 2**20:.0f} MB "
