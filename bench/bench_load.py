@@ -86,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--questions", type=int, default=3)
+    parser.add_argument("--env", nargs="*", default=[], help="extra KEY=VALUE for the server")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait before the last RSS")
     args = parser.parse_args()
 
@@ -96,6 +97,7 @@ def main() -> None:
         "OPENAI_BASE_URL": proxy.base_url,
         "OPENAI_API_KEY": "bench",
         "CONFIDANTE_LOGGING__LEVEL": "WARNING",
+        **dict(item.split("=", 1) for item in args.env),
     }
     server = AppServer(root / "data", root / "serve.log", env=env)
     server.start()
