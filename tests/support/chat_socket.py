@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import socketio
 
+_EVENTS = ("stream_start", "stream_token", "new_message", "update_message", "task_end", "chat_settings")
 # What the frontend names on connect: the one profile `assistant/chat_ui.py` declares.
 CHAT_PROFILE = "Confidante"
 
@@ -56,7 +57,7 @@ class ChatSocket:
     def __post_init__(self) -> None:
         self._client = socketio.AsyncClient(reconnection=False)
         self._events = asyncio.Queue()
-        for event in ("stream_start", "stream_token", "new_message", "update_message", "task_end"):
+        for event in _EVENTS:
             self._client.on(event, self._recorder(event))
 
     def _recorder(self, event: str) -> Any:
@@ -83,7 +84,8 @@ class ChatSocket:
             wait_timeout=timeout_s,
         )
         await self._client.emit("connection_successful")
-        await self._until("task_end", timeout_s)  # the chat start (welcome) has finished
+        # The app's chat start ends by sending the chat settings: the chat is live from then on.
+        await self._until("chat_settings", timeout_s)
 
     async def _until(self, wanted: str, timeout_s: float) -> None:
         deadline = time.perf_counter() + timeout_s
