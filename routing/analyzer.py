@@ -11,12 +11,14 @@ connection; heavy imports happen on first use, never at import of `routing`.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from models.files import locate_package_file, verify_file
 from routing.names import NameToken, default_gazetteer, find_names
 from routing.recognizers import Finding
 from routing.settings import RoutingSettings
+from routing.token_ner import TokenNer
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -154,7 +156,11 @@ def build_analyzer(nlp: Language) -> AnalyzerEngine:
 
 
 class PresidioDetector:
-    """The shared Presidio analyzer: loaded once (lazily or by `load()`), used under a lock."""
+    """The shared Presidio analyzer plus the token classifier: loaded once (lazily or by `load()`).
+
+    spaCy runs under a lock; the token classifier runs beside it on its own thread (onnxruntime
+    releases the GIL), so a message costs about the slower of the two, not their sum.
+    """
 
     def __init__(self, settings: RoutingSettings | None = None) -> None:
         self._settings = settings or RoutingSettings()
@@ -162,6 +168,8 @@ class PresidioDetector:
         self._load_lock = threading.Lock()
         # spaCy pipelines are not documented as thread-safe; one analysis at a time.
         self._analyze_lock = threading.Lock()
+        self._token_ner = TokenNer(self._settings) if self._settings.token_ner_enabled else None
+        self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="token-ner")
 
     @property
     def engine(self) -> AnalyzerEngine:
@@ -173,10 +181,18 @@ class PresidioDetector:
 
     def load(self) -> PresidioDetector:
         """Load spaCy and warm up lazy parts (tldextract's snapshot, phonenumbers' metadata)."""
+        if self._token_ner is not None:
+            self._token_ner.load()
         self.find("Warm-up: write to Jane Doe at jane.doe@example.com or call +1 415 555 0100.")
         return self
 
     def find(self, text: str) -> list[Finding]:
+        side = self._side.submit(self._token_ner.find, text) if self._token_ner is not None else None
+        findings = self._presidio_findings(text)
+        # An error in the classifier propagates: the gate then fails closed.
+        return findings + (side.result() if side is not None else [])
+
+    def _presidio_findings(self, text: str) -> list[Finding]:
         engine = self.engine
         with self._analyze_lock:
             results = engine.analyze(

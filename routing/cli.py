@@ -58,13 +58,20 @@ def classify_command(text: str, as_json: bool) -> None:
     default=None,
     help="Folder with synth_dataset_v2.json / generated_small.json (presidio-research format).",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "heldout", "all"]),
+    default="all",
+    show_default=True,
+    help="dev = synth_dataset_v2.json, heldout = generated_small.json (held back from development).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def eval_pii_command(data_dir: Path | None, as_json: bool) -> None:
+def eval_pii_command(data_dir: Path | None, split: str, as_json: bool) -> None:
     """Per-entity precision / recall / F2 and regulated values that would leak, on labelled data."""
     from routing.pii_eval import DEFAULT_DATA_DIR, evaluate, format_report, load_records
 
     try:
-        records = load_records(data_dir or DEFAULT_DATA_DIR)
+        records = load_records(data_dir or DEFAULT_DATA_DIR, split)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     report = evaluate(_gate(), records)

@@ -75,6 +75,9 @@ class EvalReport:
     regulated_leaked_sentences: int = 0
     regulated_leaked_values: Counter[str] = field(default_factory=Counter)
     personal_leaked_sentences: int = 0
+    # Sentences with any gold value, and those leaking any value including a bare place name.
+    sentences_with_values: int = 0
+    any_leaked_sentences: int = 0
     failed_closed: int = 0
     tiers: Counter[str] = field(default_factory=Counter)
 
@@ -91,19 +94,28 @@ class EvalReport:
             "regulated_leaked_sentences": self.regulated_leaked_sentences,
             "regulated_leaked_values": dict(self.regulated_leaked_values),
             "personal_leaked_sentences": self.personal_leaked_sentences,
+            "sentences_with_values": self.sentences_with_values,
+            "any_leaked_sentences": self.any_leaked_sentences,
             "failed_closed": self.failed_closed,
             "tiers": dict(self.tiers),
         }  # fmt: skip
 
 
-def load_records(data_dir: Path) -> list[dict[str, object]]:
+# Named splits: v2 is the development set; `generated_small.json` is held back (look at its figures,
+# never at its sentences, when changing the detectors).
+SPLITS = {"dev": ("synth_dataset_v2.json",), "heldout": ("generated_small.json",), "all": DATA_FILES}
+
+
+def load_records(data_dir: Path, split: str = "all") -> list[dict[str, object]]:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} (one of {', '.join(SPLITS)})")
     records: list[dict[str, object]] = []
-    for name in DATA_FILES:
+    for name in SPLITS[split]:
         path = data_dir / name
         if path.is_file():
             records.extend(json.loads(path.read_text(encoding="utf-8")))
     if not records:
-        raise FileNotFoundError(f"no evaluation files ({', '.join(DATA_FILES)}) in {data_dir}")
+        raise FileNotFoundError(f"no evaluation files ({', '.join(SPLITS[split])}) in {data_dir}")
     return records
 
 
@@ -150,6 +162,7 @@ def evaluate(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalRep
         report.tiers[decision.tier.value] += 1
         report.failed_closed += decision.failed_closed
         report.gold_spans.update(c for c, _, _ in gold)
+        report.sentences_with_values += bool(gold)
         _score_tokens(text, gold, detection.spans, report)
         if decision.tier is Tier.REGULATED:
             continue  # answered locally: nothing leaves the machine
@@ -164,7 +177,12 @@ def evaluate(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalRep
         report.regulated_leaked_values.update(regulated)
         report.regulated_leaked_sentences += bool(regulated)
         report.personal_leaked_sentences += any(c != "LOCATION" for c, _, _ in leaked)
+        report.any_leaked_sentences += bool(leaked)
     return report
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "n/a"
 
 
 def format_report(report: EvalReport) -> str:
@@ -181,7 +199,11 @@ def format_report(report: EvalReport) -> str:
         f"{report.regulated_leaked_sentences}"
         + (f" {dict(report.regulated_leaked_values)}" if report.regulated_leaked_values else ""),
         "sentences with any personal value (not a bare place name) unmasked: "
-        f"{report.personal_leaked_sentences}",
+        f"{report.personal_leaked_sentences} of {report.sentences_with_values} with values"
+        f" ({_share(report.personal_leaked_sentences, report.sentences_with_values)})",
+        "sentences with any value unmasked, place names included: "
+        f"{report.any_leaked_sentences}"
+        f" ({_share(report.any_leaked_sentences, report.sentences_with_values)})",
         "token-level scores; ADDRESS accepts tokens masked as LOCATION (a masked token is masked).",
     ]
     return "\n".join(lines)

