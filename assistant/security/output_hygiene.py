@@ -3,7 +3,8 @@
 A prompt-injected model can try to exfiltrate data by making the browser fetch a URL (a markdown
 image, a reference-style image, raw `<img>`, an autolink the user clicks) or to run script
 (`javascript:`/`data:` URLs, event handlers). Every such construct outside code is replaced by
-inert text that says what was removed ("[external image removed: evil[.]com]"); links to the
+inert text that says what was removed ("[external image removed: evil[.]com]"), except raw HTML
+tags, which are dropped without a trace in the text (the findings record them); links to the
 app's own paths and to hosts the admin allowed stay, unless they carry a canary or encoded data.
 
 `sanitize(text)` is the whole-answer form (storage, the final message). `StreamSanitizer` is the
@@ -271,7 +272,11 @@ class _Scanner:
         if name in _SAFE_TAGS and not _DANGEROUS_ATTR.search(whole):
             out.parts.append("&lt;" + whole[1:])  # renders as the same visible text, never as HTML
         else:
-            out.marker("html", name if name != "!" else "comment", "HTML removed")
+            # Removed silently: a visible "[HTML removed]" per tag buried answers in debris. The
+            # finding is kept, so the turn's receipt says what was taken out.
+            out.findings.append(
+                Finding(kind="html", target=name if name != "!" else "comment", reason="unsafe")
+            )
         return pos + len(whole)
 
     def _image(self, text: str, pos: int, out: _Output, final: bool) -> int:
