@@ -54,7 +54,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _session(server: AppServer, token: str, questions: int, out: list[TurnTiming]) -> str | None:
+async def _session(
+    server: AppServer, token: str, questions: int, out: list[TurnTiming], number: int
+) -> str | None:
     socket = ChatSocket(server.base_url, token)
     try:
         await socket.connect()
@@ -62,7 +64,8 @@ async def _session(server: AppServer, token: str, questions: int, out: list[Turn
         return f"connect: {type(exc).__name__}"
     try:
         for index in range(questions):
-            out.append(await socket.ask(QUESTIONS[index % len(QUESTIONS)]))
+            # Numbered, so no answer comes from the exact-answer cache (same user, same question).
+            out.append(await socket.ask(f"{QUESTIONS[index % len(QUESTIONS)]} (chat {number})"))
     except Exception as exc:
         return f"turn: {type(exc).__name__}"
     finally:
@@ -72,7 +75,8 @@ async def _session(server: AppServer, token: str, questions: int, out: list[Turn
 
 async def _run(server: AppServer, token: str, sessions: int, questions: int) -> tuple[list, list]:
     timings: list[TurnTiming] = []
-    errors = await asyncio.gather(*(_session(server, token, questions, timings) for _ in range(sessions)))
+    runs = (_session(server, token, questions, timings, number) for number in range(sessions))
+    errors = await asyncio.gather(*runs)
     return timings, [e for e in errors if e]
 
 
@@ -106,7 +110,7 @@ def main() -> None:
         token = asyncio.run(sign_in(server.base_url, "loadbench", PASSWORD))
         pid = _server_pid(server)
         # Warm-up: one session, so model and gate warm-up are not in the figures.
-        asyncio.run(_run(server, token, 1, 1))
+        asyncio.run(_run(server, token, 2, 3))
         cpu0, rss0 = _proc_stat(pid)
         started = time.perf_counter()
         timings, errors = asyncio.run(_run(server, token, args.sessions, args.questions))

@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 import socketio
 
-_EVENTS = ("stream_start", "stream_token", "new_message", "update_message", "task_end", "chat_settings")
+_EVENTS = (
+    "task_start",
+    "stream_start",
+    "stream_token",
+    "new_message",
+    "update_message",
+    "task_end",
+    "chat_settings",
+)
 # What the frontend names on connect: the one profile `assistant/chat_ui.py` declares.
 CHAT_PROFILE = "Confidante"
 
@@ -102,12 +110,15 @@ class ChatSocket:
         first: float | None = None
         tokens: list[str] = []
         deadline = started + timeout_s
+        running = False  # events before our message's task_start belong to the chat start
         while True:
             event, data = await asyncio.wait_for(self._events.get(), max(0.1, deadline - time.perf_counter()))
-            if event == "stream_token" and isinstance(data, dict):
+            if event == "task_start":
+                running = True
+            elif running and event == "stream_token" and isinstance(data, dict):
                 first = first if first is not None else time.perf_counter() - started
                 tokens.append(str(data.get("token", "")))
-            elif event == "task_end":
+            elif running and event == "task_end":
                 return TurnTiming(first, time.perf_counter() - started, "".join(tokens))
 
     async def _settle(self) -> None:
