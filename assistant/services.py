@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from assistant.pipeline import ChatPipeline, ModelSet, TurnObserver, TurnServices
 from assistant.privacy import FailClosedPrivacy, Privacy
 from assistant.settings import Settings
+from models.assembled import resolve_local_gguf
 from models.base import ChatModel
-from models.files import locate_package_file, verify_file
 from models.hosted import HostedModel, approximate_tokens, make_client
 from models.local import LocalModel
 from models.settings import HostedModelSettings, LocalModelSettings
@@ -33,11 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def resolve_local_model(settings: LocalModelSettings) -> Path:
-    """The GGUF to load, verified against its pin (refused otherwise)."""
-    path = settings.path or locate_package_file(settings.package, settings.package_file)
-    verify_file(path, settings.sha256, allow_unpinned=settings.allow_unpinned)
-    return path
+def resolve_local_model(settings: LocalModelSettings, data_dir: Path) -> Path:
+    """The GGUF to load, verified against its pin (refused otherwise); parts assembled once."""
+    return resolve_local_gguf(settings, data_dir)
 
 
 def build_local_model(settings: Settings) -> ChatModel:
@@ -57,7 +55,7 @@ def build_local_model(settings: Settings) -> ChatModel:
             context_window=local.context_window,
             count_tokens=approximate_tokens,
         )
-    return LocalModel(resolve_local_model(local), local)
+    return LocalModel(resolve_local_model(local, settings.data_dir), local)
 
 
 def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel]:

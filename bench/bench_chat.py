@@ -91,7 +91,7 @@ def main() -> None:
         local.stream = capture  # type: ignore[method-assign]
         local.wait_ready()  # type: ignore[attr-defined]
         llm = Llama(
-            model_path=str(resolve_local_model(settings.models.local)),
+            model_path=str(resolve_local_model(settings.models.local, settings.data_dir)),
             n_ctx=settings.models.local.context_window,
             n_threads=settings.models.local.threads,
             seed=settings.models.local.seed,

@@ -55,6 +55,26 @@ _PER_MESSAGE_OVERHEAD = 4
 _STOP = object()
 
 
+def worker_threads(settings: LocalModelSettings) -> int:
+    """Threads for generation: as set, else every core (llama.cpp would take only half)."""
+    return settings.threads or max(1, os.cpu_count() or 1)
+
+
+def stop_sequences(request: ChatRequest, settings: LocalModelSettings) -> list[str]:
+    """The request's own stops, then the profile's end-of-turn markers, without duplicates."""
+    return list(dict.fromkeys((*request.stop, *settings.stop)))
+
+
+def sampling(settings: LocalModelSettings) -> dict[str, Any]:
+    """The profile's sampling defaults (top-k/top-p only matter above temperature 0)."""
+    return {
+        "top_p": settings.top_p,
+        "top_k": settings.top_k,
+        "repeat_penalty": settings.repeat_penalty,
+        "presence_penalty": settings.presence_penalty,
+    }
+
+
 @dataclass(eq=False)
 class _Job:
     request: ChatRequest
@@ -167,8 +187,9 @@ class LocalModel:
         return Llama(
             model_path=str(self._path),
             n_ctx=self._settings.context_window,
-            n_threads=self._settings.threads,
+            n_threads=worker_threads(self._settings),
             seed=self._settings.seed,
+            chat_format=self._settings.chat_format,
             verbose=False,
         )
 
@@ -223,9 +244,10 @@ class LocalModel:
             messages=[m.model_dump() for m in request.messages],
             max_tokens=request.max_tokens,
             temperature=request.temperature,
-            stop=list(request.stop) or None,
+            stop=stop_sequences(request, self._settings),
             response_format={"type": "json_object"} if request.json_mode else None,
             stream=True,
+            **sampling(self._settings),
         )
         try:
             for chunk in chunks:

@@ -22,6 +22,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
     os.environ.pop(_var, None)
 os.environ["CONFIDANTE_CONFIG"] = "/nonexistent/confidante.toml"
+# The suite runs the small local model (SmolLM2-135M, installed by `make install-dev`); set before
+# any settings are built, and inherited by every app or server the tests start.
+os.environ["CONFIDANTE_MODELS__LOCAL__PROFILE"] = "small"
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

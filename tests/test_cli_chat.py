@@ -16,7 +16,12 @@ CLI = [sys.executable, "-m", "assistant.cli"]
 def run_cli(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONFIDANTE_"))}
     full_env.update(
-        {"CONFIDANTE_DATA_DIR": str(data_dir), "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "24"}, **env
+        {
+            "CONFIDANTE_DATA_DIR": str(data_dir),
+            "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "24",
+            "CONFIDANTE_MODELS__LOCAL__PROFILE": "small",  # the suite's model (see conftest)
+        },
+        **env,
     )
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=240)
 
