@@ -64,6 +64,15 @@ class CitationReport(BaseModel):
         return tuple(sorted({c.number for c in self.citations}))
 
 
+def sentence_spans(text: str) -> list[str]:
+    """The answer's sentences, each with the citation markers that follow it."""
+    return [m.group().strip() for m in _SENTENCE.finditer(text) if m.group().strip()]
+
+
+def passage_sentences(text: str) -> list[str]:
+    return sentence_spans(text)
+
+
 def _content(text: str) -> set[str]:
     return set(lexical_tokens(_MARKER.sub(" ", text)))
 

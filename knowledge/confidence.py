@@ -5,7 +5,9 @@ hold the answer: a logistic function of the best dense similarity, the best BM25
 of the question the best passage covers, and whether the two retrievers agree. The weights live
 in `ConfidenceSettings` and were fitted with `confidante eval-rag` on SQuAD 2.0 questions
 (answerable vs unanswerable); they are a handful of numbers, not a model that memorises the set.
-After answering, the share of cited sentences their passages support scales the score.
+After answering, `answer_confidence` takes the minimum of that retrieval confidence and the
+answer's own support (`knowledge.answer_support`): a strong passage never vouches for an answer
+that does not say what the passage says, so a wrong-source answer cannot show "high".
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from knowledge.answer_support import AnswerSupport
 from knowledge.citations import CitationReport
 from knowledge.retrieval import RetrievedChunk
 from knowledge.settings import ConfidenceSettings
 
 Level = Literal["high", "medium", "low"]
+_RANK: dict[Level, int] = {"low": 0, "medium": 1, "high": 2}
 
 
 class RetrievalSignals(BaseModel):
@@ -124,3 +128,30 @@ def _support_reason(report: CitationReport) -> str:
     if report.invalid:
         text += f"; {len(report.invalid)} citation(s) pointed at no source and were removed"
     return text
+
+
+def support_level(support: AnswerSupport) -> Level:
+    """High only when every claim is strongly supported and the text is not degenerate."""
+    if support.degeneration or support.score < 0.5:
+        return "low"
+    return "high" if support.all_strong else "medium"
+
+
+def answer_confidence(
+    chunks: Sequence[RetrievedChunk],
+    support: AnswerSupport,
+    settings: ConfidenceSettings | None = None,
+) -> Confidence:
+    """The badge after generation: the weaker of retrieval and answer support, with both reasons."""
+    retrieval = assess_confidence(chunks, None, settings)
+    answer_level = support_level(support)
+    level = min(retrieval.level, answer_level, key=_RANK.__getitem__)
+    # The weaker signal leads the reason: that is the one the user should read first.
+    reasons = (
+        [support.reason, retrieval.reason]
+        if _RANK[answer_level] <= _RANK[retrieval.level]
+        else [retrieval.reason, support.reason]
+    )
+    return Confidence(
+        level=level, score=round(min(retrieval.score, support.score), 3), reason="; ".join(reasons)
+    )
