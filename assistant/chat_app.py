@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import chainlit as cl
 
+from assistant.api.completions import ApiBackend
 from assistant.chat_ui import FOOTER_SEPARATOR, render_turn
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
@@ -57,6 +58,7 @@ class ChatApp:
         Routes and middleware must exist before the server starts, so this runs when Chainlit
         imports app.py; models and the knowledge base load later, at start-up.
         """
+        from assistant.api.routes import mount_api
         from assistant.governance.component import build_governance
         from assistant.governance.dashboard import mount_governance_routes
         from assistant.security.http import install_security
@@ -64,8 +66,15 @@ class ChatApp:
         settings = self.settings
         self._governance = build_governance(settings.governance, settings.data_dir)
         mount_governance_routes(server_app, self._governance, allowed_origins=settings.server.allowed_origins)
+        # The OpenAI-compatible API for other apps: the same pipeline, behind API keys.
+        mount_api(server_app, self._governance, self.api_backend)
         # Security headers (CSP: no external image can load) and the websocket Origin check.
         install_security(server_app, settings)
+
+    async def api_backend(self) -> ApiBackend:
+        """What the API runs requests on (services are built at start-up, once)."""
+        await self.startup()
+        return ApiBackend(pipeline=self.services.pipeline, privacy=self.services.privacy)
 
     @property
     def settings(self) -> Settings:

@@ -157,12 +157,13 @@ def evaluate() -> None:
 
 def _register() -> None:
     """Subcommands live next to the packages they drive."""
+    from assistant.api.cli import keys
     from assistant.governance.cli import audit, groups, users
     from assistant.security.cli import audit_deps, eval_injection
     from knowledge.cli import docs, eval_rag, ingest, search
     from routing.cli import classify_command, eval_pii_command
 
-    for command in (classify_command, ingest, docs, search, users, groups, audit, audit_deps):
+    for command in (classify_command, ingest, docs, search, users, groups, keys, audit, audit_deps):
         main.add_command(command)
     evaluate.add_command(eval_pii_command, "pii")
     evaluate.add_command(eval_rag, "rag")

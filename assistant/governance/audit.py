@@ -30,7 +30,7 @@ from routing.tiers import Tier, highest
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-AuditKind = Literal["model_call", "routing_decision", "turn"]
+AuditKind = Literal["model_call", "routing_decision", "turn", "api_request"]
 Outcome = Literal["ok", "error", "fallback", "blocked", "escalated", "cancelled", "busy", "over_budget"]
 
 # The fields the chain covers, in the order they are written to the canonical form.

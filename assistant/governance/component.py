@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from assistant.governance.accounts import Accounts
+from assistant.governance.api_keys import ApiKeys
 from assistant.governance.audit import AuditTrail
 from assistant.governance.budgets import Budgets
 from assistant.governance.chat_history import ChatHistory
@@ -33,6 +34,7 @@ class Governance:
     escalations: Escalations
     budgets: Budgets
     telemetry: Telemetry
+    api_keys: ApiKeys
 
     def data_layer(self):  # type: ignore[no-untyped-def]
         """The Chainlit data layer (imports Chainlit, so only built when asked for)."""
@@ -50,14 +52,16 @@ def build_governance(
     settings: GovernanceSettings, data_dir: Path, *, telemetry: Telemetry | None = None
 ) -> Governance:
     engine = open_database(settings, data_dir)
+    accounts = Accounts(engine, settings.passwords)
     return Governance(
         settings=settings,
         engine=engine,
         files_dir=data_dir / "files",
-        accounts=Accounts(engine, settings.passwords),
+        accounts=accounts,
         history=ChatHistory(engine),
         audit=AuditTrail(engine, settings.audit),
         escalations=Escalations(engine),
         budgets=Budgets(engine, settings.budgets),
         telemetry=telemetry or Telemetry(settings.telemetry),
+        api_keys=ApiKeys(engine, accounts),
     )

@@ -214,3 +214,28 @@ class DailyUsage(SQLModel, table=True):
     day: str = Field(max_length=10)  # YYYY-MM-DD in UTC
     tokens: int = 0
     cost_usd: float = 0.0
+
+
+# --- API keys for other internal apps (assistant/api) ---------------------------------------------
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key: only its sha256 is stored; the secret is shown once, when it is created."""
+
+    __tablename__ = "api_keys"
+
+    # The public part of the key ("cfd_<prefix>_<secret>"): it names the key in the audit trail,
+    # the metrics and the console, and finds the row without scanning hashes.
+    prefix: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=150)
+    # The account (a person or a service account) whose groups and budget the key acts with.
+    owner: str = Field(max_length=150, index=True)
+    secret_sha256: str = Field(max_length=64)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    rate_per_minute: int = 60
+    daily_tokens: int | None = None
+    created_by: str = Field(max_length=150)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None

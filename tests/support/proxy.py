@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 FaultKind = Literal[
-    "http_500", "rate_limit", "reset", "hang", "cut", "auth_401", "bad_json", "bad_sse", "script"
+    "http_500", "rate_limit", "reset", "hang", "cut", "auth_401", "bad_json", "bad_sse", "script", "echo"
 ]  # fmt: skip
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "http_500", "rate_limit", "reset", "hang", "cut", "auth_401", "bad_json", "bad_sse",
@@ -42,7 +42,8 @@ class Fault:
     # For "cut": forward this many SSE events of the upstream answer, then drop the connection.
     cut_after_events: int = 4
     # For "script": answer with exactly these stream pieces (e.g. a placeholder split in two),
-    # as a well-formed SSE stream, without asking the upstream model.
+    # as a well-formed SSE stream, without asking the upstream model. For "echo": answer with
+    # the request's last user message, word by word (what a hosted model saw, handed back).
     chunks: tuple[str, ...] = ()
 
 
@@ -197,6 +198,11 @@ class FaultProxy:
             await self._watch_client(reader, exchange)  # accepts, reads, never answers
         elif fault.kind == "reset":
             _reset(writer)
+        elif fault.kind == "echo":
+            exchange.status = 200
+            sse = _scripted_sse(_last_user_words(body))
+            writer.write(_response(200, "OK", sse, content_type="text/event-stream"))
+            await writer.drain()
         else:
             status, response = _canned(fault)
             exchange.status = status
@@ -339,6 +345,12 @@ def _scripted_sse(chunks: tuple[str, ...]) -> bytes:
         }
         events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
     return b"".join(events) + b"data: [DONE]\n\n"
+
+
+def _last_user_words(body: bytes) -> tuple[str, ...]:
+    messages = json.loads(body or b"{}").get("messages", [])
+    text = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+    return tuple(word + " " for word in str(text).split()) or ("(empty)",)
 
 
 def _canned(fault: Fault) -> tuple[int, bytes]:

@@ -1,0 +1,217 @@
+"""One API request through the chat pipeline, and its answer in the OpenAI wire format.
+
+The request becomes a conversation of its own (id `api-<key prefix>-<random>`, so every audit
+record of the turn names the key) owned by the key's account. Every message before the last is
+history: each passes the gate and taints the turn exactly as a resumed chat's history does, so a
+regulated value anywhere in the request keeps the whole turn local. `confidante-local` marks the
+turn regulated on request, which the policy can only route to the local model. The privacy
+receipt goes back in the extension field `confidante` (and in `X-Confidante-*` headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistant.api.errors import ApiError, rate_limited, unavailable
+from assistant.api.schema import MODEL_LOCAL, ChatCompletionRequest
+from assistant.governance.api_keys import AuthorizedKey
+from assistant.turns import AnswerDelta, Conversation, Notice, TurnEvent, TurnResult
+from routing.tiers import Tier, highest
+
+LOCAL_REASON = "the confidante-local model was asked for"
+
+
+class TurnRunner(Protocol):
+    def run(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]: ...
+
+
+class Assessor(Protocol):
+    def assess(self, text: str, *, source: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ApiBackend:
+    """What the API needs from the application's services."""
+
+    pipeline: TurnRunner
+    privacy: Assessor
+
+
+def conversation_for(request: ChatCompletionRequest, key: AuthorizedKey, privacy: Assessor) -> Conversation:
+    """A fresh conversation holding the request's history, tainted by every message in it."""
+    conversation = Conversation(id=f"api-{key.key.prefix}-{uuid.uuid4().hex[:16]}", principal=key.principal)
+    conversation.use_documents = request.confidante.use_documents
+    conversation.history = [message.as_chat_message() for message in request.messages[:-1]]
+    tiers = [privacy.assess(m.content, source="history").tier for m in conversation.history]
+    conversation.tier = highest(Tier.PUBLIC, *tiers)
+    if conversation.tier is not Tier.PUBLIC:
+        conversation.tainted_by.append("history")
+    if request.model == MODEL_LOCAL:
+        conversation.tier = Tier.REGULATED
+        conversation.tainted_by.append(LOCAL_REASON)
+    return conversation
+
+
+def error_for(result: TurnResult) -> ApiError | None:
+    """Outcomes that are not an answer become the OpenAI error a client can act on."""
+    if result.outcome == "over_budget":
+        return rate_limited(3600, result.answer, code="insufficient_quota")
+    if result.outcome == "busy":
+        return rate_limited(10, result.answer, code="model_busy")
+    if result.outcome == "error" and not result.model:
+        return unavailable(result.answer or "No model could answer; try again later.")
+    return None
+
+
+def receipt(result: TurnResult, include_sources: bool) -> dict[str, Any]:
+    """The privacy receipt for machines: never a detected value, only types and counts."""
+    body: dict[str, Any] = {
+        "tier": result.receipt.tier.value,
+        "route": result.route,
+        "model": result.model,
+        "rule": result.receipt.rule,
+        "policy_version": result.receipt.policy_version,
+        "entities": dict(result.receipt.entity_counts),
+        "pseudonymized": dict(result.receipt.pseudonymized),
+        "tainted_by": list(result.receipt.tainted_by),
+        "outcome": result.outcome,
+        "notices": list(result.notices),
+    }
+    if result.confidence is not None:
+        body["confidence"] = result.confidence.model_dump()
+    if include_sources:
+        body["sources"] = [
+            {k: v for k, v in s.model_dump(mode="json").items() if k not in ("passage",)}
+            for s in result.sources
+        ]
+    return body
+
+
+def receipt_headers(result: TurnResult) -> dict[str, str]:
+    return {
+        "X-Confidante-Tier": result.receipt.tier.value,
+        "X-Confidante-Route": result.route,
+        "X-Confidante-Model": result.model or "none",
+        "X-Confidante-Rule": result.receipt.rule,
+        "X-Confidante-Pseudonymized": str(sum(result.receipt.pseudonymized.values())),
+    }
+
+
+def _usage(result: TurnResult) -> dict[str, int]:
+    usage = result.usage
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _finish_reason(result: TurnResult) -> str:
+    return "length" if result.finish_reason in ("cut_off", "length") else "stop"
+
+
+def completion_object(completion_id: str, model: str, result: TurnResult, *, sources: bool) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.answer},
+                "finish_reason": _finish_reason(result),
+            }
+        ],
+        "usage": _usage(result),
+        "confidante": receipt(result, sources),
+    }
+
+
+def chunk_object(
+    completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n".encode()
+
+
+@dataclass
+class Exchange:
+    """One request's run: its events, and how it ended (for the audit record and metrics)."""
+
+    request: ChatCompletionRequest
+    events: AsyncIterator[TurnEvent]
+    completion_id: str
+    result: TurnResult | None = None
+    disconnected: bool = False
+
+    async def first(self) -> TurnEvent | None:
+        """The first event: an early TurnResult (busy, over budget, refused) means no stream."""
+        try:
+            event = await anext(self.events)
+        except StopAsyncIteration:
+            return None
+        if isinstance(event, TurnResult):
+            self.result = event
+        return event
+
+    async def collect(self, first: TurnEvent | None) -> TurnResult:
+        """Drain the turn for a non-streaming answer."""
+        if self.result is not None:
+            return self.result
+        async for event in self.events:
+            if isinstance(event, TurnResult):
+                self.result = event
+        if self.result is None:
+            raise unavailable("The answer ended without a result; try again.")
+        return self.result
+
+    async def stream(self, first: TurnEvent | None, *, sources: bool) -> AsyncIterator[bytes]:
+        """SSE chunks: the role, each delta, then the finish chunk carrying the receipt."""
+        model = self.request.model
+        yield sse(chunk_object(self.completion_id, model, {"role": "assistant", "content": ""}))
+        try:
+            if first is not None:
+                for piece in self._render(first):
+                    yield piece
+            async for event in self.events:
+                for piece in self._render(event):
+                    yield piece
+        except asyncio.CancelledError:
+            self.disconnected = True  # the client went away: the pipeline stops the model
+            raise
+        if self.result is not None:
+            finish = chunk_object(self.completion_id, model, {}, _finish_reason(self.result))
+            finish["confidante"] = receipt(self.result, sources)
+            yield sse(finish)
+            if self.request.include_usage:
+                usage = chunk_object(self.completion_id, model, {})
+                usage["choices"] = []
+                usage["usage"] = _usage(self.result)
+                yield sse(usage)
+        yield sse("[DONE]")
+
+    def _render(self, event: TurnEvent) -> list[bytes]:
+        if isinstance(event, AnswerDelta) and event.text:
+            return [sse(chunk_object(self.completion_id, self.request.model, {"content": event.text}))]
+        if isinstance(event, TurnResult):
+            self.result = event
+        if isinstance(event, Notice):
+            return []  # notices are in the receipt at the end
+        return []

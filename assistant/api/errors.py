@@ -1,0 +1,60 @@
+"""Errors in the OpenAI error shape, so official SDKs raise their usual exception classes.
+
+Every failure the API can answer with is an `ApiError` carrying status, a plain message, the
+OpenAI `type`/`code` vocabulary and optional headers (`Retry-After`); nothing else reaches the
+client, and never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.responses import JSONResponse
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    message: str
+    type: str = "invalid_request_error"
+    code: str | None = None
+    param: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, object]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def unauthorized(message: str = "Invalid, revoked or expired API key.") -> ApiError:
+    return ApiError(401, message, type="authentication_error", code="invalid_api_key")
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, message, type="permission_error", code="insufficient_scope")
+
+
+def model_not_found(model: str, known: list[str]) -> ApiError:
+    return ApiError(
+        404, f"The model {model!r} does not exist here; use one of: {', '.join(known)}.",
+        type="invalid_request_error", code="model_not_found", param="model",
+    )  # fmt: skip
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"The request body is larger than {limit} bytes.", code="request_too_large")
+
+
+def invalid(message: str, param: str | None = None) -> ApiError:
+    return ApiError(422, message, code="invalid_request", param=param)
+
+
+def rate_limited(retry_after_s: float, message: str, code: str = "rate_limit_exceeded") -> ApiError:
+    seconds = max(1, round(retry_after_s + 0.49))
+    return ApiError(429, message, type="rate_limit_error", code=code, headers={"Retry-After": str(seconds)})
+
+
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, message, type="server_error", code="service_unavailable")

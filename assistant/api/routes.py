@@ -1,0 +1,230 @@
+"""The HTTP face of the API: authentication, limits, and the two OpenAI routes.
+
+Order of checks for a completion: API key (401) → scope (403) → body size (413) → body shape
+(422) → model (404) → per-key rate limit (429 + Retry-After) → per-key and per-user budget (429
+`insufficient_quota`) → the pipeline. Each request leaves one `api_request` audit record naming
+the key and the outcome (the turn's own records carry the key in their thread id) and one metric
+sample by key and status. Any unexpected error is logged by type and answered 500 in the OpenAI
+shape, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from assistant.api import errors
+from assistant.api.completions import (
+    ApiBackend,
+    Exchange,
+    completion_object,
+    conversation_for,
+    error_for,
+    receipt_headers,
+)
+from assistant.api.ratelimit import RateLimiter
+from assistant.api.schema import MODELS, ChatCompletionRequest
+from assistant.governance.api_keys import AuthorizedKey
+from assistant.governance.audit import AuditEvent
+from assistant.governance.component import Governance
+from assistant.identity import Principal
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+BackendProvider = Callable[[], Awaitable[ApiBackend]]
+
+
+@dataclass
+class ApiContext:
+    governance: Governance
+    backend: BackendProvider
+    limiter: RateLimiter
+    requests: Counter
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _authorize(context: ApiContext, request: Request, scope: str) -> AuthorizedKey:
+    key = context.governance.api_keys.authorize(_bearer(request))
+    if key is None:
+        raise errors.unauthorized()
+    if scope not in key.key.scopes:
+        raise errors.forbidden(f"This API key does not have the {scope!r} scope.")
+    return key
+
+
+async def _body(request: Request) -> ChatCompletionRequest:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise errors.too_large(MAX_BODY_BYTES)
+    try:
+        payload = json.loads(raw or b"null")
+    except ValueError:
+        raise errors.invalid("The request body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise errors.invalid("The request body must be a JSON object.")
+    try:
+        return ChatCompletionRequest.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or None
+        raise errors.invalid(f"{where or 'body'}: {first['msg']}", param=where) from None
+
+
+def _check_limits(context: ApiContext, key: AuthorizedKey) -> None:
+    wait = context.limiter.acquire(key.key.prefix, key.key.rate_per_minute)
+    if wait > 0:
+        raise errors.rate_limited(wait, f"Rate limit of {key.key.rate_per_minute} requests a minute reached.")
+    budgets = context.governance.budgets
+    if key.key.daily_tokens is not None:
+        used = budgets.check(Principal(user_id=key.budget_id)).tokens_used
+        if used >= key.key.daily_tokens:
+            raise errors.rate_limited(
+                3600, "This API key's daily token budget is used up.", "insufficient_quota"
+            )
+    status = budgets.check(key.principal)
+    if not status.allowed:
+        raise errors.rate_limited(3600, status.message, "insufficient_quota")
+
+
+def _audit(context: ApiContext, key: AuthorizedKey | None, status: int, detail: str) -> None:
+    name = key.key.prefix if key is not None else "none"
+    context.requests.labels(key=name, status=str(status)).inc()
+    if key is None:
+        return  # unauthenticated noise is counted, not written to the chain
+    try:
+        context.governance.audit.record(
+            AuditEvent(
+                kind="api_request",
+                outcome="ok" if status < 400 else "error",
+                user_id=key.principal.user_id,
+                detail=f"key={key.key.prefix} status={status} {detail}"[:500],
+            )
+        )
+    except Exception:
+        log.exception("could not record the API request in the audit trail")
+
+
+async def chat_completions(context: ApiContext, request: Request) -> Response:
+    key: AuthorizedKey | None = None
+    try:
+        key = _authorize(context, request, "chat")
+        body = await _body(request)
+        if body.model not in MODELS:
+            raise errors.model_not_found(body.model, list(MODELS))
+        if body.confidante.use_documents and "knowledge" not in key.key.scopes:
+            raise errors.forbidden("Grounding in documents needs the 'knowledge' scope.")
+        _check_limits(context, key)
+        return await _answer(context, key, body)
+    except errors.ApiError as exc:
+        _audit(context, key, exc.status, exc.code or exc.type)
+        return exc.response()
+    except Exception as exc:
+        log.error("API request failed (%s)", type(exc).__name__)
+        _audit(context, key, 500, type(exc).__name__)
+        return errors.ApiError(500, "Something went wrong on our side.", type="server_error").response()
+
+
+async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionRequest) -> Response:
+    backend = await context.backend()
+    conversation = conversation_for(body, key, backend.privacy)
+    events = backend.pipeline.run(conversation, body.messages[-1].text())
+    exchange = Exchange(body, events, f"chatcmpl-{uuid.uuid4().hex}")
+    first = await exchange.first()
+    if exchange.result is not None and (failure := error_for(exchange.result)) is not None:
+        raise failure
+    sources = body.confidante.use_documents
+    if not body.stream:
+        result = await exchange.collect(first)
+        if (failure := error_for(result)) is not None:
+            raise failure
+        _charge_key(context, key, result.usage.total_tokens)
+        _audit(context, key, 200, f"outcome={result.outcome} tier={result.receipt.tier.value}")
+        payload = completion_object(exchange.completion_id, body.model, result, sources=sources)
+        return JSONResponse(payload, headers=receipt_headers(result))
+    return StreamingResponse(
+        _streamed(context, key, exchange, first, sources),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _streamed(
+    context: ApiContext, key: AuthorizedKey, exchange: Exchange, first: Any, sources: bool
+) -> AsyncIterator[bytes]:
+    started = time.perf_counter()
+    try:
+        async for piece in exchange.stream(first, sources=sources):
+            yield piece
+    finally:
+        result = exchange.result
+        tokens = result.usage.total_tokens if result is not None else 0
+        _charge_key(context, key, tokens)
+        ended = (
+            "client disconnected" if exchange.disconnected or result is None else f"outcome={result.outcome}"
+        )
+        tier = f" tier={result.receipt.tier.value}" if result is not None else ""
+        _audit(context, key, 200, f"stream {ended}{tier} {time.perf_counter() - started:.1f}s")
+
+
+def _charge_key(context: ApiContext, key: AuthorizedKey, tokens: int) -> None:
+    if tokens > 0:
+        context.governance.budgets.charge(Principal(user_id=key.budget_id), tokens=tokens, cost_usd=0.0)
+
+
+async def list_models(context: ApiContext, request: Request) -> Response:
+    try:
+        key = _authorize(context, request, "chat")
+    except errors.ApiError as exc:
+        _audit(context, None, exc.status, "models")
+        return exc.response()
+    created = int(time.time())
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "confidante"} for name in MODELS]
+    context.requests.labels(key=key.key.prefix, status="200").inc()
+    return JSONResponse({"object": "list", "data": data})
+
+
+def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str = "/v1") -> list[Route]:
+    context = ApiContext(
+        governance=governance,
+        backend=backend,
+        limiter=RateLimiter(),
+        requests=Counter(
+            "confidante_api_requests", "API requests by key and status", ["key", "status"],
+            registry=governance.telemetry.registry,
+        ),
+    )  # fmt: skip
+
+    async def completions_endpoint(request: Request) -> Response:
+        return await chat_completions(context, request)
+
+    async def models_endpoint(request: Request) -> Response:
+        return await list_models(context, request)
+
+    return [
+        Route(f"{prefix}/chat/completions", completions_endpoint, methods=["POST"]),
+        Route(f"{prefix}/models", models_endpoint, methods=["GET"]),
+    ]
+
+
+def mount_api(app: Any, governance: Governance, backend: BackendProvider) -> None:
+    """Add the API routes ahead of Chainlit's catch-all route (call before the server starts)."""
+    app.router.routes[:0] = api_routes(governance, backend)
