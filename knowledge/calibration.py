@@ -1,4 +1,4 @@
-"""Fitting the answerability weights: a 4-feature logistic regression, judged on held-out articles.
+"""Fitting the answerability weights and the rerank fusion: small logistic regressions, judged held-out.
 
 Deliberately small (four signals, L2-regularised) so it cannot memorise questions. The figure to
 trust is the leave-one-article-out AUROC: each article's questions are scored by weights fitted
@@ -12,7 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.evaluation import QuestionOutcome, auroc
+from knowledge.evaluation import CandidateSet, QuestionOutcome, auroc
+from knowledge.rerank import FEATURES as RERANK_FEATURES
+from knowledge.rerank import FusionWeights
 
 FEATURES = ("w_dense", "w_lexical", "w_coverage", "w_agreement")
 
@@ -60,4 +62,34 @@ def fit_answerability(outcomes: Sequence[QuestionOutcome]) -> Calibration:
         weights=weights,
         held_out_auroc=auroc(list(held_out[y == 1]), list(held_out[y == 0])),
         in_sample_auroc=auroc(list(in_sample[y == 1]), list(in_sample[y == 0])),
+    )
+
+
+# -- rerank fusion ---------------------------------------------------------------------------
+
+
+def _rerank_rows(sets: Sequence[CandidateSet], columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.vstack([np.asarray(s.features, dtype=np.float64)[:, columns] for s in sets if s.features])
+    y = np.concatenate([[i == s.gold for i in range(len(s.features))] for s in sets if s.features])
+    return x, y.astype(np.float64)
+
+
+def fit_rerank_fusion(
+    train: Sequence[CandidateSet], *, late_interaction: bool, trained_on: str
+) -> FusionWeights:
+    """Pointwise logistic regression (is this candidate the gold passage?) on the training sets only.
+
+    Every candidate of every training question is a row, so the probability is calibrated over
+    the candidate lists retrieval really produces. MaxSim columns get weight 0 unless asked for.
+    """
+    columns = [i for i, name in enumerate(RERANK_FEATURES) if late_interaction or "maxsim" not in name]
+    x, y = _rerank_rows(train, columns)
+    coef = _fit(x, y)
+    weights = np.zeros(len(RERANK_FEATURES))
+    weights[columns] = coef[1:]
+    return FusionWeights(
+        features=RERANK_FEATURES,
+        bias=round(float(coef[0]), 6),
+        weights=tuple(round(float(w), 6) for w in weights),
+        trained_on=trained_on,
     )

@@ -160,30 +160,43 @@ def search(query: str, user: str, groups: tuple[str, ...], k: int, as_json: bool
 
 @click.command("eval-rag")
 @click.option(
+    "--corpus",
     "--data",
+    "corpora",
+    multiple=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("../shared/eval/rag/squad2_subset"),
-    show_default=True,
+    help="A directory with docs/*.md and qa.jsonl (repeatable; default: the SQuAD subset).",
 )
 @click.option(
     "--calibrate", is_flag=True, help="Also fit the answerability weights (leave-one-article-out AUROC)."
 )
+@click.option(
+    "--fit-rerank",
+    is_flag=True,
+    help="Refit the rerank fusion on the corpora's train splits and write it to knowledge/data.",
+)
 @click.option("--json", "as_json", is_flag=True)
-def eval_rag(data: Path, calibrate: bool, as_json: bool) -> None:
-    """Recall@1/@5 and MRR of the gold paragraph, and answerability AUROC, on SQuAD 2.0 data."""
-    from knowledge.evaluation import run_rag_eval
+def eval_rag(corpora: tuple[Path, ...], calibrate: bool, fit_rerank: bool, as_json: bool) -> None:
+    """Recall@1/@5 and MRR before/after reranking (train and held-out splits), and its latency."""
+    from knowledge.evaluation import evaluate_corpora
 
-    report = run_rag_eval(data, progress=lambda done, total: click.echo(f"{done}/{total}", err=True))
-    summary: dict[str, Any] = dict(report.summary())
+    paths = corpora or (Path("../shared/eval/rag/squad2_subset"),)
+    summary = evaluate_corpora(paths, fit=fit_rerank, progress=lambda line: click.echo(line, err=True))
     if calibrate:
         from knowledge.calibration import fit_answerability
+        from knowledge.evaluation import run_rag_eval
 
-        summary["calibration"] = fit_answerability(report.outcomes).model_dump()
+        report = run_rag_eval(paths[0])
+        summary["answerability"] = report.summary() | {
+            "calibration": fit_answerability(report.outcomes).model_dump()
+        }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    for key, value in summary.items():
-        click.echo(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    for name, block in summary.items():
+        click.echo(f"== {name}")
+        for key, value in block.items():
+            click.echo(f"  {key}: {value}")
 
 
 KNOWLEDGE_COMMANDS: tuple[click.Command, ...] = (ingest, docs, search, eval_rag)

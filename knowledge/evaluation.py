@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import create_engine
 
@@ -20,10 +23,25 @@ from assistant.identity import Principal
 from knowledge.confidence import retrieval_signals
 from knowledge.embeddings import Embedder
 from knowledge.parsing import parse_document_safely
+from knowledge.rerank import (
+    FUSION_FILE,
+    FUSION_MAXSIM_FILE,
+    FusionWeights,
+    Reranker,
+    feature_matrix,
+    fusion_scores,
+    load_fusion,
+    maxsim,
+    save_fusion,
+    token_vectors,
+)
 from knowledge.retrieval import RetrievedChunk
+from knowledge.settings import ChunkingSettings
 from routing.tiers import Tier
 
 EVAL_USER = Principal(user_id="eval-reader")
+# SQuAD is split by article: the rerank fusion is fitted on the others, reported on these.
+SQUAD_HELD_OUT_ARTICLES = frozenset({"Southern_California", "Victoria_(Australia)"})
 
 
 class QuestionOutcome(BaseModel):
@@ -125,6 +143,137 @@ def _ask(kb: object, item: dict[str, object], texts: dict[str, str]) -> Question
     )
 
 
+class CandidateSet(BaseModel):
+    """One question's hybrid candidates (retrieval order), their features, and where the gold one is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question_id: str
+    article: str
+    split: str
+    gold: int | None
+    features: list[list[float]]
+    # Wall time of hybrid retrieval, and of reranking its candidates with the bundled fusion.
+    retrieval_ms: float = 0.0
+    rerank_ms: float = 0.0
+
+
+class RankMetrics(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    questions: int
+    recall_at_1: float
+    recall_at_5: float
+    mrr_at_10: float
+
+
+def rank_metrics(sets: Sequence[CandidateSet], fusion: FusionWeights | None = None) -> RankMetrics:
+    """Recall@1/@5 and MRR@10 of the gold passage in retrieval order, or in the fusion's order."""
+    ranks = [_gold_rank_after(s, fusion) for s in sets]
+    n = max(len(sets), 1)
+    return RankMetrics(
+        questions=len(sets),
+        recall_at_1=round(sum(r == 1 for r in ranks) / n, 4),
+        recall_at_5=round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
+        mrr_at_10=round(sum(1.0 / r for r in ranks if r is not None and r <= 10) / n, 4),
+    )
+
+
+def _gold_rank_after(candidates: CandidateSet, fusion: FusionWeights | None) -> int | None:
+    if candidates.gold is None:
+        return None
+    if fusion is None:
+        return candidates.gold + 1
+    scores = fusion_scores(fusion, np.asarray(candidates.features, dtype=np.float64))
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return order.index(candidates.gold) + 1
+
+
+def collect_candidates(
+    data: Path,
+    *,
+    n: int = 20,
+    embedder: Embedder | None = None,
+    token_vectors: bool = True,
+    work_dir: Path | None = None,
+    chunking: ChunkingSettings | None = None,
+) -> list[CandidateSet]:
+    """Answerable questions only: hybrid top-n without reranking, with every rerank feature computed."""
+    from assistant.settings import load_settings
+    from knowledge.knowledge_base import KnowledgeBase
+
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        settings = load_settings(data_dir=Path(tmp))
+        settings.knowledge.retrieval.rerank.enabled = False
+        if chunking is not None:
+            settings.knowledge.chunking = chunking
+        engine = create_engine(f"sqlite:///{Path(tmp) / 'eval.db'}")
+        kb = KnowledgeBase(settings, engine, classify=lambda _text: Tier.PUBLIC, embedder=embedder)
+        docs = sorted((data / "docs").glob("*.md"))
+        for doc in docs:
+            kb.ingest_file(doc, owner="eval-admin", public=True)
+        texts = {doc.name: parse_document_safely(doc).text for doc in docs}
+        vectors = MaxSimScorer(kb.embedder) if token_vectors else None
+        sets = [
+            _candidates(kb, item, texts, n, vectors)
+            for item in load_questions(data)
+            if not item.get("is_impossible")
+        ]
+        engine.dispose()
+    return sets
+
+
+def load_questions(data: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (data / "qa.jsonl").read_text().splitlines() if line.strip()]
+
+
+def _candidates(
+    kb: Any, item: dict[str, Any], texts: dict[str, str], n: int, vectors: MaxSimScorer | None
+) -> CandidateSet:
+    question = str(item["question"])
+    started = time.perf_counter()
+    chunks = kb.search(question, EVAL_USER, k=n)
+    retrieval_ms = (time.perf_counter() - started) * 1000
+    name = Path(str(item["doc_file"])).name
+    start = texts[name].find(str(item["gold_paragraph"]))
+    span = (start, start + len(str(item["gold_paragraph"])))
+    rank = gold_rank(chunks, name, span) if start >= 0 else None
+    sims = vectors.scores(question, chunks) if vectors else None
+    article = str(item["doc_title"])
+    return CandidateSet(
+        question_id=str(item["id"]),
+        article=article,
+        split=str(item.get("split") or ("heldout" if article in SQUAD_HELD_OUT_ARTICLES else "train")),
+        gold=None if rank is None else rank - 1,
+        features=feature_matrix(question, chunks, sims).tolist(),
+        retrieval_ms=retrieval_ms,
+        rerank_ms=_time_rerank(question, chunks),
+    )
+
+
+def _time_rerank(question: str, chunks: list[RetrievedChunk]) -> float:
+    """Milliseconds the bundled (no late interaction) fusion takes to reorder these candidates."""
+    reranker = Reranker(load_fusion())
+    started = time.perf_counter()
+    reranker.rerank(question, chunks)
+    return (time.perf_counter() - started) * 1000
+
+
+class MaxSimScorer:
+    """MaxSim of a question against passages, caching passage token vectors by text (eval only)."""
+
+    def __init__(self, embedder: Any) -> None:
+        self._embedder = embedder
+        self._cache: dict[str, Any] = {}
+
+    def scores(self, question: str, chunks: Sequence[RetrievedChunk]) -> list[float]:
+        missing = [c.text for c in chunks if c.text not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, token_vectors(self._embedder, missing), strict=True))
+        query = token_vectors(self._embedder, [question])[0]
+        return [maxsim(query, self._cache[c.text]) for c in chunks]
+
+
 def _report(outcomes: list[QuestionOutcome]) -> RagEvalReport:
     answerable = [o for o in outcomes if o.answerable]
     n = max(len(answerable), 1)
@@ -139,3 +288,68 @@ def _report(outcomes: list[QuestionOutcome]) -> RagEvalReport:
         ),
         outcomes=outcomes,
     )
+
+
+def evaluate_corpora(
+    paths: Sequence[Path], *, fit: bool = False, progress: Callable[[str], None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Before/after reranking per corpus and split; with `fit`, refit and save the fusion first."""
+    corpora: dict[str, list[CandidateSet]] = {}
+    for path in paths:
+        if progress:
+            progress(f"retrieving candidates for {path} ...")
+        corpora[path.name] = collect_candidates(path)
+    if fit:
+        _fit_and_save(corpora)
+    plain, late = load_fusion(FUSION_FILE), load_fusion(FUSION_MAXSIM_FILE)
+    summary: dict[str, dict[str, Any]] = {}
+    for name, sets in corpora.items():
+        block: dict[str, Any] = {}
+        for split in ("train", "heldout"):
+            part = [s for s in sets if s.split == split]
+            if part:
+                block[f"{split} before"] = _line(rank_metrics(part))
+                block[f"{split} after"] = _line(rank_metrics(part, plain))
+                block[f"{split} after (late interaction)"] = _line(rank_metrics(part, late))
+        block["retrieval ms p50/p95"] = _percentiles([s.retrieval_ms for s in sets])
+        block["rerank ms p50/p95 (20 candidates)"] = _percentiles([s.rerank_ms for s in sets])
+        summary[name] = block
+    return summary
+
+
+def _line(m: RankMetrics) -> str:
+    recall = f"recall@1 {m.recall_at_1:.3f}  recall@5 {m.recall_at_5:.3f}"
+    return f"{recall}  MRR@10 {m.mrr_at_10:.3f}  (n={m.questions})"
+
+
+def _percentiles(values: Sequence[float]) -> str:
+    if not values:
+        return "n/a"
+    p50, p95 = np.percentile(np.asarray(values), [50, 95])
+    return f"{p50:.1f} / {p95:.1f}"
+
+
+def _fit_and_save(corpora: dict[str, list[CandidateSet]]) -> None:
+    from knowledge.calibration import fit_rerank_fusion
+
+    train = [s for sets in corpora.values() for s in sets if s.split == "train"]
+    story = "; ".join(
+        f"{name}: {sum(s.split == 'train' for s in sets)} train questions "
+        f"({', '.join(sorted({s.article for s in sets if s.split == 'train'}))})"
+        for name, sets in corpora.items()
+    )
+    for late, path in ((False, FUSION_FILE), (True, FUSION_MAXSIM_FILE)):
+        fusion = fit_rerank_fusion(
+            train,
+            late_interaction=late,
+            trained_on="pointwise L2 logistic regression over hybrid top-20 candidates (gold passage = 1); "
+            + story,
+        )
+        held_out = {
+            f"{name} {key}": value
+            for name, sets in corpora.items()
+            for key, value in rank_metrics([s for s in sets if s.split == "heldout"], fusion)
+            .model_dump()
+            .items()
+        }
+        save_fusion(fusion.model_copy(update={"held_out": held_out}), path)

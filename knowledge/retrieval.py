@@ -3,7 +3,9 @@
 Access control is inside both queries (a Chroma `where` filter and a BM25 score mask built from
 the same principal, see `access`); nothing here filters results after top-k for access. The
 exact-match boost is deterministic: quoted phrases, identifiers and numbers in the question that
-appear verbatim in a candidate add to its fused score, scaled by the share found.
+appear verbatim in a candidate add to its fused score, scaled by the share found. When reranking is
+on (`settings.rerank`), the top `rerank.candidates` of that list are reordered by `knowledge.rerank`
+(which reorders only what access control already let through) and the first k are returned.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class RetrievedChunk(BaseModel):
     exact_matches: tuple[str, ...] = ()
     # Share of the question's content words present in this chunk (an answerability signal).
     coverage: float = 0.0
+    # The reranker's calibrated probability that this passage holds the answer (None: not reranked).
+    rerank_score: float | None = None
     tier: Tier
     hidden: bool = False
 
@@ -70,7 +74,8 @@ def exact_terms(query: str) -> list[str]:
     return unique
 
 
-def _contains(text: str, term: str) -> bool:
+def term_present(text: str, term: str) -> bool:
+    """The term occurs as a whole word (or phrase), case-insensitively."""
     return re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text, re.IGNORECASE) is not None
 
 
@@ -93,14 +98,25 @@ class HybridRetriever:
     def search(self, query: str, principal: Principal, k: int = 5) -> list[RetrievedChunk]:
         if not query.strip() or k <= 0:
             return []
-        n = max(self.settings.candidates, k)
+        rerank = self.settings.rerank
+        # The reranker needs its own candidate list (more than k) to have something to reorder.
+        pool = max(k, rerank.candidates) if rerank.enabled else k
+        n = max(self.settings.candidates, pool)
         bypass = sees_everything(principal, admins_see_everything=self.settings.admins_see_everything)
         where = chroma_where(principal, admins_see_everything=self.settings.admins_see_everything)
         dense = self.store.query(self.embedder.embed([query])[0], where=where, n=n)
         lexical_hits = self._lexical().search(
             query, allowed_tokens=None if bypass else principal_tokens(principal), k=n
         )
-        return self._fuse(query, dense, lexical_hits, k)
+        fused = self._fuse(query, dense, lexical_hits, pool)
+        return self._rerank(query, fused)[:k]
+
+    def _rerank(self, query: str, fused: list[RetrievedChunk]) -> list[RetrievedChunk]:
+        # Imported here: rerank builds on this module's types (RetrievedChunk, exact_terms).
+        from knowledge.rerank import build_reranker
+
+        reranker = build_reranker(self.settings.rerank, self.embedder)
+        return reranker.rerank(query, fused) if reranker is not None else fused
 
     def _fuse(
         self, query: str, dense: list[StoredChunk], lexical_hits: list[LexicalHit], k: int
@@ -123,7 +139,7 @@ class HybridRetriever:
             score = sum(
                 1.0 / (rrf_k + ranks[chunk_id]) for ranks in (dense_rank, bm25_rank) if chunk_id in ranks
             )
-            matches = tuple(term for term in terms if _contains(chunk.text, term))
+            matches = tuple(term for term in terms if term_present(chunk.text, term))
             if terms:
                 score += self.settings.exact_match_boost * len(matches) / len(terms)
             coverage = (

@@ -75,6 +75,21 @@ class ChromaSettings(BaseModel):
     collection: str = "confidante_knowledge"
 
 
+class RerankSettings(BaseModel):
+    """The learned-fusion reranker over hybrid candidates (see `knowledge.rerank`)."""
+
+    enabled: bool = True
+    # Hybrid candidates the reranker reorders; the caller's k are then taken from the new order.
+    candidates: int = Field(default=20, ge=2, le=100)
+    # Late interaction (MaxSim over MiniLM token vectors): better order, but every candidate's
+    # token vectors must be computed (about 2-3 s for 20 uncached passages on 2 cores), so off.
+    late_interaction: bool = False
+    # Token vectors kept in memory for late interaction (passages, keyed by their text).
+    token_cache_entries: int = Field(default=4096, ge=0)
+    # Another fitted weights file (same features, same digest rule) instead of the bundled one.
+    fusion_path: Path | None = None
+
+
 class RetrievalSettings(BaseModel):
     # Candidates fetched from each retriever before fusion.
     candidates: int = Field(default=40, ge=1)
@@ -83,6 +98,7 @@ class RetrievalSettings(BaseModel):
     exact_match_boost: float = Field(default=0.02, ge=0)
     # Admins see what their groups allow, like everyone else, unless this is set.
     admins_see_everything: bool = False
+    rerank: RerankSettings = RerankSettings()
 
 
 class ChunkingSettings(BaseModel):
