@@ -18,6 +18,7 @@ from assistant.privacy import FailClosedPrivacy, Privacy
 from assistant.settings import Settings
 from models.assembled import resolve_local_gguf
 from models.base import ChatModel
+from models.degeneration import LoopGuard
 from models.hosted import HostedModel, approximate_tokens, make_client
 from models.local import LocalModel
 from models.settings import HostedModelSettings, LocalModelSettings
@@ -48,14 +49,17 @@ def build_local_model(settings: Settings) -> ChatModel:
             max_tokens=local.max_tokens,
             temperature=local.temperature,
         )
-        return HostedModel(
-            local.server_model,
-            server,
-            kind="local",
-            context_window=local.context_window,
-            count_tokens=approximate_tokens,
+        # Every model streams through the loop guard: a looping answer is cut and marked.
+        return LoopGuard(
+            HostedModel(
+                local.server_model,
+                server,
+                kind="local",
+                context_window=local.context_window,
+                count_tokens=approximate_tokens,
+            )
         )
-    return LocalModel(resolve_local_model(local, settings.data_dir), local)
+    return LoopGuard(LocalModel(resolve_local_model(local, settings.data_dir), local))
 
 
 def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel]:
@@ -73,7 +77,8 @@ def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel
     models: list[ChatModel] = []
     for name in names:
         model = HostedModel(name, hosted, count_tokens=count_tokens, client=client)
-        models.append(RetryingModel(BreakerModel(model, breakers.for_endpoint(model.endpoint)), policy))
+        guarded = BreakerModel(LoopGuard(model), breakers.for_endpoint(model.endpoint))
+        models.append(RetryingModel(guarded, policy))
     return models
 
 

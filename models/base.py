@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant"]
 ModelKind = Literal["local", "hosted"]
-FinishReason = Literal["stop", "length", "cancelled", "error", "cut_off"]
+# "repetition": cut by `models.degeneration.LoopGuard` because the output started to loop.
+FinishReason = Literal["stop", "length", "cancelled", "error", "cut_off", "repetition"]
 
 
 class ChatMessage(BaseModel):
