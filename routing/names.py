@@ -8,7 +8,9 @@ spaCy tags as a proper noun outside a sentence start. Finally every later mentio
 name found anywhere in the text is a name too ("... early Yefremova").
 
 The gazetteer is the US Census name frequency lists shipped in the PyPI package `names` (MIT),
-read once, lazily, from the installed files: nothing here touches the network. Words that are
+plus our own list of common given names of other languages and regions
+(`routing/data/given_names.txt`), read once, lazily, from the installed files: nothing here
+touches the network. Words that are
 also ordinary English words ("Will", "May", "Bill", "Street") never count as names on their own.
 This module reports spans only; it never decides a tier and never keeps a value.
 """
@@ -21,9 +23,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from routing.places import merge_address_blocks, personal_places
 from routing.recognizers import Finding
 
 GAZETTEER_PACKAGE = "names"
+# Given names of other languages and regions (the census lists are US names), written by us.
+_DATA_PACKAGE = "routing.data"
+WORLD_GIVEN_NAMES_FILE = "given_names.txt"
 _FIRST_FILES = ("dist.male.first", "dist.female.first")
 _LAST_FILE = "dist.all.last"
 # The census surname list has 88,799 entries; the tail is noise ("Coffee", "Monday").
@@ -81,7 +87,7 @@ _PARTICLES = _word_set("da de del della der di dos du la le ten ter van von bin 
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "DATE", "TIME"})
 _SENTENCE_END = frozenset('.!?"“”:;\n>|')
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-žß]+(?:[-'’][A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ]+)?$")
-_INITIAL = re.compile(r"^[A-Z]\.?$")
+_INITIAL = re.compile(r"^[A-ZÀ-ÖØ-Þ]\.?$")
 
 GIVEN_NAME_RUN_SCORE = 0.85
 INITIAL_RUN_SCORE = 0.8
@@ -116,6 +122,9 @@ class NameGazetteer:
 
         files = resources.files(GAZETTEER_PACKAGE)
         given = [name for file in _FIRST_FILES for name in _census_names(files.joinpath(file).read_text())]
+        given += _word_list(
+            resources.files(_DATA_PACKAGE).joinpath(WORLD_GIVEN_NAMES_FILE).read_text("utf-8")
+        )
         surnames = _census_names(files.joinpath(_LAST_FILE).read_text(), limit=_SURNAME_RANK_LIMIT)
         return cls(given, surnames, STOP_WORDS)
 
@@ -136,6 +145,11 @@ class NameGazetteer:
             and key not in STREET_WORDS
             and key not in ORGANISATION_WORDS
         )
+
+
+def _word_list(text: str) -> list[str]:
+    """Words of a list file: whitespace-separated, lower-cased, "#" comments dropped."""
+    return [word.casefold() for line in text.splitlines() for word in line.split("#", 1)[0].split()]
 
 
 def _census_names(text: str, *, limit: int | None = None) -> list[str]:
@@ -278,15 +292,50 @@ def _street_word(word: str, gazetteer: NameGazetteer) -> bool:
 
 
 def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Finding]:
-    """Drop "names" that are part of a street address ("1668 Glyn St", "159 Eleftheriou Venizelou
-    str"), then add the other mentions of the names that remain."""
+    """The post-pass over all findings of a text (the gate calls it once): join address pieces
+    into blocks, drop "names" that are part of a street address ("1668 Glyn St", "159 Eleftheriou
+    Venizelou str"), add the other mentions of the names that remain, and mark the places that
+    belong to a person (`routing.places`)."""
+    findings = merge_address_blocks(text, findings)
     addresses = [(f.start, f.end) for f in findings if f.entity_type == "STREET_ADDRESS"]
     kept = [
         finding
         for finding in findings
-        if finding.entity_type != "PERSON" or not _part_of_address(text, finding, addresses)
+        if finding.entity_type != "PERSON"
+        or not (_part_of_address(text, finding, addresses) or _organisation(text, finding))
     ]
-    return kept + repeated_names(text, kept)
+    kept += listed_with_names(text, kept)
+    return personal_places(text, kept + repeated_names(text, kept))
+
+
+def _organisation(text: str, finding: Finding) -> bool:
+    """ "Williamson Orchestra", "Galorath Incorporated": a run ending in an organisation word."""
+    words = _WORD.findall(text, finding.start, finding.end)
+    return len(words) > 1 and words[-1].casefold() in ORGANISATION_WORDS
+
+
+# "Eklund, Michael and Hodge": capitalised single words joined by commas and "and" / "or" / "&".
+_ITEM = r"[A-ZÀ-ÖØ-Þ][\w'’-]+"
+_LISTED = re.compile(rf"(?<![\w-]){_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|or|&)[ \t]+{_ITEM}(?![\w-])")
+_LIST_ITEM = re.compile(_ITEM)
+
+
+def listed_with_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """The other items of a list of single capitalised words in which one item is a name."""
+    names = [(f.start, f.end) for f in findings if f.entity_type == "PERSON"]
+    gazetteer = default_gazetteer()
+    added = []
+    for listed in _LISTED.finditer(text):
+        items = [m for m in _LIST_ITEM.finditer(text, listed.start(), listed.end())]
+        if not any(any(s <= m.start() and m.end() <= e for s, e in names) for m in items):
+            continue
+        added += [
+            Finding("PERSON", m.start(), m.end(), REPEATED_NAME_SCORE, "listed_with_name")
+            for m in items
+            if gazetteer.name_shaped(m.group()) and m.group().casefold() not in COMMON_WORDS
+            and not any(s <= m.start() and m.end() <= e for s, e in names)
+        ]  # fmt: skip
+    return added
 
 
 def repeated_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
@@ -296,7 +345,7 @@ def repeated_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
         for finding in findings
         if finding.entity_type == "PERSON"
         for match in _WORD.finditer(text, finding.start, finding.end)
-        if len(match.group()) >= 3 and _CAPITALISED.match(match.group())
+        if len(match.group()) >= 3 and (_CAPITALISED.match(match.group()) or match.group().islower())
         and match.group().casefold() not in COMMON_WORDS | STREET_WORDS | ORGANISATION_WORDS
     }  # fmt: skip
     if not words:
@@ -308,3 +357,90 @@ def repeated_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
         for match in pattern.finditer(text)
         if not any(start <= match.start() and match.end() <= end for start, end in covered)
     ]
+
+
+# ---- Names from their context: "my name is …", "Dear …", a title, "to <given name>", lower case ----
+CONTEXT_NAME_SCORE = 0.75
+_NAME_WORD = r"[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?"
+# After these a name follows whatever its case ("my name is priya ramanathan").
+_STATED = re.compile(
+    rf"(?i)\b(?:my name is|my name's|name:|call me|signed,?)[ \t]+((?:{_NAME_WORD}[ \t]*){{1,3}})"
+)
+# After these a name follows if it looks like one (capitalised, or a known given name).
+_GREETED = re.compile(
+    rf"(?i)\b(?:dear|hi|hello|hey|thanks|thank you|regards,|cheers,|sincerely,|best,|i am|i'm|"
+    rf"this is|cc:?)[ \t]+((?:{_NAME_WORD}[ \t]*){{1,3}})"
+)
+# Words that precede ordinary nouns and places as often as people: a full name must follow.
+_ADDRESSED = re.compile(rf"(?i)\b(?:to|from|with|ask|tell|for)[ \t]+((?:{_NAME_WORD}[ \t]*){{2,3}})")
+# A title is followed by a name: the surname alone ("Mr. Leiva flew ...") or a full name.
+_TITLED = re.compile(
+    rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Mme|Mlle|Herr|Frau|Sr|Sra|Señor|Señora)\.?[ \t]+"
+    rf"((?:[A-ZÀ-ÖØ-Þ]{_NAME_WORD}[ \t]*){{1,3}})"
+)
+_LOWER_WORD = re.compile(r"(?<![\w@.])[a-zà-öø-ÿ]+(?:-[a-zà-öø-ÿ]+)?(?![\w@])")
+
+
+def _name_words(
+    text: str, start: int, end: int, gazetteer: NameGazetteer, *, any_case: bool
+) -> tuple[int, int] | None:
+    """The span of the leading name-like words in text[start:end], or None."""
+    first = last = None
+    for index, match in enumerate(_WORD.finditer(text, start, end)):
+        word = match.group()
+        key = word.casefold()
+        known = gazetteer.is_given(word) or (index > 0 and gazetteer.is_surname(word))
+        shaped = gazetteer.name_shaped(word) and key not in COMMON_WORDS
+        if key in gazetteer.stop_words or key in STREET_WORDS or not (known or shaped or any_case):
+            break
+        if index == 0 and not any_case and not known and not shaped:
+            return None
+        first = match.start() if first is None else first
+        last = match.end()
+    return (first, last) if first is not None and last is not None else None
+
+
+def context_names(text: str, gazetteer: NameGazetteer) -> list[Finding]:
+    """Names that a phrase, a title or the gazetteer marks, in any case."""
+    spans: list[tuple[int, int]] = []
+    for pattern, any_case in ((_STATED, True), (_GREETED, False), (_ADDRESSED, False), (_TITLED, False)):
+        for match in pattern.finditer(text):
+            span = _name_words(text, match.start(1), match.end(1), gazetteer, any_case=any_case)
+            if span is not None and _plausible_after_greeting(text[span[0] : span[1]], pattern, gazetteer):
+                spans.append(span)
+    spans += _lower_case_full_names(text, gazetteer)
+    return [Finding("PERSON", start, end, CONTEXT_NAME_SCORE, "name_context") for start, end in spans]
+
+
+def _plausible_after_greeting(name: str, pattern: re.Pattern[str], gazetteer: NameGazetteer) -> bool:
+    # After a greeting the first word must be a known name ("Hi Ana", not "Hello World"); after
+    # "to", "with" ... a known given name and one more word of a name ("to Ana Silva", not "to
+    # Paris" or "to Ana tomorrow").
+    words = _WORD.findall(name)
+    if pattern is _TITLED or pattern is _STATED:
+        return True
+    if pattern is _ADDRESSED:
+        return len(words) >= 2 and gazetteer.is_given(words[0]) and gazetteer.name_shaped(words[1])
+    return bool(words) and gazetteer.is_given(words[0])
+
+
+_MIDDLE_INITIAL = re.compile(r"[ \t]+(?:[a-z]\.?[ \t]+)?")
+
+
+def _lower_case_full_names(text: str, gazetteer: NameGazetteer) -> list[tuple[int, int]]:
+    """A known given name followed by a known surname, both in lower case, perhaps with a middle
+    initial ("leone mazzi", "benjamin a seiler")."""
+    words = list(_LOWER_WORD.finditer(text))
+    found = []
+    for index, given in enumerate(words):
+        if not gazetteer.is_given(given.group()) or given.group() in gazetteer.stop_words:
+            continue
+        for surname in words[index + 1 : index + 3]:
+            if (
+                _MIDDLE_INITIAL.fullmatch(text, given.end(), surname.start())
+                and gazetteer.is_surname(surname.group())
+                and surname.group() not in gazetteer.stop_words
+            ):
+                found.append((given.start(), surname.end()))
+                break
+    return found

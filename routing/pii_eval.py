@@ -40,7 +40,7 @@ GOLD_CLASS = {
     "US_BANK_NUMBER": "BANK_ACCOUNT",
 }
 # Our entity type → evaluation class (types not listed score as themselves).
-PREDICTED_CLASS = {"STREET_ADDRESS": "ADDRESS"}
+PREDICTED_CLASS = {"STREET_ADDRESS": "ADDRESS", "PERSONAL_LOCATION": "LOCATION"}
 # A masked address token counts whether it was found as a street address or as a place name.
 ALSO_ACCEPTED = {"ADDRESS": {"LOCATION"}, "LOCATION": {"ADDRESS"}}
 REGULATED_CLASSES = ("US_SSN", "CREDIT_CARD", "IBAN_CODE", "BANK_ACCOUNT", "DRIVER_LICENSE")

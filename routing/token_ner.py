@@ -178,6 +178,17 @@ def _merged(chain: Sequence[RawSpan], entity_type: str) -> Finding:
     return Finding(entity_type, chain[0].start, chain[-1].end, score, RECOGNIZER)
 
 
+def _whole_words(spans: list[RawSpan], text: str) -> list[RawSpan]:
+    """A span that starts or ends inside a word covers the whole word: the model sometimes tags
+    only a later piece ("ho" O, "##ge" B-STREET_NAME), and half a word still identifies."""
+    for span in spans:
+        while span.start > 0 and text[span.start - 1].isalnum() and text[span.start].isalnum():
+            span.start -= 1
+        while span.end < len(text) and text[span.end].isalnum() and text[span.end - 1].isalnum():
+            span.end += 1
+    return spans
+
+
 def _surnames_after_given_names(spans: list[RawSpan], text: str) -> list[RawSpan]:
     """A "city" right after a given name is the surname the model mistook ("to Margaret
     Thornbury" reads like a destination to it)."""
@@ -193,7 +204,7 @@ def _surnames_after_given_names(spans: list[RawSpan], text: str) -> list[RawSpan
 
 def to_findings(spans: Sequence[RawSpan], text: str) -> list[Finding]:
     """Model spans in our vocabulary: a name's parts and an address block's parts become one span."""
-    ordered = _surnames_after_given_names(sorted(spans, key=lambda s: s.start), text)
+    ordered = _surnames_after_given_names(_whole_words(sorted(spans, key=lambda s: s.start), text), text)
     findings = [
         _merged(chain, "PERSON")
         for chain in _chains(ordered, frozenset({"GIVEN_NAME", "SURNAME"}), _NAME_GAP, text)

@@ -9,7 +9,16 @@ from __future__ import annotations
 import pytest
 
 from routing.gate import SensitivityGate, build_gate
-from routing.names import NameGazetteer, NameToken, default_gazetteer, find_names, refine_person_findings
+from routing.names import (
+    NameGazetteer,
+    NameToken,
+    context_names,
+    default_gazetteer,
+    find_names,
+    listed_with_names,
+    refine_person_findings,
+)
+from routing.places import PERSONAL_LOCATION, merge_address_blocks, personal_places
 from routing.recognizers import Finding
 from routing.settings import RoutingSettings
 from routing.tiers import Tier
@@ -132,3 +141,101 @@ def test_gate_trims_names_at_line_breaks(gate: SensitivityGate) -> None:
 )
 def test_gate_keeps_ordinary_sentences_public(gate: SensitivityGate, text: str) -> None:
     assert gate.classify(text).tier is Tier.PUBLIC
+
+
+# ---- Names from context, non-US given names, lists; places in context (routing.places) -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my name is priya ramanathan and I need a badge", ["priya ramanathan"]),
+        ("Dear Ms. Okafor, thank you", ["Okafor"]),
+        ("Mr. Leiva flew in on Tuesday", ["Leiva"]),
+        ("please forward it to Ana Silva tomorrow", ["Ana Silva"]),
+        ("hi maria, the form is attached", ["maria"]),
+        ("follow up with benjamin a seiler next month", ["benjamin a seiler"]),
+    ],
+)
+def test_names_found_from_their_context(text: str, expected: list[str]) -> None:
+    found = {text[f.start : f.end] for f in context_names(text, default_gazetteer())}
+    assert set(expected) <= found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to go to the store with my dog",
+        "Thanks for the help, this is great",
+        "I am happy to help you with that",
+        "Send the file to Paris by Friday",  # "to" + a place, not a full name
+        "Hello World, this is a test",
+    ],
+)
+def test_context_phrases_without_a_name_find_nothing(text: str) -> None:
+    assert context_names(text, default_gazetteer()) == []
+
+
+def test_world_given_names_extend_the_census_lists() -> None:
+    gazetteer = default_gazetteer()
+    assert all(gazetteer.is_given(name) for name in ("Olusegun", "Siobhan", "Wojciech", "Haruto", "Aoife"))
+
+
+def test_the_other_items_of_a_list_with_a_name_are_names() -> None:
+    text = "Our founders: Eklund, Michael and Hodge."
+    listed = listed_with_names(text, [Finding("PERSON", 14, 20, 0.8, "spacy")])
+    assert sorted(text[f.start : f.end] for f in listed) == ["Hodge", "Michael"]
+    assert listed_with_names("Apples, Pears and Plums", []) == []
+
+
+def test_address_pieces_join_into_one_block() -> None:
+    text = "It arrived at 760 Passauer Strasse 33, Cite Guedouala, Tunisia last night."
+    findings = [
+        Finding("STREET_ADDRESS", 14, 37, 0.9, "rampart"),
+        Finding("LOCATION", 44, 62, 0.8, "spacy"),
+    ]
+    blocks = [f for f in merge_address_blocks(text, findings) if f.recognizer == "address_block"]
+    assert [text[f.start : f.end] for f in blocks] == ["760 Passauer Strasse 33, Cite Guedouala, Tunisia"]
+
+
+def test_an_intersection_and_a_street_name_before_its_number_belong_to_the_address() -> None:
+    text = "Meet at the corner of Storgarden 52 and Elm"
+    findings = [Finding("STREET_ADDRESS", 33, 43, 0.9, "rampart")]
+    (block,) = [f for f in merge_address_blocks(text, findings) if f.recognizer == "address_block"]
+    assert text[block.start : block.end] == "the corner of Storgarden 52 and Elm"
+
+
+def test_an_address_does_not_swallow_the_surname_before_it() -> None:
+    text = "Marisa Bisliev\n583 Magrethevej 298"
+    findings = [Finding("PERSON", 0, 14, 0.9, "rampart"), Finding("STREET_ADDRESS", 7, 34, 0.9, "rampart")]
+    addresses = [f for f in merge_address_blocks(text, findings) if f.entity_type == "STREET_ADDRESS"]
+    assert [text[f.start : f.end] for f in addresses] == ["583 Magrethevej 298"]
+
+
+def test_a_place_is_personal_next_to_a_person_or_when_it_is_the_writers() -> None:
+    place = Finding("LOCATION", 20, 26, 0.9, "spacy")
+    with_name = personal_places("Ana Silva moved to  Lisbon", [Finding("PERSON", 0, 9, 0.9, "x"), place])
+    assert [f.entity_type for f in with_name] == ["PERSON", PERSONAL_LOCATION]
+    assert (
+        personal_places("I'm originally from Norway", [Finding("LOCATION", 20, 26, 0.9, "x")])[0].entity_type
+        == PERSONAL_LOCATION
+    )
+    assert (
+        personal_places("Flights to Lisbon are cheap", [Finding("LOCATION", 11, 17, 0.9, "x")])[0].entity_type
+        == "LOCATION"
+    )
+
+
+def test_gate_pseudonymizes_a_place_only_in_personal_context(gate: SensitivityGate) -> None:
+    assert gate.classify("What is the capital of France?").tier is Tier.PUBLIC
+    text = "Please send Olusegun Adeyemi's badge to our office in Lagos."
+    values = [span.value for span in gate.find_pii(text)]
+    assert gate.classify(text).tier is Tier.INTERNAL
+    assert "Lagos" in values and any("Olusegun" in value for value in values)
+
+
+def test_gate_masks_a_whole_postal_block(gate: SensitivityGate) -> None:
+    text = "Ship it to Hanne Berg, 12 Elm Street, Apt 4, Springfield, IL 62704 please"
+    values = [span.value for span in gate.find_pii(text)]
+    assert "Hanne Berg" in values
+    assert any(value.startswith("12 Elm Street") and value.endswith("62704") for value in values)

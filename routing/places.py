@@ -1,0 +1,141 @@
+"""Place names in context: whole address blocks, and places that become personal next to a person.
+
+Detectors report an address in pieces ("760 Passauer Strasse 33" / "Guedouala, Tunisia" / "91196"),
+and a piece left out of the pseudonymized span leaves the machine. `merge_address_blocks` joins
+street-address and place findings that follow each other with only separators (commas, line
+breaks, a word or two: "Cite", "Apt") between them into one STREET_ADDRESS block.
+
+A place name alone ("the capital of France", "flights to Lisbon") is public. The same place in a
+message that also names a person, an address, a phone or an e-mail, or that says where the writer
+lives or comes from ("I'm originally from Dolores"), narrows down who someone is: there it becomes
+PERSONAL_LOCATION, which the policy pseudonymizes. This module only relabels spans; it never
+decides a tier (the policy does) and keeps no value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from routing.recognizers import Finding
+
+PERSONAL_LOCATION = "PERSONAL_LOCATION"
+ADDRESS_RECOGNIZER = "address_block"
+PLACE_RECOGNIZER = "personal_place"
+_BLOCK_TYPES = frozenset({"STREET_ADDRESS", "LOCATION"})
+# Findings that identify a person: a place next to one of these is that person's place.
+PERSONAL_TYPES = frozenset(
+    {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "DATE_OF_BIRTH", "IP_ADDRESS"}
+)
+# Between two parts of one address: separators and at most two short words ("Cite", "Apt 4").
+_BLOCK_GAP = re.compile(r"[\s,;:>()#/-]*(?:[^\W_]{1,16}\.?[\s,;:>()#/-]+){0,2}")
+_MAX_GAP = 28
+# An intersection is written "the corner of A and B": the words before it are part of it.
+_CORNER_BEFORE = re.compile(r"(?i)(?:\bthe (?:corner of )?|\bcorner of )$")
+# In much of Europe the street name comes before the number ("Storgarden 52"): a block that starts
+# with a number takes the one or two capitalised words right before it on its line.
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’.-]*)[ \t]+$")
+# The town / region that follows a street in postal order on the same line, capitalised or in
+# capitals ("Apt. 892 GUÉRET LI", "Suite 980 Reichenbach Rheinland-Pfalz"): one or two words.
+_NEXT_WORD = re.compile(r"[ \t,]+([^\W\d_]+(?:-[^\W\d_]+)*)(?=[ \t,.;:!?)]|$)")
+_MAX_TOWN_WORDS = 2
+# The writer's own place: where they live, come from, were born, are moving to.
+_FIRST_PERSON_PLACE = re.compile(
+    r"(?i)\b(?:i|we)(?:'m| am| are|'re)? (?:\w+ ){0,2}?(?:live|living|lived|from|born|grew up|"
+    r"moved|moving|relocat\w*|reside\w*|based|staying)\b[^.!?\n]{0,40}$"
+    r"|\b(?:my|our) (?:home ?town|home|address|birthplace|place of birth|city|village)\b[^.!?\n]{0,30}$"
+)
+
+
+def _groups(findings: Sequence[Finding], text: str) -> Iterator[list[Finding]]:
+    """Runs of address/place findings that overlap or follow each other across a short gap."""
+    group: list[Finding] = []
+    end = -1
+    for finding in sorted((f for f in findings if f.entity_type in _BLOCK_TYPES), key=lambda f: f.start):
+        if group and finding.start > end:
+            gap_ok = finding.start - end <= _MAX_GAP and _BLOCK_GAP.fullmatch(text, end, finding.start)
+            if not gap_ok:
+                yield group
+                group = []
+        group.append(finding)
+        end = max(end, finding.end) if len(group) > 1 else finding.end
+    if group:
+        yield group
+
+
+def _after_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """An address that starts inside a name (a surname, then the street on the next line) starts
+    after it: otherwise the longer address wins the overlap and the given name leaks."""
+    names = [f for f in findings if f.entity_type == "PERSON"]
+    trimmed = []
+    for finding in findings:
+        cut = max(
+            (n.end for n in names if n.start < finding.start < n.end < finding.end),
+            default=None,
+        )
+        if finding.entity_type == "STREET_ADDRESS" and cut is not None:
+            rest = text[cut : finding.end]
+            start = cut + len(rest) - len(rest.lstrip())
+            finding = Finding("STREET_ADDRESS", start, finding.end, finding.score, finding.recognizer)
+        trimmed.append(finding)
+    return trimmed
+
+
+def merge_address_blocks(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """The findings plus one STREET_ADDRESS per block of adjacent address and place parts, widened
+    to an intersection's "the corner of" before it and a town / region in capitals after it."""
+    findings = _after_names(text, findings)
+    blocks = []
+    for group in _groups(findings, text):
+        if any(f.entity_type == "STREET_ADDRESS" for f in group):
+            first, end = min(f.start for f in group), max(f.end for f in group)
+            start = _street_name_before(text, first, findings)
+            corner = _CORNER_BEFORE.search(text, max(0, start - 20), start)
+            start = corner.start() if corner else start
+            town = _town_after(text, end)
+            score = max(f.score for f in group if f.entity_type == "STREET_ADDRESS")
+            if len(group) > 1 or start < first or town > end:
+                blocks.append(Finding("STREET_ADDRESS", start, town, score, ADDRESS_RECOGNIZER))
+    return [*findings, *blocks]
+
+
+def _street_name_before(text: str, start: int, findings: Sequence[Finding]) -> int:
+    if not text[start : start + 1].isdigit():
+        return start
+    new_start = start
+    for _ in range(2):
+        word = _WORD_BEFORE.search(text, max(0, new_start - 30), new_start)
+        if word is None or not word.group(1)[0].isupper():
+            break
+        new_start = word.start()
+    inside_other = any(
+        f.entity_type not in _BLOCK_TYPES and f.start < start and new_start < f.end for f in findings
+    )
+    return start if inside_other else new_start
+
+
+def _town_after(text: str, end: int) -> int:
+    for _ in range(_MAX_TOWN_WORDS):
+        word = _NEXT_WORD.match(text, end)
+        if word is None or not word.group(1)[0].isupper():
+            break
+        end = word.end()
+    return end
+
+
+def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """LOCATION becomes PERSONAL_LOCATION in a message that identifies a person, or where the
+    writer says the place is theirs."""
+    personal = any(f.entity_type in PERSONAL_TYPES for f in findings)
+    return [
+        _relabel(f) if f.entity_type == "LOCATION" and (personal or _own_place(text, f)) else f
+        for f in findings
+    ]
+
+
+def _own_place(text: str, finding: Finding) -> bool:
+    return _FIRST_PERSON_PLACE.search(text, max(0, finding.start - 80), finding.start) is not None
+
+
+def _relabel(finding: Finding) -> Finding:
+    return Finding(PERSONAL_LOCATION, finding.start, finding.end, finding.score, finding.recognizer)
