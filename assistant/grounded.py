@@ -155,6 +155,36 @@ def not_found_answer(refs: Sequence[SourceRef]) -> str:
     return "\n".join(lines)
 
 
+def answer_confidence_view(
+    knowledge: Knowledge,
+    retrieval: Retrieval,
+    answer: str,
+    sources: Sequence[Source],
+    *,
+    question: str,
+    history: Sequence[ChatMessage],
+) -> ConfidenceView:
+    """The badge after generation: min(retrieval confidence, the answer's own support).
+
+    Sentence similarity uses the knowledge base's embedder when it has one (the int8 MiniLM that
+    indexed the passages); without it the check is lexical and numeric only, never skipped.
+    """
+    from knowledge.answer_support import assess_answer
+    from knowledge.confidence import answer_confidence
+
+    embedder = getattr(knowledge, "embedder", None)
+    previous = next((m.content for m in reversed(history) if m.role == "assistant"), "")
+    support = assess_answer(
+        answer,
+        {source.number: source.chunk.text for source in sources},
+        question=question,
+        previous_answer=previous,
+        embed=embedder.embed if embedder is not None else None,
+    )
+    settings = getattr(getattr(knowledge, "config", None), "confidence", None)
+    return confidence_view(answer_confidence(retrieval.candidates, support, settings))
+
+
 def confidence_view(value: Any) -> ConfidenceView:
     return ConfidenceView(level=value.level, score=float(value.score), reason=str(value.reason))
 

@@ -24,11 +24,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from assistant.answer_filter import AnswerFilter
+from assistant.answer_filter import AnswerFilter, values_to_mask
 from assistant.context import fit_messages
+from assistant.escalation_policy import auto_escalation, failures_in_a_row, ticket_detail
 from assistant.grounded import (
     Knowledge,
     Retrieval,
+    answer_confidence_view,
     closest_refs,
     confidence_view,
     grounded_request_parts,
@@ -37,7 +39,7 @@ from assistant.grounded import (
     source_refs,
 )
 from assistant.identity import Principal
-from assistant.intent import is_small_talk, wants_a_person
+from assistant.intent import classify_intent, decide_grounding, wants_a_person
 from assistant.privacy import Assessment, Privacy, Restorer, passthrough_restorer
 from assistant.security.jailbreak_guard import BLOCKED_MESSAGE, persona_answer, score_message
 from assistant.security.leak_guard import PromptLeakGuard
@@ -208,6 +210,9 @@ class _TurnState:
     cached: bool = False
     # The whole answer after the final hygiene pass; None until a model answered.
     final_answer: str | None = None
+    # The user's regulated values the answer must not echo (memory only), and what was cleaned out.
+    echo_values: list[str] = field(default_factory=list)
+    cleaned: dict[str, int] = field(default_factory=dict)
 
 
 class ChatPipeline:
@@ -251,6 +256,8 @@ class ChatPipeline:
         started = time.monotonic()
         # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
         assessment = await asyncio.to_thread(self._privacy.assess, text, source="message")
+        if assessment.tier == Tier.REGULATED:
+            state.echo_values = await asyncio.to_thread(values_to_mask, self._privacy, text)
         state.retrieval = await self._retrieve(conversation, text)
         tier = highest(conversation.tier, assessment.tier, state.retrieval.tier)
         tainted_by = _taint_sources(conversation, assessment, state.retrieval)
@@ -307,8 +314,7 @@ class ChatPipeline:
             knowledge = self._services.knowledge
             if knowledge is not None:
                 state.confidence = confidence_view(knowledge.confidence(retrieval.candidates, None))
-            if self._settings.chat.escalate_low_confidence:
-                state.escalate = "low_confidence"
+            # An honest "not found" is an answer, not a ticket (the user can still ask a person).
             return not_found_answer(state.refs)
         return None
 
@@ -350,14 +356,23 @@ class ChatPipeline:
 
     async def _retrieve(self, conversation: Conversation, text: str) -> Retrieval:
         knowledge = self._services.knowledge
-        if knowledge is None or not conversation.use_documents or is_small_talk(text):
+        intent = classify_intent(text)
+        if knowledge is None or not conversation.use_documents or intent.kind == "chat":
             return Retrieval()
         k = self._settings.chat.retrieval_k
         candidates = await asyncio.to_thread(knowledge.search, text, conversation.principal, k)
         if not candidates:
             return Retrieval()
-        if not knowledge.is_answerable(candidates):
+        grounding = decide_grounding(
+            intent,
+            answerable=knowledge.is_answerable(candidates),
+            clearly_relevant=knowledge.confidence(candidates, None).level == "high",
+            names_document_terms=bool(candidates[0].exact_matches),
+        )
+        if grounding == "not_found":
             return Retrieval(candidates=candidates)
+        if grounding == "none":  # a general task: the model answers, unrelated passages stay out
+            return Retrieval()
         return Retrieval(chunks=select_context(candidates), answerable=True, candidates=candidates)
 
     def _chain(self, route: Route) -> list[ChatModel]:
@@ -455,7 +470,7 @@ class ChatPipeline:
         sent_digest = request_digest(request)
         raw: list[str] = []
         # Restore placeholders, neutralize images/links/leaks: what streams out is always safe.
-        output = AnswerFilter(restorer, self._sanitizer, self._leak_guard)
+        output = AnswerFilter(restorer, self._sanitizer, self._leak_guard, echo_values=state.echo_values)
         try:
             async with _closing(model.stream(request)) as stream:
                 async for event in stream:
@@ -473,6 +488,7 @@ class ChatPipeline:
                 state.answer.append(tail)
                 yield AnswerDelta(tail)
             state.final_answer = output.final_text()
+            state.cleaned = output.cleanup()
             state.calls.append(_call(model, request, sent_digest, raw, state.end, "ok"))
         except BaseException as exc:
             tail = output.flush()
@@ -526,11 +542,12 @@ class ChatPipeline:
         if state.final_answer is not None and persona_answer(streamed):
             # The model slipped into a jailbreak persona: show nothing of it.
             streamed, state.outcome, state.escalate = BLOCKED_MESSAGE, "blocked", "policy_block"
-        answer = self._check_sources(streamed, state)
+        answer = self._check_sources(streamed, state, text, conversation)
         answered = state.outcome in ("ok", "fallback", "cancelled") and end is not None
-        if state.outcome == "error" and state.escalate is None:
-            state.escalate = "repeated_failures"
-        self._escalate(conversation, text, state)
+        state.escalate = state.escalate or auto_escalation(
+            state.outcome, blocked_by_policy=False, failures_before=failures_in_a_row(conversation.history)
+        )
+        self._escalate(conversation, text, state, tier)
         if not state.cached:
             self._charge(conversation, end)
         self._remember_answer(answer, tier, state)
@@ -538,6 +555,7 @@ class ChatPipeline:
             update={
                 "model": end.model if end else "",
                 "model_kind": end.kind if end else "none",
+                "cleaned": dict(state.cleaned),
             }
         )
         # Taint sticks to the conversation even when the turn failed: the message was sent.
@@ -561,19 +579,25 @@ class ChatPipeline:
             cached=state.cached,
         )
 
-    def _check_sources(self, answer: str, state: _TurnState) -> str:
-        """Drop citations to sources that do not exist; score support; derive the confidence."""
+    def _check_sources(self, answer: str, state: _TurnState, text: str, conversation: Conversation) -> str:
+        """Drop citations to sources that do not exist; check the answer against its passages;
+        the badge is the weaker of retrieval and answer support (a low badge opens no ticket)."""
         knowledge = self._services.knowledge
         if knowledge is None or not state.sources:
             return answer
         report = knowledge.check_citations(attribute_citations(answer, state.sources), state.sources)
         state.refs = source_refs(state.sources, report)
-        state.confidence = confidence_view(knowledge.confidence(state.retrieval.candidates, report))
-        if state.confidence.level == "low" and self._settings.chat.escalate_low_confidence:
-            state.escalate = state.escalate or "low_confidence"
+        state.confidence = answer_confidence_view(
+            knowledge,
+            state.retrieval,
+            report.answer,
+            state.sources,
+            question=text,
+            history=conversation.history,
+        )
         return report.answer
 
-    def _escalate(self, conversation: Conversation, text: str, state: _TurnState) -> None:
+    def _escalate(self, conversation: Conversation, text: str, state: _TurnState, tier: Tier) -> None:
         escalations = self._services.escalations
         if state.escalate is None or escalations is None:
             return
@@ -582,7 +606,7 @@ class ChatPipeline:
                 thread_id=conversation.id,
                 user_id=conversation.principal.user_id,
                 reason=state.escalate,
-                detail=f"outcome {state.outcome}; {len(text)} characters asked",
+                detail=ticket_detail(text, tier, state.outcome),
             )
         except Exception:  # the user still gets their answer; the failure goes to the log
             log.exception("could not open an escalation")

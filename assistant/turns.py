@@ -49,6 +49,8 @@ class Receipt(BaseModel):
     tainted_by: tuple[str, ...] = ()
     model: str = ""
     model_kind: Literal["local", "hosted", "none"] = "none"
+    # What the output guard took out of the answer, by kind ("markup", "link", "echoed_value"): counts only.
+    cleaned: dict[str, int] = Field(default_factory=dict)
 
 
 class SourceRef(BaseModel):

@@ -1,0 +1,214 @@
+"""Answers an employee can use (issue 16), through the whole pipeline with scripted models.
+
+A scripted knowledge base returns fixed passages (documents are "ingested"); the real citation
+check, confidence and answer-support code runs on them. No real model: the answers are scripted,
+so each test says exactly what the model wrote and asserts what the user then sees.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from assistant.identity import Principal
+from assistant.pipeline import ChatPipeline, ModelSet, TurnServices
+from assistant.settings import Settings
+from assistant.turns import Conversation, TurnResult
+from knowledge.chunking import approximate_tokens
+from knowledge.citations import CitationReport, check_citations
+from knowledge.confidence import Confidence, assess_confidence, is_answerable
+from knowledge.grounding import GroundedPrompt, Source, build_grounded_prompt
+from knowledge.retrieval import RetrievedChunk
+from knowledge.testing import HashingEmbedder
+from models.base import ModelUnavailable
+from models.fakes import QueueModel
+from routing.tiers import Tier
+from tests.support.privacy import ScriptedPrivacy
+from tests.test_intent import DRAFTING, STARTERS
+
+ADDRESS = (
+    "To change your home address, submit form HR-12 to the HR team within 30 days of moving. "
+    "The form is on the intranet under Personal details."
+)
+LEAVE = "Parental leave is 16 weeks at full pay for the primary carer. Partners get 4 weeks."
+ALLOWANCE = "The home office allowance is 300 euros per year, paid with the January salary."
+
+
+def chunk(text: str, n: int, *, strong: bool) -> RetrievedChunk:
+    return RetrievedChunk(
+        chunk_id=f"v:{n}",
+        doc_id=f"d{n}",
+        version_id="v",
+        title=f"Handbook part {n}",
+        display_name=f"handbook{n}.md",
+        page=None,
+        section="Benefits",
+        text=text,
+        start=0,
+        end=len(text),
+        score=0.03,
+        dense_similarity=0.8 if strong else 0.2,
+        bm25_score=9.0 if strong else 0.5,
+        dense_rank=1,
+        bm25_rank=1 if strong else 4,
+        coverage=0.9 if strong else 0.1,
+        tier=Tier.INTERNAL,
+    )
+
+
+class ScriptedKnowledge:
+    """Documents exist; `hits(question)` says which passages a search returns and how strongly."""
+
+    def __init__(self, hits: Callable[[str], list[RetrievedChunk]]) -> None:
+        self._hits = hits
+        self.embedder = HashingEmbedder()
+
+    def search(self, query: str, principal: Principal, k: int = 5) -> list[RetrievedChunk]:
+        return self._hits(query)[:k]
+
+    def is_answerable(self, chunks: Sequence[RetrievedChunk]) -> bool:
+        return is_answerable(chunks)
+
+    def grounded_messages(self, question, chunks, *, count_tokens=approximate_tokens, system_prompt=""):  # type: ignore[no-untyped-def]
+        prompt: GroundedPrompt = build_grounded_prompt(
+            question, chunks, count_tokens=count_tokens, budget_tokens=1500, system_prompt=system_prompt
+        )
+        return prompt
+
+    def check_citations(self, answer: str, sources: Sequence[Source]) -> CitationReport:
+        return check_citations(answer, sources)
+
+    def confidence(
+        self, chunks: Sequence[RetrievedChunk], report: CitationReport | None = None
+    ) -> Confidence:
+        return assess_confidence(chunks, report)
+
+
+def handbook(question: str) -> list[RetrievedChunk]:
+    """A small handbook: strong hits for its own topics, weak unrelated passages otherwise."""
+    q = question.lower()
+    if "address" in q:
+        return [chunk(ADDRESS, 1, strong=True), chunk(LEAVE, 2, strong=False)]
+    if "allowance" in q:
+        return [chunk(ALLOWANCE, 1, strong=True), chunk(LEAVE, 2, strong=False)]
+    if "parental" in q:
+        return [chunk(LEAVE, 1, strong=True)]
+    return [chunk(LEAVE, 1, strong=False), chunk(ADDRESS, 2, strong=False)]
+
+
+class Tickets:
+    def __init__(self) -> None:
+        self.opened: list[dict[str, str]] = []
+
+    def open_escalation(self, *, thread_id: str, user_id: str, reason: str, detail: str) -> str:
+        self.opened.append({"thread_id": thread_id, "reason": reason, "detail": detail})
+        return f"e{len(self.opened)}"
+
+
+class EchoPrivacy(ScriptedPrivacy):
+    """The scripted gate, also naming the SSN-shaped values that made a message regulated."""
+
+    def regulated_values(self, text: str) -> list[str]:
+        return re.findall(r"\d{3}-\d{2}-\d{4}", text)
+
+
+def build(local: QueueModel, tickets: Tickets | None = None) -> ChatPipeline:
+    return ChatPipeline(
+        settings=Settings(),
+        models=ModelSet(local=local),
+        privacy=EchoPrivacy(),
+        services=TurnServices(knowledge=ScriptedKnowledge(handbook), escalations=tickets),
+    )
+
+
+def conversation() -> Conversation:
+    return Conversation(id="thread-1", principal=Principal(user_id="u1"))
+
+
+async def ask(p: ChatPipeline, conv: Conversation, text: str) -> TurnResult:
+    events = [e async for e in p.run(conv, text)]
+    assert isinstance(events[-1], TurnResult)
+    return events[-1]
+
+
+@pytest.mark.parametrize("text", [s for s, _ in STARTERS if "handbook" not in s] + DRAFTING)
+async def test_starters_and_drafting_tasks_are_answered_with_documents_ingested(text: str) -> None:
+    local = QueueModel(default="Here is a draft you can use.")
+    tickets = Tickets()
+    result = await ask(build(local, tickets), conversation(), text)
+    assert result.answer == "Here is a draft you can use."
+    assert result.outcome == "ok" and not result.sources and result.confidence is None
+    assert tickets.opened == []
+    # The unrelated passages never entered the prompt.
+    assert "Parental leave" not in local.sent_text()
+
+
+async def test_company_question_with_nothing_relevant_is_not_found_without_a_ticket() -> None:
+    tickets = Tickets()
+    local = QueueModel(name="local")
+    result = await ask(build(local, tickets), conversation(), "What is our policy on company cars?")
+    assert result.answer.startswith("I couldn't find this in the documents you can access.")
+    assert "closest passages" in result.answer and result.sources
+    assert tickets.opened == [] and local.requests == []
+
+
+async def test_correct_citation_can_show_high() -> None:
+    local = QueueModel("To change your home address, submit form HR-12 to the HR team within 30 days [1].")
+    result = await ask(build(local), conversation(), "Which form do I use to change my home address?")
+    assert result.confidence is not None and result.confidence.level == "high"
+
+
+async def test_wrong_passage_cited_shows_low_with_the_reason() -> None:
+    local = QueueModel("Parental leave is 16 weeks at full pay for the primary carer [1].")
+    tickets = Tickets()
+    result = await ask(build(local, tickets), conversation(), "How much is the home office allowance?")
+    assert result.confidence is not None and result.confidence.level == "low"
+    assert "not supported by the cited passage" in result.confidence.reason
+    assert tickets.opened == []  # a low badge is not a ticket; "Ask a person" is the user's call
+
+
+async def test_home_office_allowance_repeating_the_previous_answer_is_low() -> None:
+    leave_answer = "Parental leave is 16 weeks at full pay for the primary carer [1]."
+    local = QueueModel(leave_answer, leave_answer)
+    p, conv = build(local), conversation()
+    first = await ask(p, conv, "How long is parental leave?")
+    assert first.confidence is not None and first.confidence.level == "high"
+    second = await ask(p, conv, "How much is the home office allowance?")
+    assert second.confidence is not None and second.confidence.level == "low"
+    assert "repeats the previous answer" in second.confidence.reason
+
+
+async def test_markup_is_removed_silently_and_recorded_in_the_receipt() -> None:
+    debris = "<script>x</script>" * 3
+    local = QueueModel(f"Use form HR-12 to change your home address [1].{debris}")
+    result = await ask(build(local), conversation(), "Which form do I use to change my home address?")
+    assert "removed" not in result.answer and "<script" not in result.answer
+    assert result.answer.startswith("Use form HR-12")
+    assert result.receipt.cleaned == {"markup": 6}
+
+
+async def test_regulated_value_is_not_echoed_back() -> None:
+    local = QueueModel(["Your SSN is 536-", "22-4567. Keep it safe."])
+    result = await ask(build(local), conversation(), "My SSN is 536-22-4567, what do I do with it?")
+    assert "4567" not in result.answer and "[hidden]" in result.answer
+    assert result.receipt.cleaned == {"echoed_value": 1} and result.route == "local"
+
+
+async def test_user_may_ask_for_their_own_value_back() -> None:
+    local = QueueModel("536-22-4567")
+    result = await ask(build(local), conversation(), "Format my SSN 536224567 with dashes")
+    assert result.answer == "536-22-4567"
+
+
+async def test_tickets_only_for_repeated_failures_and_regulated_questions_stay_hidden() -> None:
+    local = QueueModel(ModelUnavailable("down"), ModelUnavailable("down"), name="local")
+    tickets = Tickets()
+    p, conv = build(local, tickets), conversation()
+    await ask(p, conv, "My SSN is 536-22-4567, is that a valid format?")
+    assert tickets.opened == []  # one failure is a blip
+    await ask(p, conv, "My SSN is 536-22-4567, is that a valid format?")
+    assert [t["reason"] for t in tickets.opened] == ["repeated_failures"]
+    assert "536" not in tickets.opened[0]["detail"] and "tier regulated" in tickets.opened[0]["detail"]
+    assert tickets.opened[0]["thread_id"] == "thread-1"
