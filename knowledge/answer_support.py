@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from knowledge.citations import passage_sentences, sentence_spans
 from knowledge.lexical import lexical_tokens
+from models.degeneration import LoopDetector
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
 Degeneration = Literal["repetition", "markup_debris", "echoes_question", "repeats_previous_answer"]
@@ -183,15 +184,10 @@ def detect_degeneration(
     return tuple(found)
 
 
-def is_repetitive(text: str, *, n: int = 4) -> bool:
-    """A loop: the same sentence three times or more, or most word 4-grams repeated."""
-    sentences = [" ".join(_content(s)) for s in sentence_spans(text)]
-    sentences = [s for s in sentences if s]
-    if sentences and max(sentences.count(s) for s in set(sentences)) >= 3:
-        return True
-    words = re.findall(r"\w+", text.lower())
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    return len(grams) >= 24 and len(set(grams)) / len(grams) < 0.5
+def is_repetitive(text: str) -> bool:
+    """A loop, by the same detector that cuts looping streams (`models.degeneration`): an answer
+    that was cut, or slipped past it, still counts as repetitive here."""
+    return LoopDetector().feed(text) is not None
 
 
 def _echoes(answer: str, question: str) -> bool:

@@ -212,3 +212,12 @@ async def test_tickets_only_for_repeated_failures_and_regulated_questions_stay_h
     assert [t["reason"] for t in tickets.opened] == ["repeated_failures"]
     assert "536" not in tickets.opened[0]["detail"] and "tier regulated" in tickets.opened[0]["detail"]
     assert tickets.opened[0]["thread_id"] == "thread-1"
+
+
+async def test_a_looping_grounded_answer_is_low() -> None:
+    loop = "To change your home address, submit form HR-12 to the HR team [1]. " * 8
+    result = await ask(
+        build(QueueModel(loop)), conversation(), "Which form do I use to change my home address?"
+    )
+    assert result.confidence is not None and result.confidence.level == "low"
+    assert "repeats itself" in result.confidence.reason
