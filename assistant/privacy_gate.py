@@ -63,6 +63,13 @@ class GatePrivacy:
             entity_counts=decision.entity_counts(),
         )
 
+    def regulated_values(self, text: str) -> list[str]:
+        """The values in `text` that the policy tiers as regulated (the answer's echo guard masks
+        them); memory only, never logged."""
+        detection = self.gate.detect(text, source="message")
+        regulated = {(e.start, e.end) for e in detection.decision.entities if e.tier == Tier.REGULATED}
+        return [span.value for span in detection.spans if (span.start, span.end) in regulated]
+
     def route_for(self, tier: Tier) -> Route:
         return self.gate.policy.route_for(tier)
 

@@ -221,3 +221,13 @@ async def test_a_looping_grounded_answer_is_low() -> None:
     )
     assert result.confidence is not None and result.confidence.level == "low"
     assert "repeats itself" in result.confidence.reason
+
+
+async def test_the_real_gate_names_the_values_to_mask(gate_privacy) -> None:  # type: ignore[no-untyped-def]
+    """Integration: the production gate feeds the echo guard (an SSN-shaped number is regulated)."""
+    values = gate_privacy.regulated_values("My SSN is 536-22-4567 and my name is Dana Whitfield.")
+    assert "536-22-4567" in values and "Dana Whitfield" not in values
+    local = QueueModel("Noted: 536 22 4567.")
+    p = ChatPipeline(settings=Settings(), models=ModelSet(local=local), privacy=gate_privacy)
+    result = await ask(p, conversation(), "My SSN is 536-22-4567, is it stored anywhere?")
+    assert "4567" not in result.answer and result.receipt.cleaned == {"echoed_value": 1}
