@@ -83,7 +83,7 @@ def fit_rerank_fusion(
     the candidate lists retrieval really produces. MaxSim columns get weight 0 unless asked for.
     """
     columns = [i for i, name in enumerate(RERANK_FEATURES) if late_interaction or "maxsim" not in name]
-    x, y = _rerank_rows(train, columns)
+    x, y = _rerank_rows([s for s in train if s.answerable], columns)
     coef = _fit(x, y)
     weights = np.zeros(len(RERANK_FEATURES))
     weights[columns] = coef[1:]

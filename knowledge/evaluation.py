@@ -24,6 +24,7 @@ from knowledge.confidence import retrieval_signals
 from knowledge.embeddings import Embedder
 from knowledge.parsing import parse_document_safely
 from knowledge.rerank import (
+    FEATURES,
     FUSION_FILE,
     FUSION_MAXSIM_FILE,
     FusionWeights,
@@ -151,6 +152,8 @@ class CandidateSet(BaseModel):
     question_id: str
     article: str
     split: str
+    # False for SQuAD 2.0's unanswerable questions (gold is then None): answerability only.
+    answerable: bool = True
     gold: int | None
     features: list[list[float]]
     # Wall time of hybrid retrieval, and of reranking its candidates with the bundled fusion.
@@ -169,10 +172,10 @@ class RankMetrics(BaseModel):
 
 def rank_metrics(sets: Sequence[CandidateSet], fusion: FusionWeights | None = None) -> RankMetrics:
     """Recall@1/@5 and MRR@10 of the gold passage in retrieval order, or in the fusion's order."""
-    ranks = [_gold_rank_after(s, fusion) for s in sets]
-    n = max(len(sets), 1)
+    ranks = [_gold_rank_after(s, fusion) for s in sets if s.answerable]
+    n = max(len(ranks), 1)
     return RankMetrics(
-        questions=len(sets),
+        questions=len(ranks),
         recall_at_1=round(sum(r == 1 for r in ranks) / n, 4),
         recall_at_5=round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
         mrr_at_10=round(sum(1.0 / r for r in ranks if r is not None and r <= 10) / n, 4),
@@ -198,7 +201,7 @@ def collect_candidates(
     work_dir: Path | None = None,
     chunking: ChunkingSettings | None = None,
 ) -> list[CandidateSet]:
-    """Answerable questions only: hybrid top-n without reranking, with every rerank feature computed."""
+    """Every question's hybrid top-n without reranking, with every rerank feature computed."""
     from assistant.settings import load_settings
     from knowledge.knowledge_base import KnowledgeBase
 
@@ -214,11 +217,7 @@ def collect_candidates(
             kb.ingest_file(doc, owner="eval-admin", public=True)
         texts = {doc.name: parse_document_safely(doc).text for doc in docs}
         vectors = MaxSimScorer(kb.embedder) if token_vectors else None
-        sets = [
-            _candidates(kb, item, texts, n, vectors)
-            for item in load_questions(data)
-            if not item.get("is_impossible")
-        ]
+        sets = [_candidates(kb, item, texts, n, vectors) for item in load_questions(data)]
         engine.dispose()
     return sets
 
@@ -244,6 +243,7 @@ def _candidates(
         question_id=str(item["id"]),
         article=article,
         split=str(item.get("split") or ("heldout" if article in SQUAD_HELD_OUT_ARTICLES else "train")),
+        answerable=not item.get("is_impossible"),
         gold=None if rank is None else rank - 1,
         features=feature_matrix(question, chunks, sims).tolist(),
         retrieval_ms=retrieval_ms,
@@ -311,10 +311,29 @@ def evaluate_corpora(
                 block[f"{split} before"] = _line(rank_metrics(part))
                 block[f"{split} after"] = _line(rank_metrics(part, plain))
                 block[f"{split} after (late interaction)"] = _line(rank_metrics(part, late))
+                if not all(s.answerable for s in part):
+                    block[f"{split} answerability AUROC"] = _answerability(part, plain)
         block["retrieval ms p50/p95"] = _percentiles([s.retrieval_ms for s in sets])
         block["rerank ms p50/p95 (20 candidates)"] = _percentiles([s.rerank_ms for s in sets])
         summary[name] = block
     return summary
+
+
+def _answerability(sets: Sequence[CandidateSet], fusion: FusionWeights) -> str:
+    """AUROC of answerable vs unanswerable by the top cosine, and by the top fused probability."""
+    dense = FEATURES.index("dense")
+    rows = [np.asarray(s.features, dtype=np.float64) for s in sets]
+    by_cosine = [float(x[:, dense].max()) if len(x) else 0.0 for x in rows]
+    by_fusion = [float(fusion_scores(fusion, x).max()) if len(x) else 0.0 for x in rows]
+    labels = [s.answerable for s in sets]
+
+    def split_auroc(scores: list[float]) -> float:
+        return auroc(
+            [v for v, y in zip(scores, labels, strict=True) if y],
+            [v for v, y in zip(scores, labels, strict=True) if not y],
+        )
+
+    return f"top cosine {split_auroc(by_cosine):.3f}  top fused probability {split_auroc(by_fusion):.3f}"
 
 
 def _line(m: RankMetrics) -> str:
@@ -334,7 +353,7 @@ def _fit_and_save(corpora: dict[str, list[CandidateSet]]) -> None:
 
     train = [s for sets in corpora.values() for s in sets if s.split == "train"]
     story = "; ".join(
-        f"{name}: {sum(s.split == 'train' for s in sets)} train questions "
+        f"{name}: {sum(s.split == 'train' and s.answerable for s in sets)} answerable train questions "
         f"({', '.join(sorted({s.article for s in sets if s.split == 'train'}))})"
         for name, sets in corpora.items()
     )
