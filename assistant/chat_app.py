@@ -20,6 +20,7 @@ from assistant.chat_ui import FOOTER_SEPARATOR, render_turn
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
+from assistant.titles import gated_titles
 from assistant.turns import Conversation
 from knowledge.store import StoreInUse
 from models.base import ChatMessage
@@ -95,6 +96,8 @@ class ChatApp:
     def data_layer(self) -> Any:
         if self._data_layer is None:
             self._data_layer = self.governance.data_layer()
+            # Thread titles pass the gate: a regulated first message never reaches the sidebar.
+            self._data_layer.title_for = lambda text: gated_titles(self.services.privacy)(text)
         return self._data_layer
 
     async def password_sign_in(self, username: str, password: str) -> cl.User | None:

@@ -53,3 +53,33 @@ def test_gated_titles_use_the_gate_and_fail_closed() -> None:
 
     assert gated_titles(Broken(), today=lambda: DAY)("My SSN is 536-22-4567") == "Private chat, 29 Nov"
     assert "536" not in neutral_title("My SSN is 536-22-4567") and neutral_title("x").startswith("Chat, ")
+
+
+async def test_data_layer_stores_the_gated_title(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The one wiring point: Chainlit names a thread after its first message through update_thread."""
+    from chainlit.context import init_http_context
+    from chainlit.user import User as ChainlitUser
+
+    from assistant.governance.component import build_governance
+    from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
+
+    fast = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
+    gov = build_governance(GovernanceSettings(passwords=fast), tmp_path)
+    try:
+        gov.accounts.add_user(username="alice", password="alice password")
+        layer = gov.data_layer()
+        layer.title_for = gated_titles(ScriptedPrivacy(), today=lambda: DAY)
+        init_http_context(user=ChainlitUser(identifier="alice"))
+        await layer.update_thread("t1", name="My SSN is 536-22-4567, which form?")
+        await layer.update_thread("t2", name="Lunch ideas for Friday?")
+
+        def broken(text: str) -> str:
+            raise RuntimeError("services not started")
+
+        layer.title_for = broken
+        await layer.update_thread("t3", name="My SSN is 536-22-4567")
+        names = {t: (await layer.get_thread(t))["name"] for t in ("t1", "t2", "t3")}
+        assert names["t1"] == "Private chat, 29 Nov" and names["t2"] == "Lunch ideas for Friday?"
+        assert "536" not in names["t3"] and names["t3"].startswith("Chat, ")
+    finally:
+        gov.close()

@@ -25,6 +25,7 @@ from assistant.governance.accounts import Accounts
 from assistant.governance.chat_history import ChatHistory
 from assistant.governance.file_store import LocalFileStorage
 from assistant.governance.requester import current_requester
+from assistant.titles import neutral_title
 
 if TYPE_CHECKING:
     from chainlit.element import Element, ElementDict
@@ -55,6 +56,9 @@ class ConfidanteDataLayer(BaseDataLayer):
         # the answer); each may create the thread row, and two inserts of one id made the loser fail
         # (its step was lost). Writes that can create a thread row run one at a time.
         self._thread_writes = asyncio.Lock()
+        # First message → sidebar title through the gate (`assistant.titles.gated_titles`); the app
+        # sets it. None keeps names as given (unit tests of this layer).
+        self.title_for: Any = None
 
     async def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._thread_writes:
@@ -87,6 +91,12 @@ class ConfidanteDataLayer(BaseDataLayer):
         tags: list[str] | None = None,
     ) -> None:
         # user_id is ignored on purpose: the owner is always the requester, never a caller's claim.
+        if name is not None and self.title_for is not None:
+            given: str = name
+            try:
+                name = await asyncio.to_thread(self.title_for, given)
+            except Exception:  # no gate yet: a neutral title, never the message itself
+                name = neutral_title(given)
         await self._write(
             self.history.upsert_thread,
             thread_id,
