@@ -25,6 +25,7 @@ from importlib import resources
 
 from routing.places import merge_address_blocks, personal_places
 from routing.recognizers import Finding
+from routing.token_ner import defer_to_rules
 
 GAZETTEER_PACKAGE = "names"
 # Given names of other languages and regions (the census lists are US names), written by us.
@@ -296,7 +297,7 @@ def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Findi
     into blocks, drop "names" that are part of a street address ("1668 Glyn St", "159 Eleftheriou
     Venizelou str"), add the other mentions of the names that remain, and mark the places that
     belong to a person (`routing.places`)."""
-    findings = merge_address_blocks(text, findings)
+    findings = merge_address_blocks(text, defer_to_rules(findings))
     addresses = [(f.start, f.end) for f in findings if f.entity_type == "STREET_ADDRESS"]
     kept = [
         finding

@@ -241,6 +241,28 @@ def _email_extent(span: RawSpan, text: str) -> tuple[int, int]:
     return span.start, span.end
 
 
+_NON_IDENTIFIERS = frozenset({"PERSON", "STREET_ADDRESS", "LOCATION"})
+
+
+def defer_to_rules(findings: Sequence[Finding]) -> list[Finding]:
+    """Drop the model's identifier labels where a rule or Presidio already typed the same value:
+    a validated pattern ("an IPv4 address", "a Luhn-valid card") knows the type better than the
+    model's guess ("DRIVERS_LICENSE" on an IBAN). Where no rule fired, the model's label stays."""
+    typed = [f for f in findings if f.recognizer != RECOGNIZER and f.entity_type not in _NON_IDENTIFIERS]
+    return [
+        finding
+        for finding in findings
+        if finding.recognizer != RECOGNIZER
+        or finding.entity_type in _NON_IDENTIFIERS
+        or not any(
+            other.start < finding.end
+            and finding.start < other.end
+            and other.entity_type != finding.entity_type
+            for other in typed
+        )
+    ]
+
+
 class TokenNer:
     """The Rampart classifier: verified and loaded on first use, then shared by all threads."""
 

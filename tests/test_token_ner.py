@@ -6,8 +6,17 @@ from __future__ import annotations
 import pytest
 
 from models.files import ModelFileError
+from routing.recognizers import Finding
 from routing.settings import RoutingSettings
-from routing.token_ner import RawSpan, TokenNer, decode_bio, plan_windows, to_findings, union_overlapping
+from routing.token_ner import (
+    RawSpan,
+    TokenNer,
+    decode_bio,
+    defer_to_rules,
+    plan_windows,
+    to_findings,
+    union_overlapping,
+)
 
 
 def _found(ner: TokenNer, text: str) -> list[tuple[str, str]]:
@@ -60,6 +69,14 @@ def test_id_labels_map_to_our_types() -> None:
     assert [f.entity_type for f in to_findings(spans, text)] == [
         "NATIONAL_ID", "BANK_ACCOUNT", "ABA_ROUTING_NUMBER", "US_ITIN", "PASSPORT", "DRIVER_LICENSE",
     ]  # fmt: skip
+
+
+def test_a_rule_that_typed_a_value_wins_over_the_models_id_label() -> None:
+    iban = Finding("IBAN_CODE", 10, 32, 1.0, "iban")
+    guessed = Finding("DRIVER_LICENSE", 12, 30, 0.9, "rampart")
+    alone = Finding("PASSPORT", 40, 48, 0.9, "rampart")
+    name = Finding("PERSON", 0, 8, 0.9, "rampart")
+    assert defer_to_rules([iban, guessed, alone, name]) == [iban, alone, name]
 
 
 def test_windows_cover_everything_and_overlap() -> None:
