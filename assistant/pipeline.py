@@ -15,14 +15,11 @@ contains only local models, and any error on the way fails closed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.answer_filter import AnswerFilter, values_to_mask
 from assistant.context import fit_messages
@@ -65,12 +62,16 @@ from models.base import (
     ModelError,
     StreamCutOff,
     StreamEnd,
-    StreamEvent,
     TextDelta,
     Usage,
 )
 from routing.cache import CacheKey, ResponseCache
-from routing.fallback import LocalOnlyModel
+from routing.retry import closing_stream
+from routing.routed import (
+    CallRecord,
+    ModelSet,
+    call_record,
+)
 from routing.tiers import Route, Tier, highest
 
 if TYPE_CHECKING:
@@ -91,24 +92,6 @@ PSEUDONYMIZATION_FAILED = (
 PROMPT_TEMPLATE_VERSION = "chat-v1"
 
 
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One model call as the audit trail sees it: hashes of exactly what was sent and received."""
-
-    model: str
-    kind: str
-    request_sha256: str
-    response_sha256: str
-    outcome: Outcome
-    usage_prompt: int = 0
-    usage_completion: int = 0
-    latency_ms: float = 0.0
-    ttft_ms: float | None = None
-    error: str = ""
-    request_text: str = ""
-    response_text: str = ""
-
-
 class TurnObserver(Protocol):
     """Receives every finished turn (audit trail, metrics). Must not raise into the turn."""
 
@@ -119,39 +102,6 @@ class TurnObserver(Protocol):
         result: TurnResult,
         calls: Sequence[CallRecord],
     ) -> None: ...
-
-
-Task = Literal["synthesis", "extraction"]
-
-
-@dataclass
-class ModelSet:
-    """The models a turn may use. `hosted` is empty when no endpoint is configured."""
-
-    local: ChatModel
-    hosted: list[ChatModel] = field(default_factory=list)
-
-    @property
-    def hosted_configured(self) -> bool:
-        return bool(self.hosted)
-
-    def hosted_for(self, task: Task) -> list[ChatModel]:
-        """Hosted models in the order a task should try them: the strong model writes answers
-        and overviews (synthesis); the cheap one does extraction and classification-like steps."""
-        return list(self.hosted) if task == "synthesis" else list(reversed(self.hosted))
-
-
-def request_body(request: ChatRequest) -> str:
-    """The canonical text of what was sent: the audit trail hashes (and may keep) exactly this."""
-    return json.dumps([m.model_dump() for m in request.messages], ensure_ascii=False, sort_keys=True)
-
-
-def request_digest(request: ChatRequest) -> str:
-    return text_digest(request_body(request))
-
-
-def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Escalations(Protocol):
@@ -376,11 +326,9 @@ class ChatPipeline:
         return Retrieval(chunks=select_context(candidates), answerable=True, candidates=candidates)
 
     def _chain(self, route: Route) -> list[ChatModel]:
-        """The models this route may use, in order. Local-only routes never see a hosted model."""
-        if route == Route.LOCAL:
-            # Guarded at construction and at every call: a hosted model here raises, never sends.
-            return [LocalOnlyModel(self._models.local)]
-        return [*self._models.hosted, self._models.local]
+        """The models this route may use, in order (`ModelSet.chain`: local-only routes get the
+        guarded local model alone)."""
+        return [candidate.model for candidate in self._models.chain(route)]
 
     async def _stream_chain(
         self,
@@ -467,12 +415,11 @@ class ChatPipeline:
     async def _stream_one(
         self, model: ChatModel, request: ChatRequest, restorer: Restorer, state: _TurnState
     ) -> AsyncIterator[TurnEvent]:
-        sent_digest = request_digest(request)
         raw: list[str] = []
         # Restore placeholders, neutralize images/links/leaks: what streams out is always safe.
         output = AnswerFilter(restorer, self._sanitizer, self._leak_guard, echo_values=state.echo_values)
         try:
-            async with _closing(model.stream(request)) as stream:
+            async with closing_stream(model.stream(request)) as stream:
                 async for event in stream:
                     if isinstance(event, TextDelta):
                         raw.append(event.text)
@@ -489,14 +436,14 @@ class ChatPipeline:
                 yield AnswerDelta(tail)
             state.final_answer = output.final_text()
             state.cleaned = output.cleanup()
-            state.calls.append(_call(model, request, sent_digest, raw, state.end, "ok"))
+            state.calls.append(_call(model, request, raw, state.end, "ok"))
         except BaseException as exc:
             tail = output.flush()
             if tail:
                 state.answer.append(tail)
             state.final_answer = output.final_text()
             outcome: Outcome = "cancelled" if not isinstance(exc, Exception) else "error"
-            state.calls.append(_call(model, request, sent_digest, raw, None, outcome, error=repr(exc)))
+            state.calls.append(_call(model, request, raw, None, outcome, error=repr(exc)))
             if not isinstance(exc, Exception):
                 state.outcome, state.finish_reason = "cancelled", "cancelled"
             raise
@@ -635,42 +582,16 @@ class ChatPipeline:
                 log.exception("turn observer %r failed", observer)
 
 
-@contextlib.asynccontextmanager
-async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-    """Close a model stream however the turn ends, so a stopped turn stops the model too."""
-    try:
-        yield stream
-    finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
-
-
 def _call(
     model: ChatModel,
     request: ChatRequest,
-    digest: str,
     raw: list[str],
     end: StreamEnd | None,
     outcome: Outcome,
     *,
     error: str = "",
 ) -> CallRecord:
-    response = "".join(raw)
-    return CallRecord(
-        model=model.name,
-        kind=model.kind,
-        request_sha256=digest,
-        response_sha256=text_digest(response),
-        outcome=outcome,
-        usage_prompt=end.usage.prompt_tokens if end else 0,
-        usage_completion=end.usage.completion_tokens if end else 0,
-        latency_ms=end.latency_ms if end else 0.0,
-        ttft_ms=end.ttft_ms if end else None,
-        error=error,
-        request_text=request_body(request),
-        response_text=response,
-    )
+    return call_record(model, request, "".join(raw), end, outcome, error=error)
 
 
 def call_cost(

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.identity import Principal
-from assistant.pipeline import PROMPT_TEMPLATE_VERSION, CallRecord, call_cost
+from assistant.pipeline import PROMPT_TEMPLATE_VERSION, call_cost
 from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
+from routing.routed import CallRecord
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
-    from assistant.uploads.routed_calls import CallNote
 
 log = logging.getLogger(__name__)
 
@@ -156,27 +156,44 @@ class GovernanceRecorder:
         if result.outcome == "over_budget":
             telemetry.observe_budget_refusal()
 
-    def on_upload_call(self, note: CallNote) -> None:
-        """A summarization model call (uploads): hashes and tags only, like every model call."""
+    def on_upload_call(self, call: CallRecord, *, user_id: str, thread_id: str) -> None:
+        """A summarization model call (uploads): audited, costed, metered and charged to the
+        uploader's budget exactly like a chat call. Hashes and tags only in the trail."""
         from assistant.governance.audit import AuditEvent
 
+        tier = call.tier.value if call.tier is not None else None
+        cost = call_cost(
+            self._settings,
+            kind=call.kind,
+            model=call.model,
+            prompt_tokens=call.usage_prompt,
+            completion_tokens=call.usage_completion,
+        )
         self._governance.audit.record(
             AuditEvent(
                 kind="model_call",
-                outcome="ok" if note.outcome == "ok" else "error",
-                tier=note.tier.value,
-                route=note.kind,
-                model=note.model,
-                latency_ms=note.latency_ms,
-                prompt_template_version=f"upload-summary/{note.step}",
-                detail=f"upload summary step {note.step}; {note.pseudonymized} values pseudonymized",
-                request_sha256=note.request_sha256,
-                response_sha256=note.response_sha256,
-                schema_valid=note.schema_valid,
+                outcome="ok" if call.outcome == "ok" else "error",
+                user_id=user_id,
+                thread_id=thread_id,
+                tier=tier,
+                route=call.kind,
+                model=call.model,
+                prompt_tokens=call.usage_prompt,
+                completion_tokens=call.usage_completion,
+                cost_usd=cost,
+                latency_ms=call.latency_ms,
+                prompt_template_version=f"upload-summary/{call.step}",
+                detail=f"upload summary step {call.step}; {call.pseudonymized} values pseudonymized",
+                request_sha256=call.request_sha256,
+                response_sha256=call.response_sha256,
+                schema_valid=call.schema_valid,
             )
         )
-        if note.schema_valid is not None:
-            self._governance.telemetry.observe_schema_validation(ok=note.schema_valid)
+        self._observe(call, tier or "unknown", cost)
+        if call.schema_valid is not None:
+            self._governance.telemetry.observe_schema_validation(ok=call.schema_valid)
+        if call.total_tokens or cost:
+            self._governance.budgets.charge(Principal(user_id=user_id), call.total_tokens, cost)
 
 
 class GovernanceEscalations:

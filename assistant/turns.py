@@ -14,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.identity import Principal
 from models.base import ChatMessage, Usage
+from routing.routed import Outcome as Outcome  # re-exported: the UI names outcomes from here
 from routing.tiers import Route, Tier
-
-Outcome = Literal["ok", "error", "fallback", "blocked", "escalated", "cancelled", "busy", "over_budget"]
 
 
 @dataclass(frozen=True, slots=True)

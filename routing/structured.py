@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models.base import ChatMessage, ChatModel, ChatRequest, ModelError, collect
+from models.base import ChatMessage, ChatModel, ChatRequest, ModelError, Usage, collect
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -32,6 +32,17 @@ class StructuredAttempt(BaseModel):
     number: int
     raw: str
     error: str | None = None
+    # Tokens this attempt cost: every re-ask is a paid model call and is charged like one.
+    usage: Usage = Usage()
+
+
+def attempts_usage(attempts: tuple[StructuredAttempt, ...]) -> Usage:
+    """The tokens of all attempts of one structured call, added up."""
+    return Usage(
+        prompt_tokens=sum(a.usage.prompt_tokens for a in attempts),
+        completion_tokens=sum(a.usage.completion_tokens for a in attempts),
+        source="server" if attempts and all(a.usage.source == "server" for a in attempts) else "counted",
+    )
 
 
 class StructuredResult(BaseModel, Generic[T]):
@@ -154,9 +165,10 @@ async def ask_structured(
     current = _first_request(request, schema)
     attempts: list[StructuredAttempt] = []
     for number in range(1, max_reasks + 2):
-        raw = (await collect(model.stream(current))).text
+        end = await collect(model.stream(current))
+        raw = end.text
         value, error = _validate(raw, schema)
-        attempts.append(StructuredAttempt(number=number, raw=raw, error=error))
+        attempts.append(StructuredAttempt(number=number, raw=raw, error=error, usage=end.usage))
         if value is not None:
             if stats is not None:
                 stats.record(tuple(attempts), ok=True, degraded=False)

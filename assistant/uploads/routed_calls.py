@@ -5,53 +5,30 @@
 local for public/internal text, and wait (bounded) when the local model's queue is full.
 A regulated call is only ever given the local model, wrapped in `LocalOnlyModel`, which re-checks
 at call time: no route, fallback or error path here hands regulated text to a hosted model.
-Every call is reported to `on_call` (model, kind, tier, hashes) for the audit trail.
+Every call is reported to `on_call` as the same `CallRecord` a chat turn produces (model, kind,
+tier, hashes, token usage), so summaries are costed, charged to the uploader's budget and metered.
+The models a tier may use come from `ModelSet.chain`, the one place routes become model lists.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from assistant.pipeline import ModelSet, Task, request_digest
 from assistant.privacy import Privacy
-from models.base import ChatModel, ChatRequest, ModelBusy, ModelError, collect
-from routing.fallback import LocalOnlyModel, is_local_only
-from routing.structured import StructuredOutputError, StructuredStats, ask_structured
+from models.base import ChatModel, ChatRequest, ModelBusy, ModelError, StreamEnd, Usage, collect
+from routing.fallback import is_local_only
+from routing.routed import CallRecord, Candidate, ModelSet, Outcome, Task, call_record
+from routing.structured import StructuredOutputError, StructuredStats, ask_structured, attempts_usage
 from routing.tiers import Route, Tier
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
-
-
-@dataclass(frozen=True, slots=True)
-class CallNote:
-    """One model call as the audit trail needs it (hashes, never text)."""
-
-    step: str
-    tier: Tier
-    model: str
-    kind: str
-    request_sha256: str
-    response_sha256: str
-    outcome: str
-    latency_ms: float
-    pseudonymized: int = 0
-    # For JSON steps: did the answer validate against its schema (None: not a JSON step).
-    schema_valid: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    model: ChatModel
-    pseudonymize: bool
 
 
 class CallBudgetExhausted(Exception):
@@ -66,7 +43,7 @@ class TierRouter:
         *,
         max_calls: int,
         busy_retries: int = 20,
-        on_call: Callable[[CallNote], None] | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self._models = models
         self._privacy = privacy
@@ -77,6 +54,8 @@ class TierRouter:
         # Validation of structured (JSON) answers: the dashboard's schema success rate.
         self.stats = StructuredStats()
         self._schema_valid: bool | None = None
+        # Tokens of the call being made (all attempts of a structured call), for its record.
+        self._usage = Usage()
 
     def candidates(self, tier: Tier, step: str = "reduce") -> list[Candidate]:
         """The models `tier` may use, in order; local-only tiers get the guarded local model alone.
@@ -84,20 +63,18 @@ class TierRouter:
         Map steps extract points (the cheap hosted model first); the reduce step writes the
         overview (the strong one first).
         """
-        route = self._privacy.route_for(tier)
-        local = Candidate(LocalOnlyModel(self._models.local), pseudonymize=False)
-        if is_local_only(tier) or is_local_only(route) or not self._models.hosted:
-            return [local]
+        # The tier itself is checked too: a regulated text never gets a hosted route (fail closed).
+        route = Route.LOCAL if is_local_only(tier) else self._privacy.route_for(tier)
         task: Task = "extraction" if step.startswith("map") else "synthesis"
-        pseudonymize = route == Route.HOSTED_PSEUDONYMIZED
-        hosted = [Candidate(m, pseudonymize=pseudonymize) for m in self._models.hosted_for(task)]
-        return [*hosted, local]
+        return self._models.chain(route, task)
 
     async def ask_text(self, step: str, tier: Tier, request: ChatRequest) -> tuple[str, str]:
         """The answer text and the model kind that wrote it."""
 
         async def call(model: ChatModel, outgoing: ChatRequest) -> str:
-            return (await collect(model.stream(outgoing))).text
+            end: StreamEnd = await collect(model.stream(outgoing))
+            self._usage = end.usage
+            return end.text
 
         text, kind = await self._routed(step, tier, request, call)
         return str(text), kind
@@ -114,9 +91,10 @@ class TierRouter:
                 result = await ask_structured(model, outgoing, schema, max_reasks=allowed, stats=self.stats)
             except StructuredOutputError as exc:
                 self._spend(len(exc.attempts) - 1)
-                self._schema_valid = False
+                self._schema_valid, self._usage = False, attempts_usage(exc.attempts)
                 return None
             self._spend(len(result.attempts) - 1)
+            self._usage = attempts_usage(result.attempts)
             self._schema_valid = not result.degraded
             return result.value
 
@@ -176,6 +154,7 @@ class TierRouter:
             if self.calls_left <= 0:
                 raise CallBudgetExhausted()
             self._spend(1)
+            self._usage = Usage()
             started = time.monotonic()
             try:
                 raw = await call(model, request)
@@ -198,19 +177,18 @@ class TierRouter:
 
     def _note(
         self, step: str, tier: Tier, model: ChatModel, request: ChatRequest, response: str,
-        outcome: str, started: float, replaced: int,
+        outcome: Outcome, started: float, replaced: int,
     ) -> None:  # fmt: skip
         if self._on_call is None:
             return
-        note = CallNote(
-            step=step, tier=tier, model=model.name, kind=model.kind, request_sha256=request_digest(request),
-            response_sha256=hashlib.sha256(response.encode()).hexdigest(), outcome=outcome,
-            latency_ms=(time.monotonic() - started) * 1000, pseudonymized=replaced,
-            schema_valid=self._schema_valid,
+        record = call_record(
+            model, request, response, None, outcome, step=step, tier=tier, pseudonymized=replaced,
+            schema_valid=self._schema_valid, latency_ms=(time.monotonic() - started) * 1000,
+            usage=self._usage,
         )  # fmt: skip
-        self._schema_valid = None
+        self._schema_valid, self._usage = None, Usage()
         try:
-            self._on_call(note)
+            self._on_call(record)
         except Exception:  # the audit hook must never break a summary
             log.exception("summary call observer failed")
 

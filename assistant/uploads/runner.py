@@ -4,8 +4,10 @@
 2. index it in the knowledge base as the uploader's private document (owner-only ACL);
 3. map → reduce (`summarize`), persisting each finished map step in the job row;
 4. render the summary as chat markdown.
-Each step is skipped when a previous run of the same job already did it. This module never
-decides routes itself: `TierRouter` does, per step, from the tiers computed here.
+Each step is skipped when a previous run of the same job already did it. A user over their daily
+budget cannot start (or resume) a summary; every model call is reported with the uploader's id so
+it is charged to them. This module never decides routes itself: `TierRouter` does, per step,
+from the tiers computed here.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from assistant.identity import Principal
 from assistant.privacy import Privacy
 from assistant.uploads.jobs import JobStore, JobView
 from assistant.uploads.plan import plan_groups
 from assistant.uploads.rendering import render_summary
-from assistant.uploads.routed_calls import CallNote, TierRouter
+from assistant.uploads.routed_calls import TierRouter
 from assistant.uploads.settings import UploadSettings
 from assistant.uploads.staging import StagedDocument, Staging
 from assistant.uploads.summarize import MapResult, Summarizer
 from knowledge.parsing.documents import ParsedDocument
 from knowledge.registry import document_id_for
+from routing.routed import CallRecord
 from routing.tiers import Tier
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,18 @@ class DocumentIndex(Protocol):
         groups: Sequence[str],
         public: bool,
     ) -> Any: ...
+
+
+class UploadCallObserver(Protocol):
+    """Receives every model call of a summary, with whom to charge it (audit, budget, metrics)."""
+
+    def __call__(self, call: CallRecord, *, user_id: str, thread_id: str) -> None: ...
+
+
+class BudgetCheck(Protocol):
+    """Per-user daily budgets: None when the user may go on, else the sentence to show them."""
+
+    def allows(self, principal: Principal) -> str | None: ...
 
 
 class JobFailed(Exception):
@@ -69,7 +85,8 @@ class SummaryJobRunner:
         privacy: Privacy,
         index: DocumentIndex | None,
         settings: UploadSettings,
-        on_call: Callable[[CallNote], None] | None = None,
+        on_call: UploadCallObserver | None = None,
+        budgets: BudgetCheck | None = None,
     ) -> None:
         self.store = store
         self.staging = staging
@@ -78,6 +95,7 @@ class SummaryJobRunner:
         self.index = index
         self.settings = settings
         self.on_call = on_call
+        self.budgets = budgets
         # Set after each run, for benches and tests: how many model calls the last summary made.
         self.last_calls = 0
 
@@ -87,6 +105,9 @@ class SummaryJobRunner:
             raise JobFailed(
                 "The uploaded file is no longer here, so I couldn't summarize it; please upload it again."
             )
+        refusal = self.budgets.allows(Principal(user_id=job.owner)) if self.budgets else None
+        if refusal:
+            raise JobFailed(refusal)
         staged = await self._classify_rest(job, staged, report)
         tiers = [tier or Tier.REGULATED for tier in staged.section_tiers]
         self.store.set_fields(job.id, tier=staged.tier_so_far.value)
@@ -97,7 +118,7 @@ class SummaryJobRunner:
         groups = plan_groups(sections, tiers, self.settings.max_map_calls)
         router = TierRouter(
             self.models, self.privacy, max_calls=self.settings.max_model_calls,
-            busy_retries=self.settings.busy_retries, on_call=self.on_call,
+            busy_retries=self.settings.busy_retries, on_call=self._call_observer(job),
         )  # fmt: skip
         summarizer = Summarizer(router, self.settings, self.models.local.count_tokens)
         finished = {int(s["index"]): MapResult.model_validate(s) for s in self.store.steps(job.id)}
@@ -112,6 +133,17 @@ class SummaryJobRunner:
         self.last_calls = router.calls_made
         return render_summary(summary, display_name=job.display_name, pages=staged.parsed.page_count,
                               local_model=self.models.local.name)  # fmt: skip
+
+    def _call_observer(self, job: JobView) -> Callable[[CallRecord], None] | None:
+        """The router's hook, bound to the job's owner and thread: whom each call is charged to."""
+        observer = self.on_call
+        if observer is None:
+            return None
+
+        def observe(call: CallRecord) -> None:
+            observer(call, user_id=job.owner, thread_id=job.thread_id)
+
+        return observe
 
     async def _classify_rest(self, job: JobView, staged: StagedDocument, report: Report) -> StagedDocument:
         tiers = list(staged.section_tiers)

@@ -8,7 +8,7 @@ the app. It never loads a model or opens a database itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,8 +16,7 @@ from sqlalchemy import Engine
 from assistant.privacy import Privacy
 from assistant.uploads.intake import IncomingFile, IntakeReply, UploadIntake
 from assistant.uploads.jobs import JobStore, JobView
-from assistant.uploads.routed_calls import CallNote
-from assistant.uploads.runner import DocumentIndex, SummaryJobRunner
+from assistant.uploads.runner import BudgetCheck, DocumentIndex, SummaryJobRunner, UploadCallObserver
 from assistant.uploads.settings import UploadSettings
 from assistant.uploads.staging import Staging
 from assistant.uploads.worker import JobEvents, SummaryWorker
@@ -71,7 +70,8 @@ def build_upload_service(
     privacy: Privacy,
     index: DocumentIndex | None,
     events: JobEvents | None = None,
-    on_call: Callable[[CallNote], None] | None = None,
+    on_call: UploadCallObserver | None = None,
+    budgets: BudgetCheck | None = None,
 ) -> UploadService:
     """Wire intake, store, runner and worker. `models` is the pipeline's `ModelSet`."""
     from pathlib import Path
@@ -86,6 +86,7 @@ def build_upload_service(
         index=index,
         settings=settings,
         on_call=on_call,
+        budgets=budgets,
     )
     worker = SummaryWorker(store, runner, staging, settings, events)
     intake = UploadIntake(settings=settings, parsing=parsing, privacy=privacy, store=store, staging=staging)
