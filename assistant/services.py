@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,9 @@ from routing.tiers import Tier
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
+    from assistant.turn_records import GovernanceRecorder
+    from assistant.uploads.service import UploadService
+    from assistant.uploads.worker import JobEvents
     from knowledge.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,8 @@ class Services:
     privacy: Privacy
     governance: Governance | None = None
     knowledge: KnowledgeBase | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The one recorder of model calls (chat turns and summaries alike); None without governance.
+    recorder: GovernanceRecorder | None = None
 
     def close(self) -> None:
         closer = getattr(self.models.local, "close", None)
@@ -130,11 +134,6 @@ def build_knowledge(settings: Settings, governance: Governance, privacy: Privacy
     return KnowledgeBase(settings, governance.engine, tier_classifier(privacy))
 
 
-def build_cache(settings: Settings) -> ResponseCache[Any] | None:
-    reliability = settings.reliability
-    return ResponseCache.from_settings(reliability) if reliability.cache_enabled else None
-
-
 def build_services(
     settings: Settings,
     *,
@@ -151,6 +150,7 @@ def build_services(
         models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
     privacy = privacy or build_privacy(settings)
     knowledge = None
+    recorder = None
     turn_services = TurnServices()
     observers = list(observers or [])
     if not with_governance:
@@ -170,7 +170,8 @@ def build_services(
             else None,
             doc_set_version=knowledge.registry.fingerprint if knowledge is not None else None,
         )
-        observers.append(GovernanceRecorder(governance, settings))
+        recorder = GovernanceRecorder(governance, settings)
+        observers.append(recorder)
     pipeline = ChatPipeline(
         settings=settings, models=models, privacy=privacy, observers=observers, services=turn_services
     )
@@ -181,4 +182,29 @@ def build_services(
         privacy=privacy,
         governance=governance,
         knowledge=knowledge,
+        recorder=recorder,
+    )
+
+
+def build_uploads(services: Services, events: JobEvents | None = None) -> UploadService:
+    """The upload service on the app's own models, gate, database, knowledge base and recorder:
+    every summary call is audited, metered and charged to the uploader, and a user over budget
+    cannot start a summary."""
+    from assistant.turn_records import GovernanceBudgets
+    from assistant.uploads.service import build_upload_service
+
+    if services.governance is None or services.recorder is None:
+        raise RuntimeError("uploads need governance (the jobs table, the audit trail, budgets)")
+    settings = services.settings
+    return build_upload_service(
+        settings=settings.uploads,
+        parsing=settings.knowledge.parsing,
+        engine=services.governance.engine,
+        data_dir=settings.data_dir,
+        models=services.models,
+        privacy=services.privacy,
+        index=services.knowledge,
+        events=events,
+        on_call=services.recorder.on_upload_call,
+        budgets=GovernanceBudgets(services.governance),
     )
