@@ -155,24 +155,12 @@ class ChatApp:
 
     async def _start_uploads(self, services: Services) -> None:
         """The summarization worker: jobs live in the database and outlive any browser session."""
-        from assistant.turn_records import GovernanceRecorder
+        from assistant.services import build_uploads
         from assistant.uploads.chat_ui import ChainlitJobEvents
-        from assistant.uploads.service import build_upload_service
 
-        assert services.governance is not None
-        recorder = GovernanceRecorder(services.governance, services.settings)
         self._job_events = ChainlitJobEvents()
-        self._uploads = build_upload_service(
-            settings=services.settings.uploads,
-            parsing=services.settings.knowledge.parsing,
-            engine=services.governance.engine,
-            data_dir=services.settings.data_dir,
-            models=services.models,
-            privacy=services.privacy,
-            index=services.knowledge,
-            events=self._job_events,
-            on_call=recorder.on_upload_call,
-        )
+        # Built by the services factory: the one recorder, budgets checked and charged per summary.
+        self._uploads = build_uploads(services, self._job_events)
         await self._uploads.start()
 
     async def shutdown(self) -> None:
