@@ -45,6 +45,10 @@ SUPPORTED_AT = 0.5
 STRONG_LEXICAL = 0.6
 STRONG_SEMANTIC = 0.6
 STRONG_LEXICAL_ONLY = 0.75
+# ... and at most this many of its content words are absent from the passage: a near-miss sentence
+# from the same document ("X is complete for C" against a passage about "hard for C") differs in
+# exactly the one or two words that carry the claim.
+STRONG_MAX_MISSING = 1
 
 
 class SentenceSupport(BaseModel):
@@ -125,11 +129,13 @@ def _against(sentence: str, number: int, passage: str, embed: Embed | None) -> S
     claim = _MARKER.sub(" ", sentence)
     numbers_ok = all(n in set(_NUMBER.findall(passage)) for n in _NUMBER.findall(claim))
     names_ok = _names_present(claim, passage)
-    lexical = _coverage(claim, passage)
+    words = _content(claim)
+    missing = len(words - _content(passage))
+    lexical = (len(words) - missing) / len(words) if words else 0.0
     semantic = _best_cosine(claim, passage, embed) if embed is not None else None
     blended = lexical if semantic is None else LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic
     supported = numbers_ok and names_ok and blended >= SUPPORTED_AT
-    strong = (
+    strong = missing <= STRONG_MAX_MISSING and (
         lexical >= STRONG_LEXICAL_ONLY
         if semantic is None
         else lexical >= STRONG_LEXICAL and semantic >= STRONG_SEMANTIC
@@ -144,11 +150,6 @@ def _against(sentence: str, number: int, passage: str, embed: Embed | None) -> S
         supported=supported,
         strong=supported and strong,
     )
-
-
-def _coverage(claim: str, passage: str) -> float:
-    words = _content(claim)
-    return len(words & _content(passage)) / len(words) if words else 0.0
 
 
 def _names_present(claim: str, passage: str) -> bool:
