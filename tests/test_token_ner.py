@@ -3,6 +3,8 @@ sentences (ONNX inference is deterministic), long texts in windows, pins and laz
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from models.files import ModelFileError
@@ -156,3 +158,15 @@ def test_an_unpinned_file_is_refused_unless_allowed() -> None:
 def test_a_missing_package_is_a_one_line_error() -> None:
     with pytest.raises(ModelFileError, match="not installed"):
         TokenNer(RoutingSettings(token_ner_package="no-such-model-package")).load()
+
+
+def test_one_instance_serves_several_threads_alike(ner: TokenNer) -> None:
+    texts = [
+        "Write a greeting for Margaret Thornbury at 12 Elm Street, Springfield.",
+        "my name is priya ramanathan and i need a new badge",
+        "Olusegun Adeyemi moved to Lagos last year.",
+        "How many vacation days do new employees get each year?",
+    ] * 4
+    serial = [ner.find(text) for text in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(ner.find, texts)) == serial
