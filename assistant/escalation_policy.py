@@ -57,3 +57,8 @@ def ticket_detail(question: str, tier: Tier, outcome: str) -> str:
 def thread_link(thread_id: str) -> str:
     """The app path of a thread, for the escalation console (Chainlit serves threads here)."""
     return f"/thread/{thread_id}"
+
+
+def last_question(history: Sequence[ChatMessage]) -> str:
+    """The user's latest message, for a ticket opened from an answer's "Ask a person" button."""
+    return next((m.content for m in reversed(history) if m.role == "user"), "")

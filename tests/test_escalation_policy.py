@@ -42,3 +42,15 @@ def test_ticket_shows_the_question_or_only_its_tier() -> None:
 
 def test_thread_link() -> None:
     assert thread_link("abc-123") == "/thread/abc-123"
+
+
+def test_last_question_for_the_ask_a_person_button() -> None:
+    from assistant.escalation_policy import last_question
+
+    history = [
+        ChatMessage(role="user", content="first"),
+        ChatMessage(role="assistant", content="a"),
+        ChatMessage(role="user", content="second"),
+        ChatMessage(role="assistant", content="b"),
+    ]
+    assert last_question(history) == "second" and last_question([]) == ""
