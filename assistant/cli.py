@@ -11,12 +11,16 @@ import json
 import logging
 import sys
 import uuid
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.identity import LOCAL_OPERATOR
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.turns import AnswerDelta, Conversation, Notice, TurnResult
+
+if TYPE_CHECKING:
+    from routing.gate import SensitivityGate
 
 
 def settings_or_exit() -> Settings:
@@ -38,8 +42,28 @@ def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Confidante: a private-by-default assistant. Regulated content stays on this machine."""
+    from knowledge.cli import APP_SETTINGS
+    from routing.cli import GATE_FACTORY
+
+    # The lower packages' commands are assembled here: they get the app's settings from us.
+    ctx.meta[APP_SETTINGS] = _cli_settings
+    ctx.meta[GATE_FACTORY] = _cli_gate
+
+
+def _cli_settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _cli_gate() -> SensitivityGate:
+    from routing.gate import build_gate
+
+    return build_gate(_cli_settings().routing)
 
 
 @main.command()

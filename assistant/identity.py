@@ -1,30 +1,11 @@
-"""Who is asking: the identity every access decision is made from.
+"""Who is asking, as the app names it: re-exports `knowledge.access.Principal`.
 
-Built from the signed-in account (governance) and passed down to retrieval (ACL filters inside
-the query), the audit trail and budgets. It carries no secrets.
+The type lives in `knowledge/` (the lowest package that decides on it) so that no lower package
+imports `assistant/`; the app and its UI keep importing it from here.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
-
-Role = Literal["user", "admin"]
-
-
-class Principal(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str
-    groups: frozenset[str] = frozenset()
-    role: Role = "user"
-    display_name: str | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-# The identity of the command line and of tests that do not sign in.
-LOCAL_OPERATOR = Principal(user_id="local", role="admin", display_name="Local operator")
+from knowledge.access import LOCAL_OPERATOR as LOCAL_OPERATOR
+from knowledge.access import Principal as Principal
+from knowledge.access import Role as Role

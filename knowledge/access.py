@@ -6,15 +6,39 @@ same principal into a boolean mask applied to BM25 scores *before* top-k. Result
 filtered in Python after top-k, so a user can never learn that hidden documents crowded out theirs.
 A principal with no groups sees public documents and their own uploads; admins get no bypass
 unless `admins_see_everything` is set.
+
+`Principal` (who is asking) lives here, the lowest package that decides on it; the app builds it
+from the signed-in account and passes it down. It carries no secrets.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
-from assistant.identity import Principal
+from pydantic import BaseModel, ConfigDict
+
+Role = Literal["user", "admin"]
+
+
+class Principal(BaseModel):
+    """Who is asking: the identity every access decision is made from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    groups: frozenset[str] = frozenset()
+    role: Role = "user"
+    display_name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+# The identity of the command line and of tests that do not sign in.
+LOCAL_OPERATOR = Principal(user_id="local", role="admin", display_name="Local operator")
 
 PUBLIC_KEY = "acl_public"
 OWNER_KEY = "acl_owner"

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from assistant.identity import LOCAL_OPERATOR, Principal
+from knowledge.access import LOCAL_OPERATOR, Principal
 from knowledge.ingestion import Classifier
 from routing.tiers import Tier
 
@@ -48,10 +48,16 @@ def open_knowledge_base(settings: Any, classify: Classifier | None = None) -> An
     return KnowledgeBase(settings, engine, classify or _fail_closed)
 
 
-def _settings() -> Any:
-    from assistant.settings import load_settings
+# The app's command group puts a `() -> settings` loader (its root settings) under this key of the
+# click context's `meta`; run on their own, the commands read the same sections themselves.
+APP_SETTINGS = "confidante.app_settings"
 
-    return load_settings()
+
+def _settings() -> Any:
+    from knowledge.host_settings import load_settings
+
+    load = click.get_current_context().meta.get(APP_SETTINGS)
+    return load() if load is not None else load_settings()
 
 
 def _files(paths: tuple[Path, ...]) -> Iterator[Path]:

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import create_engine
 
-from assistant.identity import Principal
+from knowledge.access import Principal
 from knowledge.confidence import retrieval_signals
 from knowledge.embeddings import Embedder
 from knowledge.parsing import parse_document_safely
@@ -105,7 +105,7 @@ def run_rag_eval(
     work_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RagEvalReport:
-    from assistant.settings import load_settings
+    from knowledge.host_settings import load_settings
     from knowledge.knowledge_base import KnowledgeBase
 
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
@@ -202,7 +202,7 @@ def collect_candidates(
     chunking: ChunkingSettings | None = None,
 ) -> list[CandidateSet]:
     """Every question's hybrid top-n without reranking, with every rerank feature computed."""
-    from assistant.settings import load_settings
+    from knowledge.host_settings import load_settings
     from knowledge.knowledge_base import KnowledgeBase
 
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:

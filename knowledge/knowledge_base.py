@@ -14,13 +14,12 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
-from assistant.identity import Principal
-from knowledge.access import acl_tokens, may_read
+from knowledge.access import Principal, acl_tokens, may_read
 from knowledge.chunking import approximate_tokens, chunk_document
 from knowledge.citations import CitationReport, check_citations
 from knowledge.confidence import Confidence, answerability, assess_confidence
@@ -31,12 +30,27 @@ from knowledge.lexical import LexicalIndex
 from knowledge.parsing import DocumentRejected, ParsedDocument, parse_document_safely, safe_display_name
 from knowledge.registry import DocumentRegistry, KnowledgeDocument, document_id_for
 from knowledge.retrieval import HybridRetriever, RetrievedChunk
+from knowledge.settings import KnowledgeSettings
 from knowledge.store import KnowledgeStore, open_client
 from models.files import sha256_of
 from routing.tiers import highest
 
 log = logging.getLogger(__name__)
 IngestStatus = Literal["added", "replaced", "unchanged", "rejected", "failed"]
+
+
+class KnowledgeHost(Protocol):
+    """What the knowledge base needs from the app's settings tree (the app's root settings
+    satisfy it), named here so this package never imports the app."""
+
+    @property
+    def knowledge(self) -> KnowledgeSettings: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def chroma_dir(self) -> Path: ...
 
 
 class IngestResult(BaseModel):
@@ -90,14 +104,15 @@ class DocumentInfo(BaseModel):
 class KnowledgeBase:
     def __init__(
         self,
-        settings: Any,
+        settings: KnowledgeHost,
         engine: Engine,
         classify: Classifier,
         *,
         embedder: Embedder | None = None,
         chroma_client: Any | None = None,
     ) -> None:
-        """`settings` is the root `assistant.settings.Settings`; `classify(text) -> Tier` is the gate."""
+        """`settings` holds the knowledge section and the data paths; `classify(text) -> Tier` is
+        the gate."""
         self.settings = settings
         self.config = settings.knowledge
         self.classify = classify

@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from assistant.identity import Principal
-from knowledge.access import chroma_where, principal_tokens, sees_everything
+from knowledge.access import Principal, chroma_where, principal_tokens, sees_everything
 from knowledge.embeddings import Embedder
 from knowledge.lexical import LexicalHit, LexicalIndex, lexical_tokens
 from knowledge.settings import RetrievalSettings

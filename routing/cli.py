@@ -14,15 +14,20 @@ import click
 
 from routing.gate import GateDecision, SensitivityGate, build_gate
 
+# The app's command group puts a `() -> SensitivityGate` built from its settings under this key of
+# the click context's `meta`, so this package never loads the app's settings itself.
+GATE_FACTORY = "confidante.gate_factory"
+
 
 def _gate() -> SensitivityGate:
-    from assistant.settings import SettingsError, load_settings
     from models.files import ModelFileError
     from routing.policy import PolicyError
+    from routing.settings import RoutingSettings
 
+    factory = click.get_current_context().meta.get(GATE_FACTORY)
     try:
-        return build_gate(load_settings().routing)
-    except (SettingsError, PolicyError, ModelFileError) as exc:
+        return factory() if factory is not None else build_gate(RoutingSettings())
+    except (PolicyError, ModelFileError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
