@@ -59,7 +59,7 @@ class _ScriptedModel:
             for part in parts:
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
-                if isinstance(part, BaseException):  # type: ignore[unreachable]
+                if isinstance(part, BaseException):
                     raise part
                 ttft = ttft if ttft is not None else (time.monotonic() - started) * 1000
                 sent.append(part)
