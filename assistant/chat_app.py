@@ -63,10 +63,13 @@ class ChatApp:
         from assistant.governance.component import build_governance
         from assistant.governance.dashboard import mount_governance_routes
         from assistant.security.http import install_security
+        from assistant.ui.first_run import mount_first_run
 
         settings = self.settings
         self._governance = build_governance(settings.governance, settings.data_dir)
         mount_governance_routes(server_app, self._governance, allowed_origins=settings.server.allowed_origins)
+        # First run: /setup creates the first admin from the link `confidante serve` printed.
+        mount_first_run(server_app, self._governance.accounts, settings.data_dir)
         # The OpenAI-compatible API for other apps: the same pipeline, behind API keys.
         mount_api(server_app, self._governance, self.api_backend)
         # Security headers (CSP: no external image can load) and the websocket Origin check.

@@ -91,6 +91,10 @@ def chainlit_environment(settings: Settings, *, host: str, port: int) -> dict[st
 def exec_chainlit(settings: Settings, *, host: str, port: int) -> None:
     """Replace this process with `chainlit run app.py` (so signals reach the server directly)."""
     env = chainlit_environment(settings, host=host, port=port)
+    # First run: no account yet → a one-time link to create the admin (no second terminal).
+    from assistant.ui.first_run import announce_setup_link
+
+    announce_setup_link(settings, host=host, port=port)
     argv = [
         sys.executable,
         "-m",

@@ -132,25 +132,40 @@ def test_routes_win_over_the_catch_all(server):
     assert httpx.get(f"{server}/metrics").text != "chainlit frontend"
 
 
-def test_resolving_an_escalation_requires_admin_and_same_origin(server, governance):
+def _csrf_from_page(server: str, cookies: dict[str, str]) -> str:
+    import re
+
+    html = httpx.get(f"{server}/admin/dashboard", cookies=cookies).text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the dashboard's resolve form carries no CSRF token"
+    return found.group(1)
+
+
+def test_resolving_an_escalation_requires_admin_and_the_sessions_csrf_token(server, governance):
     item = governance.escalations.list_open()[0]
     url = f"{server}/admin/escalations/{item.id}/resolve"
-    assert (
+    admin = session_cookie("admin")
+    token = _csrf_from_page(server, admin)
+    as_alice = httpx.post(url, data={"note": "x", "csrf_token": token}, cookies=session_cookie("alice"))
+    assert as_alice.status_code == 403 and "Administrators only." in as_alice.text
+    from assistant.ui.csrf import csrf_token
+
+    other_session = csrf_token("another-session", os.environ["CHAINLIT_AUTH_SECRET"])
+    refused = [
+        httpx.post(url, data={"note": "x"}, cookies=admin),  # no token
+        httpx.post(url, data={"note": "x", "csrf_token": token + "x"}, cookies=admin),  # wrong token
+        httpx.post(url, data={"note": "x", "csrf_token": other_session}, cookies=admin),  # not this session's
         httpx.post(
-            url, data={"note": "x"}, cookies=session_cookie("alice"), headers={"Origin": server}
-        ).status_code
-        == 403
-    )
-    cross = httpx.post(
-        url, data={"note": "x"}, cookies=session_cookie("admin"), headers={"Origin": "https://evil.example"}
-    )
-    assert cross.status_code == 403
-    assert (
-        httpx.post(url, data={"note": "x"}, cookies=session_cookie("admin")).status_code == 403
-    )  # no Origin at all
+            url, data={"note": "x", "csrf_token": token}, cookies=admin,
+            headers={"Origin": "https://evil.example"},
+        ),  # a valid token but another site's Origin
+    ]  # fmt: skip
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    assert "application/json" not in refused[0].headers["content-type"]
     assert governance.escalations.get(item.id).status == "open"
+    # What Chromium sends under Referrer-Policy: no-referrer: Origin "null", and the token.
     ok = httpx.post(
-        url, data={"note": "called back"}, cookies=session_cookie("admin"), headers={"Origin": server}
+        url, data={"note": "called back", "csrf_token": token}, cookies=admin, headers={"Origin": "null"}
     )
     assert ok.status_code == 303 and ok.headers["location"] == "/admin/dashboard"
     resolved = governance.escalations.get(item.id)
@@ -159,6 +174,13 @@ def test_resolving_an_escalation_requires_admin_and_same_origin(server, governan
         and resolved.resolved_by == "admin"
         and resolved.resolution_note == "called back"
     )
+
+
+def test_anonymous_and_non_admin_visitors_get_a_page_not_json(server):
+    anonymous = httpx.get(f"{server}/admin/dashboard")
+    assert anonymous.headers["content-type"].startswith("text/html") and 'href="/login"' in anonymous.text
+    user = httpx.get(f"{server}/admin/dashboard", cookies=session_cookie("alice"))
+    assert user.headers["content-type"].startswith("text/html") and "Administrators only." in user.text
 
 
 def test_metrics_endpoint_content(server):

@@ -1,9 +1,11 @@
 """The admin dashboard and the other governance HTTP routes, mounted on Chainlit's FastAPI app.
 
 Admins only: the signed-in account is read from Chainlit's own session token and its role is
-checked fresh in the database (anonymous: 401, non-admin: 403). Charts are inline SVG; the page
-loads no script and no external resource, and says so in its Content-Security-Policy. The one
-state-changing route (resolving an escalation) accepts only same-origin POSTs.
+checked fresh in the database (anonymous: a 401 page that links to sign-in, non-admin: a 403
+page; never JSON). Charts are inline SVG; the page loads no script and no external resource, and
+says so in its Content-Security-Policy. The one state-changing route (resolving an escalation)
+needs the session's CSRF token from the form (`assistant.ui.csrf`), not an Origin header: with
+`Referrer-Policy: no-referrer` Chromium sends `Origin: null` on a same-site form POST.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from assistant.governance.requester import (
 )
 from assistant.governance.session_guard import install_session_guard
 from assistant.identity import Principal
+from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
@@ -48,26 +51,50 @@ figcaption{font-weight:600;font-size:.95rem}.legend{font-weight:400;margin-left:
 """
 
 
+class ConsoleRefusal(Exception):
+    """Raised by `signed_in_admin`; rendered as a small HTML page, never as JSON."""
+
+    def __init__(self, status: int, title: str, body: str) -> None:
+        super().__init__(title)
+        self.status, self.title, self.body = status, title, body
+
+
 def signed_in_admin(request: Request, governance: Governance) -> Principal:
     """The requesting admin; 401 when nobody is signed in, 403 for anyone else."""
     username = current_requester() or identity_from_token(token_from_scope(request.scope))
     principal = governance.accounts.principal(username=username) if username else None
     if principal is None:
-        raise HTTPException(status_code=401, detail="Sign in first.")
+        raise ConsoleRefusal(
+            401, "Sign in first.", '<p><a href="/login">Sign in</a> with an administrator account.</p>'
+        )
     if not principal.is_admin:
-        raise HTTPException(status_code=403, detail="Administrators only.")
+        raise ConsoleRefusal(
+            403,
+            "Administrators only.",
+            '<p>This console is for administrators. <a href="/">Back to the chat</a>.</p>',
+        )
     return principal
 
 
-def same_origin(request: Request, allowed_origins: list[str]) -> bool:
-    """CSRF defence for POSTs: the browser's Origin (or Referer) must be this site."""
-    claimed = request.headers.get("origin") or request.headers.get("referer")
-    if not claimed:
+def refusal_page(refusal: ConsoleRefusal) -> HTMLResponse:
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Confidante admin console</title>'
+        f"<style>{STYLE}</style></head><body><h1>{escape(refusal.title)}</h1>{refusal.body}</body></html>"
+    )
+    headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+    return HTMLResponse(html, status_code=refusal.status, headers=headers)
+
+
+def cross_site(request: Request, allowed_origins: list[str]) -> bool:
+    """Extra check: an Origin that names another site is refused ("null" and none are left to
+    the CSRF token, since Chromium sends "null" under `Referrer-Policy: no-referrer`)."""
+    claimed = request.headers.get("origin")
+    if not claimed or claimed == "null":
         return False
     parts = urlsplit(claimed)
     origin = f"{parts.scheme}://{parts.netloc}"
     own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-    return origin == own or origin in allowed_origins
+    return origin != own and origin not in allowed_origins
 
 
 def _usd(value: float) -> str:
@@ -107,7 +134,9 @@ def dashboard_charts(figures: DashboardFigures) -> list[str]:
     ]
 
 
-def render_dashboard(figures: DashboardFigures, escalations: list[Escalation], admin: Principal) -> str:
+def render_dashboard(
+    figures: DashboardFigures, escalations: list[Escalation], admin: Principal, csrf_field: str = ""
+) -> str:
     charts = dashboard_charts(figures)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Confidante admin dashboard</title>'
@@ -116,12 +145,13 @@ def render_dashboard(figures: DashboardFigures, escalations: list[Escalation], a
         f"Last {len(figures.days)} days (UTC): "
         f"{figures.turns} turns, {figures.model_calls} model calls.</p></header>"
         f'<main><section aria-label="Charts"><div class="grid">{"".join(charts)}</div></section>'
-        f"<section><h2>Open escalations ({len(escalations)})</h2>{_escalations_html(escalations)}</section>"
+        f"<section><h2>Open escalations ({len(escalations)})</h2>"
+        f"{_escalations_html(escalations, csrf_field)}</section>"
         "</main></body></html>"
     )
 
 
-def _escalations_html(escalations: list[Escalation]) -> str:
+def _escalations_html(escalations: list[Escalation], csrf_field: str = "") -> str:
     if not escalations:
         return "<p>None open.</p>"
     items = []
@@ -130,7 +160,7 @@ def _escalations_html(escalations: list[Escalation]) -> str:
             f'<div class="esc"><p><strong>{escape(item.reason.replace("_", " "))}</strong> from '
             f"{escape(item.user_id)}, {item.created_at:%Y-%m-%d %H:%M} UTC, thread "
             f"<code>{escape(item.thread_id or '-')}</code></p><p>{escape(item.detail)}</p>"
-            f'<form method="post" action="/admin/escalations/{escape(item.id)}/resolve">'
+            f'<form method="post" action="/admin/escalations/{escape(item.id)}/resolve">{csrf_field}'
             f'<label>Note <input name="note" maxlength="2000"></label> <button type="submit">Resolve</button>'
             "</form></div>"
         )
@@ -143,17 +173,33 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
 
     @router.get(DASHBOARD_PATH, response_class=HTMLResponse)
     async def dashboard(request: Request, days: int = 14) -> HTMLResponse:
-        admin = signed_in_admin(request, governance)
+        try:
+            admin = signed_in_admin(request, governance)
+        except ConsoleRefusal as refusal:
+            return refusal_page(refusal)
         figures = await asyncio.to_thread(compute_figures, governance.engine, days=max(1, min(days, 90)))
         escalations = await asyncio.to_thread(governance.escalations.list_open)
-        html = render_dashboard(figures, escalations, admin)
+        html = render_dashboard(figures, escalations, admin, hidden_field(token_from_scope(request.scope)))
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
     @router.post("/admin/escalations/{escalation_id}/resolve")
-    async def resolve(request: Request, escalation_id: str, note: str = Form("")) -> Response:
-        admin = signed_in_admin(request, governance)
-        if not same_origin(request, allowed_origins):
-            raise HTTPException(status_code=403, detail="Cross-site request refused.")
+    async def resolve(
+        request: Request, escalation_id: str, note: str = Form(""), csrf_token: str = Form("")
+    ) -> Response:
+        try:
+            admin = signed_in_admin(request, governance)
+        except ConsoleRefusal as refusal:
+            return refusal_page(refusal)
+        session = token_from_scope(request.scope)
+        if cross_site(request, allowed_origins) or not csrf_valid(csrf_token, session, signing_secret()):
+            return refusal_page(
+                ConsoleRefusal(
+                    403,
+                    "This form has expired.",
+                    f'<p>Nothing was changed. <a href="{DASHBOARD_PATH}">Reload the console</a> '
+                    "and try again.</p>",
+                )
+            )
         try:
             await asyncio.to_thread(
                 governance.escalations.resolve, escalation_id, admin=admin.user_id, note=note
