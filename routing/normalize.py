@@ -3,8 +3,10 @@
 Before anything is scanned, text is rewritten into a canonical form: Unicode NFKC, invisible
 characters (zero-width, bidi controls, Unicode tag characters, variation selectors) removed, any
 script's decimal digits and dash look-alikes folded to ASCII, Cyrillic/Greek homoglyphs folded in
-words that mix scripts, digits written one by one with spaces or dots joined, and embedded base64 /
-hex / URL-encoded segments decoded and inserted next to the segment so they are scanned too.
+words that mix scripts, letters spelled out one by one joined ("P I N", "p.a.s.s.w.o.r.d"), digits
+written as words turned into digits ("four seven one nine", "oh", "double five"), digits written
+one by one with spaces or dots joined, and embedded base64 / hex / URL-encoded segments decoded and
+inserted next to the segment so they are scanned too.
 
 Every character of the result remembers which span of the original produced it, so a detection in
 the canonical text can be reported on (and pseudonymized in) the text the user actually wrote.
@@ -39,8 +41,20 @@ _DASHES = dict.fromkeys("‐‑‒–—―−﹘﹣－⁃", "-")
 _INVISIBLE_EXTRA = frozenset("\u034f\u115f\u1160\u3164\uffa0")  # fillers that are not category Cf
 
 _WORD = re.compile(r"\w+")
-# A run of single digits separated by spaces, dots, dashes or underscores: "0 7 8 - 0 5 - 1 1 2 0".
-_SPACED_DIGITS = re.compile(r"(?<![\w.])\d(?:[ \t._-]{1,3}\d){5,}(?![\w])")
+# A run of single digits separated by spaces, dots, dashes or underscores: "0 7 8 - 0 5 - 1 1 2 0",
+# "4 7 1 9" (a PIN is four digits, so four is enough).
+_SPACED_DIGITS = re.compile(r"(?<![\w.])\d(?:[ \t._-]{1,3}\d){3,}(?![\w])")
+# Three or more single letters separated by one space, dot, dash or underscore: "S S N", "p.a.s.s".
+_SPACED_LETTERS = re.compile(r"(?<![\w.])[A-Za-z](?:[ ._-][A-Za-z]){2,}(?![\w])")
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_REPEAT_WORDS = {"double": 2, "triple": 3}
+_DIGIT_WORD = r"(?:(?:double|triple)[ \t-]+)?(?:zero|oh|nought|one|two|three|four|five|six|seven|eight|nine)"
+# At least three digit words in a row ("four seven one nine"), separated by spaces, commas or dashes.
+_DIGIT_WORD_RUN = re.compile(rf"(?<![\w-])(?i:{_DIGIT_WORD}(?:[ \t,-]+{_DIGIT_WORD}){{2,}})(?![\w-])")
+_ONE_DIGIT_WORD = re.compile(rf"(?i:{_DIGIT_WORD})")
 # Letters that stand in for digits inside mostly-numeric tokens: "O78-O5-112O".
 _DIGIT_LOOKALIKE_TOKEN = re.compile(r"(?<!\w)[\dOoIl|](?:[\dOoIl|]|[-.](?=[\dOoIl|])){5,}(?!\w)")
 _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
@@ -99,6 +113,8 @@ def _normalize(mapped: MappedText, *, depth: int) -> MappedText:
     if not mapped.text.isascii():
         mapped = _fold_characters(mapped)
         mapped = _fold_homoglyphs(mapped)
+    mapped = _join_spaced_letters(mapped)
+    mapped = _digit_words_to_digits(mapped)
     mapped = _fold_digit_lookalikes(mapped)
     mapped = _join_spaced_digits(mapped)
     if depth > 0:
@@ -188,6 +204,39 @@ def _join_spaced_digits(mapped: MappedText) -> MappedText:
             char = mapped.text[index]
             if char.isdigit() or char == "-":
                 builder.copy(mapped, index, index + 1)
+        position = match.end()
+    builder.copy(mapped, position, len(mapped.text))
+    return builder.build()
+
+
+def _join_spaced_letters(mapped: MappedText) -> MappedText:
+    """Join "P I N" and "p.a.s.s.w.o.r.d" into one word; each letter keeps its own span."""
+    matches = list(_SPACED_LETTERS.finditer(mapped.text))
+    if not matches:
+        return mapped
+    builder, position = _Builder(), 0
+    for match in matches:
+        builder.copy(mapped, position, match.start())
+        for index in range(match.start(), match.end(), 2):
+            builder.copy(mapped, index, index + 1)
+        position = match.end()
+    builder.copy(mapped, position, len(mapped.text))
+    return builder.build()
+
+
+def _digit_words_to_digits(mapped: MappedText) -> MappedText:
+    """ "four seven one nine" → "4719", "double five" → "55"; each digit maps to the word it came from."""
+    matches = list(_DIGIT_WORD_RUN.finditer(mapped.text))
+    if not matches:
+        return mapped
+    builder, position = _Builder(), 0
+    for match in matches:
+        builder.copy(mapped, position, match.start())
+        for word in _ONE_DIGIT_WORD.finditer(mapped.text, match.start(), match.end()):
+            parts = re.split(r"[ \t-]+", word.group().lower())
+            repeat = _REPEAT_WORDS.get(parts[0], 1) if len(parts) > 1 else 1
+            start, end = mapped.to_original(word.start(), word.end())
+            builder.emit(_DIGIT_WORDS[parts[-1]] * repeat, start, end)
         position = match.end()
     builder.copy(mapped, position, len(mapped.text))
     return builder.build()

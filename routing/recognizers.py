@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
+from routing.detectors import ALL_RULES
+from routing.detectors.base import Finding, IdentifierRule, MatchCache, digits_of, not_one_digit
+from routing.detectors.checksums import aba_valid, iban_valid, luhn_valid
+from routing.detectors.fuzzy import AnyContext, FuzzyContext
 from routing.policy import CustomRecognizer
 
+__all__ = [
+    "ADDRESS_RULES",
+    "BUILTIN_RULES",
+    "PERSON_RULES",
+    "Finding",
+    "IdentifierRule",
+    "aba_valid",
+    "custom_rules",
+    "find_identifiers",
+    "iban_valid",
+    "luhn_valid",
+]
+
 _I = re.IGNORECASE
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """An entity found in scanned text: type, span in that text, score, and who found it."""
-
-    entity_type: str
-    start: int
-    end: int
-    score: float
-    recognizer: str
 
 
 def _phrase_regex(phrase: str) -> str:
@@ -44,71 +49,13 @@ def _context(*phrases: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z])(?:{words})(?![a-z])", _I)
 
 
-@dataclass(frozen=True)
-class IdentifierRule:
-    """A value pattern, optionally gated or boosted by context words near it."""
-
-    name: str
-    entity: str
-    pattern: re.Pattern[str]
-    score: float
-    context: re.Pattern[str] | None = None
-    # With context: score when a context word is near; without it the base `score` (or no match).
-    context_score: float | None = None
-    require_context: bool = True
-    before: int = 48
-    after: int = 16
-    validate: Callable[[str], bool] | None = None
-
-    def find(self, text: str) -> Iterator[Finding]:
-        for match in self.pattern.finditer(text):
-            group = "value" if "value" in self.pattern.groupindex else 0
-            start, end = match.span(group)
-            value = match.group(group)
-            if self.validate is not None and not self.validate(value):
-                continue
-            score = self._score(text, start, end)
-            if score is not None:
-                yield Finding(self.entity, start, end, score, self.name)
-
-    def _score(self, text: str, start: int, end: int) -> float | None:
-        if self.context is None:
-            return self.score
-        window = text[max(0, start - self.before) : end + self.after]
-        if self.context.search(window):
-            return self.context_score if self.context_score is not None else self.score
-        return None if self.require_context else self.score
+def _context_either(*phrases: str) -> AnyContext:
+    """Context words exactly (with punctuation: "ss#", "a/c") or fuzzily ("scl scrty", "acct", "dob")."""
+    return AnyContext(_context(*phrases), FuzzyContext(phrases))
 
 
 def _digits(value: str) -> str:
-    return "".join(char for char in value if char.isdigit())
-
-
-def luhn_valid(value: str) -> bool:
-    digits = _digits(value)
-    if not digits or len(set(digits)) == 1:
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        number = int(char) * (2 if index % 2 else 1)
-        total += number - 9 if number > 9 else number
-    return total % 10 == 0
-
-
-def iban_valid(value: str) -> bool:
-    compact = re.sub(r"[\s-]", "", value).upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
-        return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
-
-
-def aba_valid(value: str) -> bool:
-    digits = _digits(value)
-    if len(digits) != 9 or len(set(digits)) == 1:
-        return False
-    weights = (3, 7, 1) * 3
-    return sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 10 == 0
+    return digits_of(value)
 
 
 def _card_shaped(value: str) -> bool:
@@ -128,9 +75,9 @@ def _secret_like(value: str) -> bool:
     return any(not char.isalpha() for char in value) or (value.lower() != value and value.upper() != value)
 
 
-_SSN_CONTEXT = _context("ssn", "ss#", "ss no", "social security", "social sec", "soc sec", "ssa")
-_CARD_CONTEXT = _context("card", "cc", "visa", "mastercard", "amex", "credit", "debit", "cvv", "pan")
-_BANK_CONTEXT = _context("account", "acct", "a/c", "checking", "savings", "bank", "sort code", "bsb")
+_SSN_CONTEXT = _context_either("ssn", "ss#", "ss no", "social security", "social sec", "soc sec", "ssa")
+_CARD_CONTEXT = _context_either("card", "cc", "visa", "mastercard", "amex", "credit", "debit", "cvv", "pan")
+_BANK_CONTEXT = _context_either("account", "acct", "a/c", "checking", "savings", "bank", "sort code", "bsb")
 _DATE = (
     r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
@@ -138,9 +85,16 @@ _DATE = (
 )
 _ID_VALUE = r"(?<![\w-])(?P<value>[A-Z0-9](?:[A-Z0-9]|-(?=[A-Z0-9])){4,19})(?![\w-])"
 
-BUILTIN_RULES: tuple[IdentifierRule, ...] = (
+_CORE_RULES: tuple[IdentifierRule, ...] = (
     # SSN-shaped numbers count whatever their validity: 078-05-1120 is the famous "invalid" one.
-    IdentifierRule("ssn_dashed", "US_SSN", re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"), 0.85),
+    # A single repeated digit ("000-00-0000") is a documentation sample, not anyone's number.
+    IdentifierRule(
+        "ssn_dashed",
+        "US_SSN",
+        re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"),
+        0.85,
+        validate=not_one_digit,
+    ),
     IdentifierRule(
         "ssn_separated",
         "US_SSN",
@@ -149,6 +103,7 @@ BUILTIN_RULES: tuple[IdentifierRule, ...] = (
         context=_SSN_CONTEXT,
         context_score=0.9,
         require_context=False,
+        validate=not_one_digit,
     ),
     IdentifierRule(
         "ssn_context",
@@ -156,6 +111,7 @@ BUILTIN_RULES: tuple[IdentifierRule, ...] = (
         re.compile(r"(?<!\d)\d{3}\s?[-. ]?\s?\d{2}\s?[-. ]?\s?\d{4}(?!\d)"),
         0.85,
         context=_SSN_CONTEXT,
+        validate=not_one_digit,
     ),
     IdentifierRule(
         "credit_card_luhn",
@@ -255,7 +211,9 @@ BUILTIN_RULES: tuple[IdentifierRule, ...] = (
         "DATE_OF_BIRTH",
         re.compile(rf"(?<![\w/.-])(?P<value>{_DATE})(?![\w/-])", _I),
         0.9,
-        context=_context("dob", "d o b", "date of birth", "birth date", "birthdate", "born", "birthday"),
+        context=_context_either(
+            "dob", "d o b", "date of birth", "birth date", "birthdate", "born", "birthday"
+        ),
         before=32,
         after=0,
     ),
@@ -264,7 +222,7 @@ BUILTIN_RULES: tuple[IdentifierRule, ...] = (
         "PASSPORT",
         re.compile(r"(?<![\w-])(?P<value>[A-Z0-9]{6,10})(?![\w-])", _I),
         0.9,
-        context=_context("passport"),
+        context=_context_either("passport"),
         before=40,
         validate=_enough_digits(5),
     ),
@@ -364,6 +322,9 @@ BUILTIN_RULES: tuple[IdentifierRule, ...] = (
         validate=_digit_count(7, 15),
     ),
 )
+
+# The core identifier rules plus every DLP detector family (`routing.detectors`): the gate runs them all.
+BUILTIN_RULES: tuple[IdentifierRule, ...] = _CORE_RULES + ALL_RULES
 
 _STREET_SUFFIX = (
     "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy"
@@ -479,8 +440,9 @@ def custom_rules(recognizers: Sequence[CustomRecognizer]) -> tuple[IdentifierRul
 
 def find_identifiers(text: str, rules: Sequence[IdentifierRule]) -> list[Finding]:
     findings: list[Finding] = []
+    matches: MatchCache = {}
     for rule in rules:
-        findings.extend(rule.find(text))
+        findings.extend(rule.find(text, matches))
     findings.extend(find_ibans(text))
     return findings
 

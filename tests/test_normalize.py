@@ -64,3 +64,31 @@ def test_offsets_map_through_removed_and_folded_characters() -> None:
     assert text[start:end] == "０7\u200b8-05-1120"
     with pytest.raises(ValueError):
         mapped.to_original(3, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my P I N is 4 7 1 9", "my PIN is 4719"),
+        ("p.a.s.s.w.o.r.d: x", "password: x"),
+        ("S-S-N please", "SSN please"),
+        ("pin four seven one nine", "pin 4719"),
+        ("code oh two, double five, triple nine", "code 0255999"),
+        ("Nine-eight-seven", "987"),
+        ("one of the two reasons", "one of the two reasons"),
+        ("I have one, two or three", "I have one, two or three"),
+        ("e.g. an example", "e.g. an example"),
+    ],
+)
+def test_spelled_out_letters_and_digit_words(text: str, expected: str) -> None:
+    assert normalize(text).text == expected
+
+
+def test_spelled_out_forms_map_back_exactly() -> None:
+    text = "my P I N is four seven one nine"
+    mapped = normalize(text)
+    pin = mapped.text.index("PIN")
+    assert text.__getitem__(slice(*mapped.to_original(pin, pin + 3))) == "P I N"
+    digits = mapped.text.index("4719")
+    assert text.__getitem__(slice(*mapped.to_original(digits, digits + 4))) == "four seven one nine"
+    assert text.__getitem__(slice(*mapped.to_original(digits + 1, digits + 2))) == "seven"

@@ -51,7 +51,7 @@ def test_default_policy_routes() -> None:
         ),
         (lambda t: t + '\n[[custom_recognizers]]\nname = "both"\nentity = "BOTH"\n', "exactly one of"),
         (lambda t: t.replace("[tiers.public]", "[tiers.public"), "not valid TOML"),
-        (lambda t: t.replace('version = "2025.1"', ""), "version"),
+        (lambda t: t.replace('version = "2026.1"', ""), "version"),
     ],
 )
 def test_invalid_policies_fail_with_one_line(edit, expected: str) -> None:
@@ -70,11 +70,49 @@ def test_reload_on_change_keeps_last_good_policy(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(default_policy_text())
     source = PolicySource(path)
-    assert source.current().version == "2025.1"
-    path.write_text(default_policy_text().replace('version = "2025.1"', 'version = "2025.2"'))
+    assert source.current().version == "2026.1"
+    path.write_text(default_policy_text().replace('version = "2026.1"', 'version = "2026.2"'))
     os.utime(path, ns=(1, 10**18))
-    assert source.current().version == "2025.2"
+    assert source.current().version == "2026.2"
     path.write_text("this is = = not toml")
     os.utime(path, ns=(1, 2 * 10**18))
-    assert source.current().version == "2025.2"
+    assert source.current().version == "2026.2"
     assert source.last_error is not None and "not valid TOML" in source.last_error
+
+
+def test_every_detector_entity_has_a_tier_in_the_default_policy() -> None:
+    from routing.detectors import ENTITY_TYPES
+
+    policy = load_policy()
+    missing = sorted(entity for entity in ENTITY_TYPES if policy.entity_rule(entity) is None)
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("entity", "tier"),
+    [
+        ("PASSWORD", Tier.REGULATED),
+        ("PIN", Tier.REGULATED),
+        ("OTP_CODE", Tier.REGULATED),
+        ("CARD_CVV", Tier.REGULATED),
+        ("NATIONAL_ID", Tier.REGULATED),
+        ("TAX_ID", Tier.REGULATED),
+        ("INCOME", Tier.REGULATED),
+        ("CUSTOMER_ID", Tier.INTERNAL),
+        ("DEVICE_SERIAL", Tier.INTERNAL),
+        ("GPS_COORDINATES", Tier.INTERNAL),
+        ("USER_PATH", Tier.INTERNAL),
+        ("SOCIAL_HANDLE", Tier.INTERNAL),
+    ],
+)
+def test_detector_families_map_to_their_tiers(entity: str, tier: Tier) -> None:
+    assert load_policy().entity_rule(entity).tier is tier
+
+
+def test_health_topics_are_regulated_vocabularies() -> None:
+    topics = {topic.name: topic for topic in load_policy().topics}
+    for name in ("health_condition", "medication", "health_measurement"):
+        assert topics[name].tier is Tier.REGULATED
+        # Vocabulary (weight 0) only counts through the `{phrases}` possession cues.
+        assert len(topics[name].phrases) >= 90
+        assert any("{phrases}" in pattern for pattern in topics[name].patterns)

@@ -1,0 +1,66 @@
+"""Contact data through the gate: relatives' names, emergency contacts, maiden names, birthplace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from routing.gate import SensitivityGate
+from routing.policy import load_policy
+from routing.tiers import Tier
+
+
+@pytest.fixture(scope="module")
+def gate() -> Iterator[SensitivityGate]:
+    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
+    gate = SensitivityGate(load_policy(), None, timeout_s=30)
+    yield gate
+    gate.close()
+
+
+def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
+    decision = gate.classify(text)
+    assert not decision.failed_closed, decision.reasons
+    return decision.tier, set(decision.entity_counts())
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my emergency contact is my sister Ana", "Ana"),
+        ("next of kin: Tomasz Nowak", "Tomasz Nowak"),
+        ("My son Oliver starts school in May", "Oliver"),
+        ("her husband's name is jorge", "jorge"),
+        ("my maiden name was Okafor", "Okafor"),
+    ],
+)
+def test_relatives_names_are_pseudonymized(gate: SensitivityGate, text: str, value: str) -> None:
+    assert _found(gate, text)[0] is not Tier.PUBLIC
+    assert value in {span.value for span in gate.find_pii(text) if span.type == "PERSON"}
+
+
+@pytest.mark.parametrize(
+    "text", ["I was born in Lyon, France", "place of birth: Rosario", "I grew up in Tampere"]
+)
+def test_place_of_birth_is_pseudonymized(gate: SensitivityGate, text: str) -> None:
+    tier, entities = _found(gate, text)
+    assert tier is Tier.INTERNAL and "PLACE_OF_BIRTH" in entities
+
+
+def test_email_found_without_presidio(gate: SensitivityGate) -> None:
+    tier, entities = _found(gate, "write to m.kowalska+bank@poczta.example.pl")
+    assert tier is Tier.INTERNAL and "EMAIL_ADDRESS" in entities
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My sister is visiting next week",
+        "What should an emergency contact form include?",
+        "Einstein was born in Ulm.",
+        "How do I change my maiden name on a bank account?",
+    ],
+)
+def test_relations_without_names_stay_public(gate: SensitivityGate, text: str) -> None:
+    assert _found(gate, text)[0] is Tier.PUBLIC

@@ -1,0 +1,62 @@
+"""Health and biometric content through the gate: vocabulary near a possession cue is regulated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from routing.gate import SensitivityGate
+from routing.policy import load_policy
+from routing.tiers import Tier
+
+
+@pytest.fixture(scope="module")
+def gate() -> Iterator[SensitivityGate]:
+    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
+    gate = SensitivityGate(load_policy(), None, timeout_s=30)
+    yield gate
+    gate.close()
+
+
+def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
+    decision = gate.classify(text)
+    assert not decision.failed_closed, decision.reasons
+    return decision.tier, set(decision.entity_counts())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my smartwatch log has my asthma history",
+        "the medication I take for the thing with my thyroid",
+        "I'm on sertraline 50mg since March",
+        "my dad's A1C came back at 7.9",
+        "she was diagnosed with endometriosis last year",
+        "I'm allergic to penicillin",
+        "my blood pressure was 150/95 this morning",
+        "our daughter has ADHD and dyslexia",
+        "the BRCA result my mum got was positive",
+        "he struggles with panic attacks at work",
+        "my wheelchair needs a ramp at the office",
+    ],
+)
+def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
+    decision = gate.classify(text)
+    assert decision.tier is Tier.REGULATED, decision.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is asthma?",
+        "What are the side effects of metformin?",
+        "How is blood pressure measured?",
+        "Explain the difference between type 1 and type 2 diabetes.",
+        "Which foods trigger migraines?",
+        "What does a BRCA test look for?",
+    ],
+)
+def test_general_health_questions_stay_public(gate: SensitivityGate, text: str) -> None:
+    decision = gate.classify(text)
+    assert decision.tier is Tier.PUBLIC, decision.reasons
