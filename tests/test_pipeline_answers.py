@@ -231,3 +231,47 @@ async def test_the_real_gate_names_the_values_to_mask(gate_privacy) -> None:  # 
     p = ChatPipeline(settings=Settings(), models=ModelSet(local=local), privacy=gate_privacy)
     result = await ask(p, conversation(), "My SSN is 536-22-4567, is it stored anywhere?")
     assert "4567" not in result.answer and result.receipt.cleaned == {"echoed_value": 1}
+
+
+HANDBOOK = {
+    "remote.md": "# Remote work\n\nEmployees may work remotely up to three days a week after agreeing it "
+    "with their manager. Core hours are 10:00 to 15:00.\n",
+    "allowance.md": "# Home office allowance\n\n" + ALLOWANCE + "\n",
+    "address.md": "# Changing your address\n\n" + ADDRESS + "\n",
+    "leave.md": "# Parental leave\n\n" + LEAVE + "\n",
+}
+
+
+@pytest.mark.slow
+async def test_with_real_documents_ingested(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Real knowledge base (Chroma, BM25, int8 MiniLM) with a small handbook; scripted model."""
+    from sqlalchemy import create_engine
+
+    from knowledge.knowledge_base import KnowledgeBase
+    from knowledge.testing import shared_onnx_embedder
+
+    settings = Settings(data_dir=tmp_path / "data")
+    engine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    kb = KnowledgeBase(settings, engine, lambda _text: Tier.INTERNAL, embedder=shared_onnx_embedder())
+    for name, text in HANDBOOK.items():
+        (tmp_path / name).write_text(text)
+        assert kb.ingest_file(tmp_path / name, owner="hr", public=True).status == "added"
+    local = QueueModel(default="Here is what I can tell you.")
+    tickets = Tickets()
+    p = ChatPipeline(
+        settings=settings,
+        models=ModelSet(local=local),
+        privacy=EchoPrivacy(),
+        services=TurnServices(knowledge=kb, escalations=tickets),
+    )
+    for text in [s for s, _ in STARTERS] + DRAFTING:
+        result = await ask(p, conversation(), text)
+        assert result.answer == "Here is what I can tell you.", text
+        # The company starter is grounded in the remote-work page; the tasks are not grounded.
+        assert bool(result.sources) == ("handbook" in text), text
+    missing = await ask(p, conversation(), "What is our policy on company cars?")
+    assert missing.answer.startswith("I couldn't find this")
+    local.enqueue("Parental leave is 16 weeks at full pay for the primary carer [1].")
+    wrong = await ask(p, conversation(), "How much is the home office allowance?")
+    assert wrong.confidence is not None and wrong.confidence.level == "low"
+    assert tickets.opened == []
