@@ -185,11 +185,12 @@ def _register() -> None:
     from assistant.governance.cli import audit, groups, users
     from assistant.security.cli import audit_deps, eval_injection
     from knowledge.cli import docs, eval_rag, ingest, search
-    from routing.cli import classify_command, eval_pii_command
+    from routing.cli import classify_command, eval_pii_command, eval_sensitivity_command
 
     for command in (classify_command, ingest, docs, search, users, groups, keys, audit, audit_deps):
         main.add_command(command)
     evaluate.add_command(eval_pii_command, "pii")
+    evaluate.add_command(eval_sensitivity_command, "sensitivity")
     evaluate.add_command(eval_rag, "rag")
     evaluate.add_command(eval_injection, "injection")
 

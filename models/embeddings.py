@@ -108,7 +108,8 @@ class OnnxMiniLMEmbedder:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()
+        vectors: list[list[float]] = self.embed_array(texts).tolist()
+        return vectors
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors as one float32 array (rows in input order), without the list round trip."""

@@ -84,6 +84,33 @@ def eval_pii_command(data_dir: Path | None, split: str, as_json: bool) -> None:
     sys.stdout.flush()
 
 
+@click.command("eval-sensitivity")
+@click.option(
+    "--split",
+    default="heldback",
+    show_default=True,
+    help="train, dev, heldback, all, or a path to a JSONL of {text, sensitive, category, form}.",
+)
+@click.option("--no-external", is_flag=True, help="Skip the external benign text (spikee, SQuAD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def eval_sensitivity_command(split: str, no_external: bool, as_json: bool) -> None:
+    """Not-public recall per category and form, false flags, layers and latency of the full gate."""
+    from routing.sensitivity_eval import SPLITS, benign_texts, evaluate, flag_rate, format_report, load_rows
+
+    if split not in (*SPLITS, "all") and not split.endswith(".jsonl"):
+        raise click.BadParameter(f"{split!r} is not a split or a .jsonl file", param_hint="--split")
+    try:
+        rows = load_rows(split)
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"cannot read {split}: {exc}") from None
+    gate = _gate()
+    report = evaluate(gate, rows)
+    if not no_external:
+        report.external = {name: flag_rate(gate, texts) for name, texts in benign_texts().items()}
+    click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))
+    sys.stdout.flush()
+
+
 @click.group("gate")
 def gate_group() -> None:
     """The sensitivity gate."""
@@ -91,3 +118,4 @@ def gate_group() -> None:
 
 gate_group.add_command(classify_command)
 gate_group.add_command(eval_pii_command)
+gate_group.add_command(eval_sensitivity_command)

@@ -1,11 +1,13 @@
 """The sensitivity gate: one typed, immutable decision per text, and it fails closed.
 
 `SensitivityGate.classify(text)` normalizes the text, runs Presidio's NER plus our identifier
-rules and the policy's topic taxonomy, and returns a `GateDecision`: tier, route, the deciding
-policy rule, human-readable reasons, and the entities found as type/span/score/recognizer. The
-decision is what the UI shows, the audit log stores and tests assert on, so it must never carry
-a detected value. Values, needed for pseudonymization, live only in `Detection.spans` (`PiiSpan`),
-which is not serializable and hides values from `repr`.
+rules and the policy's topic taxonomy, then (on what those found public, per the policy's
+`[contextual]` section) the learned contextual classifier, and returns a `GateDecision`: tier,
+route, the deciding policy rule, human-readable reasons, the entities found as
+type/span/score/recognizer and the classifier's verdict. The decision is what the UI shows, the
+audit log stores and tests assert on, so it must never carry a detected value. Values, needed
+for pseudonymization, live only in `Detection.spans` (`PiiSpan`), which is not serializable and
+hides values from `repr`.
 
 Any error or a timeout makes the decision `regulated` with a reason: when in doubt, stay local.
 """
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from routing.contextual import ContextualError, ContextualFinding
 from routing.names import refine_person_findings
 from routing.normalize import normalize
 from routing.policy import Policy, PolicySource
@@ -51,6 +54,12 @@ class EntityDetector(Protocol):
     """Finds entities in (normalized) text; Presidio in production, anything in unit tests."""
 
     def find(self, text: str) -> list[Finding]: ...
+
+
+class ContextualScorer(Protocol):
+    """(likeliest sensitive category, probability the text is sensitive); `routing.contextual`."""
+
+    def best(self, text: str) -> tuple[str, float]: ...
 
 
 class GateError(Exception):
@@ -80,6 +89,7 @@ class GateDecision(BaseModel):
     reasons: tuple[str, ...]
     entities: tuple[EntityFinding, ...] = ()
     topics: tuple[TopicFinding, ...] = ()
+    contextual: ContextualFinding | None = None
     policy_version: str
     source: str = "message"
     failed_closed: bool = False
@@ -141,11 +151,14 @@ class SensitivityGate:
         *,
         timeout_s: float = 2.0,
         embed: Embedder | None = None,
+        contextual: ContextualScorer | None = None,
     ) -> None:
+        """`contextual` None leaves the learned layer out (unit tests); `build_gate` always wires it."""
         self._source = policy if isinstance(policy, PolicySource) else PolicySource(policy=policy)
         self._detector = detector
         self._timeout_s = timeout_s
         self._embed = embed
+        self._contextual = contextual
         self._compiled: _Compiled | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sensitivity-gate")
 
@@ -163,6 +176,9 @@ class SensitivityGate:
             policy = self.policy
             future = self._pool.submit(self._detect, text, source, policy)
             detection = future.result(timeout=self._timeout_s)
+        except ContextualError as exc:
+            # The message names the cause (missing head, other model), never the input.
+            return _fail_closed(str(exc), source, started, self)
         except FutureTimeout:
             return _fail_closed(
                 f"classification timed out after {self._timeout_s:g} s", source, started, self
@@ -213,7 +229,21 @@ class SensitivityGate:
         findings = refine_person_findings(mapped.text, findings)
         spans = _to_original_spans(findings, mapped.to_original, text, policy)
         topics = tuple(compiled.topics.find(mapped.text))
-        return Detection(decide(spans, topics, policy, source=source), tuple(spans))
+        decision = decide(spans, topics, policy, source=source)
+        return Detection(self._second_look(text, decision, policy), tuple(spans))
+
+    def _second_look(self, text: str, decision: GateDecision, policy: Policy) -> GateDecision:
+        """The contextual classifier, on what the deterministic layers found public (or on all)."""
+        rule = policy.contextual
+        if self._contextual is None or not rule.enabled or not text.strip():
+            return decision
+        if rule.run_on == "public" and decision.tier is not Tier.PUBLIC:
+            return decision
+        category, score = self._contextual.best(text)
+        if score < rule.threshold:
+            return decision
+        finding = ContextualFinding(category=category, score=score, tier=rule.tier_for(category))
+        return apply_contextual(decision, finding, policy)
 
 
 def _to_original_spans(
@@ -293,6 +323,22 @@ def decide(
     )  # fmt: skip
 
 
+def apply_contextual(decision: GateDecision, finding: ContextualFinding, policy: Policy) -> GateDecision:
+    """The pure step that adds the classifier's verdict: its reason, and its tier if higher."""
+    tier = highest(decision.tier, finding.tier)
+    raised = tier is not decision.tier
+    reasons = decision.reasons if decision.entities or decision.topics else ()
+    return decision.model_copy(
+        update={
+            "tier": tier,
+            "route": policy.route_for(tier),
+            "rule": f"contextual:{finding.category}" if raised else decision.rule,
+            "reasons": (*reasons, finding.reason()),
+            "contextual": finding,
+        }
+    )
+
+
 def _fail_closed(reason: str, source: str, started: float, gate: SensitivityGate) -> Detection:
     try:
         version = gate.policy.version
@@ -337,14 +383,19 @@ def combine(decisions: Sequence[GateDecision]) -> GateDecision:
 def build_gate(
     settings: RoutingSettings, *, embed: Embedder | None = None, preload: bool = True
 ) -> SensitivityGate:
-    """The production gate: Presidio (spaCy from its installed package) plus our rules and the policy.
+    """The production gate: Presidio (spaCy from its installed package) plus our rules, the policy,
+    and the contextual classifier on the local MiniLM embedder (built here; if it cannot be built,
+    every decision fails closed with the reason).
 
     `preload` loads spaCy now, so the first classification does not spend its timeout loading it.
     """
     from routing.analyzer import PresidioDetector
+    from routing.contextual import build_contextual
 
     detector = PresidioDetector(settings)
     if preload:
         detector.load()
     source = PolicySource(settings.policy_path)
-    return SensitivityGate(source, detector, timeout_s=settings.classify_timeout_s, embed=embed)
+    return SensitivityGate(
+        source, detector, timeout_s=settings.classify_timeout_s, embed=embed, contextual=build_contextual()
+    )

@@ -18,7 +18,7 @@ import threading
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -112,6 +112,41 @@ class CustomRecognizer(_Strict):
         return self
 
 
+# The DLP taxonomy the contextual classifier scores (`routing.contextual`).
+CONTEXTUAL_CATEGORIES = (
+    "contact", "account", "authentication", "device", "financial",
+    "health", "identification", "location", "media",
+)  # fmt: skip
+_CONTEXTUAL_TIERS = {
+    "contact": Tier.INTERNAL, "account": Tier.INTERNAL, "device": Tier.INTERNAL,
+    "location": Tier.INTERNAL, "authentication": Tier.REGULATED, "financial": Tier.REGULATED,
+    "health": Tier.REGULATED, "identification": Tier.REGULATED, "media": Tier.REGULATED,
+}  # fmt: skip
+
+
+class ContextualRule(_Strict):
+    """The learned contextual layer: disclosures with no detectable value ("the sugar one")."""
+
+    enabled: bool = True
+    # "public": only messages the deterministic layers found public; "all": every message.
+    run_on: Literal["public", "all"] = "public"
+    # The calibrated probability of the most likely category at which it counts.
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # The tier a category forces; a category left out forces `regulated` (fail closed).
+    categories: dict[str, Tier] = Field(default_factory=lambda: dict(_CONTEXTUAL_TIERS))
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, categories: dict[str, Tier]) -> dict[str, Tier]:
+        unknown = sorted(set(categories) - set(CONTEXTUAL_CATEGORIES))
+        if unknown:
+            raise ValueError(f"unknown contextual category {unknown[0]!r}")
+        return categories
+
+    def tier_for(self, category: str) -> Tier:
+        return self.categories.get(category, Tier.REGULATED)
+
+
 class Policy(_Strict):
     version: str = Field(min_length=1)
     name: str = "default"
@@ -126,6 +161,7 @@ class Policy(_Strict):
     # product names that look like people). Compared case-insensitively, whole value only; never
     # put an identifier here.
     allow_terms: tuple[str, ...] = ()
+    contextual: ContextualRule = ContextualRule()
 
     @field_validator("entities")
     @classmethod

@@ -1,0 +1,103 @@
+"""Train the contextual head on the authored dataset: `python -m routing.train_contextual`.
+
+Fits multinomial logistic regression (numpy, L2, full-batch gradient descent from zeros, so the
+same vectors always give the same weights) on the MiniLM embeddings of `train.jsonl`, fits a
+softmax temperature on `dev.jsonl` (calibration), prints dev figures and the threshold that keeps
+dev near-miss false flags at or under the target, and saves `routing/data/contextual_head.npz`.
+The held-back split is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from routing.contextual import NONE_LABEL, ContextualHead
+from routing.policy import CONTEXTUAL_CATEGORIES
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "sensitivity"
+HEAD_PATH = Path(__file__).resolve().parent / "data" / "contextual_head.npz"
+LABELS = (NONE_LABEL, *CONTEXTUAL_CATEGORIES)
+
+
+def read_split(name: str, data_dir: Path = DATA_DIR) -> list[dict[str, object]]:
+    with (data_dir / f"{name}.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def targets(rows: list[dict[str, object]]) -> np.ndarray:
+    return np.array([LABELS.index(str(r["category"])) if r["sensitive"] else 0 for r in rows])
+
+
+def fit(
+    vectors: np.ndarray, y: np.ndarray, *, classes: int, l2: float = 1e-3, steps: int = 3000, lr: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression by full-batch gradient descent from zeros (deterministic)."""
+    n, dim = vectors.shape
+    onehot = np.eye(classes)[y]
+    # Classes weighted to equal total mass, so nine small categories are not drowned by "none".
+    counts = np.maximum(onehot.sum(axis=0), 1)
+    sample_weight = (n / (classes * counts))[y][:, None]
+    weights, bias = np.zeros((dim, classes)), np.zeros(classes)
+    for _ in range(steps):
+        logits = vectors @ weights + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        prob = np.exp(logits)
+        prob /= prob.sum(axis=1, keepdims=True)
+        grad = sample_weight * (prob - onehot) / n
+        weights -= lr * (vectors.T @ grad + l2 * weights)
+        bias -= lr * grad.sum(axis=0)
+    return weights, bias
+
+
+def fit_temperature(head: ContextualHead, vectors: np.ndarray, y: np.ndarray) -> float:
+    """The softmax temperature with the lowest negative log-likelihood on the dev split."""
+    best, best_nll = 1.0, float("inf")
+    for temperature in np.round(np.arange(0.25, 4.01, 0.05), 2):
+        trial = ContextualHead(head.labels, head.weights, head.bias, float(temperature), head.embedder_sha256)
+        prob = trial.probabilities(vectors)[np.arange(len(y)), y]
+        nll = float(-np.log(np.clip(prob, 1e-12, None)).mean())
+        if nll < best_nll:
+            best, best_nll = float(temperature), nll
+    return best
+
+
+def threshold_for(scores: np.ndarray, sensitive: np.ndarray, max_false_flags: float) -> float:
+    """The lowest threshold whose false-flag rate on the dev negatives is at most the target."""
+    negatives = np.sort(scores[~sensitive])[::-1]
+    allowed = int(np.floor(max_false_flags * len(negatives)))
+    return float(np.round(min(0.95, max(0.05, negatives[allowed] + 1e-3)), 3))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-false-flags", type=float, default=0.04)
+    parser.add_argument("--out", type=Path, default=HEAD_PATH)
+    args = parser.parse_args()
+    from models.embeddings import OnnxMiniLMEmbedder
+
+    embedder = OnnxMiniLMEmbedder()
+    train, dev = read_split("train"), read_split("dev")
+    x_train = embedder.embed_array([str(r["text"]) for r in train])
+    x_dev = embedder.embed_array([str(r["text"]) for r in dev])
+    weights, bias = fit(x_train, targets(train), classes=len(LABELS))
+    head = ContextualHead(LABELS, weights, bias, 1.0, embedder.model_sha256)
+    temperature = fit_temperature(head, x_dev, targets(dev))
+    head = ContextualHead(LABELS, weights, bias, temperature, embedder.model_sha256)
+    scores = 1.0 - head.probabilities(x_dev)[:, 0]
+    sensitive = np.array([bool(r["sensitive"]) for r in dev])
+    threshold = threshold_for(scores, sensitive, args.max_false_flags)
+    print(f"train {len(train)}, dev {len(dev)}; temperature {temperature}; dev threshold {threshold}")
+    for form in ("direct", "obfuscated", "implied"):
+        mask = np.array([r["form"] == form for r in dev])
+        print(f"  dev {form}: recall {(scores[mask] >= threshold).mean():.3f} (n={mask.sum()})")
+    print(f"  dev negatives flagged: {(scores[~sensitive] >= threshold).mean():.3f}")
+    head.save(args.out)
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
