@@ -42,8 +42,8 @@ _INVISIBLE_EXTRA = frozenset("\u034f\u115f\u1160\u3164\uffa0")  # fillers that a
 
 _WORD = re.compile(r"\w+")
 # A run of single digits separated by spaces, dots, dashes or underscores: "0 7 8 - 0 5 - 1 1 2 0",
-# "4 7 1 9" (a PIN is four digits, so four is enough).
-_SPACED_DIGITS = re.compile(r"(?<![\w.])\d(?:[ \t._-]{1,3}\d){3,}(?![\w])")
+# "4 7 1 9", "5 1 2" (a CVV is three digits, so three are enough).
+_SPACED_DIGITS = re.compile(r"(?<![\w.])\d(?:[ \t._-]{1,3}\d){2,}(?![\w])")
 # Three or more single letters separated by one space, dot, dash or underscore: "S S N", "p.a.s.s".
 _SPACED_LETTERS = re.compile(r"(?<![\w.])[A-Za-z](?:[ ._-][A-Za-z]){2,}(?![\w])")
 _DIGIT_WORDS = {

@@ -185,7 +185,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
         "HEALTH_PLAN_ID",
         re.compile(_ID_VALUE, _I),
         0.85,
-        context=_context(
+        context=_context_either(
             "member id",
             "member number",
             "member no",
@@ -289,7 +289,9 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             r"(?<![\w+])(?P<value>\+?\(?\d[\d ().-]{4,20}\d)(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w])", _I
         ),
         0.7,
-        context=_context(
+        context=_context_either(
+            "ph",
+            "mob",
             "phone",
             "tel",
             "telephone",

@@ -36,6 +36,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("add me, PSN id: dark_falcon_88", "GAMING_HANDLE"),
         ("follow me @ana.rios on Instagram", "SOCIAL_HANDLE"),
         ("my tiktok handle is @mila.bakes", "SOCIAL_HANDLE"),
+        ("ig: tom_h_92", "SOCIAL_HANDLE"),
         ("I work at Acme Corp since 2019", "EMPLOYER"),
         ("my husband worked for Deutsche Bahn for ten years", "EMPLOYER"),
         ("my employer is Northwind Traders", "EMPLOYER"),
@@ -62,6 +63,7 @@ def test_dates_of_birth_are_regulated(gate: SensitivityGate, text: str) -> None:
         "Email support@example.com if it breaks",
         "I work at home on Fridays",
         "My Steam library is huge.",
+        "my instagram is private",
     ],
 )
 def test_account_questions_stay_public(gate: SensitivityGate, text: str) -> None:

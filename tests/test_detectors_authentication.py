@@ -30,6 +30,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     [
         ("the login password is Autumn2024!", "PASSWORD"),
         ("my pwd: hunter22", "PASSWORD"),
+        ("pwd => Zx!92kLm", "PASSWORD"),
         ("pasword = Tr0ub4dor&3 for the shared drive", "PASSWORD"),
         ("p.a.s.s.w.o.r.d is Blue-Kettle-77", "PASSWORD"),
         ("wifi password: Bl4ckCat99", "PASSWORD"),

@@ -48,8 +48,16 @@ def test_place_of_birth_is_pseudonymized(gate: SensitivityGate, text: str) -> No
     assert tier is Tier.INTERNAL and "PLACE_OF_BIRTH" in entities
 
 
-def test_email_found_without_presidio(gate: SensitivityGate) -> None:
-    tier, entities = _found(gate, "write to m.kowalska+bank@poczta.example.pl")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to m.kowalska+bank@poczta.example.pl",
+        "email me jdoe at gmail dot com",
+        "r.ahmed [at] uni [dot] ac [dot] uk",
+    ],
+)
+def test_email_found_without_presidio(gate: SensitivityGate, text: str) -> None:
+    tier, entities = _found(gate, text)
     assert tier is Tier.INTERNAL and "EMAIL_ADDRESS" in entities
 
 
@@ -60,6 +68,7 @@ def test_email_found_without_presidio(gate: SensitivityGate) -> None:
         "What should an emergency contact form include?",
         "Einstein was born in Ulm.",
         "How do I change my maiden name on a bank account?",
+        "We will meet at the office dot com launch",
     ],
 )
 def test_relations_without_names_stay_public(gate: SensitivityGate, text: str) -> None:

@@ -35,6 +35,11 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("crd nmbr 5105.1051.0510.5107 please", "CREDIT_CARD"),
         ("my visa is 4 9 1 6 - 3 8 2 9 - 1 1 2 2 - 8 8 9 0", "CREDIT_CARD"),
         ("the cvc on the back says 8834", "CARD_CVV"),
+        ("the c.v.v is 5 1 2", "CARD_CVV"),
+        (
+            "card: four five three nine, one four eight eight, zero three four three, six four six seven",
+            "CREDIT_CARD",
+        ),
         ("expires 11/2027", "CARD_EXPIRY"),
         ("send the refund to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "CRYPTO_WALLET"),
         ("my ETH wallet 0x52908400098527886E0F7030069857D2E4169EE7", "CRYPTO_WALLET"),

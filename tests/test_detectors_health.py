@@ -39,6 +39,9 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         "the BRCA result my mum got was positive",
         "he struggles with panic attacks at work",
         "my wheelchair needs a ramp at the office",
+        "diagnosed w/ t2 diabetes last yr",
+        "I've been on antidepressants for two years",
+        "mom has early dementia",
     ],
 )
 def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
@@ -55,6 +58,8 @@ def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
         "Explain the difference between type 1 and type 2 diabetes.",
         "Which foods trigger migraines?",
         "What does a BRCA test look for?",
+        "I read an article on asthma",
+        "How is diabetes diagnosed?",
     ],
 )
 def test_general_health_questions_stay_public(gate: SensitivityGate, text: str) -> None:

@@ -50,12 +50,20 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("drivers licence D1234-56789-01234", "DRIVER_LICENSE"),
         ("visa number 88412207 on the grant letter", "VISA_NUMBER"),
         ("voter id: XYZ4829103", "VOTER_ID"),
+        ("nat'l id 318-274-659", "NATIONAL_ID"),
+        ("my drivers lic # is S530-4129-8812", "DRIVER_LICENSE"),
     ],
 )
 def test_identifiers_are_regulated(gate: SensitivityGate, text: str, entity: str) -> None:
     tier, entities = _found(gate, text)
     assert tier is Tier.REGULATED
     assert entity in entities
+
+
+@pytest.mark.parametrize("text", ["license plate 7ABC123", "VIN 1HGCM82633A004352"])
+def test_vehicle_ids_are_pseudonymized(gate: SensitivityGate, text: str) -> None:
+    tier, entities = _found(gate, text)
+    assert tier is Tier.INTERNAL and "VEHICLE_ID" in entities
 
 
 def test_employee_ids_are_pseudonymized(gate: SensitivityGate) -> None:

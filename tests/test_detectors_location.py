@@ -31,6 +31,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("I'm at 48.8584 N, 2.2945 E", "GPS_COORDINATES"),
         ("pin me at 51°30'26\"N 0°7'39\"W", "GPS_COORDINATES"),
         ("my location is -33.8688, 151.2093", "GPS_COORDINATES"),
+        ("lat 40.7484 long -73.9857", "GPS_COORDINATES"),
         ("my IP is 84.23.101.7", "IP_ADDRESS"),
         ("home router at fe80::1ff:fe23:4567:890a", "IP_ADDRESS"),
         ("the wifi is called HomeNet_5G", "WIFI_SSID"),

@@ -155,6 +155,18 @@ RULES: tuple[IdentifierRule, ...] = (
         validate=lambda v: _handle_like(v) and any(not c.islower() for c in v),
     ),
     IdentifierRule(
+        "social_platform_is",
+        "SOCIAL_HANDLE",
+        re.compile(
+            r"\b(?:instagram|insta|ig|twitter|tiktok|snapchat|snap|threads|bluesky|linkedin|youtube|twitch|reddit"
+            r"|telegram|mastodon)\s*(?:is|:|=)\s*(?P<value>@?[A-Za-z0-9_.\-]{3,30})",
+            IGNORE_CASE,
+        ),
+        0.75,
+        # "my instagram is private" describes the account; "tom_h_92" and "@tom" name it.
+        validate=lambda v: _handle_like(v) and (v.startswith("@") or any(not c.isalpha() for c in v)),
+    ),
+    IdentifierRule(
         "employer",
         "EMPLOYER",
         re.compile(

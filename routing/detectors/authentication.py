@@ -35,7 +35,7 @@ def _secret_like(value: str) -> bool:
     return has_letter and (has_other or inner_capital)
 
 
-_ASSIGNED = r"(?:\s+(?:is|was|will be|reads|set to|changed to)\s+|\s*(?:=|:|->)\s*)[\"'`]?"
+_ASSIGNED = r"(?:\s+(?:is|was|will be|reads|set to|changed to)\s+|\s*(?:=>|:=|=|:|->)\s*)[\"'`]?"
 _PASSWORD_WORDS = fuzzy(
     "password",
     "passwd",

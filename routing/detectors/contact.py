@@ -1,5 +1,6 @@
 """Contact data the NER misses: relatives' names ("my sister Ana"), emergency contacts, maiden names,
-place of birth, and e-mail addresses (so the gate catches them without Presidio too).
+place of birth, and e-mail addresses, also spelled out ("jdoe at gmail dot com"), so the gate
+catches them without Presidio too.
 
 Names are reported as PERSON, so they are pseudonymized like any other name. A relation word alone
 ("my sister is visiting") is not a name: the rules want a capitalised name, or an explicit
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from routing.detectors.base import IdentifierRule, not_a_common_word
+from routing.detectors.base import IGNORE_CASE, IdentifierRule, not_a_common_word
 from routing.detectors.fuzzy import fuzzy
 
 _RELATION = (
@@ -61,6 +62,15 @@ _NOT_NAMES = frozenset(
 _EMERGENCY_WORDS = fuzzy(
     "emergency contact", "next of kin", "in case of emergency", "ice contact", "emergency number"
 )
+
+
+_TLDS = frozenset(
+    {
+        "com", "org", "net", "edu", "gov", "io", "co", "uk", "de", "fr", "es", "it", "nl", "be", "ch", "at",
+        "se", "no", "dk", "fi", "pl", "pt", "ie", "ca", "au", "nz", "in", "br", "mx", "jp", "cn", "ru",
+        "info", "biz", "me", "app", "dev", "mail", "email",
+    }
+)  # fmt: skip
 
 
 def _name_like(value: str) -> bool:
@@ -117,6 +127,18 @@ RULES: tuple[IdentifierRule, ...] = (
             r"\s+(?P<value>[A-Z][\w'-]+(?:(?:,\s*|\s+)[A-Z][\w'-]+){0,3})"
         ),
         0.8,
+    ),
+    IdentifierRule(
+        "email_spelled_out",
+        "EMAIL_ADDRESS",
+        # "jdoe at gmail dot com", "jdoe [at] gmail [dot] co [dot] uk".
+        re.compile(
+            r"(?<![\w.])[\w.+-]{2,64}\s*(?:@|[(\[{<]\s*at\s*[)\]}>]|\s+at\s+)\s*[A-Za-z0-9-]{2,63}"
+            r"(?:\s*(?:[(\[{<]\s*dot\s*[)\]}>]|\s+dot\s+)\s*[A-Za-z0-9-]{2,24}){1,3}(?![\w])",
+            IGNORE_CASE,
+        ),
+        0.85,
+        validate=lambda v: v.lower().rsplit("dot", 1)[-1].strip(" )]}>") in _TLDS,
     ),
     IdentifierRule(
         "email_address",

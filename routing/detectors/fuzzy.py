@@ -29,6 +29,11 @@ _MIN_FUZZY = 4
 _MIN_TYPO = 5
 
 
+def _tokens(text: str) -> list[str]:
+    # Apostrophes inside words go: "nat'l" is "natl", "driver's" is "drivers".
+    return _TOKEN.findall(text.lower().replace("'", "").replace("’", ""))
+
+
 def _consonants(word: str) -> str:
     return "".join(char for char in word if char not in _VOWELS)
 
@@ -78,7 +83,7 @@ class FuzzyContext:
     """Says whether any of its phrases occurs (fuzzily) in a window of text."""
 
     def __init__(self, phrases: Iterable[str]) -> None:
-        self._phrases = tuple(tuple(_TOKEN.findall(phrase.lower())) for phrase in phrases)
+        self._phrases = tuple(tuple(_tokens(phrase)) for phrase in phrases)
         self._phrases = tuple(phrase for phrase in self._phrases if phrase)
         self._acronyms = frozenset(
             "".join(word[0] for word in phrase) for phrase in self._phrases if len(phrase) >= 3
@@ -87,7 +92,7 @@ class FuzzyContext:
         self._cache: dict[str, frozenset[str]] = {}
 
     def search(self, string: str, /) -> bool:
-        tokens = _TOKEN.findall(string.lower())
+        tokens = _tokens(string)
         if any(token in self._acronyms for token in tokens):
             return True
         matched = [self._matches(token) for token in tokens]

@@ -1,5 +1,6 @@
 """Government and employer identifiers: SSN (with fuzzy context), national IDs of the major countries,
-passport, driver licence, tax IDs, visa and residence permits, voter and employee IDs.
+passport, driver licence, tax IDs, visa and residence permits, voter and employee IDs, and vehicle
+plates and VINs.
 
 Shapes distinctive enough to be an ID on their own (UK National Insurance, Italian codice fiscale,
 Brazilian CPF, Spanish NIE, Indian PAN) count without context; anything else counts next to its
@@ -113,6 +114,11 @@ _LICENCE_WORDS = fuzzy(
     "dl number",
     "permis de conduire",
     "fuhrerschein",
+    "driver lic",
+    "drivers lic",
+    "driving lic",
+    "lic no",
+    "lic number",
 )
 _VISA_WORDS = fuzzy(
     "visa number",
@@ -134,6 +140,19 @@ _VISA_WORDS = fuzzy(
 )
 _VOTER_WORDS = fuzzy(
     "voter id", "voter number", "voter registration", "electoral roll", "epic number", "voter card"
+)
+_VEHICLE_WORDS = fuzzy(
+    "license plate",
+    "licence plate",
+    "number plate",
+    "registration plate",
+    "plate number",
+    "reg number",
+    "registration number",
+    "vin",
+    "vehicle identification number",
+    "chassis number",
+    "car reg",
 )
 _EMPLOYEE_WORDS = fuzzy(
     "employee id",
@@ -200,6 +219,7 @@ RULES: tuple[IdentifierRule, ...] = (
     *context_id_rules("visa_permit", "VISA_NUMBER", _VISA_WORDS, score=0.85, min_digits=4),
     *context_id_rules("voter_id", "VOTER_ID", _VOTER_WORDS, score=0.85, min_digits=3),
     *context_id_rules("employee_id", "EMPLOYEE_ID", _EMPLOYEE_WORDS, score=0.85, min_digits=3),
+    *context_id_rules("vehicle_id", "VEHICLE_ID", _VEHICLE_WORDS, score=0.85, min_digits=1, before=32),
     IdentifierRule(
         "passport_letters_digits",
         "PASSPORT",

@@ -100,6 +100,15 @@ RULES: tuple[IdentifierRule, ...] = (
         after=0,
     ),
     IdentifierRule(
+        "gps_labelled",
+        "GPS_COORDINATES",
+        re.compile(
+            r"\b(?:lat|latitude)\s*[:=]?\s*[-+]?\d{1,2}\.\d{2,}\s*,?\s*(?:lon|lng|long|longitude)\s*[:=]?\s*[-+]?\d{1,3}\.\d{2,}",
+            IGNORE_CASE,
+        ),
+        0.9,
+    ),
+    IdentifierRule(
         "ipv4",
         "IP_ADDRESS",
         re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"),
@@ -136,7 +145,7 @@ RULES: tuple[IdentifierRule, ...] = (
         re.compile(r"(?<![\w-])(?P<value>(?=[A-Z0-9]*[A-Z])[A-Z0-9]{5,8}|\d{6,12})(?![\w-])"),
         0.85,
         context=_BOOKING_WORDS,
-        before=40,
+        before=56,
         after=0,
     ),
     IdentifierRule(
