@@ -72,6 +72,7 @@ from routing.routed import (
     ModelSet,
     call_record,
 )
+from routing.taint import TaintPart, combine_taint, message_part
 from routing.tiers import Route, Tier, highest
 
 if TYPE_CHECKING:
@@ -209,8 +210,12 @@ class ChatPipeline:
         if assessment.tier == Tier.REGULATED:
             state.echo_values = await asyncio.to_thread(values_to_mask, self._privacy, text)
         state.retrieval = await self._retrieve(conversation, text)
-        tier = highest(conversation.tier, assessment.tier, state.retrieval.tier)
-        tainted_by = _taint_sources(conversation, assessment, state.retrieval)
+        taint = combine_taint(
+            message_part(assessment.tier, assessment.rule, assessment.reasons),
+            history=TaintPart(conversation.tier, names=tuple(conversation.tainted_by)),
+            passages=TaintPart(state.retrieval.tier, names=tuple(state.retrieval.tainted_by())),
+        )
+        tier, tainted_by = taint.tier, list(taint.tainted_by)
         route = self._privacy.route_for(tier)
         if route != Route.LOCAL and not self._models.hosted_configured:
             route = Route.LOCAL
@@ -220,8 +225,8 @@ class ChatPipeline:
         receipt = Receipt(
             tier=tier,
             route=route,
-            rule=_deciding_rule(assessment, conversation, state.retrieval, tier),
-            reasons=_reasons(assessment, conversation, state.retrieval),
+            rule=taint.rule,
+            reasons=taint.reasons,
             policy_version=assessment.policy_version,
             entity_counts=dict(assessment.entity_counts),
             tainted_by=tuple(tainted_by),
@@ -603,35 +608,6 @@ def call_cost(
     if kind == "local":
         return 0.0
     return estimate_cost(model, prompt_tokens, completion_tokens, settings.models.hosted.prices_per_mtok)
-
-
-def _taint_sources(conversation: Conversation, assessment: Assessment, retrieval: Retrieval) -> list[str]:
-    tainted_by = list(conversation.tainted_by)
-    if assessment.tier == Tier.REGULATED and "this chat" not in tainted_by:
-        tainted_by.append("this chat")
-    tainted_by += [name for name in retrieval.tainted_by() if name not in tainted_by]
-    return tainted_by
-
-
-def _deciding_rule(
-    assessment: Assessment, conversation: Conversation, retrieval: Retrieval, tier: Tier
-) -> str:
-    if tier == assessment.tier:
-        return assessment.rule
-    if tier == conversation.tier:
-        return f"taint:conversation:{conversation.tier.value}"
-    return f"taint:retrieved-document:{retrieval.tier.value}"
-
-
-def _reasons(assessment: Assessment, conversation: Conversation, retrieval: Retrieval) -> tuple[str, ...]:
-    reasons = list(assessment.reasons)
-    if conversation.tier.rank > assessment.tier.rank:
-        reasons.append(
-            f"this chat already carried {conversation.tier.value} content, so it stays at that tier"
-        )
-    if retrieval.tier.rank > assessment.tier.rank:
-        reasons.append(f"a retrieved passage is {retrieval.tier.value}, so the answer stays at that tier")
-    return tuple(reasons)
 
 
 def _fallback_notice(failed: list[ChatModel], answered_by: ChatModel) -> str:
