@@ -24,6 +24,7 @@ from routing.topics import TopicClassifier
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SQUAD_DOCS = SHARED / "rag" / "squad2_subset" / "docs"
+PROBES = Path(__file__).resolve().parent / "detector_probes"
 SPIKEE_FP = SHARED / "injection" / "spikee" / "seeds-investment-advice-fp" / "standalone_user_inputs.jsonl"
 
 
@@ -60,6 +61,23 @@ def flag_rate(gate: SensitivityGate, name: str, texts: list[str]) -> None:
     print(f"{name}: {flagged}/{len(texts)} not public ({flagged / len(texts):.1%}); by cause: {dict(why)}")
 
 
+def probe_figures(gate: SensitivityGate, split: str) -> None:
+    """Not-public rate of sensitive probes (by form and family) and of near misses, for one split."""
+    rows = [json.loads(line) for line in (PROBES / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    caught: dict[str, list[bool]] = {}
+    for row in rows:
+        flagged = gate.classify(row["text"]).tier is not Tier.PUBLIC
+        keys = (
+            ["near_miss"]
+            if row["label"] == "near_miss"
+            else [f"form {row['form']}", f"family {row['family']}"]
+        )
+        for key in keys:
+            caught.setdefault(key, []).append(flagged)
+    parts = [f"{key} {sum(values)}/{len(values)}" for key, values in sorted(caught.items())]
+    print(f"probes {split} (not public): " + "; ".join(parts))
+
+
 def latency(texts: list[str]) -> None:
     rules = BUILTIN_RULES + ADDRESS_RULES + PERSON_RULES
     topics = TopicClassifier(load_policy().topics)
@@ -92,6 +110,8 @@ def main() -> None:
     squad = squad_messages()
     flag_rate(gate, "SQuAD articles (ordinary prose)", squad)
     flag_rate(gate, "spikee benign finance questions", spikee_questions())
+    for split in ("dev", "heldout"):
+        probe_figures(gate, split)
     latency(squad)
     gate.close()
 
