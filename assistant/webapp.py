@@ -47,6 +47,11 @@ def prepare_app_root(settings: Settings, *, host: str, port: int) -> Path:
         rendered,
     )
     (config_dir / "config.toml").write_text(rendered, encoding="utf-8")
+    # Our sign-in wording (user names, a plain sentence for a wrong password), before Chainlit
+    # copies its defaults (it only fills in missing files).
+    from assistant.ui.translations import write_translations
+
+    write_translations(config_dir)
     if (REPO_ROOT / "public").is_dir():
         shutil.copytree(REPO_ROOT / "public", root / "public", dirs_exist_ok=True)
     (root / "chainlit.md").write_text(WELCOME, encoding="utf-8")

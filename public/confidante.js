@@ -55,7 +55,24 @@
     }
   }
 
+  // A wrong password makes Chainlit show its raw API error ("Unauthorized: credentialssignin")
+  // in a toast next to the form's own, translated sentence: hide that toast (never the form's).
+  var RAW_SIGN_IN_ERROR = /^Unauthorized: credentialssignin$/i;
+
+  function quietSignInToast() {
+    var toasts = document.querySelectorAll("[data-sonner-toast]:not([data-cf-hidden])");
+    for (var t = 0; t < toasts.length; t++) {
+      if (RAW_SIGN_IN_ERROR.test((toasts[t].textContent || "").trim())) {
+        toasts[t].style.display = "none";
+        toasts[t].setAttribute("data-cf-hidden", "");
+      }
+    }
+    var user = document.querySelector("form input#email:not([autocomplete])");
+    if (user) user.setAttribute("autocomplete", "username");
+  }
+
   function label() {
+    quietSignInToast();
     // The login form's show/hide password toggle: its name follows its icon.
     var eyes = document.querySelectorAll("button:has(> svg.lucide-eye), button:has(> svg.lucide-eye-off)");
     for (var e = 0; e < eyes.length; e++) {

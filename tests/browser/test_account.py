@@ -29,7 +29,8 @@ def test_sign_in_refuses_a_wrong_password_then_lets_the_user_in(
         screenshot(chat.page, "login page")
 
         chat.submit_login(USER.username, USER.password + "-wrong")
-        expect(chat.page.locator("form")).to_contain_text("Unable to sign in")
+        expect(chat.page.locator("form")).to_contain_text("Wrong user name or password.")
+        expect(chat.page.get_by_text("credentialssignin")).to_be_hidden()
         expect(chat.composer).to_have_count(0)
         screenshot(chat.page, "wrong password")
 
