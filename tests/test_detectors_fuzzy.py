@@ -48,3 +48,7 @@ def test_phrases_need_every_word_in_order() -> None:
     assert context.search("scl scrty nmbr")
     assert not context.search("number of passports issued")
     assert not context.search("the date is on the birth certificate")
+
+
+def test_a_word_with_a_short_ending_is_not_its_clipping() -> None:
+    assert not is_abbreviation("user", "userid")

@@ -9,6 +9,7 @@
 | `location`         | GPS, IP, Wi-Fi names, bookings, itineraries                       | internal      |
 | `account`          | customer IDs, handles, employer                                   | internal      |
 | `contact`          | relatives' names, emergency contacts, birthplace, e-mail          | internal      |
+| `media`            | chat-log speakers, signature names, user names in logs            | internal      |
 
 (* transaction IDs and employee IDs are internal.) Health and biometric content is topic-like and
 lives in the policy's topic taxonomy (`routing.topics`), not here. Context words in every family go
@@ -19,7 +20,16 @@ This package must never import from a higher package (`knowledge`, `assistant`).
 
 from __future__ import annotations
 
-from routing.detectors import account, authentication, contact, device, financial, identification, location
+from routing.detectors import (
+    account,
+    authentication,
+    contact,
+    device,
+    financial,
+    identification,
+    location,
+    media,
+)
 from routing.detectors.base import IdentifierRule
 
 FAMILIES: dict[str, tuple[IdentifierRule, ...]] = {
@@ -30,6 +40,7 @@ FAMILIES: dict[str, tuple[IdentifierRule, ...]] = {
     "location": location.RULES,
     "account": account.RULES,
     "contact": contact.RULES,
+    "media": media.RULES,
 }
 ALL_RULES: tuple[IdentifierRule, ...] = tuple(rule for rules in FAMILIES.values() for rule in rules)
 

@@ -6,7 +6,7 @@ A context phrase ("passport number") matches a run of words in the text when eac
 - as an abbreviation: same first and last letter, a subsequence of the word, at most one vowel,
   three consonants or more and at least half of the word's ("pwd", "acct", "nmbr", "scrty",
   "passprt"), or a prefix of four letters
-  or more ("cust" for "customer");
+  or more that drops three or more ("cust" for "customer", not "user" for "userid");
 - with one typo (insertion, deletion, substitution or transposition) when both are five letters or
   longer ("pasword", "licence"/"license").
 This is a generic matcher over each rule's own vocabulary, never a list of misspellings; short
@@ -52,7 +52,8 @@ def is_abbreviation(token: str, word: str) -> bool:
     if len(token) < 3 or len(word) < _MIN_FUZZY or len(token) >= len(word) or token[0] != word[0]:
         return False
     if len(token) >= _MIN_FUZZY and word.startswith(token):
-        return True
+        # A clipped word ("cust" for "customer"), not a word plus a short ending ("user" in "userid").
+        return len(word) - len(token) >= 3
     if token[-1] != word[-1] or not _is_subsequence(token, word):
         return False
     if sum(char in _VOWELS for char in token) > 1:
