@@ -65,6 +65,11 @@ def stop_sequences(request: ChatRequest, settings: LocalModelSettings) -> list[s
     return list(dict.fromkeys((*request.stop, *settings.stop)))
 
 
+def json_format(request: ChatRequest, settings: LocalModelSettings) -> dict[str, str] | None:
+    """llama.cpp's JSON grammar, where the profile wants it (the caller validates either way)."""
+    return {"type": "json_object"} if request.json_mode and settings.json_grammar else None
+
+
 def sampling(settings: LocalModelSettings) -> dict[str, Any]:
     """The profile's sampling defaults (top-k/top-p only matter above temperature 0)."""
     return {
@@ -245,7 +250,7 @@ class LocalModel:
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stop=stop_sequences(request, self._settings),
-            response_format={"type": "json_object"} if request.json_mode else None,
+            response_format=json_format(request, self._settings),
             stream=True,
             **sampling(self._settings),
         )

@@ -114,6 +114,8 @@ class ModelProfile(BaseModel):
     presence_penalty: float
     stop: tuple[str, ...] = CHATML_STOPS
     supports_tools: bool
+    # JSON mode through llama.cpp's grammar sampler; slow with a large vocabulary (Qwen: 151k).
+    json_grammar: bool = True
 
     def defaults(self) -> dict[str, Any]:
         return self.model_dump()
@@ -135,6 +137,9 @@ PROFILES: dict[str, ModelProfile] = {
         repeat_penalty=1.05,
         presence_penalty=0.0,
         supports_tools=True,
+        # The grammar sampler took minutes per summary here; Qwen writes valid JSON when asked,
+        # and the structured-output layer validates and re-asks.
+        json_grammar=False,
     ),
     # 135M parameters: fast and tiny, but loops easily, hence the stronger repeat penalty.
     "small": ModelProfile(
@@ -196,6 +201,8 @@ class LocalModelSettings(BaseModel):
     stop: tuple[str, ...] = CHATML_STOPS
     # Whether the model can be offered tools (function calling) by the chat template.
     supports_tools: bool = False
+    # JSON mode enforced by llama.cpp's grammar sampler (else only asked for, and validated).
+    json_grammar: bool = True
     seed: int = 1234
 
     @model_validator(mode="before")

@@ -129,3 +129,19 @@ def test_resolve_assembles_once_under_the_data_dir(
     copies: list[object] = []
     monkeypatch.setattr(assembled, "_copy_hashing", lambda *args: copies.append(args))
     assert resolve_local_gguf(local, tmp_path / "data") == path and copies == []
+
+
+def test_requests_carry_the_profiles_stops_sampling_and_json_choice() -> None:
+    from models.base import ChatMessage, ChatRequest
+    from models.local import json_format, sampling, stop_sequences
+
+    request = ChatRequest.of(
+        [ChatMessage(role="user", content="{}")], stop=("END", "<|im_end|>"), json_mode=True
+    )
+    standard, small = LocalModelSettings(profile="standard"), LocalModelSettings(profile="small")
+    assert stop_sequences(request, standard) == ["END", "<|im_end|>", "<|im_start|>", "<|endoftext|>"]
+    assert sampling(standard)["repeat_penalty"] == 1.05 and sampling(small)["repeat_penalty"] == 1.1
+    # Qwen's 151k-token vocabulary makes llama.cpp's JSON grammar take minutes: asked, not forced.
+    assert json_format(request, standard) is None
+    assert json_format(request, small) == {"type": "json_object"}
+    assert json_format(request.model_copy(update={"json_mode": False}), small) is None
