@@ -65,3 +65,24 @@ def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
 def test_general_health_questions_stay_public(gate: SensitivityGate, text: str) -> None:
     decision = gate.classify(text)
     assert decision.tier is Tier.PUBLIC, decision.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've been feeling completely hopeless since the layoff",
+        "my brother says he feels like a burden",
+        "sometimes I just want to die",
+    ],
+)
+def test_mood_and_psychological_notes_are_regulated(gate: SensitivityGate, text: str) -> None:
+    decision = gate.classify(text)
+    assert decision.tier is Tier.REGULATED and "mental_state" in {topic.name for topic in decision.topics}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I feel tired of this project", "What does feeling numb after trauma mean?", "A hopeless case in 1998"],
+)
+def test_ordinary_moods_stay_public(gate: SensitivityGate, text: str) -> None:
+    assert gate.classify(text).tier is Tier.PUBLIC

@@ -111,6 +111,7 @@ def test_detector_families_map_to_their_tiers(entity: str, tier: Tier) -> None:
 
 def test_health_topics_are_regulated_vocabularies() -> None:
     topics = {topic.name: topic for topic in load_policy().topics}
+    assert topics["mental_state"].tier is Tier.REGULATED
     for name in ("health_condition", "medication", "health_measurement"):
         assert topics[name].tier is Tier.REGULATED
         # Vocabulary (weight 0) only counts through the `{phrases}` possession cues.
