@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
 from knowledge.access import Principal, acl_tokens, may_read
-from knowledge.chunking import approximate_tokens, chunk_document
+from knowledge.chunking import TextChunk, approximate_tokens, chunk_document
 from knowledge.citations import CitationReport, check_citations
 from knowledge.confidence import Confidence, answerability, assess_confidence
 from knowledge.embeddings import Embedder, build_embedder
@@ -33,7 +33,7 @@ from knowledge.retrieval import HybridRetriever, RetrievedChunk
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import KnowledgeStore, open_client
 from models.files import sha256_of
-from routing.tiers import highest
+from routing.tiers import Tier, highest
 
 log = logging.getLogger(__name__)
 IngestStatus = Literal["added", "replaced", "unchanged", "rejected", "failed"]
@@ -199,8 +199,12 @@ class KnowledgeBase:
         groups: Sequence[str],
         public: bool,
         replacing: KnowledgeDocument | None = None,
+        section_tiers: Sequence[Tier] | None = None,
     ) -> IngestResult:
-        """Store an already parsed document as the committed version of `doc_id`."""
+        """Store an already parsed document as the committed version of `doc_id`.
+
+        `section_tiers` (one per section, e.g. from upload intake) spares the gate a second pass:
+        each chunk gets the highest tier of the sections it overlaps."""
         version_id = uuid.uuid4().hex
         row = KnowledgeDocument(
             version_id=version_id,
@@ -218,7 +222,7 @@ class KnowledgeBase:
         )
         self.registry.add_pending(row)
         try:
-            tier, count = self._write_chunks(parsed, row)
+            tier, count = self._write_chunks(parsed, row, section_tiers)
         except Exception:
             log.exception("ingestion of %s failed; rolling back", parsed.display_name)
             self._discard_version(version_id)
@@ -241,11 +245,14 @@ class KnowledgeBase:
             warnings=parsed.warnings,
         )
 
-    def _write_chunks(self, parsed: ParsedDocument, row: KnowledgeDocument) -> tuple[str, int]:
+    def _write_chunks(
+        self, parsed: ParsedDocument, row: KnowledgeDocument, section_tiers: Sequence[Tier] | None
+    ) -> tuple[str, int]:
         chunking = self.config.chunking
         chunks = chunk_document(
             parsed, target_tokens=chunking.target_tokens, overlap_tokens=chunking.overlap_tokens
         )
+        classify = self.classify if section_tiers is None else _known_tiers(parsed, chunks, section_tiers)
         records = chunk_records(
             parsed,
             chunks,
@@ -254,7 +261,7 @@ class KnowledgeBase:
             owner=row.owner,
             groups=row.groups,
             public=row.public,
-            classify=self.classify,
+            classify=classify,
         )
         texts = [indexed_text(r.metadata["title"], r.metadata["section"], r.text) for r in records]
         embeddings = self.embedder.embed(texts)
@@ -360,3 +367,20 @@ class KnowledgeBase:
         self, chunks: Sequence[RetrievedChunk], report: CitationReport | None = None
     ) -> Confidence:
         return assess_confidence(chunks, report, self.config.confidence)
+
+
+def _known_tiers(parsed: ParsedDocument, chunks: Sequence[TextChunk], tiers: Sequence[Tier]) -> Classifier:
+    """A classifier answering from tiers already computed per section: a chunk is as sensitive as
+    the most sensitive section it overlaps; a chunk matching no section is regulated (fail closed)."""
+    if len(tiers) != len(parsed.sections):
+        raise ValueError(f"{len(tiers)} section tiers for {len(parsed.sections)} sections")
+    by_text: dict[str, Tier] = {}
+    for chunk in chunks:
+        overlapping = [
+            tier
+            for section, tier in zip(parsed.sections, tiers, strict=True)
+            if section.start < chunk.end and chunk.start < section.end
+        ]
+        found = highest(*overlapping) if overlapping else Tier.REGULATED
+        by_text[chunk.text] = highest(by_text.get(chunk.text, found), found)
+    return lambda text: by_text.get(text, Tier.REGULATED)

@@ -293,3 +293,31 @@ def test_cli_ingest_search_list_delete(data_dir, tmp_path, monkeypatch):
     assert len(listed) == 1
     assert runner.invoke(docs, ["delete", listed[0]["doc_id"]]).exit_code == 0
     assert runner.invoke(docs, ["delete", listed[0]["doc_id"]]).exit_code == 1
+
+
+def test_known_section_tiers_index_without_a_second_gate_pass(data_dir):
+    from knowledge.parsing.documents import ParsedDocument, Section
+
+    texts = ["The canteen serves soup on Mondays.", "Patient Ann Lee has a diagnosis of flu."]
+    sections, cursor = [], 0
+    for page, text in enumerate(texts, start=1):
+        sections.append(Section(text=text, start=cursor, end=cursor + len(text), page=page))
+        cursor += len(text) + 2
+    parsed = ParsedDocument(
+        title="Notes", kind="pdf", display_name="notes.pdf", sha256="1" * 64, size_bytes=100,
+        sections=tuple(sections), page_count=2,
+    )  # fmt: skip
+
+    def gate_must_not_run(_text: str) -> Tier:
+        raise AssertionError("the intake's tiers were known; the gate ran again")
+
+    kb = _kb(data_dir, classify=gate_must_not_run)
+    result = kb.ingest_parsed(
+        parsed, doc_id="d1", source="upload:alice/j1", owner="alice", groups=(), public=False,
+        section_tiers=(Tier.PUBLIC, Tier.REGULATED),
+    )  # fmt: skip
+    assert result.status == "added" and result.tier == "regulated"
+    by_page = {
+        c.page: c.tier for c in kb.search("canteen soup patient diagnosis", Principal(user_id="alice"), k=10)
+    }
+    assert by_page == {1: Tier.PUBLIC, 2: Tier.REGULATED}

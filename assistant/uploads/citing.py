@@ -164,10 +164,6 @@ def strip_markers(text: str, allowed: Iterable[str]) -> str:
     return re.sub(r"\s+([.,;])", r"\1", _MARKER.sub(keep, text)).strip()
 
 
-def markers_in(text: str) -> list[str]:
-    return [normalize_ref(m.group(1)) for m in _MARKER.finditer(text)]
-
-
 def sentences(text: str, *, complete_only: bool = False) -> list[str]:
     """Sentences of at least four words; `complete_only` drops a fragment cut off by a token limit."""
     found = [s.strip() for s in _SENTENCE.findall(text) if len(s.split()) >= 4]

@@ -102,11 +102,6 @@ class JobView(BaseModel):
         return self.progress_label
 
 
-def create_upload_job_table(engine: Engine) -> None:
-    """For tests and scripts without migrations; the app's schema comes from Alembic."""
-    SQLModel.metadata.create_all(engine, tables=[UploadJob.__table__])  # type: ignore[attr-defined]
-
-
 class JobStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

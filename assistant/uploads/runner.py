@@ -47,6 +47,7 @@ class DocumentIndex(Protocol):
         owner: str,
         groups: Sequence[str],
         public: bool,
+        section_tiers: Sequence[Tier] | None = None,
     ) -> Any: ...
 
 
@@ -113,7 +114,8 @@ class SummaryJobRunner:
         self.store.set_fields(job.id, tier=staged.tier_so_far.value)
         if job.document_id is None and self.index is not None:
             await report(0, 1, "indexing the document")
-            self.store.set_fields(job.id, document_id=await self._index(job, staged.parsed))
+            document_id = await self._index(job, staged.parsed, tiers)
+            self.store.set_fields(job.id, document_id=document_id)
         sections = staged.parsed.sections
         groups = plan_groups(sections, tiers, self.settings.max_map_calls)
         router = TierRouter(
@@ -160,12 +162,13 @@ class SummaryJobRunner:
                 self.staging.save(job.id, staged)
         return staged.model_copy(update={"section_tiers": tuple(tiers)})
 
-    async def _index(self, job: JobView, parsed: ParsedDocument) -> str:
+    async def _index(self, job: JobView, parsed: ParsedDocument, tiers: Sequence[Tier]) -> str:
+        """Index with the tiers already computed per section: the gate does not run twice."""
         source = upload_source(job.owner, job.id)
         assert self.index is not None
         result = await asyncio.to_thread(
             self.index.ingest_parsed, parsed, doc_id=document_id_for(source), source=source,
-            owner=job.owner, groups=(), public=False,
+            owner=job.owner, groups=(), public=False, section_tiers=tiers,
         )  # fmt: skip
         if getattr(result, "status", "failed") in ("rejected", "failed"):
             raise JobFailed(getattr(result, "reason", None) or "I couldn't index this document.")
