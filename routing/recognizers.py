@@ -140,14 +140,14 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             _I,
         ),
         0.75,
-        context=_context("iban", "bank", "account", "transfer", "wire", "swift", "bic"),
+        context=_context_either("iban", "bank", "account", "transfer", "wire", "swift", "bic"),
     ),
     IdentifierRule(
         "aba_routing",
         "ABA_ROUTING_NUMBER",
         re.compile(r"(?<![\d-])\d{9}(?![\d-])|(?<![\d-])\d{4}-\d{4}-\d(?![\d-])"),
         0.9,
-        context=_context("routing", "aba", "rtn", "transit number", "routing transit"),
+        context=_context_either("routing", "aba", "rtn", "transit number", "routing transit"),
         validate=aba_valid,
     ),
     IdentifierRule(
@@ -165,7 +165,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
         "MEDICAL_RECORD_NUMBER",
         re.compile(r"(?<![\w-])(?:[A-Z]{1,3}[-:#]?)?\d{5,12}(?![\w-])", _I),
         0.9,
-        context=_context(
+        context=_context_either(
             "mrn",
             "medical record",
             "med rec",
@@ -231,7 +231,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
         "DRIVER_LICENSE",
         re.compile(_ID_VALUE, _I),
         0.85,
-        context=_context(
+        context=_context_either(
             "driver's license",
             "drivers license",
             "driver license",

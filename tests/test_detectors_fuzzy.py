@@ -52,3 +52,10 @@ def test_phrases_need_every_word_in_order() -> None:
 
 def test_a_word_with_a_short_ending_is_not_its_clipping() -> None:
     assert not is_abbreviation("user", "userid")
+
+
+def test_look_alike_characters_inside_context_words() -> None:
+    context = FuzzyContext(["password", "routing number"])
+    assert context.search("my p@ssw0rd is")
+    assert context.search("rout1ng nmbr")
+    assert not context.search("4539 1488")

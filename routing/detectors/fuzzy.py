@@ -29,9 +29,15 @@ _MIN_FUZZY = 4
 _MIN_TYPO = 5
 
 
+_LEET = re.compile(r"(?<=[a-z])[@0134$57](?=[a-z])")
+_LEET_LETTERS = {"@": "a", "0": "o", "1": "i", "3": "e", "4": "a", "$": "s", "5": "s", "7": "t"}
+
+
 def _tokens(text: str) -> list[str]:
-    # Apostrophes inside words go: "nat'l" is "natl", "driver's" is "drivers".
-    return _TOKEN.findall(text.lower().replace("'", "").replace("’", ""))
+    # Apostrophes inside words go: "nat'l" is "natl", "driver's" is "drivers". Look-alike digits and
+    # symbols between letters are letters: "p@ssw0rd" is "password" (digits in values stay digits).
+    lowered = text.lower().replace("'", "").replace("’", "")
+    return _TOKEN.findall(_LEET.sub(lambda match: _LEET_LETTERS[match.group()], lowered))
 
 
 def _consonants(word: str) -> str:
