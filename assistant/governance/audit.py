@@ -25,13 +25,14 @@ from sqlmodel import Session, col, select
 
 from assistant.governance.settings import AuditSettings
 from assistant.governance.tables import AuditHead, AuditRaw, AuditRow, as_utc, new_id, utcnow
+from routing.routed import Outcome
+from routing.routed import text_digest as sha256_text
 from routing.tiers import Tier, highest
 
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 AuditKind = Literal["model_call", "routing_decision", "turn", "api_request"]
-Outcome = Literal["ok", "error", "fallback", "blocked", "escalated", "cancelled", "busy", "over_budget"]
 
 # The fields the chain covers, in the order they are written to the canonical form.
 CHAINED_FIELDS = (
@@ -40,10 +41,6 @@ CHAINED_FIELDS = (
     "latency_ms", "ttft_ms", "cost_usd", "outcome", "schema_valid", "detail", "request_sha256",
     "response_sha256",
 )  # fmt: skip
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def estimate_cost(
