@@ -40,6 +40,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("I work at Acme Corp since 2019", "EMPLOYER"),
         ("my husband worked for Deutsche Bahn for ten years", "EMPLOYER"),
         ("my employer is Northwind Traders", "EMPLOYER"),
+        ("I'm a nurse at St. Mary's Hospital", "EMPLOYER"),
     ],
 )
 def test_account_data_is_pseudonymized(gate: SensitivityGate, text: str, entity: str) -> None:
@@ -62,6 +63,7 @@ def test_dates_of_birth_are_regulated(gate: SensitivityGate, text: str) -> None:
         "Use @dataclass(frozen=True) for the settings object",
         "Email support@example.com if it breaks",
         "I work at home on Fridays",
+        "I'm a big fan of Apple",
         "My Steam library is huge.",
         "my instagram is private",
     ],

@@ -48,6 +48,11 @@ def test_place_of_birth_is_pseudonymized(gate: SensitivityGate, text: str) -> No
     assert tier is Tier.INTERNAL and "PLACE_OF_BIRTH" in entities
 
 
+def test_places_in_someones_life_are_pseudonymized(gate: SensitivityGate) -> None:
+    tier, entities = _found(gate, "my son's school is Lincoln Elementary")
+    assert tier is Tier.INTERNAL and "PERSONAL_LOCATION" in entities
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -42,6 +42,8 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         "diagnosed w/ t2 diabetes last yr",
         "I've been on antidepressants for two years",
         "mom has early dementia",
+        "I'm pregnant",
+        "my blood type is O negative",
     ],
 )
 def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
@@ -59,6 +61,7 @@ def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
         "Which foods trigger migraines?",
         "What does a BRCA test look for?",
         "I read an article on asthma",
+        "I'm asking about asthma for a school project",
         "How is diabetes diagnosed?",
     ],
 )

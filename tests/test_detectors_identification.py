@@ -66,6 +66,14 @@ def test_vehicle_ids_are_pseudonymized(gate: SensitivityGate, text: str) -> None
     assert tier is Tier.INTERNAL and "VEHICLE_ID" in entities
 
 
+@pytest.mark.parametrize(
+    "text", ["her ssn ends in 4471", "card ending in 0093", "last four of my account are 2210"]
+)
+def test_partial_identifiers_are_pseudonymized(gate: SensitivityGate, text: str) -> None:
+    tier, entities = _found(gate, text)
+    assert tier is not Tier.PUBLIC and "PARTIAL_IDENTIFIER" in entities
+
+
 def test_employee_ids_are_pseudonymized(gate: SensitivityGate) -> None:
     tier, entities = _found(gate, "my employee number is 448120, badge on the desk")
     assert tier is Tier.INTERNAL and "EMPLOYEE_ID" in entities
@@ -81,6 +89,7 @@ def test_employee_ids_are_pseudonymized(gate: SensitivityGate) -> None:
         "Which countries issue a national insurance number?",
         "Is a driving licence valid ID for voting?",
         "The passport office opens at 9 and closes at 17.",
+        "The road ends in 2024 at the border.",
     ],
 )
 def test_questions_about_identifiers_stay_public(gate: SensitivityGate, text: str) -> None:

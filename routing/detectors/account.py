@@ -177,6 +177,17 @@ RULES: tuple[IdentifierRule, ...] = (
         0.8,
     ),
     IdentifierRule(
+        "employer_role",
+        "EMPLOYER",
+        # "I'm a nurse at St. Mary's Hospital", "she is the head chef at Dishoom".
+        re.compile(
+            r"(?i:\b(?:i'm|i\s+am|i\s+was|he's|she's|he\s+is|she\s+is|he\s+was|she\s+was|my\s+\w+\s+is)"
+            r"\s+(?:an?|the)\s+[\w-]+(?:\s+[\w-]+)?\s+(?:at|for|with))\s+"
+            r"(?P<value>[A-Z][\w&'.-]*(?:\s+(?:[A-Z][\w&'.-]*|of|&|and)){0,4}(?<![\s.]))"
+        ),
+        0.75,
+    ),
+    IdentifierRule(
         "employer_named",
         "EMPLOYER",
         re.compile(

@@ -38,6 +38,8 @@ def _secret_like(value: str) -> bool:
 _ASSIGNED = r"(?:\s+(?:is|was|will be|reads|set to|changed to)\s+|\s*(?:=>|:=|=|:|->)\s*)[\"'`]?"
 _PASSWORD_WORDS = fuzzy(
     "password",
+    "pw",
+    "pass code",
     "passwd",
     "passcode",
     "passphrase",
@@ -54,7 +56,25 @@ _PASSWORD_WORDS = fuzzy(
     "master password",
     "credentials",
 )
-_PIN_WORDS = fuzzy("pin", "pin code", "pin number", "atm pin", "card pin", "sim pin", "phone pin")
+_PIN_WORDS = fuzzy(
+    "pin",
+    "pin code",
+    "pin number",
+    "atm pin",
+    "card pin",
+    "sim pin",
+    "phone pin",
+    "passcode",
+    "pass code",
+    "door code",
+    "gate code",
+    "alarm code",
+    "lock code",
+    "safe code",
+    "keypad code",
+    "combination",
+    "unlock code",
+)
 _OTP_WORDS = fuzzy(
     "verification code",
     "one time code",

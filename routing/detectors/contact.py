@@ -129,6 +129,17 @@ RULES: tuple[IdentifierRule, ...] = (
         0.8,
     ),
     IdentifierRule(
+        "personal_place",
+        "PERSONAL_LOCATION",
+        # "my son's school is Lincoln Elementary", "our gym: Pure Fitness Leith".
+        re.compile(
+            r"(?i:\b(?:my|his|her|our|their)\s+(?:[\w-]+'s\s+)?(?:school|college|university|daycare|nursery"
+            r"|kindergarten|workplace|office|gym|church|mosque|synagogue|temple|clinic|hospital|doctor's\s+surgery))"
+            r"\s*(?:is|was|:)\s+(?P<value>[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*){0,4})"
+        ),
+        0.8,
+    ),
+    IdentifierRule(
         "email_spelled_out",
         "EMAIL_ADDRESS",
         # "jdoe at gmail dot com", "jdoe [at] gmail [dot] co [dot] uk".

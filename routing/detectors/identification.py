@@ -154,6 +154,19 @@ _VEHICLE_WORDS = fuzzy(
     "chassis number",
     "car reg",
 )
+_PARTIAL_WORDS = fuzzy(
+    "ssn",
+    "social security",
+    "social",
+    "card",
+    "account",
+    "acct",
+    "visa",
+    "mastercard",
+    "amex",
+    "id",
+    "passport",
+)
 _EMPLOYEE_WORDS = fuzzy(
     "employee id",
     "employee number",
@@ -220,6 +233,21 @@ RULES: tuple[IdentifierRule, ...] = (
     *context_id_rules("voter_id", "VOTER_ID", _VOTER_WORDS, score=0.85, min_digits=3),
     *context_id_rules("employee_id", "EMPLOYEE_ID", _EMPLOYEE_WORDS, score=0.85, min_digits=3),
     *context_id_rules("vehicle_id", "VEHICLE_ID", _VEHICLE_WORDS, score=0.85, min_digits=1, before=32),
+    IdentifierRule(
+        "partial_identifier",
+        "PARTIAL_IDENTIFIER",
+        # "SSN ending 4471", "card ends in 0093", "last four of my account are 2210".
+        re.compile(
+            r"(?:\bends?\s+(?:in|with)|\bending(?:\s+in|\s+with)?"
+            r"|\blast\s+(?:4|four)(?:\s+digits)?(?:\s+of\s+\w+(?:\s+\w+)?)?(?:\s+(?:are|is|were))?\s*:?)"
+            r"\s*(?P<value>\d{4})(?!\d)",
+            IGNORE_CASE,
+        ),
+        0.8,
+        context=_PARTIAL_WORDS,
+        before=48,
+        after=0,
+    ),
     IdentifierRule(
         "passport_letters_digits",
         "PASSPORT",

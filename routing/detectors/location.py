@@ -140,6 +140,17 @@ RULES: tuple[IdentifierRule, ...] = (
         validate=_network_name,
     ),
     IdentifierRule(
+        "wifi_key",
+        "PASSWORD",
+        # "WiFi: Baker_St_Guest / key: tulips&rain7": a key next to a network is its password.
+        re.compile(r"(?:\s+(?:is|was)\s+|\s*[:=]\s*)[\"']?(?P<value>[^\s\"']{6,63})", IGNORE_CASE),
+        0.85,
+        context=AllContext(_WIFI_WORDS, fuzzy("key", "pass", "pw", "password", "passphrase", "wpa")),
+        before=48,
+        after=0,
+        validate=lambda v: any(not char.isalpha() for char in v),
+    ),
+    IdentifierRule(
         "booking_reference",
         "BOOKING_REFERENCE",
         re.compile(r"(?<![\w-])(?P<value>(?=[A-Z0-9]*[A-Z])[A-Z0-9]{5,8}|\d{6,12})(?![\w-])"),
