@@ -1,5 +1,5 @@
 """Chainlit callbacks for Confidante. Thin by design: each callback hands the UI event to
-`assistant.chat_app.ChatApp`. Importing this module (which Chainlit does once, before serving)
+`assistant.ui.chat_app.ChatApp`. Importing this module (which Chainlit does once, before serving)
 only opens the database and mounts routes; models load at start-up."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import chainlit as cl
 from chainlit.server import app as server_app
 
 from assistant import profile_config
-from assistant.chat_app import ChatApp
-from assistant.chat_ui import chat_profiles
+from assistant.ui.chat_app import ChatApp
+from assistant.ui.chat_render import chat_profiles
 
 chat_app = ChatApp()
 chat_app.install(server_app)

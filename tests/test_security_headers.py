@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from websockets.exceptions import InvalidStatus
 
-from assistant.security.http import SecurityHeadersMiddleware, build_csp, origin_allowed, rewrite_html
+from assistant.ui.security_headers import SecurityHeadersMiddleware, build_csp, origin_allowed, rewrite_html
 from tests.support.servers import free_port
 
 INDEX = (

@@ -27,7 +27,7 @@ from tests.browser.app_server import REPO, AppServer
 WRAPPER = """
 from app import *  # noqa: F403 - registers Confidante's Chainlit callbacks
 from chainlit.server import app as _server
-from assistant.security.http import install_security
+from assistant.ui.security_headers import install_security
 from assistant.settings import load_settings
 install_security(_server, load_settings())
 """
@@ -42,7 +42,7 @@ class _WrappedAppServer(AppServer):
 
     def start(self, timeout_s: float = 180.0) -> None:
         from assistant.settings import load_settings
-        from assistant.webapp import chainlit_environment
+        from assistant.ui.webapp import chainlit_environment
 
         os.environ["CONFIDANTE_DATA_DIR"] = str(self.data_dir)
         try:
@@ -61,7 +61,7 @@ class _WrappedAppServer(AppServer):
 
 
 def _app_installs_security() -> bool:
-    wired = ("app.py", "assistant/chat_app.py", "assistant/webapp.py")
+    wired = ("app.py", "assistant/ui/chat_app.py", "assistant/ui/webapp.py")
     return any("install_security" in (REPO / name).read_text() for name in wired if (REPO / name).exists())
 
 

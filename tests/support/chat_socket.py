@@ -28,7 +28,7 @@ _EVENTS = (
     "task_end",
     "chat_settings",
 )
-# What the frontend names on connect: the one profile `assistant/chat_ui.py` declares.
+# What the frontend names on connect: the one profile `assistant/ui/chat_render.py` declares.
 CHAT_PROFILE = "Confidante"
 
 

@@ -18,15 +18,15 @@ import logging
 
 import chainlit as cl
 
-from assistant.chat_sources import (
+from assistant.turns import AnswerDelta, Conversation, Notice, Receipt, TurnResult
+from assistant.ui.sources import (
     confidence_line,
     escalation_line,
     handover_actions,
     source_elements,
     sources_line,
 )
-from assistant.turns import AnswerDelta, Conversation, Notice, Receipt, TurnResult
-from assistant.webapp import WELCOME
+from assistant.ui.webapp import WELCOME
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import chainlit as cl
 
 from assistant.api.completions import ApiBackend
-from assistant.chat_ui import FOOTER_SEPARATOR, render_turn
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.titles import gated_titles
 from assistant.turns import Conversation
+from assistant.ui.chat_render import FOOTER_SEPARATOR, render_turn
 from knowledge.store import StoreInUse
 from models.base import ChatMessage
 from models.files import ModelFileError
@@ -62,8 +62,8 @@ class ChatApp:
         from assistant.api.routes import mount_api
         from assistant.governance.component import build_governance
         from assistant.governance.dashboard import mount_governance_routes
-        from assistant.security.http import install_security
         from assistant.ui.first_run import mount_first_run
+        from assistant.ui.security_headers import install_security
 
         settings = self.settings
         self._governance = build_governance(settings.governance, settings.data_dir)
@@ -159,7 +159,7 @@ class ChatApp:
     async def _start_uploads(self, services: Services) -> None:
         """The summarization worker: jobs live in the database and outlive any browser session."""
         from assistant.services import build_uploads
-        from assistant.uploads.chat_ui import ChainlitJobEvents
+        from assistant.ui.uploads import ChainlitJobEvents
 
         self._job_events = ChainlitJobEvents()
         # Built by the services factory: the one recorder, budgets checked and charged per summary.
@@ -266,7 +266,7 @@ class ChatApp:
         cl.user_session.set("conversation", conversation)
         await self._send_chat_settings(conversation)
         if self._uploads is not None:
-            from assistant.uploads.chat_ui import reattach_jobs
+            from assistant.ui.uploads import reattach_jobs
 
             await reattach_jobs(
                 owner=conversation.principal.user_id,
@@ -283,7 +283,7 @@ class ChatApp:
         await self.startup()
         conversation = self._conversation()
         if self._uploads is not None and message.elements:
-            from assistant.uploads.chat_ui import handle_uploads
+            from assistant.ui.uploads import handle_uploads
 
             had_files = await handle_uploads(
                 message,
@@ -297,7 +297,7 @@ class ChatApp:
         await render_turn(conversation, message.content, self.services.pipeline)
 
     async def on_cancel_upload(self, action: cl.Action) -> None:
-        from assistant.uploads.chat_ui import on_cancel_action
+        from assistant.ui.uploads import on_cancel_action
 
         if self._uploads is not None:
             await on_cancel_action(
