@@ -6,16 +6,27 @@ bank accounts or secrets. A privacy gate must treat a value shaped like a regula
 one, whether or not it is a valid one. These rules run on normalized text (see `routing.normalize`)
 and report spans only; they never decide a tier and never keep a value.
 
-Organisation-specific identifiers come from the policy (`CustomRecognizer`), compiled here.
+`BUILTIN_RULES` is these core rules plus every DLP detector family in `routing.detectors`
+(authentication, financial, identification, device, location, account, contact, media), so the gate
+runs them all. Organisation-specific identifiers come from the policy (`CustomRecognizer`), compiled
+here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from routing.detectors import ALL_RULES
-from routing.detectors.base import Finding, IdentifierRule, MatchCache, digits_of, not_one_digit
+from routing.detectors.base import (
+    Finding,
+    IdentifierRule,
+    MatchCache,
+    digit_count,
+    digits_of,
+    enough_digits,
+    not_one_digit,
+)
 from routing.detectors.checksums import aba_valid, iban_valid, luhn_valid
 from routing.detectors.fuzzy import AnyContext, FuzzyContext
 from routing.policy import CustomRecognizer
@@ -54,20 +65,8 @@ def _context_either(*phrases: str) -> AnyContext:
     return AnyContext(_context(*phrases), FuzzyContext(phrases))
 
 
-def _digits(value: str) -> str:
-    return digits_of(value)
-
-
 def _card_shaped(value: str) -> bool:
-    return 13 <= len(_digits(value)) <= 19 and luhn_valid(value)
-
-
-def _enough_digits(minimum: int) -> Callable[[str], bool]:
-    return lambda value: len(_digits(value)) >= minimum
-
-
-def _digit_count(low: int, high: int) -> Callable[[str], bool]:
-    return lambda value: low <= len(_digits(value)) <= high
+    return 13 <= len(digits_of(value)) <= 19 and luhn_valid(value)
 
 
 def _secret_like(value: str) -> bool:
@@ -158,7 +157,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
         context=_BANK_CONTEXT,
         before=40,
         after=0,
-        validate=_digit_count(6, 20),
+        validate=digit_count(6, 20),
     ),
     IdentifierRule(
         "medical_record_number",
@@ -204,7 +203,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             "beneficiary id",
         ),
         before=40,
-        validate=_enough_digits(4),
+        validate=enough_digits(4),
     ),
     IdentifierRule(
         "date_of_birth",
@@ -224,7 +223,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
         0.9,
         context=_context_either("passport"),
         before=40,
-        validate=_enough_digits(5),
+        validate=enough_digits(5),
     ),
     IdentifierRule(
         "driver_license",
@@ -246,7 +245,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             "licence no",
         ),
         before=40,
-        validate=_enough_digits(5),
+        validate=enough_digits(5),
     ),
     IdentifierRule(
         "api_key",
@@ -269,7 +268,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             _I,
         ),
         0.85,
-        validate=_enough_digits(2),
+        validate=enough_digits(2),
     ),
     IdentifierRule(
         "password_assignment",
@@ -311,7 +310,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
         ),
         before=40,
         after=12,
-        validate=_digit_count(7, 15),
+        validate=digit_count(7, 15),
     ),
     IdentifierRule(
         "phone_shaped",
@@ -321,7 +320,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             r"|\(\d{2,4}\)\s?\d{3,4}[ .-]\d{3,4}|\d{3}[.-]\d{3}[.-]\d{4})(?:\s?x\d{1,5})?(?![\w])"
         ),
         0.6,
-        validate=_digit_count(7, 15),
+        validate=digit_count(7, 15),
     ),
 )
 
