@@ -55,9 +55,13 @@ _PER_MESSAGE_OVERHEAD = 4
 _STOP = object()
 
 
-def worker_threads(settings: LocalModelSettings) -> int:
-    """Threads for generation: as set, else every core (llama.cpp would take only half)."""
-    return settings.threads or max(1, os.cpu_count() or 1)
+def worker_threads(settings: LocalModelSettings) -> int | None:
+    """Threads for generation: as set, else llama.cpp's default (half the cores).
+
+    Not every core: on a busy 2-core machine two llama.cpp threads waiting on each other ran
+    several times slower than one (bench/eval_local_models.py, --threads 1 vs 2).
+    """
+    return settings.threads
 
 
 def stop_sequences(request: ChatRequest, settings: LocalModelSettings) -> list[str]:

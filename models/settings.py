@@ -186,7 +186,7 @@ class LocalModelSettings(BaseModel):
     name: str = ""
     chat_format: str | None = None
     context_window: int = Field(default=2048, ge=256)
-    # None: every core of the machine (llama.cpp's own default is half of them).
+    # None: llama.cpp's default, half the cores (all of them only pays on an otherwise idle machine).
     threads: int | None = Field(default=None, ge=1)
     # Requests waiting for the single llama.cpp worker; more are told "busy".
     queue_size: int = Field(default=4, ge=1)
