@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse
 
 from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance, build_governance
-from assistant.governance.dashboard import mount_governance_routes
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
+from assistant.ui.console import mount_governance_routes
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 

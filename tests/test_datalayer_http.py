@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from assistant.governance.component import build_governance
-from assistant.governance.dashboard import mount_governance_routes
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
+from assistant.ui.console import mount_governance_routes
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.testclient import TestClient
 
-from assistant.governance.session_guard import SessionGuard, SessionRouteGuard
+from assistant.ui.session_guard import SessionGuard, SessionRouteGuard
 
 SECRET = "test-secret-for-session-guard-0123456789abcdef"
 

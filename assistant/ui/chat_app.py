@@ -61,7 +61,7 @@ class ChatApp:
         """
         from assistant.api.routes import mount_api
         from assistant.governance.component import build_governance
-        from assistant.governance.dashboard import mount_governance_routes
+        from assistant.ui.console import mount_governance_routes
         from assistant.ui.first_run import mount_first_run
         from assistant.ui.security_headers import install_security
 

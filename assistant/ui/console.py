@@ -19,7 +19,6 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from assistant.governance.charts import bar_chart, line_chart
 from assistant.governance.dashboard_data import DashboardFigures, compute_figures
 from assistant.governance.escalations import Escalation, EscalationError
 from assistant.governance.file_store import FILES_ROUTE, LocalFileStorage
@@ -29,9 +28,10 @@ from assistant.governance.requester import (
     identity_from_token,
     token_from_scope,
 )
-from assistant.governance.session_guard import install_session_guard
 from assistant.identity import Principal
+from assistant.ui.charts import bar_chart, line_chart
 from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
+from assistant.ui.session_guard import install_session_guard
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
