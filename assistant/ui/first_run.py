@@ -186,7 +186,7 @@ def announce_setup_link(settings: object, *, host: str, port: int) -> str | None
     if link:
         print(
             "\nNo account exists yet. Open this one-time link to create the administrator "
-            f"(it works once, for 24 hours, from this machine):\n\n    {link}\n",
+            f"(it works once, for 24 hours):\n\n    {link}\n",
             flush=True,
         )
     return link
