@@ -82,6 +82,7 @@ class SensitivityReport:
     flagged_by_kind: dict[str, _Rate] = field(default_factory=lambda: defaultdict(_Rate))
     near_miss_by_category: dict[str, _Rate] = field(default_factory=lambda: defaultdict(_Rate))
     attribution: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    false_flag_layers: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latencies_ms: list[float] = field(default_factory=list)
     external: dict[str, _Rate] = field(default_factory=dict)
 
@@ -101,6 +102,7 @@ class SensitivityReport:
             "flagged_negatives": rates(self.flagged_by_kind),
             "near_miss_flagged_by_category": rates(self.near_miss_by_category),
             "attribution": dict(sorted(self.attribution.items())),
+            "false_flag_layers": dict(sorted(self.false_flag_layers.items())),
             "latency": self.latency(),
             "external_flagged": rates(self.external),
         }
@@ -119,6 +121,8 @@ def evaluate(gate: SensitivityGate, rows: Iterable[dict[str, Any]]) -> Sensitivi
                 report.attribution[layer] += 1
         else:
             report.flagged_by_kind[str(row["form"])].add(flagged)
+            for layer in layers_of(decision) if flagged else ():
+                report.false_flag_layers[layer] += 1
             if row["form"] == "near_miss":
                 report.near_miss_by_category[str(row["category"])].add(flagged)
     return report
@@ -160,6 +164,10 @@ def format_report(report: SensitivityReport) -> str:
     lines.append(
         "positives by layer that flagged them: "
         + ", ".join(f"{k} {v}" for k, v in data["attribution"].items())
+    )
+    lines.append(
+        "negatives by layer that flagged them: "
+        + ", ".join(f"{k} {v}" for k, v in data["false_flag_layers"].items())
     )
     latency = data["latency"]
     lines.append(f"latency per message: p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms")
