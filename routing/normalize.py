@@ -44,8 +44,9 @@ _WORD = re.compile(r"\w+")
 # A run of single digits separated by spaces, dots, dashes or underscores: "0 7 8 - 0 5 - 1 1 2 0",
 # "4 7 1 9", "5 1 2" (a CVV is three digits, so three are enough).
 _SPACED_DIGITS = re.compile(r"(?<![\w.])\d(?:[ \t._-]{1,3}\d){2,}(?![\w])")
-# Three or more single letters separated by one space, dot, dash or underscore: "S S N", "p.a.s.s".
-_SPACED_LETTERS = re.compile(r"(?<![\w.])[A-Za-z](?:[ ._-][A-Za-z]){2,}(?![\w])")
+# Three or more single letters separated by a space, or a dot, dash or underscore with optional spaces
+# around it: "S S N", "p.a.s.s", "P - I - N", "S. S. N.".
+_SPACED_LETTERS = re.compile(r"(?<![\w.])[A-Za-z](?:(?:[ \t]?[._-][ \t]?|[ \t])[A-Za-z]){2,}(?![\w])")
 _DIGIT_WORDS = {
     "zero": "0", "oh": "0", "nought": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
     "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -217,8 +218,9 @@ def _join_spaced_letters(mapped: MappedText) -> MappedText:
     builder, position = _Builder(), 0
     for match in matches:
         builder.copy(mapped, position, match.start())
-        for index in range(match.start(), match.end(), 2):
-            builder.copy(mapped, index, index + 1)
+        for index in range(match.start(), match.end()):
+            if mapped.text[index].isalpha():
+                builder.copy(mapped, index, index + 1)
         position = match.end()
     builder.copy(mapped, position, len(mapped.text))
     return builder.build()

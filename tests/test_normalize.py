@@ -72,6 +72,8 @@ def test_offsets_map_through_removed_and_folded_characters() -> None:
         ("my P I N is 4 7 1 9", "my PIN is 4719"),
         ("p.a.s.s.w.o.r.d: x", "password: x"),
         ("S-S-N please", "SSN please"),
+        ("P - I - N: 4 4 1 9", "PIN: 4419"),
+        ("S. S. N. 078 05 1120", "SSN. 078 05 1120"),
         ("pin four seven one nine", "pin 4719"),
         ("code oh two, double five, triple nine", "code 0255999"),
         ("Nine-eight-seven", "987"),

@@ -81,7 +81,7 @@ RULES: tuple[IdentifierRule, ...] = (
     IdentifierRule(
         "card_with_context",
         "CREDIT_CARD",
-        re.compile(r"(?<![\w-])(?P<value>\d(?:\s?[ .\-/]?\s?\d){12,18})(?![\w-]|\.\d)"),
+        re.compile(r"(?<![\w-])(?P<value>\d(?:\s?[ .\-/_]?\s?\d){12,18})(?![\w-]|\.\d)"),
         0.9,
         context=_CARD_WORDS,
         before=40,
