@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -23,7 +23,17 @@ from pydantic import BaseModel
 from assistant.privacy import Privacy
 from models.base import ChatModel, ChatRequest, ModelBusy, ModelError, StreamEnd, Usage, collect
 from routing.fallback import is_local_only
-from routing.routed import CallRecord, Candidate, ModelSet, Outcome, Task, call_record
+from routing.routed import (
+    CallRecord,
+    Candidate,
+    FellBack,
+    ModelSet,
+    Outcome,
+    SkipCandidate,
+    Task,
+    call_record,
+    in_order,
+)
 from routing.structured import StructuredOutputError, StructuredStats, ask_structured, attempts_usage
 from routing.tiers import Route, Tier
 
@@ -108,20 +118,25 @@ class TierRouter:
         request: ChatRequest,
         call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
     ) -> tuple[Any, str]:
-        last_error: ModelError | None = None
-        for candidate in self.candidates(tier, step):
+        async def attempt(candidate: Candidate) -> AsyncIterator[tuple[Any, str]]:
             prepared = self._prepare(candidate, request)
             if prepared is None:
-                continue
+                raise SkipCandidate()
             outgoing, restore, replaced = prepared
-            try:
-                raw = await self._with_busy_wait(step, tier, candidate.model, outgoing, call, replaced)
-            except ModelError as exc:
-                log.warning("summary step %s: %s failed (%s)", step, candidate.model.name, type(exc).__name__)
-                last_error = exc
-                continue
-            return restore(raw), candidate.model.kind
-        raise last_error or ModelError("no model could run this summary step")
+            raw = await self._with_busy_wait(step, tier, candidate.model, outgoing, call, replaced)
+            yield restore(raw), candidate.model.kind
+
+        answer: tuple[Any, str] | None = None
+        async for item in in_order(self.candidates(tier, step), attempt):
+            if isinstance(item, FellBack):
+                log.warning(
+                    "summary step %s: %s failed (%s)", step, item.failed.name, type(item.error).__name__
+                )
+            else:
+                answer = item
+        if answer is None:  # in_order raises when no candidate answered; this is defence in depth
+            raise ModelError("no model could run this summary step")
+        return answer
 
     def _prepare(
         self, candidate: Candidate, request: ChatRequest

@@ -175,26 +175,29 @@ class SummaryWorker:
             await self._publish(job.id, state, me)
 
         try:
-            summary = await self.runner.run(job, report)
-            await asyncio.to_thread(self.store.finish, job.id, "done", summary=summary)
-        except asyncio.CancelledError:
-            if job.id not in self._user_cancelled:
-                # Shutdown, not the user: leave the job for the next start to resume.
-                await asyncio.shield(
-                    asyncio.to_thread(self.store.requeue, job.id, "waiting to resume after a restart")
-                )
-                raise
-            await asyncio.to_thread(self.store.finish, job.id, "cancelled", error=CANCELLED_MESSAGE)
-        except JobFailed as exc:
-            await asyncio.to_thread(self.store.finish, job.id, "failed", error=exc.user_message)
-        except Exception:
-            log.exception("summary job %s failed", job.id)
-            await asyncio.to_thread(self.store.finish, job.id, "failed", error=UNEXPECTED)
+            try:
+                summary = await self.runner.run(job, report)
+                await asyncio.to_thread(self.store.finish, job.id, "done", summary=summary)
+            except asyncio.CancelledError:
+                if job.id not in self._user_cancelled:
+                    # Shutdown, not the user: leave the job for the next start to resume.
+                    await asyncio.shield(
+                        asyncio.to_thread(self.store.requeue, job.id, "waiting to resume after a restart")
+                    )
+                    raise
+                await asyncio.to_thread(self.store.finish, job.id, "cancelled", error=CANCELLED_MESSAGE)
+            except JobFailed as exc:
+                await asyncio.to_thread(self.store.finish, job.id, "failed", error=exc.user_message)
+            except Exception:
+                log.exception("summary job %s failed", job.id)
+                await asyncio.to_thread(self.store.finish, job.id, "failed", error=UNEXPECTED)
+            finally:
+                ticker.cancel()
+            await self._after(job.id)
         finally:
-            ticker.cancel()
+            # The job counts as running until its end was announced, so `stop()` waits for that.
             self._running.pop(job.id, None)
             self._wake.set()
-        await self._after(job.id)
 
     async def _after(self, job_id: str) -> None:
         self._user_cancelled.discard(job_id)
