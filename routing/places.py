@@ -32,9 +32,11 @@ _BLOCK_GAP = re.compile(r"[\s,;:>()#/-]*(?:[^\W_]{1,16}\.?[\s,;:>()#/-]+){0,2}")
 _MAX_GAP = 28
 # An intersection is written "the corner of A and B": the words before it are part of it.
 _CORNER_BEFORE = re.compile(r"(?i)(?:\bthe (?:corner of )?|\bcorner of )$")
-# In much of Europe the street name comes before the number ("Storgarden 52"): a block that starts
-# with a number takes the one or two capitalised words right before it on its line.
-_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’.-]*)[ \t]+$")
+# In much of Europe the street name comes before the number ("Storgarden 52"), and postal lines
+# often start with a number the detectors skip ("5551 Tjalling Harkeswei 125"): a block takes up
+# to two words right before it on its line, capitalised words only before a number, numbers always.
+_WORD_BEFORE = re.compile(r"([^\W_][\w'’.-]*)[ \t]+$")
+_MAX_HOUSE_NUMBER = 6
 # The town / region that follows a street in postal order on the same line, capitalised or in
 # capitals ("Apt. 892 GUÉRET LI", "Suite 980 Reichenbach Rheinland-Pfalz"): one or two words.
 _NEXT_WORD = re.compile(r"[ \t,]+([^\W\d_]+(?:-[^\W\d_]+)*)(?=[ \t,.;:!?)]|$)")
@@ -100,12 +102,15 @@ def merge_address_blocks(text: str, findings: Sequence[Finding]) -> list[Finding
 
 
 def _street_name_before(text: str, start: int, findings: Sequence[Finding]) -> int:
-    if not text[start : start + 1].isdigit():
-        return start
+    starts_with_number = text[start : start + 1].isdigit()
     new_start = start
     for _ in range(2):
         word = _WORD_BEFORE.search(text, max(0, new_start - 30), new_start)
-        if word is None or not word.group(1)[0].isupper():
+        if word is None:
+            break
+        value = word.group(1)
+        number = value.isdigit() and len(value) <= _MAX_HOUSE_NUMBER
+        if not (number or (starts_with_number and value[0].isupper())):
             break
         new_start = word.start()
     inside_other = any(

@@ -239,3 +239,14 @@ def test_gate_masks_a_whole_postal_block(gate: SensitivityGate) -> None:
     values = [span.value for span in gate.find_pii(text)]
     assert "Hanne Berg" in values
     assert any(value.startswith("12 Elm Street") and value.endswith("62704") for value in values)
+
+
+def test_a_leading_number_on_the_address_line_belongs_to_the_address() -> None:
+    text = "Ship to 5551 Tjalling Harkeswei 125, Lippenhuizen"
+    findings = [Finding("STREET_ADDRESS", text.index("Tjalling"), len(text), 0.9, "rampart")]
+    (block,) = [f for f in merge_address_blocks(text, findings) if f.recognizer == "address_block"]
+    assert text[block.start : block.end] == "5551 Tjalling Harkeswei 125, Lippenhuizen"
+    plain = "I live at 12 Elm Street"
+    assert merge_address_blocks(plain, [Finding("STREET_ADDRESS", 10, 23, 0.9, "x")]) == [
+        Finding("STREET_ADDRESS", 10, 23, 0.9, "x")
+    ]
