@@ -104,6 +104,29 @@ def latency(texts: list[str]) -> None:
         )
 
 
+# Inputs that make careless patterns quadratic: long runs without spaces, repeated separators.
+_PATHOLOGICAL = {
+    "spaced digits": "1 2 " * 1500,
+    "dashed digit pairs": "12-34-" * 800,
+    "spaced letters": "a b " * 1500,
+    "colons": "ab:" * 1500,
+    "long token": "A1" * 2000,
+    "possessives": "my " * 1500 + "asthma",
+    "assignments": "user: a1, pin: 1234; " * 200,
+}
+
+
+def worst_cases() -> None:
+    rules = BUILTIN_RULES + ADDRESS_RULES + PERSON_RULES
+    topics = TopicClassifier(load_policy().topics)
+    for name, text in _PATHOLOGICAL.items():
+        started = time.thread_time()
+        mapped = normalize(text)
+        find_identifiers(mapped.text, rules)
+        topics.find(mapped.text)
+        print(f"worst case {name} ({len(text)} chars): {(time.thread_time() - started) * 1000:.0f} ms CPU")
+
+
 def main() -> None:
     gate = SensitivityGate(load_policy(), None, timeout_s=60)
     print(f"{len(BUILTIN_RULES)} identifier rules; policy {gate.policy.version}")
@@ -113,6 +136,7 @@ def main() -> None:
     for split in ("dev", "heldout"):
         probe_figures(gate, split)
     latency(squad)
+    worst_cases()
     gate.close()
 
 

@@ -62,7 +62,9 @@ _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": 
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:0x)?(?:[0-9A-Fa-f]{2}){6,}(?![0-9A-Za-z])|(?:\\x[0-9A-Fa-f]{2}){4,}")
-_URL_ENCODED = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){2,}")
+# Starts only after white space (or at the start): from every position it would be quadratic on a
+# long run without spaces, and the leftmost match starts there anyway.
+_URL_ENCODED = re.compile(r"(?<!\S)[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){2,}")
 _MAX_DECODE_DEPTH = 2
 
 

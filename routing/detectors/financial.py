@@ -74,7 +74,7 @@ _SCORE_WORDS = fuzzy("credit score", "fico", "fico score", "credit rating", "van
 
 _AMOUNT = (
     r"(?P<value>(?:[$€£¥₹]|usd|eur|gbp)\s?\d[\d,.]*\s?(?:k|m|million|thousand|grand)?(?![\w])"
-    r"|\d[\d,.]*\s?(?:k|usd|eur|gbp|dollars|euros|pounds|bucks|grand)(?![\w]))"
+    r"|(?<![\d,.])\d[\d,.]*\s?(?:k|usd|eur|gbp|dollars|euros|pounds|bucks|grand)(?![\w]))"
 )
 
 RULES: tuple[IdentifierRule, ...] = (

@@ -96,6 +96,10 @@ class FuzzyContext:
             "".join(word[0] for word in phrase) for phrase in self._phrases if len(phrase) >= 3
         )
         self._words = frozenset(word for phrase in self._phrases for word in phrase)
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in self._phrases:
+            by_first.setdefault(phrase[0], []).append(phrase)
+        self._by_first = {word: tuple(phrases) for word, phrases in by_first.items()}
         self._cache: dict[str, frozenset[str]] = {}
 
     def search(self, string: str, /) -> bool:
@@ -103,11 +107,11 @@ class FuzzyContext:
         if any(token in self._acronyms for token in tokens):
             return True
         matched = [self._matches(token) for token in tokens]
-        return any(
-            self._phrase_at(phrase, matched, index)
-            for phrase in self._phrases
-            for index in range(len(tokens))
-        )
+        for index, words in enumerate(matched):
+            for word in words:
+                if any(self._phrase_at(phrase, matched, index) for phrase in self._by_first.get(word, ())):
+                    return True
+        return False
 
     @staticmethod
     def _phrase_at(phrase: tuple[str, ...], matched: list[frozenset[str]], index: int) -> bool:
