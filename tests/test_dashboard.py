@@ -124,6 +124,7 @@ def test_admin_sees_charts_without_scripts(server):
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
     assert "&lt;b&gt;now&lt;/b&gt;" in html  # escalation detail escaped
+    assert '<a href="/thread/tA">open the chat</a>' in html
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
 

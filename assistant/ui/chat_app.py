@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 import chainlit as cl
 
 from assistant.api.completions import ApiBackend
+from assistant.escalation_policy import ticket_detail
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.titles import gated_titles
 from assistant.turns import Conversation
 from assistant.ui.chat_render import FOOTER_SEPARATOR, render_turn
+from assistant.ui.sources import question_of_turn
 from knowledge.store import StoreInUse
 from models.base import ChatMessage
 from models.files import ModelFileError
@@ -235,12 +237,16 @@ class ChatApp:
             await cl.Message(content=unavailable, author="Confidante").send()
             return
         reason = "low_confidence" if action.payload.get("reason") == "low_confidence" else "user_request"
+        # The ticket shows the question, or only its tier when the chat is regulated (the tier is
+        # the chat's own, sticky taint: never what the browser sent back).
+        question = question_of_turn(conversation.history, action.payload.get("turn"))
+        detail = ticket_detail(question, conversation.tier, "the user asked for a person")
         escalation = await asyncio.to_thread(
             governance.escalations.open,
             conversation.id,
             conversation.principal.user_id,
             reason,  # type: ignore[arg-type]
-            "asked from the answer's hand-over button",
+            detail,
         )
         await action.remove()
         await cl.Message(

@@ -25,6 +25,7 @@ from assistant.ui.sources import (
     handover_actions,
     source_elements,
     sources_line,
+    turn_number,
 )
 from assistant.ui.webapp import WELCOME
 
@@ -125,7 +126,7 @@ async def render_turn(conversation: Conversation, text: str, pipeline: object) -
         message.content = FAILED
         await message.send()
         return None
-    await finish_message(message, result)
+    await finish_message(message, result, turn_number(conversation.history))
     return result
 
 
@@ -138,7 +139,7 @@ def _with_footer(content: str | None, footer: str) -> str:
     return f"{body}{FOOTER_SEPARATOR}{footer}" if body else footer
 
 
-async def finish_message(message: cl.Message, result: TurnResult) -> None:
+async def finish_message(message: cl.Message, result: TurnResult, turn: int = 0) -> None:
     # With sources, show the checked answer (citations to missing sources removed).
     # The final answer: citations checked, the whole text sanitized once more (it can differ
     # from what streamed, e.g. a link assembled from pieces is neutralized only now).
@@ -149,7 +150,7 @@ async def finish_message(message: cl.Message, result: TurnResult) -> None:
         body = body + "\n\n" + "\n\n".join(extras)
     message.content = _with_footer(body, footer_markdown(result))
     message.elements = source_elements(result)  # type: ignore[assignment]
-    message.actions = handover_actions(result)
+    message.actions = handover_actions(result, turn)
     message.metadata = {
         "tier": result.receipt.tier.value,
         "route": result.route,

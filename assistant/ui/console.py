@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 
+from assistant.escalation_policy import thread_link
 from assistant.governance.dashboard_data import DashboardFigures, compute_figures
 from assistant.governance.escalations import Escalation, EscalationError
 from assistant.governance.file_store import FILES_ROUTE, LocalFileStorage
@@ -151,6 +152,13 @@ def render_dashboard(
     )
 
 
+def _thread_html(item: Escalation) -> str:
+    """A link to the chat (Chainlit shows it only to those its data layer lets read it)."""
+    if not item.thread_id:
+        return "no thread"
+    return f'<a href="{escape(thread_link(item.thread_id))}">open the chat</a>'
+
+
 def _escalations_html(escalations: list[Escalation], csrf_field: str = "") -> str:
     if not escalations:
         return "<p>None open.</p>"
@@ -158,8 +166,8 @@ def _escalations_html(escalations: list[Escalation], csrf_field: str = "") -> st
     for item in escalations:
         items.append(
             f'<div class="esc"><p><strong>{escape(item.reason.replace("_", " "))}</strong> from '
-            f"{escape(item.user_id)}, {item.created_at:%Y-%m-%d %H:%M} UTC, thread "
-            f"<code>{escape(item.thread_id or '-')}</code></p><p>{escape(item.detail)}</p>"
+            f"{escape(item.user_id)}, {item.created_at:%Y-%m-%d %H:%M} UTC · {_thread_html(item)}</p>"
+            f"<p>{escape(item.detail)}</p>"
             f'<form method="post" action="/admin/escalations/{escape(item.id)}/resolve">{csrf_field}'
             f'<label>Note <input name="note" maxlength="2000"></label> <button type="submit">Resolve</button>'
             "</form></div>"

@@ -13,6 +13,7 @@ import re
 import chainlit as cl
 
 from assistant.turns import SourceRef, TurnResult
+from models.base import ChatMessage
 
 ASK_A_PERSON = "ask_a_person"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~])")
@@ -56,12 +57,36 @@ def confidence_line(result: TurnResult) -> str:
     return f"**Confidence: {confidence.level}** — {escape_markdown(confidence.reason)}"
 
 
-def handover_actions(result: TurnResult) -> list[cl.Action]:
-    """Offer a person when the answer is weak and no escalation was opened already."""
-    weak = result.confidence is not None and result.confidence.level == "low"
-    if result.escalation_id or not (weak or result.outcome == "error"):
+def handover_actions(result: TurnResult, turn: int) -> list[cl.Action]:
+    """ "Ask a person" under every answer, unless this turn already opened a ticket.
+
+    The payload names the turn (the n-th question of the chat), never its text: the ticket's text
+    is taken from the server's own history, so a client cannot put words in it."""
+    if result.escalation_id:
         return []
-    return [cl.Action(name=ASK_A_PERSON, payload={"reason": "low_confidence"}, label="Ask a person")]
+    weak = result.confidence is not None and result.confidence.level == "low"
+    reason = "low_confidence" if weak else "user_request"
+    return [
+        cl.Action(
+            name=ASK_A_PERSON,
+            payload={"reason": reason, "turn": turn},
+            label="Ask a person",
+            tooltip="Open a ticket: a person from the support team looks at this answer",
+        )
+    ]
+
+
+def turn_number(history: list[ChatMessage]) -> int:
+    """How many questions the chat holds (the latest one's number, counting from 1)."""
+    return sum(1 for message in history if message.role == "user")
+
+
+def question_of_turn(history: list[ChatMessage], turn: object) -> str:
+    """The n-th question, or the latest one when the number is unusable."""
+    questions = [message.content for message in history if message.role == "user"]
+    if isinstance(turn, int) and 1 <= turn <= len(questions):
+        return questions[turn - 1]
+    return questions[-1] if questions else ""
 
 
 def escalation_line(result: TurnResult) -> str:
