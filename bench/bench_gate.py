@@ -1,9 +1,11 @@
 """Gate latency vs bare Presidio on ~300-character messages, same texts, same process.
 
 Run: .venv/bin/python bench/bench_gate.py [--n 200]
-Prints p50/p95 for `SensitivityGate.classify` and for `AnalyzerEngine.analyze` (Presidio with the
-same spaCy model, all its components except the parser, and its default recognizers), and their
-ratio. The gate itself skips the spaCy components nothing reads (see `routing.analyzer`).
+Prints p50/p95 for `SensitivityGate.classify` (the production gate: rules, NER, topics and the
+learned contextual classifier on the local MiniLM embedder), for the contextual layer alone, and
+for `AnalyzerEngine.analyze` (Presidio with the same spaCy model, all its components except the
+parser, and its default recognizers), and their ratio. The gate itself skips the spaCy components
+nothing reads (see `routing.analyzer`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 
 from models.files import locate_package_file
 from routing.analyzer import _offline_email_recognizer
+from routing.contextual import ContextualClassifier, build_contextual
 from routing.gate import build_gate
 from routing.settings import RoutingSettings
 
@@ -81,9 +84,19 @@ def main() -> None:
         gate.classify(text)
         bare.analyze(text=text, language="en")
 
+    decisions = [gate.classify(text) for text in texts]
+    failed = sum(decision.failed_closed for decision in decisions)
+    if failed:
+        raise SystemExit(f"{failed} decisions failed closed: the figures would not be the gate's")
+    public = sum(decision.tier.value == "public" for decision in decisions)
+    contextual = build_contextual()
+    assert isinstance(contextual, ContextualClassifier), "the contextual head did not load"
     gate_ms = timed(gate.classify, texts)
+    contextual_ms = timed(contextual.best, texts)
     bare_ms = timed(lambda text: bare.analyze(text=text, language="en"), texts)
-    print(f"messages: {len(texts)} x {len(texts[0])} chars")
+    print(f"messages: {len(texts)} x {len(texts[0])} chars; {public} found public by the gate")
+    c50, c95 = percentiles(contextual_ms[0])
+    print(f"[wall] contextual layer alone  p50 {c50:6.1f} ms  p95 {c95:6.1f} ms  (MiniLM + head, every text)")
     for label, gate_samples, bare_samples in (
         ("wall", gate_ms[0], bare_ms[0]),
         ("cpu", gate_ms[1], bare_ms[1]),
@@ -92,7 +105,8 @@ def main() -> None:
         b50, b95 = percentiles(bare_samples)
         print(f"[{label}] gate     p50 {g50:6.1f} ms  p95 {g95:6.1f} ms")
         print(f"[{label}] presidio p50 {b50:6.1f} ms  p95 {b95:6.1f} ms  (bare AnalyzerEngine.analyze)")
-        print(f"[{label}] ratio gate/presidio  p50 {g50 / b50:.2f}  p95 {g95 / b95:.2f}  goal p95 < 30 ms")
+        ratio = f"p50 {g50 / b50:.2f}  p95 {g95 / b95:.2f}"
+        print(f"[{label}] ratio gate/presidio  {ratio}  goal gate p95 <= 40 ms")
     gate.close()
 
 

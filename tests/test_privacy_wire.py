@@ -149,3 +149,34 @@ async def test_hosted_errors_never_carry_regulated_content(
     after, _ = await turn(pipeline, chat, "And a fourth colour?")
     assert after.route == "local"  # the chat is tainted now
     assert_never_sent(hosted_proxy, SSN)
+
+
+# New DLP categories (issue 12): each message alone, in a fresh chat; none may reach the endpoint.
+PASSWORD = "Quartz-Lantern-2024!"
+CARD = "4539 1488 0343 6467"  # Luhn fails; the CVV and expiry next to it make it a card.
+NEW_CATEGORY_CANARIES = [
+    (f"the login password is {PASSWORD}, can you tell me if it is strong?", (PASSWORD, "Quartz-Lantern")),
+    (f"Charge card {CARD}, exp 04/28, CVV 512, and confirm the order", (CARD, CARD.replace(" ", ""))),
+]
+
+
+@pytest.mark.parametrize(("message", "canaries"), NEW_CATEGORY_CANARIES)
+async def test_new_category_values_never_reach_hosted(
+    local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir, message, canaries
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline = make_pipeline(local_llama_model, hosted_settings, gate_privacy, data_dir)
+    result, _ = await turn(pipeline, conversation(), message)
+    assert result.receipt.tier != Tier.PUBLIC
+    assert_never_sent(hosted_proxy, *canaries)
+
+
+async def test_implied_health_disclosure_stays_local(
+    local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """No value to search for: the whole message must stay off the wire."""
+    pipeline = make_pipeline(local_llama_model, hosted_settings, gate_privacy, data_dir)
+    message = "the pills my psychiatrist gave me for my nerves make me sleepy, is that normal?"
+    result, _ = await turn(pipeline, conversation(), message)
+    assert result.receipt.tier == Tier.REGULATED and result.route == "local"
+    assert hosted_proxy.requests == []
+    assert_never_sent(hosted_proxy, "psychiatrist", "my nerves")
