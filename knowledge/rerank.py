@@ -270,17 +270,8 @@ def _token_cache(embedder: object, entries: int) -> TokenVectorCache:
 
 
 def token_vectors(embedder: object, texts: Sequence[str]) -> list[np.ndarray]:
-    """L2-normalised MiniLM token vectors, [CLS]/[SEP] dropped (the embedder's own method if it has one)."""
+    """Token vectors from an embedder that offers them (the MiniLM one in `models.embeddings` does)."""
     method = getattr(embedder, "token_vectors", None)
-    if method is not None:
-        return list(method(texts))
-    tokenizer, session = embedder._tokenizer, embedder._session  # type: ignore[attr-defined]
-    out: list[np.ndarray] = []
-    for encoding in tokenizer.encode_batch(list(texts)):
-        ids = np.asarray([encoding.ids], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        names = {node.name for node in session.get_inputs()}
-        hidden = session.run(None, {k: v for k, v in feeds.items() if k in names})[0][0][1:-1]
-        norms = np.linalg.norm(hidden, axis=1, keepdims=True)
-        out.append(np.asarray(hidden / np.clip(norms, 1e-12, None), dtype=np.float32))
-    return out
+    if method is None:
+        raise TypeError(f"{type(embedder).__name__} has no token vectors: late interaction needs MiniLM")
+    return list(method(texts))

@@ -124,6 +124,19 @@ class OnnxMiniLMEmbedder:
             vectors[batch] = self._embed_batch([encodings[i].ids for i in batch])
         return vectors
 
+    def token_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text, its L2-normalised token vectors without [CLS]/[SEP] (late-interaction reranking)."""
+        out: list[np.ndarray] = []
+        for encoding in self._tokenizer.encode_batch(list(texts)):
+            ids = np.asarray([encoding.ids], dtype=np.int64)
+            mask, types = np.ones_like(ids), np.zeros_like(ids)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
+            tokens = hidden[0][1:-1]
+            norms = np.linalg.norm(tokens, axis=1, keepdims=True)
+            out.append(np.asarray(tokens / np.clip(norms, 1e-12, None), dtype=np.float32))
+        return out
+
     def _embed_batch(self, ids: list[list[int]]) -> np.ndarray:
         width = max(len(row) for row in ids)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)

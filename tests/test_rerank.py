@@ -212,3 +212,15 @@ def test_reranking_keeps_access_control_and_only_reorders(data_dir, tmp_path):
     plain = kb.search(question, bob, k=20)
     assert plain[0].rerank_score is None
     assert {c.chunk_id for c in plain} == {c.chunk_id for c in reranked}
+
+
+def test_late_interaction_with_real_minilm_token_vectors():
+    embedder = shared_onnx_embedder()
+    vectors = embedder.token_vectors(["Use form HR-12.", "Lunch is served at noon."])
+    assert [v.shape[1] for v in vectors] == [384, 384]
+    assert np.allclose(np.linalg.norm(vectors[0], axis=1), 1.0, atol=1e-4)
+    assert maxsim(vectors[0], vectors[0]) == pytest.approx(1.0, abs=1e-4)
+    reranker = build_reranker(RerankSettings(late_interaction=True), embedder)
+    assert reranker is not None and reranker.fusion.uses_maxsim
+    order = [c.chunk_id for c in reranker.rerank(QUESTION, PASSAGES)]
+    assert order[0] == "b" and sorted(order) == ["a", "b", "c"]
