@@ -41,6 +41,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("my husband worked for Deutsche Bahn for ten years", "EMPLOYER"),
         ("my employer is Northwind Traders", "EMPLOYER"),
         ("I'm a nurse at St. Mary's Hospital", "EMPLOYER"),
+        ("I used to work at Deloitte in Madrid", "EMPLOYER"),
     ],
 )
 def test_account_data_is_pseudonymized(gate: SensitivityGate, text: str, entity: str) -> None:

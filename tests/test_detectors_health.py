@@ -43,6 +43,8 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         "I've been on antidepressants for two years",
         "mom has early dementia",
         "I'm pregnant",
+        "the pills I'm on make me dizzy",
+        "she takes metformin twice a day",
         "my blood type is O negative",
     ],
 )
@@ -61,6 +63,8 @@ def test_personal_health_is_regulated(gate: SensitivityGate, text: str) -> None:
         "Which foods trigger migraines?",
         "What does a BRCA test look for?",
         "I read an article on asthma",
+        "Can I take ibuprofen with coffee?",
+        "Do I have to show a prescription at the pharmacy?",
         "I'm asking about asthma for a school project",
         "How is diabetes diagnosed?",
     ],

@@ -40,6 +40,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("hotel confirmation number 8841207733", "BOOKING_REFERENCE"),
         ("I'm flying BA117 to Lisbon tomorrow", "TRAVEL_ITINERARY"),
         ("we are on flight LH 2041 on the 14th", "TRAVEL_ITINERARY"),
+        ("we're staying at the Hotel Lutetia from the 3rd", "TRAVEL_ITINERARY"),
     ],
 )
 def test_location_data_is_pseudonymized(gate: SensitivityGate, text: str, entity: str) -> None:

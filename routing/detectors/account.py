@@ -170,7 +170,7 @@ RULES: tuple[IdentifierRule, ...] = (
         "employer",
         "EMPLOYER",
         re.compile(
-            r"(?i:\b(?:i|i've|i'd|i'm|he|she|they|we|my\s+\w+)\s+(?:have\s+|has\s+|had\s+)?(?:also\s+|currently\s+|still\s+)?"
+            r"(?i:\b(?:i|i've|i'd|i'm|he|she|they|we|my\s+\w+)\s+(?:have\s+|has\s+|had\s+)?(?:also\s+|currently\s+|still\s+|used\s+to\s+)?"
             r"(?:work(?:s|ed|ing)?|am\s+employed|was\s+employed|been\s+employed|am\s+working|intern(?:ed)?)\s+"
             r"(?:at|for|with))\s+(?P<value>[A-Z][\w&'.-]*(?:\s+(?:[A-Z][\w&'.-]*|of|&|and)){0,4}(?<![\s.]))",
         ),

@@ -151,6 +151,16 @@ RULES: tuple[IdentifierRule, ...] = (
         validate=lambda v: any(not char.isalpha() for char in v),
     ),
     IdentifierRule(
+        "staying_at",
+        "TRAVEL_ITINERARY",
+        # "we're staying at the Hotel Lutetia from the 3rd": where someone will be, and when.
+        re.compile(
+            r"(?i:\b(?:i'm|i\s+am|i'll\s+be|we're|we\s+are|we'll\s+be|he's|she's|they're)\s+staying\s+(?:at|in))"
+            r"\s+(?P<value>(?:the\s+)?[A-Z][\w'&.-]*(?:\s+[A-Z][\w'&.-]*){0,4})"
+        ),
+        0.8,
+    ),
+    IdentifierRule(
         "booking_reference",
         "BOOKING_REFERENCE",
         re.compile(r"(?<![\w-])(?P<value>(?=[A-Z0-9]*[A-Z])[A-Z0-9]{5,8}|\d{6,12})(?![\w-])"),
