@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from tests.browser.app_server import REPO, AppServer
 from tests.browser.axe import axe_source
 from tests.browser.chat_page import ChatPage
+from tests.browser.scripted_upstream import ScriptedUpstream
 from tests.support.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -125,6 +126,37 @@ def knowledge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppSe
     server.cli("ingest", str(handbook), "--public")
     with running(server):
         yield server
+
+
+def scripted_answer(messages: list[dict[str, object]]) -> str:
+    """What the scripted hosted model writes: fixed by the question, never by a real model."""
+    asked = " ".join(str(m.get("content", "")) for m in messages if m.get("role") == "user").lower()
+    if "cafeteria open" in asked:
+        return "The cafeteria opens at 7:30 on weekdays [1]."
+    return "Here is a short answer."
+
+
+@pytest.fixture(scope="session")
+def scripted_knowledge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The handbook app with a scripted hosted model (`scripted_answer`) for UI-logic tests."""
+    root = tmp_path_factory.mktemp("scripted-knowledge-app")
+    handbook = root / "northwind-handbook.md"
+    handbook.write_text(HANDBOOK, encoding="utf-8")
+    with ScriptedUpstream(scripted_answer) as upstream:
+        env = {**SERVER_ENV, "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "scripted"}
+        server = AppServer(root / "data", root / "serve.log", env=env)
+        server.cli("ingest", str(handbook), "--public")
+        with running(server):
+            yield server
+
+
+@pytest.fixture
+def scripted_knowledge_chat(
+    request: pytest.FixtureRequest, browser: Browser, scripted_knowledge_server: AppServer
+) -> Iterator[OpenChat]:
+    """A chat on the handbook app whose hosted model is scripted."""
+    with chat_opener(request, browser, scripted_knowledge_server) as open_:
+        yield open_
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.app_server import AppServer
 from tests.browser.chat_page import ChatPage
 from tests.browser.conftest import HANDBOOK_TITLE, OpenChat
 
@@ -33,13 +34,16 @@ def _confidence(chat: ChatPage, index: int) -> str:
 
 
 def test_cited_answer_opens_the_source_passage_with_the_sentence_in_bold(
-    knowledge_chat: OpenChat, screenshot: Shot
+    scripted_knowledge_chat: OpenChat, screenshot: Shot
 ) -> None:
-    chat = knowledge_chat()
+    # A scripted model writes the answer (conftest.scripted_answer): this tests the UI, not what
+    # the 135M model happens to write.
+    chat = scripted_knowledge_chat()
     chat.send("What time does the cafeteria open on weekdays?")
     answer = chat.wait_for_answer(1)
 
     expect(answer).to_contain_text(f"Sources: [1] {HANDBOOK_TITLE}")
+    expect(chat.footer(0)).to_contain_text("Hosted model")  # the scripted one, not the 135M model
     chips = answer.locator(".element-link", has_text="[1]")
     expect(chips.first).to_be_visible()
     _confidence(chat, 0)
@@ -80,3 +84,26 @@ def test_question_the_documents_do_not_answer_says_so_and_asks_a_person(
         button.first.click()
         expect(chat.page.get_by_text(re.compile(r"I've asked a person .*\(ticket \w+\)"))).to_be_visible()
     screenshot(chat.page, "not found with closest passages and hand-over")
+
+
+def test_ask_a_person_under_a_good_answer_opens_a_ticket_with_the_question(
+    scripted_knowledge_chat: OpenChat, scripted_knowledge_server: AppServer, screenshot: Shot
+) -> None:
+    chat = scripted_knowledge_chat()
+    chat.send("What time does the cafeteria open on weekdays?")
+    chat.wait_for_answer(1)
+    button = chat.page.get_by_role("button", name="Ask a person")
+    expect(button).to_have_count(1)  # offered under every answer, a high-confidence one too
+    button.click()
+    expect(chat.page.get_by_text(re.compile(r"I've asked a person .*\(ticket \w+\)"))).to_be_visible()
+    expect(button).to_have_count(0)
+    screenshot(chat.page, "ticket opened from the answer")
+
+    admin = scripted_knowledge_chat(as_="admin")
+    admin.page.goto(scripted_knowledge_server.base_url + "/admin/dashboard")
+    ticket = admin.page.locator(".esc", has_text="What time does the cafeteria open on weekdays?").last
+    expect(ticket).to_be_visible()
+    expect(ticket).to_contain_text("user request")
+    link = ticket.get_by_role("link", name="open the chat")
+    expect(link).to_have_attribute("href", re.compile(r"^/thread/"))
+    screenshot(admin.page, "ticket in the console")
