@@ -53,7 +53,9 @@ SLOTS: dict[str, Slot] = {
     "street": _pick("14 Larch Road", "221 Elm Street", "7 Rue des Lilas", "88 Kingsway", "3 Birch Lane"),
     "city": _pick("Leeds", "Porto", "Gdansk", "Dayton", "Utrecht", "Brisbane", "Tampere"),
     "phone": lambda r: f"+44 7{r.randint(100, 999)} {r.randint(100000, 999999)}",
-    "email": lambda r: f"{r.choice(['p.okafor', 'tkowal', 'aiko.n', 'dfern'])}@{r.choice(['gmail.com', 'outlook.com'])}",
+    "email": lambda r: (
+        r.choice(["p.okafor", "tkowal", "aiko.n", "dfern"]) + "@" + r.choice(["gmail.com", "outlook.com"])
+    ),
     "acct": _alnum("CUST", 6),
     "member": _digits(9),
     "dob": lambda r: f"{r.randint(1, 28):02d}/{r.randint(1, 12):02d}/{r.randint(1950, 2004)}",
@@ -68,8 +70,11 @@ SLOTS: dict[str, Slot] = {
     "card": _card,
     "cvv": _digits(3),
     "exp": lambda r: f"{r.randint(1, 12):02d}/{r.randint(26, 31)}",
-    "iban": lambda r: "GB" + "".join(r.choice("0123456789") for _ in range(2)) + " NWBK " + " ".join(
-        "".join(r.choice("0123456789") for _ in range(4)) for _ in range(3)
+    "iban": lambda r: (
+        "GB"
+        + "".join(r.choice("0123456789") for _ in range(2))
+        + " NWBK "
+        + " ".join("".join(r.choice("0123456789") for _ in range(4)) for _ in range(3))
     ),
     "salary": lambda r: f"${r.randint(48, 190)},{r.randint(0, 9)}00",
     "score": lambda r: str(r.randint(540, 820)),
@@ -324,6 +329,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "What's the policy on sharing colleagues' contact details?",
         "Example: Jane Doe, 123 Main Street, Anytown",
         "How do I add a next of kin field to the template?",
+        "How do I update a customer's postal address in the CRM?",
+        "What is the correct way to write an international phone number?",
+        "Can I email the whole team's contact list to a vendor?",
+        "Where does the HR system keep next-of-kin details?",
+        "Should a maiden name field be optional?",
+        "How do I export the address book from Outlook?",
     ],
     "account": [
         "How long is a customer number in the new system?",
@@ -334,6 +345,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "What counts as a valid member ID format?",
         "Can users change their social media handle in the profile page?",
         "Which fields in the account profile are mandatory?",
+        "How do I close a customer account that is inactive?",
+        "Why does sign-up ask for a date of birth?",
+        "What happens to loyalty points when an account is merged?",
+        "How do I change my username on the portal?",
+        "What is the customer ID format for new accounts?",
+        "Can support staff see a customer's order history?",
     ],
     "authentication": [
         "What is the PIN length requirement?",
@@ -344,6 +361,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "Where should API keys be stored in our repos?",
         "Is a password manager approved for company use?",
         "What are the password rules for the new portal?",
+        "How do I change my password on the intranet?",
+        "What should I do if I forgot my PIN?",
+        "Why does the 2FA app show a different code every time?",
+        "How long should a password be under the new policy?",
+        "Can I reuse an old password after a year?",
+        "What is the difference between a password and a passphrase?",
     ],
     "device": [
         "Where is the serial number printed on the laptop?",
@@ -354,6 +377,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "Can I use my own phone for work email?",
         "What's the process for a lost device report?",
         "Does the router support MAC filtering?",
+        "How do I check the serial number of a monitor?",
+        "Where do I find the IMEI on an iPhone?",
+        "How do I look up the MAC address of a printer?",
+        "What is the process for returning a company laptop?",
+        "Which phones does the mobile device policy support?",
+        "How do I wipe a lost phone remotely?",
     ],
     "financial": [
         "What does CVV stand for?",
@@ -364,6 +393,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "The test card number 4111 1111 1111 1111 is for the sandbox only",
         "How do expense reports get approved?",
         "What is the average salary in the industry?",
+        "How do I update the card on file for the team subscription?",
+        "What is a routing number?",
+        "How is a credit score different from a credit report?",
+        "Which banks support IBAN transfers to the US?",
+        "How are salary bands reviewed each year?",
+        "What does a loan-to-value ratio mean?",
     ],
     "health": [
         "What is asthma?",
@@ -374,6 +409,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "What's the process for requesting accessibility equipment?",
         "Is there a first-aid kit on the third floor?",
         "Write a blog post about managing stress at work",
+        "How do I request sick leave in the HR portal?",
+        "What does the insurance cover for prescriptions?",
+        "How do I book the flu vaccination at the office clinic?",
+        "What are common side effects of antidepressants?",
+        "Is there a quiet room for employees who need a break?",
+        "What is the policy on medical appointments during work hours?",
     ],
     "identification": [
         "The documentation's sample SSN is 000-00-0000",
@@ -384,6 +425,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "How do I renew a driver licence?",
         "What is a national insurance number used for?",
         "Where do new hires get their employee ID badge?",
+        "How do I check if a passport number is valid?",
+        "What is a social security number used for?",
+        "Which ID documents does HR accept for onboarding?",
+        "How long does a visa application usually take?",
+        "What is the format of a German tax ID?",
+        "How do I replace a lost employee badge?",
     ],
     "location": [
         "What are the GPS coordinates format rules in the app?",
@@ -394,6 +441,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "How do I book a meeting room in the Lisbon office?",
         "What time zone is the Singapore team in?",
         "Is the office open on public holidays?",
+        "How do I share my location in a Teams meeting?",
+        "What's the best hotel booking site for business travel?",
+        "How do I change the time zone on my calendar?",
+        "Which airlines are on the preferred travel list?",
+        "How do I find the Wi-Fi network in the Paris office?",
+        "What does a GPS coordinate like 51.5 N mean?",
     ],
     "media": [
         "How do I export a chat log from Teams?",
@@ -404,6 +457,12 @@ NEAR_MISS: dict[str, list[str]] = {
         "What's the template for an incident report?",
         "Where are meeting transcripts stored?",
         "How do I blur faces in a video?",
+        "How do I redact a PDF before sharing it?",
+        "Can chat logs be used in a disciplinary process?",
+        "How do I record a Teams meeting?",
+        "What is the retention period for voice memos?",
+        "How should I store screenshots that contain customer data?",
+        "How do I write an incident report template for the wiki?",
     ],
 }
 
@@ -531,7 +590,8 @@ def generate() -> list[dict[str, object]]:
         for i, text in enumerate(texts):
             tid = f"near_miss:{category}:{i}"
             rows.append(_row(text, False, category, "near_miss", tid))
-            rows += [_row(_variant(text, rng), False, category, "near_miss", tid) for _ in range(FILLS_NEGATIVE)]
+            variants = [_variant(text, rng) for _ in range(FILLS_NEGATIVE)]
+            rows += [_row(variant, False, category, "near_miss", tid) for variant in variants]
     for i, text in enumerate(ORDINARY):
         tid = f"ordinary:{i}"
         rows.append(_row(text, False, "none", "ordinary", tid))
