@@ -306,7 +306,25 @@ def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Findi
         or not (_part_of_address(text, finding, addresses) or _organisation(text, finding))
     ]
     kept += listed_with_names(text, kept)
+    kept += joined_names(kept)
     return personal_places(text, kept + repeated_names(text, kept))
+
+
+def joined_names(findings: Sequence[Finding]) -> list[Finding]:
+    """One span over person spans that overlap ("Garcia songwriter Samantha" / "Samantha Bašić"):
+    the overlap resolver keeps only the longer one, which would leave "Bašić" unmasked."""
+    names = sorted((f for f in findings if f.entity_type == "PERSON"), key=lambda f: (f.start, -f.end))
+    joined: list[Finding] = []
+    start, end, parts = -1, -1, 0
+    for name in [*names, None]:
+        if name is not None and name.start < end:
+            end, parts = max(end, name.end), parts + (name.end > end)
+            continue
+        if parts > 1:
+            joined.append(Finding("PERSON", start, end, REPEATED_NAME_SCORE, "joined_names"))
+        if name is not None:
+            start, end, parts = name.start, name.end, 1
+    return joined
 
 
 def _organisation(text: str, finding: Finding) -> bool:

@@ -15,6 +15,7 @@ from routing.names import (
     context_names,
     default_gazetteer,
     find_names,
+    joined_names,
     listed_with_names,
     refine_person_findings,
 )
@@ -250,3 +251,10 @@ def test_a_leading_number_on_the_address_line_belongs_to_the_address() -> None:
     assert merge_address_blocks(plain, [Finding("STREET_ADDRESS", 10, 23, 0.9, "x")]) == [
         Finding("STREET_ADDRESS", 10, 23, 0.9, "x")
     ]
+
+
+def test_overlapping_names_are_masked_as_one() -> None:
+    text = "Garcia songwriter Samantha Bašić employs"
+    overlapping = [Finding("PERSON", 0, 26, 0.8, "spacy"), Finding("PERSON", 18, 32, 0.8, "rampart")]
+    assert [text[f.start : f.end] for f in joined_names(overlapping)] == ["Garcia songwriter Samantha Bašić"]
+    assert joined_names([Finding("PERSON", 0, 6, 0.8, "x"), Finding("PERSON", 0, 3, 0.8, "x")]) == []
