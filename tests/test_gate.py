@@ -191,3 +191,71 @@ def test_eval_on_shared_small_set_leaks_no_regulated_value(gate: SensitivityGate
     for name in ("US_SSN", "CREDIT_CARD"):
         assert report.scores[name].recall >= 0.99
     assert "PERSON" in format_report(report)
+
+
+class _Scripted:
+    """A contextual scorer that says the same thing about every text and counts its calls."""
+
+    def __init__(self, category: str, score: float) -> None:
+        self.verdict = (category, score)
+        self.calls = 0
+
+    def best(self, text: str) -> tuple[str, float]:
+        self.calls += 1
+        return self.verdict
+
+
+def _contextual_gate(scorer: _Scripted, **rule: object) -> SensitivityGate:
+    policy = load_policy()
+    contextual = policy.contextual.model_copy(update=rule)
+    updated = policy.model_copy(update={"contextual": contextual})
+    return SensitivityGate(updated, None, contextual=scorer, timeout_s=60)
+
+
+def test_contextual_verdict_raises_a_public_message_to_its_category_tier() -> None:
+    scorer = _Scripted("health", 0.97)
+    gate = _contextual_gate(scorer, threshold=0.9)
+    try:
+        decision = gate.classify("the thing I take every morning for the sugar")
+    finally:
+        gate.close()
+    assert (decision.tier, decision.route, decision.rule) == (
+        Tier.REGULATED,
+        Route.LOCAL,
+        "contextual:health",
+    )
+    assert decision.reasons == (
+        "implied health information, classifier 0.97 → regulated by rule contextual:health",
+    )
+    assert decision.contextual is not None and decision.contextual.score == 0.97
+
+
+def test_contextual_below_threshold_or_disabled_changes_nothing() -> None:
+    for scorer, rule in (
+        (_Scripted("health", 0.5), {"threshold": 0.9}),
+        (_Scripted("health", 0.99), {"enabled": False}),
+    ):
+        gate = _contextual_gate(scorer, **rule)
+        try:
+            decision = gate.classify("What is the capital of France?")
+        finally:
+            gate.close()
+        assert decision.tier is Tier.PUBLIC and decision.contextual is None and decision.rule == "default"
+
+
+def test_contextual_runs_only_on_public_messages_unless_told_otherwise() -> None:
+    scorer = _Scripted("contact", 0.99)
+    gate = _contextual_gate(scorer)
+    try:
+        decision = gate.classify("My SSN is 078-05-1120")
+    finally:
+        gate.close()
+    assert scorer.calls == 0 and decision.rule == "entity:US_SSN"
+    everywhere = _contextual_gate(scorer, run_on="all")
+    try:
+        decision = everywhere.classify("My SSN is 078-05-1120")
+    finally:
+        everywhere.close()
+    # It ran, and a lower tier verdict is kept as a reason without changing the deciding rule.
+    assert scorer.calls == 1 and decision.rule == "entity:US_SSN" and decision.tier is Tier.REGULATED
+    assert decision.reasons[-1].startswith("implied contact information, classifier 0.99")
