@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from routing.contextual import ContextualError, ContextualFinding
+from routing.contextual import ContextualError, ContextualFinding, is_general_question
 from routing.names import refine_person_findings
 from routing.normalize import normalize
 from routing.policy import Policy, PolicySource
@@ -238,6 +238,8 @@ class SensitivityGate:
         if self._contextual is None or not rule.enabled or not text.strip():
             return decision
         if rule.run_on == "public" and decision.tier is not Tier.PUBLIC:
+            return decision
+        if rule.skip_general_questions and is_general_question(text):
             return decision
         category, score = self._contextual.best(text)
         if score < rule.threshold:

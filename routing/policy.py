@@ -132,6 +132,8 @@ class ContextualRule(_Strict):
     run_on: Literal["public", "all"] = "public"
     # The calibrated probability of the most likely category at which it counts.
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # A general question that names no one ("How do I reset a password?") is not scored.
+    skip_general_questions: bool = True
     # The tier a category forces; a category left out forces `regulated` (fail closed).
     categories: dict[str, Tier] = Field(default_factory=lambda: dict(_CONTEXTUAL_TIERS))
 

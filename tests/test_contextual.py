@@ -16,6 +16,7 @@ from routing.contextual import (
     ContextualHead,
     UnavailableContextual,
     build_contextual,
+    is_general_question,
     load_head,
 )
 from routing.gate import SensitivityGate
@@ -79,7 +80,7 @@ def test_gate_with_a_broken_classifier_decides_regulated() -> None:
     broken = UnavailableContextual("contextual head unreadable")
     gate = SensitivityGate(load_policy(), None, contextual=broken, timeout_s=60)
     try:
-        decision = gate.classify("What is the capital of France?")
+        decision = gate.classify("Summarize my notes from Tuesday")
     finally:
         gate.close()
     assert decision.tier is Tier.REGULATED and decision.route is Route.LOCAL and decision.failed_closed
@@ -127,3 +128,17 @@ def test_gate_reports_the_verdict_in_reasons(shipped: ContextualClassifier) -> N
     assert implied.contextual is not None and implied.contextual.category == "health"
     assert any(re.match(r"implied health information, classifier [01]\.\d\d", r) for r in implied.reasons)
     assert plain.tier is Tier.PUBLIC and plain.contextual is None
+
+
+@pytest.mark.parametrize(
+    ("text", "general"),
+    [
+        ("How do I reset a password?", True),
+        ("Quick question: what is the PIN length requirement?", True),
+        ("how do I change my password, it's my dog's name", False),
+        ("the password from last summer with the year and an exclamation mark", False),
+        ("What should I do, she told everyone about her diagnosis", False),
+    ],
+)
+def test_general_questions_name_no_one(text: str, general: bool) -> None:
+    assert is_general_question(text) is general
