@@ -37,6 +37,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("follow me @ana.rios on Instagram", "SOCIAL_HANDLE"),
         ("my tiktok handle is @mila.bakes", "SOCIAL_HANDLE"),
         ("ig: tom_h_92", "SOCIAL_HANDLE"),
+        ("My Venmo is @carla-m", "SOCIAL_HANDLE"),
         ("I work at Acme Corp since 2019", "EMPLOYER"),
         ("my husband worked for Deutsche Bahn for ten years", "EMPLOYER"),
         ("my employer is Northwind Traders", "EMPLOYER"),

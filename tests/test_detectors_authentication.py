@@ -31,6 +31,9 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("the login password is Autumn2024!", "PASSWORD"),
         ("my pwd: hunter22", "PASSWORD"),
         ("pwd => Zx!92kLm", "PASSWORD"),
+        ("Here's my login: username mlopez, password Tiger!2020", "PASSWORD"),
+        ("I forgot my password, it used to be Summer2019!", "PASSWORD"),
+        ("my pass is Sunflower#9", "PASSWORD"),
         ("pasword = Tr0ub4dor&3 for the shared drive", "PASSWORD"),
         ("p.a.s.s.w.o.r.d is Blue-Kettle-77", "PASSWORD"),
         ("wifi password: Bl4ckCat99", "PASSWORD"),
@@ -73,6 +76,8 @@ def test_secrets_are_regulated(gate: SensitivityGate, text: str, entity: str) ->
         "What is a security question?",
         "How do session cookies work?",
         "Is a 2FA code safer than SMS?",
+        "How do I pass the exam in 2024?",
+        "The pass rate was 85% in 2023",
     ],
 )
 def test_questions_about_secrets_stay_public(gate: SensitivityGate, text: str) -> None:

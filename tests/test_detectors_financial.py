@@ -51,6 +51,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("His take home pay is £2,950", "INCOME"),
         ("my credit score is 712", "CREDIT_SCORE"),
         ("sort code 20-45-77, account 31926819", "BANK_ACCOUNT"),
+        ("I owe $12,000 on my credit card", "FINANCIAL_AMOUNT"),
     ],
 )
 def test_financial_data_is_regulated(gate: SensitivityGate, text: str, entity: str) -> None:
@@ -76,6 +77,7 @@ def test_transaction_ids_are_pseudonymized(gate: SensitivityGate) -> None:
         "How do bitcoin wallets work?",
         "What are the key factors to consider when investing $1,000?",
         "What does the expiry date on a card mean?",
+        "What is the average debt of $30,000 for students?",
     ],
 )
 def test_general_finance_questions_stay_public(gate: SensitivityGate, text: str) -> None:

@@ -54,6 +54,13 @@ def test_a_word_with_a_short_ending_is_not_its_clipping() -> None:
     assert not is_abbreviation("user", "userid")
 
 
+def test_a_vocabulary_word_is_not_a_clipping_of_another() -> None:
+    context = FuzzyContext(["passcode", "pass code"])
+    assert not context.search("pass the exam")
+    assert context.search("pass code")
+    assert FuzzyContext(["passcode"]).search("pass")
+
+
 def test_look_alike_characters_inside_context_words() -> None:
     context = FuzzyContext(["password", "routing number"])
     assert context.search("my p@ssw0rd is")

@@ -52,6 +52,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("voter id: XYZ4829103", "VOTER_ID"),
         ("nat'l id 318-274-659", "NATIONAL_ID"),
         ("my drivers lic # is S530-4129-8812", "DRIVER_LICENSE"),
+        ("NHS number 485 777 3456", "NATIONAL_ID"),
     ],
 )
 def test_identifiers_are_regulated(gate: SensitivityGate, text: str, entity: str) -> None:
@@ -72,6 +73,11 @@ def test_vehicle_ids_are_pseudonymized(gate: SensitivityGate, text: str) -> None
 def test_partial_identifiers_are_pseudonymized(gate: SensitivityGate, text: str) -> None:
     tier, entities = _found(gate, text)
     assert tier is not Tier.PUBLIC and "PARTIAL_IDENTIFIER" in entities
+
+
+def test_student_ids_are_pseudonymized(gate: SensitivityGate) -> None:
+    tier, entities = _found(gate, "My student ID is 20231187")
+    assert tier is Tier.INTERNAL and "STUDENT_ID" in entities
 
 
 def test_employee_ids_are_pseudonymized(gate: SensitivityGate) -> None:

@@ -46,6 +46,12 @@ _CUSTOMER_WORDS = fuzzy(
     "order number",
 )
 _SOCIAL_WORDS = fuzzy(
+    "venmo",
+    "cashapp",
+    "cash app",
+    "paypal",
+    "zelle",
+    "revolut",
     "instagram",
     "insta",
     "ig",

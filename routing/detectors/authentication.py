@@ -35,9 +35,13 @@ def _secret_like(value: str) -> bool:
     return has_letter and (has_other or inner_capital)
 
 
-_ASSIGNED = r"(?:\s+(?:is|was|will be|reads|set to|changed to)\s+|\s*(?:=>|:=|=|:|->)\s*)[\"'`]?"
+_ASSIGNED = (
+    r"(?:\s+(?:is|was|will be|reads|set to|changed to|used to be|it's|it is|it was)\s+"
+    r"|\s*(?:=>|:=|=|:|->)\s*)[\"'`]?"
+)
 _PASSWORD_WORDS = fuzzy(
     "password",
+    "pass",
     "pw",
     "pass code",
     "passwd",
@@ -154,6 +158,16 @@ RULES: tuple[IdentifierRule, ...] = (
         context=_PASSWORD_WORDS,
         before=40,
         after=0,
+        validate=_secret_like,
+    ),
+    IdentifierRule(
+        "password_word_then_value",
+        "PASSWORD",
+        # "username mlopez, password Tiger!2020": the word itself, then the value, nothing between.
+        re.compile(
+            r"(?i:\b(?:password|passwd|pwd|pw|passcode|passphrase|pass)\b)\s+[\"'`]?(?P<value>[^\s\"'`]{4,64})"
+        ),
+        0.85,
         validate=_secret_like,
     ),
     IdentifierRule(

@@ -70,6 +70,24 @@ _INCOME_WORDS = fuzzy(
     "bonus",
     "revenue",
 )
+_DEBT_WORDS = fuzzy(
+    "owe",
+    "owes",
+    "owed",
+    "debt",
+    "in debt",
+    "balance",
+    "overdrawn",
+    "overdraft",
+    "arrears",
+    "behind on",
+    "outstanding",
+    "credit card bill",
+    "loan",
+    "mortgage",
+    "savings",
+    "net worth",
+)
 _SCORE_WORDS = fuzzy("credit score", "fico", "fico score", "credit rating", "vantagescore", "vantage score")
 
 _AMOUNT = (
@@ -138,6 +156,15 @@ RULES: tuple[IdentifierRule, ...] = (
         after=0,
     ),
     IdentifierRule(
+        "debt_amount",
+        "FINANCIAL_AMOUNT",
+        re.compile(_AMOUNT, IGNORE_CASE),
+        0.85,
+        context=AllContext(_DEBT_WORDS, PERSON_CUE),
+        before=48,
+        after=32,
+    ),
+    IdentifierRule(
         "credit_score",
         "CREDIT_SCORE",
         re.compile(r"(?<![\w.,])(?P<value>[3-8]\d{2})(?![\w]|[.,]\d)"),
@@ -195,6 +222,9 @@ RULES: tuple[IdentifierRule, ...] = (
             "receipt number",
             "order number",
             "order id",
+            "my order",
+            "order no",
+            "order ref",
         ),
         min_digits=3,
     ),

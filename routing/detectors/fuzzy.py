@@ -121,6 +121,10 @@ class FuzzyContext:
 
     def _matches(self, token: str) -> frozenset[str]:
         cached = self._cache.get(token)
+        if cached is None and token in self._words:
+            # A word of the vocabulary is that word, not a clipping of a longer one: "pass" (from
+            # "pass code") is not "passcode", so "pass the exam in 2024" names no PIN.
+            cached = frozenset({token})
         if cached is None:
             cached = frozenset(word for word in self._words if word_matches(token, word))
             if len(self._cache) < 4096:  # bounded: the cache is shared by every message

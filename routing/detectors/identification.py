@@ -70,6 +70,12 @@ _NATIONAL_WORDS = fuzzy(
     "emirates id",
     "medicare number",
     "health card",
+    "nhs number",
+    "nhs no",
+    "national health number",
+    "health number",
+    "health insurance number",
+    "ehic",
     "id no",
 )
 _TAX_WORDS = fuzzy(
@@ -167,6 +173,18 @@ _PARTIAL_WORDS = fuzzy(
     "id",
     "passport",
 )
+_STUDENT_WORDS = fuzzy(
+    "student id",
+    "student number",
+    "student no",
+    "matriculation number",
+    "enrolment number",
+    "enrollment number",
+    "library card",
+    "school id",
+    "pupil number",
+    "candidate number",
+)
 _EMPLOYEE_WORDS = fuzzy(
     "employee id",
     "employee number",
@@ -232,6 +250,7 @@ RULES: tuple[IdentifierRule, ...] = (
     *context_id_rules("visa_permit", "VISA_NUMBER", _VISA_WORDS, score=0.85, min_digits=4),
     *context_id_rules("voter_id", "VOTER_ID", _VOTER_WORDS, score=0.85, min_digits=3),
     *context_id_rules("employee_id", "EMPLOYEE_ID", _EMPLOYEE_WORDS, score=0.85, min_digits=3),
+    *context_id_rules("student_id", "STUDENT_ID", _STUDENT_WORDS, score=0.85, min_digits=3),
     *context_id_rules("vehicle_id", "VEHICLE_ID", _VEHICLE_WORDS, score=0.85, min_digits=1, before=32),
     IdentifierRule(
         "partial_identifier",
