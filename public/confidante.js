@@ -71,7 +71,43 @@
     if (user) user.setAttribute("autocomplete", "username");
   }
 
+  // Chainlit 2.12 opens its side panel by itself, with every cited passage of the whole chat,
+  // whenever an answer brings one (on a phone it covers the chat). A passage should open only
+  // when the user clicks its citation, and show only that one: a panel that appears, or whose
+  // content changes, without a citation click just before is closed again.
+  var lastCitationClick = 0;
+  var shownPanel = "";
+  document.addEventListener(
+    "click",
+    function (event) {
+      var target = event.target;
+      if (target && target.closest && target.closest(".element-link")) lastCitationClick = Date.now();
+    },
+    true
+  );
+
+  function closeUnaskedPanel() {
+    var title = document.getElementById("side-view-title");
+    var content = document.getElementById("side-view-content");
+    if (!title || !content) {
+      shownPanel = "";
+      return;
+    }
+    var state = (title.textContent || "") + "|" + content.childElementCount;
+    if (state === shownPanel) return;
+    shownPanel = state;
+    if (Date.now() - lastCitationClick < 2000) return; // the user asked for this passage
+    var dialog = title.closest("[role='dialog']");
+    var close = dialog ? dialog.querySelector("button:has(> svg.lucide-x)") : title.querySelector("button");
+    if (close) {
+      close.click();
+    } else {
+      document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    }
+  }
+
   function label() {
+    closeUnaskedPanel();
     quietSignInToast();
     // The login form's show/hide password toggle: its name follows its icon.
     var eyes = document.querySelectorAll("button:has(> svg.lucide-eye), button:has(> svg.lucide-eye-off)");

@@ -131,8 +131,10 @@ def knowledge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppSe
 def scripted_answer(messages: list[dict[str, object]]) -> str:
     """What the scripted hosted model writes: fixed by the question, never by a real model."""
     asked = " ".join(str(m.get("content", "")) for m in messages if m.get("role") == "user").lower()
-    if "cafeteria open" in asked:
+    if "cafeteria open" in asked and "laptops" not in asked:
         return "The cafeteria opens at 7:30 on weekdays [1]."
+    if "laptops" in asked:
+        return "Laptops are replaced every four years [1]."
     return "Here is a short answer."
 
 

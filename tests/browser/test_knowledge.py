@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.app_server import AppServer
 from tests.browser.chat_page import ChatPage
-from tests.browser.conftest import HANDBOOK_TITLE, OpenChat
+from tests.browser.conftest import HANDBOOK_TITLE, PHONE, OpenChat
 
 Shot = Callable[[Page, str], Path]
 CONFIDENCE_CHIP = re.compile(r"^(high|medium|low) confidence$")
@@ -107,3 +107,40 @@ def test_ask_a_person_under_a_good_answer_opens_a_ticket_with_the_question(
     link = ticket.get_by_role("link", name="open the chat")
     expect(link).to_have_attribute("href", re.compile(r"^/thread/"))
     screenshot(admin.page, "ticket in the console")
+
+
+def test_each_citation_opens_its_own_passage_and_only_when_clicked(
+    scripted_knowledge_chat: OpenChat, screenshot: Shot
+) -> None:
+    chat = scripted_knowledge_chat()
+    chat.send("What time does the cafeteria open on weekdays?")
+    chat.wait_for_answer(1)
+    chat.send("How often are laptops replaced?")
+    second = chat.wait_for_answer(2)
+    title = chat.page.locator("#side-view-title")
+    content = chat.page.locator("#side-view-content")
+    expect(title).to_have_count(0)  # nothing opens by itself
+
+    second.locator(".element-link", has_text="[1]").first.click()
+    expect(title).to_contain_text("[1]")
+    expect(content).to_contain_text("Laptops are replaced every four years")
+    expect(content).not_to_contain_text("cafeteria opens")  # not the earlier answer's [1]
+    screenshot(chat.page, "second answer's passage")
+
+    chat.answer(0).locator(".element-link", has_text="[1]").first.click()
+    expect(content).to_contain_text("The cafeteria opens at 7:30")
+    expect(content).not_to_contain_text("Laptops are replaced")
+
+
+def test_the_passage_panel_never_opens_by_itself_on_a_phone(
+    scripted_knowledge_chat: OpenChat, screenshot: Shot
+) -> None:
+    chat = scripted_knowledge_chat(viewport=PHONE)
+    chat.send("What time does the cafeteria open on weekdays?")
+    answer = chat.wait_for_answer(1)
+    expect(chat.page.locator("#side-view-title")).to_have_count(0)
+    expect(chat.composer).to_be_visible()
+    screenshot(chat.page, "phone answer without panel")
+    answer.locator(".element-link", has_text="[1]").first.click()
+    expect(chat.page.get_by_text("The cafeteria opens at 7:30 on weekdays and closes")).to_be_visible()
+    screenshot(chat.page, "phone passage after a click")
