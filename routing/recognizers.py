@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from routing.detectors import ALL_RULES
+from routing.detectors.authentication import secret_like
 from routing.detectors.base import (
     Finding,
     IdentifierRule,
@@ -67,11 +68,6 @@ def _context_either(*phrases: str) -> AnyContext:
 
 def _card_shaped(value: str) -> bool:
     return 13 <= len(digits_of(value)) <= 19 and luhn_valid(value)
-
-
-def _secret_like(value: str) -> bool:
-    # "The password is required" is not a password; "hunter2" and "Tr0ub4dor&3" are.
-    return any(not char.isalpha() for char in value) or (value.lower() != value and value.upper() != value)
 
 
 _SSN_CONTEXT = _context_either("ssn", "ss#", "ss no", "social security", "social sec", "soc sec", "ssa")
@@ -279,7 +275,7 @@ _CORE_RULES: tuple[IdentifierRule, ...] = (
             _I,
         ),
         0.9,
-        validate=_secret_like,
+        validate=secret_like,
     ),
     IdentifierRule(
         "phone_context",

@@ -67,6 +67,7 @@ def test_dates_of_birth_are_regulated(gate: SensitivityGate, text: str) -> None:
         "I work at home on Fridays",
         "I'm a big fan of Apple",
         "My Steam library is huge.",
+        "Where is my order? It was due on 12/03.",
         "my instagram is private",
     ],
 )

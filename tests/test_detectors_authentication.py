@@ -78,6 +78,7 @@ def test_secrets_are_regulated(gate: SensitivityGate, text: str, entity: str) ->
         "Is a 2FA code safer than SMS?",
         "How do I pass the exam in 2024?",
         "The pass rate was 85% in 2023",
+        "The default password is admin, change it after login",
     ],
 )
 def test_questions_about_secrets_stay_public(gate: SensitivityGate, text: str) -> None:

@@ -52,6 +52,8 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
         ("my credit score is 712", "CREDIT_SCORE"),
         ("sort code 20-45-77, account 31926819", "BANK_ACCOUNT"),
         ("I owe $12,000 on my credit card", "FINANCIAL_AMOUNT"),
+        ("my overdraft is about £900", "FINANCIAL_AMOUNT"),
+        ("we're $4k in debt", "FINANCIAL_AMOUNT"),
     ],
 )
 def test_financial_data_is_regulated(gate: SensitivityGate, text: str, entity: str) -> None:
@@ -78,6 +80,8 @@ def test_transaction_ids_are_pseudonymized(gate: SensitivityGate) -> None:
         "What are the key factors to consider when investing $1,000?",
         "What does the expiry date on a card mean?",
         "What is the average debt of $30,000 for students?",
+        "How much do I owe if I cancel early, is it $50?",
+        "Our savings plan offers 4.5% on balances over $10,000",
     ],
 )
 def test_general_finance_questions_stay_public(gate: SensitivityGate, text: str) -> None:

@@ -22,7 +22,7 @@ from routing.detectors.base import (
 from routing.detectors.fuzzy import fuzzy
 
 
-def _secret_like(value: str) -> bool:
+def secret_like(value: str) -> bool:
     """ "hunter2", "Tr0ub4dor&3", "correctHorse", "48291736"; not "required", "Bitwarden" or "10:30"."""
     stripped = value.rstrip(".,;!?)")
     if len(stripped) < 4:
@@ -158,7 +158,7 @@ RULES: tuple[IdentifierRule, ...] = (
         context=_PASSWORD_WORDS,
         before=40,
         after=0,
-        validate=_secret_like,
+        validate=secret_like,
     ),
     IdentifierRule(
         "password_word_then_value",
@@ -168,7 +168,7 @@ RULES: tuple[IdentifierRule, ...] = (
             r"(?i:\b(?:password|passwd|pwd|pw|passcode|passphrase|pass)\b)\s+[\"'`]?(?P<value>[^\s\"'`]{4,64})"
         ),
         0.85,
-        validate=_secret_like,
+        validate=secret_like,
     ),
     IdentifierRule(
         "pin_context",

@@ -181,6 +181,14 @@ ID_PATTERN = re.compile(ID_VALUE, IGNORE_CASE)
 GROUPED_DIGITS_PATTERN = re.compile(GROUPED_DIGITS, IGNORE_CASE)
 
 
+_DATE_LIKE = re.compile(r"\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{1,4})?")
+
+
+def not_a_date(value: str) -> bool:
+    """ "12/03" next to "my order" is when, not which."""
+    return _DATE_LIKE.fullmatch(value) is None
+
+
 def not_a_common_word(value: str) -> bool:
     return value.casefold() not in _COMMON_WORDS
 
@@ -204,7 +212,7 @@ def context_id_rules(
             context=context,
             before=before,
             after=0,
-            validate=all_of(enough_digits(min_digits), not_one_digit),
+            validate=all_of(enough_digits(min_digits), not_one_digit, not_a_date),
         ),
         IdentifierRule(
             f"{name}_digits",
@@ -214,6 +222,6 @@ def context_id_rules(
             context=context,
             before=before,
             after=0,
-            validate=all_of(enough_digits(max(min_digits, 5)), not_one_digit),
+            validate=all_of(enough_digits(max(min_digits, 5)), not_one_digit, not_a_date),
         ),
     )

@@ -70,24 +70,7 @@ _INCOME_WORDS = fuzzy(
     "bonus",
     "revenue",
 )
-_DEBT_WORDS = fuzzy(
-    "owe",
-    "owes",
-    "owed",
-    "debt",
-    "in debt",
-    "balance",
-    "overdrawn",
-    "overdraft",
-    "arrears",
-    "behind on",
-    "outstanding",
-    "credit card bill",
-    "loan",
-    "mortgage",
-    "savings",
-    "net worth",
-)
+_DEBT_NOUNS = r"balance|debts?|overdraft|savings|arrears|mortgage|loan|net\s+worth|credit\s+card\s+bill"
 _SCORE_WORDS = fuzzy("credit score", "fico", "fico score", "credit rating", "vantagescore", "vantage score")
 
 _AMOUNT = (
@@ -158,11 +141,25 @@ RULES: tuple[IdentifierRule, ...] = (
     IdentifierRule(
         "debt_amount",
         "FINANCIAL_AMOUNT",
-        re.compile(_AMOUNT, IGNORE_CASE),
+        # Someone's own debt or balance, stated: "I owe $12,000", "my overdraft is about £900";
+        # not a question about fees ("how much do I owe if I cancel?").
+        re.compile(
+            rf"(?:\b(?:i|we|he|she|they)\s+(?:still\s+|now\s+)?owes?\s+(?:\w+\s+){{0,3}}?"
+            rf"|\b(?:my|our|his|her|their)\s+(?:\w+\s+){{0,2}}?(?:{_DEBT_NOUNS})\s*(?:is|was|of|stands\s+at|:)\s+"
+            rf"(?:(?:now|about|around|roughly|over|almost|nearly)\s+)?){_AMOUNT}",
+            IGNORE_CASE,
+        ),
         0.85,
-        context=AllContext(_DEBT_WORDS, PERSON_CUE),
-        before=48,
-        after=32,
+    ),
+    IdentifierRule(
+        "debt_amount_after",
+        "FINANCIAL_AMOUNT",
+        # "$4k in debt", "£900 overdrawn", "$12,000 on my credit card".
+        re.compile(
+            rf"{_AMOUNT}\s+(?:in\s+debt|in\s+arrears|overdrawn|of\s+(?:my\s+)?debt|on\s+my\s+(?:credit\s+)?card)",
+            IGNORE_CASE,
+        ),
+        0.85,
     ),
     IdentifierRule(
         "credit_score",
