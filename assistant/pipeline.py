@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,8 +69,12 @@ from routing.cache import CacheKey, ResponseCache
 from routing.retry import closing_stream
 from routing.routed import (
     CallRecord,
+    Candidate,
+    FellBack,
     ModelSet,
+    SkipCandidate,
     call_record,
+    in_order,
 )
 from routing.taint import TaintPart, combine_taint, message_part
 from routing.tiers import Route, Tier, highest
@@ -291,7 +295,7 @@ class ChatPipeline:
             user_id=conversation.principal.user_id,
             question=text,
             doc_set_version=versions() if versions else "",
-            model=self._chain(route)[0].name,
+            model=self._chain(route)[0].model.name,
             prompt_version=f"{PROMPT_TEMPLATE_VERSION}/{assessment.policy_version}",
         )
         hit = cache.get(state.cache_key, tier=tier)
@@ -330,66 +334,65 @@ class ChatPipeline:
             return Retrieval()
         return Retrieval(chunks=select_context(candidates), answerable=True, candidates=candidates)
 
-    def _chain(self, route: Route) -> list[ChatModel]:
+    def _chain(self, route: Route) -> list[Candidate]:
         """The models this route may use, in order (`ModelSet.chain`: local-only routes get the
         guarded local model alone)."""
-        return [candidate.model for candidate in self._models.chain(route)]
+        return self._models.chain(route)
 
     async def _stream_chain(
-        self,
-        chain: list[ChatModel],
-        conversation: Conversation,
-        text: str,
-        route: Route,
-        state: _TurnState,
+        self, chain: list[Candidate], conversation: Conversation, text: str, route: Route, state: _TurnState
     ) -> AsyncIterator[TurnEvent | Receipt]:
-        hosted_blocked = False
+        """The route's models in order through `in_order` (the one fallback loop); here only what
+        a chat turn adds: a request per model, pseudonymization, notices and the user's sentence."""
         failed: list[ChatModel] = []
-        for position, model in enumerate(chain):
+        hosted_blocked = False
+
+        async def attempt(candidate: Candidate) -> AsyncGenerator[TurnEvent | Receipt, None]:
+            nonlocal hosted_blocked
+            model = candidate.model
             if model.kind == "hosted" and route == Route.LOCAL:  # defence in depth
                 raise AssertionError("a local-only turn reached a hosted model")
             if model.kind == "hosted" and hosted_blocked:
-                continue
+                raise SkipCandidate()
             request = self._build_request(model, conversation, text, state)
             restorer: Restorer = passthrough_restorer()
-            if model.kind == "hosted" and route == Route.HOSTED_PSEUDONYMIZED:
+            if candidate.pseudonymize:
                 try:
                     request, counts = await self._pseudonymize(conversation, request)
                 except Exception as exc:
                     # Could not prove the request safe to send: fail closed to the local model.
                     log.warning("pseudonymization refused the hosted call: %s", type(exc).__name__)
-                    hosted_blocked = True
-                    state.outcome = "fallback"
+                    hosted_blocked, state.outcome = True, "fallback"
                     state.notices.append(PSEUDONYMIZATION_FAILED)
                     yield Notice("fallback", PSEUDONYMIZATION_FAILED)
-                    continue
+                    raise SkipCandidate() from exc
                 restorer = self._privacy.restorer(conversation.vault)
                 yield Receipt(tier=Tier.PUBLIC, route=route, rule="", pseudonymized=counts)
-            try:
-                async for event in self._announced(
-                    self._stream_one(model, request, restorer, state), failed, model, state
-                ):
-                    yield event
-                return
-            except ModelBusy as exc:
-                state.outcome, state.finish_reason = "busy", "error"
-                state.answer, state.final_answer = [exc.user_message], None
-                yield AnswerDelta(exc.user_message)
-                return
-            except StreamCutOff as exc:
-                state.outcome, state.finish_reason = "error", "cut_off"
-                yield Notice("cut_off", exc.user_message)
-                return
-            except ModelError as exc:
-                log.warning("model %s failed: %s", model.name, exc.detail or exc)
-                nxt = chain[position + 1] if position + 1 < len(chain) else None
-                if nxt is None:
-                    state.outcome, state.finish_reason = "error", "error"
-                    state.answer, state.final_answer = [_failure_message(exc, route)], None
-                    yield AnswerDelta(state.answer[0])
-                    return
-                state.outcome = "fallback"
-                failed.append(model)
+            async for event in self._announced(
+                self._stream_one(model, request, restorer, state), failed, model, state
+            ):
+                yield event
+
+        try:
+            async for item in in_order(chain, attempt, falls_back=_chat_falls_back):
+                if isinstance(item, FellBack):
+                    log.warning("model %s failed: %s", item.failed.name, item.error.detail or item.error)
+                    state.outcome = "fallback"
+                    failed.append(item.failed)
+                    continue
+                yield item
+        except ModelBusy as exc:  # the private model's queue is full: say when to try again
+            state.outcome, state.finish_reason = "busy", "error"
+            state.answer, state.final_answer = [exc.user_message], None
+            yield AnswerDelta(exc.user_message)
+        except StreamCutOff as exc:  # text was shown: never restarted on another model
+            state.outcome, state.finish_reason = "error", "cut_off"
+            yield Notice("cut_off", exc.user_message)
+        except ModelError as exc:  # every model the route allows failed
+            log.warning("no model answered: %s", exc.detail or exc)
+            state.outcome, state.finish_reason = "error", "error"
+            state.answer, state.final_answer = [_failure_message(exc, route)], None
+            yield AnswerDelta(state.answer[0])
 
     async def _announced(
         self, events: AsyncIterator[TurnEvent], failed: list[ChatModel], model: ChatModel, state: _TurnState
@@ -608,6 +611,11 @@ def call_cost(
     if kind == "local":
         return 0.0
     return estimate_cost(model, prompt_tokens, completion_tokens, settings.models.hosted.prices_per_mtok)
+
+
+def _chat_falls_back(error: ModelError) -> bool:
+    """A busy private model is not a failure to route around: the user is told when to retry."""
+    return not isinstance(error, ModelBusy)
 
 
 def _fallback_notice(failed: list[ChatModel], answered_by: ChatModel) -> str:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -166,7 +167,7 @@ class FellBack:
 
 async def in_order(
     candidates: Sequence[Candidate],
-    attempt: Callable[[Candidate], AsyncIterator[T]],
+    attempt: Callable[[Candidate], AsyncGenerator[T, None]],
     *,
     falls_back: Callable[[ModelError], bool] = lambda _error: True,
 ) -> AsyncIterator[T | FellBack]:
@@ -181,8 +182,10 @@ async def in_order(
     errors: list[ModelError] = []
     for index, candidate in enumerate(candidates):
         try:
-            async for item in _closed(attempt(candidate)):
-                yield item
+            # Closed however the consumer stops (a stopped turn stops the model at once).
+            async with aclosing(attempt(candidate)) as items:
+                async for item in items:
+                    yield item
             return
         except SkipCandidate:
             continue
@@ -196,14 +199,3 @@ async def in_order(
                 raise FallbackExhausted(errors) from exc
             yield FellBack(candidate.model, exc, candidates[index + 1].model)
     raise errors[-1] if errors else ModelError("no model could take this call")
-
-
-async def _closed(items: AsyncIterator[T]) -> AsyncIterator[T]:
-    """Pass items through and close the attempt however the consumer stops (a stopped turn)."""
-    try:
-        async for item in items:
-            yield item
-    finally:
-        close = getattr(items, "aclose", None)
-        if close is not None:
-            await close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -118,7 +118,7 @@ class TierRouter:
         request: ChatRequest,
         call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
     ) -> tuple[Any, str]:
-        async def attempt(candidate: Candidate) -> AsyncIterator[tuple[Any, str]]:
+        async def attempt(candidate: Candidate) -> AsyncGenerator[tuple[Any, str], None]:
             prepared = self._prepare(candidate, request)
             if prepared is None:
                 raise SkipCandidate()
