@@ -298,7 +298,9 @@ class ChatApp:
                 uploads=self._uploads,
                 events=self._job_events,
             )
-            if had_files and not message.content.strip():
+            # A message with files is answered by the summary flow only: the chat model never
+            # sees the file here, so anything it wrote would be an invented preview.
+            if had_files:
                 return
         await render_turn(conversation, message.content, self.services.pipeline)
 

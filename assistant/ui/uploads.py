@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,9 @@ CANCEL_ACTION = "cancel_upload_job"
 class JobDisplay:
     session_id: str
     message: cl.Message
+    # Progress messages of earlier sessions (the chat was reopened): replaced by the closing line
+    # when the job ends, so no stale "⏳ Summarizing …" stays in the thread.
+    stale: list[cl.Message] = field(default_factory=list)
 
 
 def progress_text(job: JobView) -> str:
@@ -71,7 +74,9 @@ class ChainlitJobEvents:
         self._displays: dict[str, JobDisplay] = {}
 
     def attach(self, job_id: str, session_id: str, message: cl.Message) -> None:
-        self._displays[job_id] = JobDisplay(session_id, message)
+        earlier = self._displays.get(job_id)
+        stale = [*earlier.stale, earlier.message] if earlier is not None else []
+        self._displays[job_id] = JobDisplay(session_id, message, stale)
 
     async def job_progress(self, job: JobView) -> None:
         display = self._displays.get(job.id)
@@ -96,8 +101,28 @@ class ChainlitJobEvents:
                 await cl.Message(content=text, author="Confidante", metadata={"upload_job": job.id}).send()
 
             if await _in_session(display.session_id, finish):
+                await _close_stale(job, display.stale)
                 return
+            await _close_stale(job, [*display.stale, display.message])
         await _post_to_thread(job, text)
+
+
+async def _close_stale(job: JobView, messages: list[cl.Message]) -> None:
+    """Rewrite earlier progress lines in the stored thread (no live session needed)."""
+    if not messages:
+        return
+
+    async def run() -> None:
+        init_http_context(thread_id=job.thread_id, user=cl.User(identifier=job.owner))
+        for message in messages:
+            message.content = closing_text(job)
+            message.actions = []
+            await message.update()
+
+    try:
+        await asyncio.create_task(run(), context=contextvars.Context())
+    except Exception:  # the summary itself still reaches the thread
+        log.exception("could not close the earlier progress lines of job %s", job.id)
 
 
 async def _in_session(session_id: str, action: Callable[[], Awaitable[None]]) -> bool:
