@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.contextual import NONE_LABEL, ContextualHead
+from routing.contextual import NONE_LABEL, ContextualHead, is_general_question
 from routing.policy import CONTEXTUAL_CATEGORIES
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "sensitivity"
@@ -66,10 +66,12 @@ def fit_temperature(head: ContextualHead, vectors: np.ndarray, y: np.ndarray) ->
 
 
 def threshold_for(scores: np.ndarray, sensitive: np.ndarray, max_false_flags: float) -> float:
-    """The lowest threshold whose false-flag rate on the dev negatives is at most the target."""
+    """The lowest threshold whose false-flag rate on the dev negatives is at most the target, but
+    never under 0.5: a verdict must at least say "more likely sensitive than not" (dev has few
+    negatives that are not general questions, too few to set a lower bar on)."""
     negatives = np.sort(scores[~sensitive])[::-1]
     allowed = int(np.floor(max_false_flags * len(negatives)))
-    return float(np.round(min(0.95, max(0.05, negatives[allowed] + 1e-3)), 3))
+    return float(np.round(min(0.95, max(0.5, negatives[allowed] + 1e-3)), 3))
 
 
 def main() -> None:
@@ -88,6 +90,8 @@ def main() -> None:
     temperature = fit_temperature(head, x_dev, targets(dev))
     head = ContextualHead(LABELS, weights, bias, temperature, embedder.model_sha256)
     scores = 1.0 - head.probabilities(x_dev)[:, 0]
+    # The gate never scores a general question that names no one: the threshold sees what it scores.
+    scores[[is_general_question(str(r["text"])) for r in dev]] = 0.0
     sensitive = np.array([bool(r["sensitive"]) for r in dev])
     threshold = threshold_for(scores, sensitive, args.max_false_flags)
     print(f"train {len(train)}, dev {len(dev)}; temperature {temperature}; dev threshold {threshold}")
