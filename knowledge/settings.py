@@ -82,8 +82,8 @@ class RerankSettings(BaseModel):
     enabled: bool = True
     # Hybrid candidates the reranker reorders; the caller's k are then taken from the new order.
     candidates: int = Field(default=20, ge=2, le=100)
-    # Late interaction (MaxSim over MiniLM token vectors): better order, but every candidate's
-    # token vectors must be computed (about 2-3 s for 20 uncached passages on 2 cores), so off.
+    # Late interaction (MaxSim over MiniLM token vectors): better order (rag_tech held-out recall@1
+    # 0.75 -> 0.81), but uncached passages cost ~4 s per 20 on 2 cores (cached: ~80 ms), so off.
     late_interaction: bool = False
     # Token vectors kept in memory for late interaction (passages, keyed by their text).
     token_cache_entries: int = Field(default=4096, ge=0)

@@ -224,3 +224,29 @@ def test_late_interaction_with_real_minilm_token_vectors():
     assert reranker is not None and reranker.fusion.uses_maxsim
     order = [c.chunk_id for c in reranker.rerank(QUESTION, PASSAGES)]
     assert order[0] == "b" and sorted(order) == ["a", "b", "c"]
+
+
+def test_eval_rag_reports_before_and_after_per_split(tmp_path):
+    from knowledge.evaluation import evaluate_corpora
+
+    corpus = tmp_path / "tiny"
+    (corpus / "docs").mkdir(parents=True)
+    (corpus / "docs" / "a.md").write_text("# Leave\n\nParental leave lasts sixteen weeks.\n")
+    (corpus / "docs" / "b.md").write_text("# Travel\n\nTrain tickets are booked by the office.\n")
+    rows = [
+        ("q1", "How long is parental leave?", "a", "Parental leave lasts sixteen weeks.", "train"),
+        ("q2", "Who books train tickets?", "b", "Train tickets are booked by the office.", "heldout"),
+    ]
+    (corpus / "qa.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {"id": i, "question": q, "is_impossible": False, "doc_file": f"docs/{d}.md"}
+                | {"doc_title": d, "gold_paragraph": g, "split": s}
+            )
+            + "\n"
+            for i, q, d, g, s in rows
+        )
+    )
+    block = evaluate_corpora([corpus])["tiny"]
+    assert block["train before"].startswith("recall@1 1.000") and "(n=1)" in block["heldout after"]
+    assert "late interaction" in " ".join(block) and "rerank ms p50/p95 (20 candidates)" in block
