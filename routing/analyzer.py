@@ -4,8 +4,10 @@
 recognizer asks tldextract, which fetches the public suffix list on first use. Here the spaCy model
 is loaded from the files of an installed distribution (verified against a pinned hash, parser
 excluded because no recognizer reads it), tldextract reads only its bundled snapshot, and the
-registry holds just the recognizers we want. Nothing in this module may open a network
-connection; heavy imports happen on first use, never at import of `routing`.
+registry holds just the recognizers we want. Beside it, `PresidioDetector` runs the Rampart token
+classifier (`routing.token_ner`) on a second thread, for names, street addresses and places that
+spaCy's small model misses. Nothing in this module may open a network connection; heavy imports
+happen on first use, never at import of `routing`.
 """
 
 from __future__ import annotations
