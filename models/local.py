@@ -197,6 +197,8 @@ class LocalModel:
             model_path=str(self._path),
             n_ctx=self._settings.context_window,
             n_threads=worker_threads(self._settings),
+            # Prompt processing too (llama-cpp-python would take every core for it).
+            n_threads_batch=worker_threads(self._settings),
             seed=self._settings.seed,
             chat_format=self._settings.chat_format,
             verbose=False,
