@@ -1,5 +1,9 @@
 """Fallback chains, and the guard that keeps local-only turns off hosted models.
 
+`in_order(candidates, attempt)` is the product's one fallback loop: the chat pipeline, the upload
+router and `FallbackModel` all walk their candidates with it, so "fall back only before text was
+shown, never away from a privacy refusal" is written once.
+
 `FallbackModel(primary, *fallbacks)` tries models in order, but only before the first text delta:
 once text reached the user, a broken stream ends as `StreamCutOff` carrying the partial answer
 (never a silent restart on another model). When a fallback answers, `on_fallback` receives a
@@ -14,8 +18,10 @@ even if routing code upstream has a bug: no fallback, retry or error path can ge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,6 +43,7 @@ from routing.retry import closing_stream
 from routing.tiers import Route, Tier
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
+T = TypeVar("T")
 
 # Routes and tiers that may leave the machine; anything else (including unknown values) is local-only.
 _MAY_LEAVE = {Tier.PUBLIC.value, Tier.INTERNAL.value, Route.HOSTED.value, Route.HOSTED_PSEUDONYMIZED.value}
@@ -109,6 +116,64 @@ def notice_for(failed: ChatModel, error: ModelError, answering: ChatModel) -> Fa
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One model a route may try, and whether its request must be pseudonymized first."""
+
+    model: ChatModel
+    pseudonymize: bool
+
+
+class SkipCandidate(Exception):
+    """An attempt refused its candidate before sending anything (e.g. a request that could not be
+    proven safe to pseudonymize): the next candidate is tried, and nothing counts as failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class FellBack:
+    """Yielded by `in_order` before the next candidate is tried: which model failed, and why."""
+
+    failed: ChatModel
+    error: ModelError
+    next: ChatModel
+
+
+async def in_order(
+    candidates: Sequence[Candidate],
+    attempt: Callable[[Candidate], AsyncGenerator[T, None]],
+    *,
+    falls_back: Callable[[ModelError], bool] = lambda _error: True,
+) -> AsyncIterator[T | FellBack]:
+    """The product's one fallback loop: run `attempt` on each candidate until one finishes.
+
+    An attempt's items pass through as they come. A `ModelError` moves on to the next candidate
+    (after a `FellBack`) unless text was already shown (`StreamCutOff`), the privacy guard
+    refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. When the
+    last candidate fails, its error is raised (`FallbackExhausted` with every error if several
+    failed). The order of `candidates` is the privacy decision; this loop never adds to it.
+    """
+    errors: list[ModelError] = []
+    for index, candidate in enumerate(candidates):
+        try:
+            # Closed however the consumer stops (a stopped turn stops the model at once).
+            async with aclosing(attempt(candidate)) as items:
+                async for item in items:
+                    yield item
+            return
+        except SkipCandidate:
+            continue
+        except ModelError as exc:
+            if isinstance(exc, StreamCutOff | PrivacyViolation) or not falls_back(exc):
+                raise
+            errors.append(exc)
+            if index == len(candidates) - 1:
+                if len(errors) == 1:
+                    raise
+                raise FallbackExhausted(errors) from exc
+            yield FellBack(candidate.model, exc, candidates[index + 1].model)
+    raise errors[-1] if errors else ModelError("no model could take this call")
+
+
 class FallbackModel:
     """Tries `primary`, then each fallback, before the first delta; never after text was shown."""
 
@@ -147,30 +212,29 @@ class FallbackModel:
         return isinstance(error, self._fallback_on)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        errors: list[ModelError] = []
-        pending: FallbackNotice | None = None
-        for index, model in enumerate(self.models):
+        async def attempt(candidate: Candidate) -> AsyncGenerator[StreamEvent, None]:
             partial: list[str] = []
             try:
-                async with closing_stream(model.stream(request)) as events:
+                async with closing_stream(candidate.model.stream(request)) as events:
                     async for event in events:
-                        if pending is not None and self._on_fallback is not None:
-                            self._on_fallback(pending)
-                        pending = None
                         if isinstance(event, TextDelta):
                             partial.append(event.text)
                         yield event
-                return
             except ModelError as exc:
-                if any(partial):
+                if any(partial):  # text reached the user: cut off, never restarted elsewhere
                     raise _as_cut_off(exc, "".join(partial)) from exc
-                errors.append(exc)
-                last = index == len(self.models) - 1
-                if last or not self._should_fall_back(exc):
-                    if len(errors) == 1:
-                        raise
-                    raise FallbackExhausted(errors) from exc
-                pending = notice_for(model, exc, self.models[index + 1])
+                raise
+
+        pending: FallbackNotice | None = None
+        candidates = [Candidate(model, pseudonymize=False) for model in self.models]
+        async for item in in_order(candidates, attempt, falls_back=self._should_fall_back):
+            if isinstance(item, FellBack):
+                pending = notice_for(item.failed, item.error, item.next)
+                continue
+            if pending is not None and self._on_fallback is not None:
+                self._on_fallback(pending)  # only once the fallback really answers
+            pending = None
+            yield item
 
 
 def _as_cut_off(error: ModelError, partial: str) -> StreamCutOff:

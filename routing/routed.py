@@ -2,10 +2,10 @@
 
 Every model call of the product (chat turns, summary steps, structured calls) is planned here:
 `ModelSet.chain(route, task)` is the only place that turns a privacy route into an ordered list of
-`Candidate`s, `in_order` is the one fallback loop that walks such a list, and `CallRecord` is the
-only shape in which a call is reported (audit trail, budgets, metrics, dashboard). A local-only
-route gets the local model alone, wrapped in `LocalOnlyModel`, which refuses at construction and
-at every call to reach a hosted model.
+`Candidate`s, `in_order` (in `routing.fallback`) is the one fallback loop that walks such a
+list, and `CallRecord` is the only shape in which a call is reported (audit trail, budgets,
+metrics, dashboard). A local-only route gets the local model alone, wrapped in `LocalOnlyModel`,
+which refuses at construction and at every call to reach a hosted model.
 
 This module must never hand a model to a local-only route that could reach a hosted endpoint, and
 never record raw text except in the fields the audit trail's retention policy decides about.
@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal
 
-from models.base import ChatModel, ChatRequest, ModelError, StreamCutOff, StreamEnd, Usage
-from routing.fallback import FallbackExhausted, LocalOnlyModel, PrivacyViolation, is_local_only
+from models.base import ChatModel, ChatRequest, StreamEnd, Usage
+from routing.fallback import Candidate as Candidate
+from routing.fallback import FellBack as FellBack
+from routing.fallback import LocalOnlyModel, is_local_only
+from routing.fallback import SkipCandidate as SkipCandidate
+from routing.fallback import in_order as in_order
 from routing.tiers import Route, Tier
 
 # What happened to a turn or a call; the audit trail stores the same vocabulary.
 Outcome = Literal["ok", "error", "fallback", "blocked", "escalated", "cancelled", "busy", "over_budget"]
-T = TypeVar("T")
 # The strong hosted model writes answers and overviews; the cheap one extracts and classifies.
 Task = Literal["synthesis", "extraction"]
 
@@ -115,14 +116,6 @@ def call_record(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One model a route may try, and whether its request must be pseudonymized first."""
-
-    model: ChatModel
-    pseudonymize: bool
-
-
 @dataclass
 class ModelSet:
     """The models the product may use. `hosted` is empty when no endpoint is configured."""
@@ -149,53 +142,3 @@ class ModelSet:
         pseudonymize = route == Route.HOSTED_PSEUDONYMIZED
         hosted = [Candidate(model, pseudonymize=pseudonymize) for model in self.hosted_for(task)]
         return [*hosted, local]
-
-
-class SkipCandidate(Exception):
-    """An attempt refused its candidate before sending anything (e.g. a request that could not be
-    proven safe to pseudonymize): the next candidate is tried, and nothing counts as failed."""
-
-
-@dataclass(frozen=True, slots=True)
-class FellBack:
-    """Yielded by `in_order` before the next candidate is tried: which model failed, and why."""
-
-    failed: ChatModel
-    error: ModelError
-    next: ChatModel
-
-
-async def in_order(
-    candidates: Sequence[Candidate],
-    attempt: Callable[[Candidate], AsyncGenerator[T, None]],
-    *,
-    falls_back: Callable[[ModelError], bool] = lambda _error: True,
-) -> AsyncIterator[T | FellBack]:
-    """The product's one fallback loop: run `attempt` on each candidate until one finishes.
-
-    An attempt's items pass through as they come. A `ModelError` moves on to the next candidate
-    (after a `FellBack`) unless text was already shown (`StreamCutOff`), the privacy guard
-    refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. When the
-    last candidate fails, its error is raised (`FallbackExhausted` with every error if several
-    failed). The order of `candidates` is the privacy decision; this loop never adds to it.
-    """
-    errors: list[ModelError] = []
-    for index, candidate in enumerate(candidates):
-        try:
-            # Closed however the consumer stops (a stopped turn stops the model at once).
-            async with aclosing(attempt(candidate)) as items:
-                async for item in items:
-                    yield item
-            return
-        except SkipCandidate:
-            continue
-        except ModelError as exc:
-            if isinstance(exc, StreamCutOff | PrivacyViolation) or not falls_back(exc):
-                raise
-            errors.append(exc)
-            if index == len(candidates) - 1:
-                if len(errors) == 1:
-                    raise
-                raise FallbackExhausted(errors) from exc
-            yield FellBack(candidate.model, exc, candidates[index + 1].model)
-    raise errors[-1] if errors else ModelError("no model could take this call")
