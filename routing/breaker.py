@@ -153,9 +153,12 @@ class BreakerRegistry:
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[BreakerState], None] | None = None,
     ) -> None:
-        self._make = lambda key: CircuitBreaker(
-            key, threshold=threshold, cooldown_s=cooldown_s, clock=clock, on_change=on_change
-        )
+        def make(key: str) -> CircuitBreaker:
+            return CircuitBreaker(
+                key, threshold=threshold, cooldown_s=cooldown_s, clock=clock, on_change=on_change
+            )
+
+        self._make: Callable[[str], CircuitBreaker] = make
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
 

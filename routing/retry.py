@@ -55,7 +55,7 @@ class RetryPolicy(BaseModel):
 
     def backoff_s(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
-        return rng() * min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
+        return float(rng() * min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1)))
 
 
 Outcome = Literal["ok", "retry", "gave_up", "not_retryable", "after_text", "cancelled"]
