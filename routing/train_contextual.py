@@ -3,13 +3,14 @@
 Fits multinomial logistic regression (numpy, L2, full-batch gradient descent from zeros, so the
 same vectors always give the same weights) on the MiniLM embeddings of `train.jsonl`, fits a
 softmax temperature on `dev.jsonl` (calibration), prints dev figures and the threshold that keeps
-dev near-miss false flags at or under the target, and saves `routing/data/contextual_head.npz`.
-The held-back split is never read here.
+false flags at or under the target on dev plus out-of-fold train scores, and saves
+`routing/data/contextual_head.npz`. The held-back split is never read here.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
@@ -74,10 +75,32 @@ def threshold_for(scores: np.ndarray, sensitive: np.ndarray, max_false_flags: fl
     return float(np.round(min(0.95, max(0.5, negatives[allowed] + 1e-3)), 3))
 
 
+def out_of_fold_scores(
+    rows: list[dict[str, object]], vectors: np.ndarray, head: ContextualHead, folds: int
+) -> np.ndarray:
+    """P(sensitive) of each training row from a head fitted without its template's fold."""
+    fold_of = np.array(
+        [int(hashlib.sha256(str(r["template"]).encode()).hexdigest()[:8], 16) % folds for r in rows]
+    )
+    y, scores = targets(rows), np.zeros(len(rows))
+    for fold in range(folds):
+        held = fold_of == fold
+        weights, bias = fit(vectors[~held], y[~held], classes=len(LABELS))
+        trial = ContextualHead(head.labels, weights, bias, head.temperature, head.embedder_sha256)
+        scores[held] = 1.0 - trial.probabilities(vectors[held])[:, 0]
+    return scores
+
+
+def _scored(rows: list[dict[str, object]], scores: np.ndarray) -> np.ndarray:
+    # The gate never scores a general question that names no one: the threshold sees what it scores.
+    return np.where([is_general_question(str(r["text"])) for r in rows], 0.0, scores)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-false-flags", type=float, default=0.04)
     parser.add_argument("--out", type=Path, default=HEAD_PATH)
+    parser.add_argument("--folds", type=int, default=5, help="Template-grouped folds for the threshold.")
     args = parser.parse_args()
     from models.embeddings import OnnxMiniLMEmbedder
 
@@ -89,11 +112,14 @@ def main() -> None:
     head = ContextualHead(LABELS, weights, bias, 1.0, embedder.model_sha256)
     temperature = fit_temperature(head, x_dev, targets(dev))
     head = ContextualHead(LABELS, weights, bias, temperature, embedder.model_sha256)
-    scores = 1.0 - head.probabilities(x_dev)[:, 0]
-    # The gate never scores a general question that names no one: the threshold sees what it scores.
-    scores[[is_general_question(str(r["text"])) for r in dev]] = 0.0
+    scores = _scored(dev, 1.0 - head.probabilities(x_dev)[:, 0])
     sensitive = np.array([bool(r["sensitive"]) for r in dev])
-    threshold = threshold_for(scores, sensitive, args.max_false_flags)
+    # Dev alone has too few negatives that are not general questions: the threshold is set on dev
+    # plus out-of-fold scores of train (folds by template, so no template scores itself).
+    pooled = np.concatenate([_scored(train, out_of_fold_scores(train, x_train, head, args.folds)), scores])
+    pooled_sensitive = np.concatenate([[bool(r["sensitive"]) for r in train], sensitive])
+    threshold = threshold_for(pooled, pooled_sensitive, args.max_false_flags)
+    print(f"  pooled out-of-fold negatives flagged: {(pooled[~pooled_sensitive] >= threshold).mean():.3f}")
     print(f"train {len(train)}, dev {len(dev)}; temperature {temperature}; dev threshold {threshold}")
     for form in ("direct", "obfuscated", "implied"):
         mask = np.array([r["form"] == form for r in dev])
