@@ -499,6 +499,27 @@ ORDINARY: list[str] = [
     "How do I cite a source in APA style?",
     "What's a good format for meeting minutes?",
     "Tell me about the history of the company's logo",
+    # Short follow-ups in a conversation (version 3): no content of their own.
+    "Now say it twice.",
+    "Thanks! Say goodbye.",
+    "And a fourth one?",
+    "Make it shorter.",
+    "Can you expand on the second point?",
+    "Try again, more formal this time.",
+    "Perfect, thank you.",
+    "Put that in a table.",
+    "Now translate it into French.",
+    "Add a closing line.",
+    "ok",
+    "Repeat the last answer.",
+    "Give me two more examples.",
+    "Great, now summarize it in one sentence.",
+    "Same again but for the Berlin office.",
+    "That's wrong, check the numbers again.",
+    "Use bullet points instead.",
+    "Say it in a friendlier tone.",
+    "Continue.",
+    "What about next quarter?",
 ]
 
 
