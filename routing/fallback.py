@@ -9,6 +9,11 @@ once text reached the user, a broken stream ends as `StreamCutOff` carrying the 
 (never a silent restart on another model). When a fallback answers, `on_fallback` receives a
 notice the UI shows ("The hosted model is unavailable; answered by the private local model.").
 
+One turn, one deadline: `in_order` gives the hosted part of a chain `hosted_turn_deadline_s`
+(a `TurnDeadline` that `RetryingModel` honours), and skips any hosted candidate once it passed.
+A timeout or a connection failure marks the model's *endpoint* for the rest of the walk, so the
+next model on the same (hung or unreachable) endpoint is skipped instead of waited for again.
+
 The chain knows nothing about tiers. `chain_for(route_or_tier, *models)` is where a turn's
 privacy decision meets the chain: for a local-only turn (regulated tier, or the local route) it
 refuses to build a chain that could reach any hosted model, and wraps every member in
@@ -34,16 +39,19 @@ from models.base import (
     ModelKind,
     ModelRateLimited,
     ModelTimeout,
+    ModelUnavailable,
     ModelWrapper,
     StreamCutOff,
     StreamEvent,
     TextDelta,
 )
-from routing.retry import closing_stream
+from routing.reliability_settings import ReliabilitySettings
+from routing.retry import DeadlinePassed, TurnDeadline, closing_stream, deadline_scope
 from routing.tiers import Route, Tier
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
 T = TypeVar("T")
+DEFAULT_DEADLINE_S = ReliabilitySettings().hosted_turn_deadline_s
 
 # Routes and tiers that may leave the machine; anything else (including unknown values) is local-only.
 _MAY_LEAVE = {Tier.PUBLIC.value, Tier.INTERNAL.value, Route.HOSTED.value, Route.HOSTED_PSEUDONYMIZED.value}
@@ -143,21 +151,40 @@ async def in_order(
     attempt: Callable[[Candidate], AsyncGenerator[T, None]],
     *,
     falls_back: Callable[[ModelError], bool] = lambda _error: True,
+    deadline_s: float | None = DEFAULT_DEADLINE_S,
+    on_skip: Callable[[ChatModel, str], None] | None = None,
 ) -> AsyncIterator[T | FellBack]:
     """The product's one fallback loop: run `attempt` on each candidate until one finishes.
 
     An attempt's items pass through as they come. A `ModelError` moves on to the next candidate
     (after a `FellBack`) unless text was already shown (`StreamCutOff`), the privacy guard
-    refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. When the
-    last candidate fails, its error is raised (`FallbackExhausted` with every error if several
-    failed). The order of `candidates` is the privacy decision; this loop never adds to it.
+    refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. A hosted
+    candidate is skipped (reported to `on_skip` with the reason) when its endpoint already timed
+    out or refused the connection in this walk, or when the turn's hosted deadline (`deadline_s`
+    from the start of the walk; None: none) passed. When no candidate answered, the failure is
+    raised (`FallbackExhausted` with every error if several failed). The order of `candidates` is
+    the privacy decision; this loop never adds to it.
     """
-    errors: list[ModelError] = []
-    for index, candidate in enumerate(candidates):
+    deadline = TurnDeadline.after(deadline_s) if deadline_s is not None else None
+    walk = _Walk(deadline)
+    for candidate in candidates:
+        reason = walk.skip_reason(candidate.model)
+        if reason is not None:
+            if on_skip is not None:
+                on_skip(candidate.model, reason)
+            continue
+        if walk.last_failed is not None:
+            yield FellBack(walk.last_failed, walk.errors[-1], candidate.model)
+        scope = deadline if candidate.model.kind == "hosted" else None
         try:
             # Closed however the consumer stops (a stopped turn stops the model at once).
             async with aclosing(attempt(candidate)) as items:
-                async for item in items:
+                while True:
+                    with deadline_scope(scope):  # set and reset around the await, never a yield
+                        try:
+                            item = await anext(items)
+                        except StopAsyncIteration:
+                            break
                     yield item
             return
         except SkipCandidate:
@@ -165,13 +192,63 @@ async def in_order(
         except ModelError as exc:
             if isinstance(exc, StreamCutOff | PrivacyViolation) or not falls_back(exc):
                 raise
-            errors.append(exc)
-            if index == len(candidates) - 1:
-                if len(errors) == 1:
-                    raise
-                raise FallbackExhausted(errors) from exc
-            yield FellBack(candidate.model, exc, candidates[index + 1].model)
-    raise errors[-1] if errors else ModelError("no model could take this call")
+            walk.failed(candidate.model, exc)
+    raise walk.final_error()
+
+
+class _Walk:
+    """What one walk of a chain learned: the failures so far and the endpoints not to try again."""
+
+    def __init__(self, deadline: TurnDeadline | None) -> None:
+        self.deadline = deadline
+        self.errors: list[ModelError] = []
+        self.last_failed: ChatModel | None = None
+        self.dead_endpoints: set[str] = set()
+        self.deadline_skips = 0
+
+    def skip_reason(self, model: ChatModel) -> str | None:
+        if model.kind != "hosted":
+            return None
+        endpoint = endpoint_of(model)
+        if endpoint is not None and endpoint in self.dead_endpoints:
+            return f"endpoint {endpoint} failed earlier in this turn"
+        if self.deadline is not None and self.deadline.passed():
+            self.deadline_skips += 1
+            return "the turn's hosted deadline passed"
+        return None
+
+    def failed(self, model: ChatModel, error: ModelError) -> None:
+        self.errors.append(error)
+        self.last_failed = model
+        endpoint = endpoint_of(model)
+        if endpoint is not None and marks_endpoint(error):
+            self.dead_endpoints.add(endpoint)
+
+    def final_error(self) -> ModelError:
+        if len(self.errors) > 1:
+            return FallbackExhausted(self.errors)
+        if self.errors:
+            return self.errors[0]
+        if self.deadline_skips:
+            return DeadlinePassed("the turn's hosted deadline passed before any model was tried")
+        return ModelError("no model could take this call")
+
+
+def marks_endpoint(error: ModelError) -> bool:
+    """A timeout or a failed connection says the endpoint (not one model on it) is in trouble;
+    an HTTP error status or a refusal is about the model or the request, so it marks nothing."""
+    if isinstance(error, ModelTimeout):
+        return True
+    return isinstance(error, ModelUnavailable) and error.status is None
+
+
+def endpoint_of(model: Any) -> str | None:
+    """The hosted endpoint a (possibly wrapped) model calls, if any wrapper layer names one."""
+    for layer in reachable_models(model):
+        endpoint = getattr(layer, "endpoint", None)
+        if isinstance(endpoint, str) and endpoint:
+            return endpoint
+    return None
 
 
 class FallbackModel:

@@ -1,6 +1,9 @@
 """Settings for retries, circuit breakers, the response cache and structured outputs.
 
-Timeouts are not here: they belong to the hosted endpoint (`models.settings.HostedModelSettings`).
+Per-call timeouts are not here: they belong to the hosted endpoint
+(`models.settings.HostedModelSettings`). The one per-turn deadline is: it bounds the whole hosted
+part of a fallback chain, so a hung endpoint cannot hold a turn longer than this before the local
+model (or a clear message) takes over.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ class ReliabilitySettings(BaseModel):
     backoff_max_s: float = Field(default=4.0, ge=0)
     # No new attempt starts after this many seconds from the first; a Retry-After beyond it gives up.
     retry_budget_s: float = Field(default=8.0, gt=0)
+    # Seconds from the start of a fallback chain within which a hosted model must send its first
+    # event; past it the chain skips every hosted model (local answers, or the turn ends with a
+    # message). Leaves room under the 12 s answer goal for the local model.
+    hosted_turn_deadline_s: float = Field(default=8.0, gt=0)
     # Consecutive failures that open an endpoint's circuit, and how long it stays open.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)

@@ -6,6 +6,10 @@ exponential with full jitter; a `Retry-After` is honoured when it fits the total
 ends the retries at once when it does not. Every attempt is reported (for the audit trail) through
 `on_attempt` and attached to the error finally raised. This module never looks at what a request
 contains and never changes which model is called.
+
+`TurnDeadline` is the one deadline of a turn's hosted part: the fallback loop sets it (through
+`deadline_scope`) while it walks a chain, and `RetryingModel` starts no attempt after it, waits
+for a first event no longer than it, and retries only within what is left of it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +40,48 @@ from models.base import (
 from routing.reliability_settings import ReliabilitySettings
 
 RETRYABLE: tuple[type[ModelError], ...] = (ModelUnavailable, ModelTimeout, ModelRateLimited, ModelBadResponse)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDeadline:
+    """The monotonic time by which a hosted model of this turn must have sent its first event."""
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> TurnDeadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
+
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+
+class DeadlinePassed(ModelTimeout):
+    """The turn's hosted deadline passed: no hosted model is tried (or waited for) any longer."""
+
+    retryable = False
+
+
+_deadline: ContextVar[TurnDeadline | None] = ContextVar("turn_deadline", default=None)
+
+
+@contextmanager
+def deadline_scope(deadline: TurnDeadline | None) -> Iterator[None]:
+    """Make `deadline` the current one for the awaits inside (set and reset in one frame, never
+    across a yield, so it cannot leak into the consumer's context)."""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def current_deadline() -> TurnDeadline | None:
+    return _deadline.get()
 
 
 class RetryPolicy(BaseModel):
@@ -128,8 +176,11 @@ class RetryingModel(ModelWrapper):
             number += 1
             sent_text = False
             try:
-                async with closing_stream(self.inner.stream(request)) as events:
-                    async for event in events:
+                async with (
+                    closing_stream(self.inner.stream(request)) as events,
+                    closing_stream(_first_within(events, current_deadline())) as bounded,
+                ):
+                    async for event in bounded:
                         sent_text = sent_text or (isinstance(event, TextDelta) and bool(event.text))
                         yield event
             except ModelError as exc:
@@ -158,6 +209,11 @@ class RetryingModel(ModelWrapper):
         if number >= self.policy.max_attempts:
             return "gave_up", None, f"gave up after {number} attempts"
         remaining = self.policy.budget_s - (self._clock() - started)
+        used_up = f"retry budget of {self.policy.budget_s:g}s used up"
+        deadline = current_deadline()
+        if deadline is not None and deadline.remaining() < remaining:
+            # The turn's deadline is nearer than the retry budget: it is the one that binds.
+            remaining, used_up = deadline.remaining(), "the turn's hosted deadline leaves no time to retry"
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None and retry_after > remaining:
             return (
@@ -167,7 +223,7 @@ class RetryingModel(ModelWrapper):
             )
         wait = max(retry_after or 0.0, self.policy.backoff_s(number, self._rng))
         if wait >= remaining:
-            return "gave_up", None, f"retry budget of {self.policy.budget_s:g}s used up"
+            return "gave_up", None, used_up
         return "retry", wait, None
 
     def _record(
@@ -193,3 +249,26 @@ class RetryingModel(ModelWrapper):
         attempts.append(attempt)
         if self._on_attempt is not None:
             self._on_attempt(attempt)
+
+
+async def _first_within(
+    events: AsyncIterator[StreamEvent], deadline: TurnDeadline | None
+) -> AsyncIterator[StreamEvent]:
+    """`events`, but the first one must arrive before `deadline` (a hung endpoint is left at
+    the deadline, not at its own first-token timeout); later events are not bounded here."""
+    if deadline is None:
+        async for event in events:
+            yield event
+        return
+    if deadline.passed():
+        raise DeadlinePassed("the turn's hosted deadline passed before this attempt")
+    try:
+        async with asyncio.timeout(deadline.remaining()):
+            first = await anext(events)
+    except StopAsyncIteration:
+        return
+    except TimeoutError:
+        raise DeadlinePassed("no first event before the turn's hosted deadline") from None
+    yield first
+    async for event in events:
+        yield event
