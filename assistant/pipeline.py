@@ -374,7 +374,8 @@ class ChatPipeline:
                 yield event
 
         try:
-            async for item in in_order(chain, attempt, falls_back=_chat_falls_back):
+            deadline_s = self._settings.reliability.hosted_turn_deadline_s  # one per turn
+            async for item in in_order(chain, attempt, falls_back=_chat_falls_back, deadline_s=deadline_s):
                 if isinstance(item, FellBack):
                     log.warning("model %s failed: %s", item.failed.name, item.error.detail or item.error)
                     state.outcome = "fallback"
