@@ -65,6 +65,7 @@ from models.base import (
     TextDelta,
     Usage,
 )
+from models.degeneration import REPETITION_NOTICE
 from routing.cache import CacheKey, ResponseCache
 from routing.retry import closing_stream
 from routing.routed import (
@@ -443,6 +444,9 @@ class ChatPipeline:
             if tail:
                 state.answer.append(tail)
                 yield AnswerDelta(tail)
+            if state.finish_reason == "repetition":  # the loop guard cut the answer: say so
+                state.notices.append(REPETITION_NOTICE)
+                yield Notice("repetition", REPETITION_NOTICE)
             state.final_answer = output.final_text()
             state.cleaned = output.cleanup()
             state.calls.append(_call(model, request, raw, state.end, "ok"))

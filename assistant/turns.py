@@ -29,7 +29,9 @@ class AnswerDelta:
 class Notice:
     """Something the user should know about this turn (fallback, hosted not configured, …)."""
 
-    kind: Literal["hosted_not_configured", "fallback", "cut_off", "history_trimmed", "busy", "escalated"]
+    kind: Literal[
+        "hosted_not_configured", "fallback", "cut_off", "repetition", "history_trimmed", "busy", "escalated"
+    ]
     text: str
 
 

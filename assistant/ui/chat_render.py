@@ -73,6 +73,8 @@ def footer_markdown(result: TurnResult) -> str:
         parts.append(chip(f"{result.confidence.level} confidence"))
     if result.finish_reason == "cut_off":
         parts.append("answer cut off at the length limit")
+    elif result.finish_reason == "repetition":
+        parts.append("answer cut: it started repeating")
     return " · ".join(parts)
 
 
