@@ -23,6 +23,7 @@ even if routing code upstream has a bug: no fallback, retry or error path can ge
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from routing.tiers import Route, Tier
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DEFAULT_DEADLINE_S = ReliabilitySettings().hosted_turn_deadline_s
 
 # Routes and tiers that may leave the machine; anything else (including unknown values) is local-only.
@@ -170,6 +172,7 @@ async def in_order(
     for candidate in candidates:
         reason = walk.skip_reason(candidate.model)
         if reason is not None:
+            log.info("skipped %s: %s", candidate.model.name, reason)
             if on_skip is not None:
                 on_skip(candidate.model, reason)
             continue
