@@ -55,7 +55,7 @@ async def one_run(
 ) -> str:
     breaker = CircuitBreaker(hosted[0].endpoint, threshold=settings.breaker_failure_threshold)
     wrapped = [RetryingModel(BreakerModel(model, breaker), policy) for model in hosted]
-    chain = chain_for(Tier.PUBLIC, *wrapped, local)
+    chain = chain_for(Tier.PUBLIC, *wrapped, local, deadline_s=settings.hosted_turn_deadline_s)
     try:
         end = await collect(chain.stream(REQUEST))
     except ModelError as exc:

@@ -9,8 +9,9 @@ once text reached the user, a broken stream ends as `StreamCutOff` carrying the 
 (never a silent restart on another model). When a fallback answers, `on_fallback` receives a
 notice the UI shows ("The hosted model is unavailable; answered by the private local model.").
 
-One turn, one deadline: `in_order` gives the hosted part of a chain `hosted_turn_deadline_s`
-(a `TurnDeadline` that `RetryingModel` honours), and skips any hosted candidate once it passed.
+One turn, one deadline: a chat turn passes `hosted_turn_deadline_s` to `in_order`, which gives
+the hosted part of the chain that long (a `TurnDeadline` that `RetryingModel` honours) and skips
+any hosted candidate once it passed. Background steps (upload summaries) pass none.
 A timeout or a connection failure marks the model's *endpoint* for the rest of the walk, so the
 next model on the same (hung or unreachable) endpoint is skipped instead of waited for again.
 
@@ -46,14 +47,12 @@ from models.base import (
     StreamEvent,
     TextDelta,
 )
-from routing.reliability_settings import ReliabilitySettings
 from routing.retry import DeadlinePassed, TurnDeadline, closing_stream, deadline_scope
 from routing.tiers import Route, Tier
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-DEFAULT_DEADLINE_S = ReliabilitySettings().hosted_turn_deadline_s
 
 # Routes and tiers that may leave the machine; anything else (including unknown values) is local-only.
 _MAY_LEAVE = {Tier.PUBLIC.value, Tier.INTERNAL.value, Route.HOSTED.value, Route.HOSTED_PSEUDONYMIZED.value}
@@ -153,7 +152,7 @@ async def in_order(
     attempt: Callable[[Candidate], AsyncGenerator[T, None]],
     *,
     falls_back: Callable[[ModelError], bool] = lambda _error: True,
-    deadline_s: float | None = DEFAULT_DEADLINE_S,
+    deadline_s: float | None = None,
     on_skip: Callable[[ChatModel, str], None] | None = None,
 ) -> AsyncIterator[T | FellBack]:
     """The product's one fallback loop: run `attempt` on each candidate until one finishes.
@@ -263,10 +262,12 @@ class FallbackModel:
         *fallbacks: ChatModel,
         fallback_on: FallbackOn = (ModelError,),
         on_fallback: Callable[[FallbackNotice], None] | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self.models: tuple[ChatModel, ...] = (primary, *fallbacks)
         self._fallback_on = fallback_on
         self._on_fallback = on_fallback
+        self._deadline_s = deadline_s
 
     @property
     def name(self) -> str:
@@ -307,7 +308,8 @@ class FallbackModel:
 
         pending: FallbackNotice | None = None
         candidates = [Candidate(model, pseudonymize=False) for model in self.models]
-        async for item in in_order(candidates, attempt, falls_back=self._should_fall_back):
+        walk = in_order(candidates, attempt, falls_back=self._should_fall_back, deadline_s=self._deadline_s)
+        async for item in walk:
             if isinstance(item, FellBack):
                 pending = notice_for(item.failed, item.error, item.next)
                 continue
@@ -368,11 +370,13 @@ def chain_for(
     *models: ChatModel,
     fallback_on: FallbackOn = (ModelError,),
     on_fallback: Callable[[FallbackNotice], None] | None = None,
+    deadline_s: float | None = None,
 ) -> ChatModel:
-    """The fallback chain a turn may use. Local-only turns get only local models, guarded twice."""
+    """The fallback chain a turn may use. Local-only turns get only local models, guarded twice
+    (and need no hosted deadline)."""
     if not models:
         raise ValueError("a chain needs at least one model")
     if not is_local_only(route_or_tier):
-        return FallbackModel(*models, fallback_on=fallback_on, on_fallback=on_fallback)
+        return FallbackModel(*models, fallback_on=fallback_on, on_fallback=on_fallback, deadline_s=deadline_s)
     guarded = [LocalOnlyModel(model) for model in models]  # raises PrivacyViolation for any hosted one
     return LocalOnlyModel(FallbackModel(*guarded, fallback_on=fallback_on, on_fallback=on_fallback))

@@ -206,6 +206,21 @@ async def test_fallback_model_walks_with_the_same_rules() -> None:
     assert end.text == "local answer" and cheap.requests == [] and notices == ["smol"]
 
 
+async def test_fallback_model_skips_hosted_models_once_its_deadline_passed() -> None:
+    strong = OnEndpoint("never asked", name="strong")
+    chain = FallbackModel(strong, local("local answer"), deadline_s=0.0)
+    end = await collect(chain.stream(REQUEST))
+    assert end.text == "local answer" and strong.requests == []
+
+
+async def test_without_a_deadline_a_slow_walk_still_tries_every_model() -> None:
+    """Background steps pass no deadline: only the endpoint rule applies to them."""
+    strong = OnEndpoint(ModelUnavailable("server error 502", status=502), name="strong")
+    cheap = OnEndpoint("cheap answer", name="cheap")
+    items, skipped = await walk([strong, cheap, local()], deadline_s=None)
+    assert skipped == [] and items[-1].text == "cheap answer"  # type: ignore[attr-defined]
+
+
 async def test_every_failure_is_reported_when_nothing_answers() -> None:
     strong = OnEndpoint(ModelTimeout("no first token"), name="strong")
     cheap = OnEndpoint("never asked", name="cheap")
