@@ -25,11 +25,13 @@ from chainlit.session import WebsocketSession
 
 from assistant.uploads.intake import IncomingFile
 from assistant.uploads.jobs import JobView
-from assistant.uploads.rendering import md_escape
+from assistant.uploads.rendering import StoredSummary, md_escape, split_summary
 from assistant.uploads.service import UploadService
 
 log = logging.getLogger(__name__)
 CANCEL_ACTION = "cancel_upload_job"
+RECEIPT_STEP = "Privacy receipt"  # the same name as a chat answer's receipt
+SUMMARY_RUN = "upload_summary"
 
 
 @dataclass
@@ -50,11 +52,62 @@ def progress_text(job: JobView) -> str:
 
 def finished_text(job: JobView) -> str:
     if job.status == "done":
-        return job.result_summary or "(empty summary)"
+        return split_summary(job.result_summary or "").text or "(empty summary)"
     name = md_escape(job.display_name)
     if job.status == "cancelled":
         return f"⏹ Summary of {name} cancelled."
     return f"⚠️ {name}: {job.error or 'the summary failed.'}"
+
+
+def page_elements(stored: StoredSummary) -> list[cl.Text]:
+    """One side element per cited page, named `[p. n]`: Chainlit links each `[p. n]` in the text
+    to it. Page text is untrusted document text, so its markdown is escaped."""
+    return [
+        cl.Text(name=f"[{ref}]", content=md_escape(text), display="side")
+        for ref, text in stored.pages.items()
+    ]
+
+
+def summary_receipt(job: JobView, stored: StoredSummary) -> str:
+    """The summary's privacy receipt: tier, where it was written, never any value from the file."""
+    facts = stored.receipt
+    tier = str(facts.get("tier", job.tier))
+    local = str(facts.get("local_model", "")) or "the private local model"
+    if tier == "regulated":
+        where = f"{local}, on this machine; nothing left it"
+    else:
+        where = f"{local} on this machine; non-regulated parts may go to a hosted model, pseudonymized"
+    lines = [
+        f"- **Tier:** `{tier}`",
+        f"- **Document:** {md_escape(job.display_name)}",
+        f"- **Written by:** {where}",
+    ]
+    if "model_calls" in facts:
+        lines.append(f"- **Model calls:** {facts['model_calls']}")
+    return "\n".join(lines)
+
+
+async def send_result(job: JobView) -> cl.Message:
+    """The job's result as an answer: inside its own run (so it gets the feedback buttons, like a
+    chat answer), with `[p. n]` opening the page in the side panel and a privacy receipt."""
+    async with cl.Step(name=SUMMARY_RUN, type="run", show_input=False):
+        if job.status != "done":
+            message = cl.Message(
+                content=finished_text(job), author="Confidante", metadata={"upload_job": job.id}
+            )
+            await message.send()
+            return message
+        stored = split_summary(job.result_summary or "")
+        message = cl.Message(
+            content=stored.text or "(empty summary)",
+            author="Confidante",
+            elements=page_elements(stored),  # type: ignore[arg-type]
+            metadata={"upload_job": job.id, "tier": str(stored.receipt.get("tier", job.tier))},
+        )
+        await message.send()
+        async with cl.Step(name=RECEIPT_STEP, type="tool", parent_id=message.id, show_input=False) as step:
+            step.output = summary_receipt(job, stored)
+        return message
 
 
 def closing_text(job: JobView) -> str:
@@ -91,20 +144,19 @@ class ChainlitJobEvents:
 
     async def job_finished(self, job: JobView) -> None:
         display = self._displays.pop(job.id, None)
-        text = finished_text(job)
         if display is not None:
 
             async def finish() -> None:
                 await display.message.remove_actions()
                 display.message.content = closing_text(job)
                 await display.message.update()
-                await cl.Message(content=text, author="Confidante", metadata={"upload_job": job.id}).send()
+                await send_result(job)
 
             if await _in_session(display.session_id, finish):
                 await _close_stale(job, display.stale)
                 return
             await _close_stale(job, [*display.stale, display.message])
-        await _post_to_thread(job, text)
+        await _post_to_thread(job)
 
 
 async def _close_stale(job: JobView, messages: list[cl.Message]) -> None:
@@ -145,12 +197,12 @@ async def _in_session(session_id: str, action: Callable[[], Awaitable[None]]) ->
     return True
 
 
-async def _post_to_thread(job: JobView, text: str) -> None:
+async def _post_to_thread(job: JobView) -> None:
     """Persist the result as an assistant message in the job's thread (no live session needed)."""
 
     async def run() -> None:
         init_http_context(thread_id=job.thread_id, user=cl.User(identifier=job.owner))
-        await cl.Message(content=text, author="Confidante", metadata={"upload_job": job.id}).send()
+        await send_result(job)
 
     await asyncio.create_task(run(), context=contextvars.Context())
 

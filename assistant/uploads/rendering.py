@@ -4,16 +4,35 @@ The summary says plainly which parts a model wrote and which are quotes from the
 which model wrote them (the private local model is small; its output is marked, not hidden).
 Untrusted names are shown with markdown control characters escaped, so a file called
 `[x](https://evil)` renders as text, never as a link.
+
+The stored summary carries, after `CITED_PAGES_MARKER`, the text of the pages it cites and the facts
+for its receipt (JSON), so the chat can open `[p. n]` in the side panel after the staged upload is
+gone; `split_summary` takes that trailer off again. The trailer is never shown as message text.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from assistant.uploads.citing import ref_for
 from assistant.uploads.summarize import Summary
+from knowledge.parsing.documents import Section
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 TIER_ICON = {"public": "🟢", "internal": "🟡", "regulated": "🔒"}
+CITED_PAGES_MARKER = "\n\n<!-- confidante:cited-pages -->\n"
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    """A stored summary split into what the chat shows and what its citations and receipt need."""
+
+    text: str
+    pages: dict[str, str] = field(default_factory=dict)  # "p. 3" -> that page's text
+    receipt: dict[str, str | int] = field(default_factory=dict)
 
 
 def md_escape(text: str) -> str:
@@ -26,7 +45,52 @@ def _writer(kind: str | None, local_model: str) -> str:
     return f"the private local model ({local_model})"
 
 
-def render_summary(summary: Summary, *, display_name: str, pages: int | None, local_model: str) -> str:
+def render_summary(
+    summary: Summary,
+    *,
+    display_name: str,
+    pages: int | None,
+    local_model: str,
+    sections: Sequence[Section] = (),
+) -> str:
+    """The summary's markdown; with `sections`, followed by the trailer of cited pages."""
+    text = _summary_markdown(summary, display_name=display_name, pages=pages, local_model=local_model)
+    if not sections:
+        return text
+    return text + CITED_PAGES_MARKER + json.dumps(_trailer(summary, sections, local_model))
+
+
+def _trailer(summary: Summary, sections: Sequence[Section], local_model: str) -> dict[str, object]:
+    cited = summary.refs
+    texts: dict[str, list[str]] = {}
+    for index, section in enumerate(sections):
+        ref = ref_for(section, index)
+        if ref in cited:  # only what the summary cites: the row does not become a copy of the file
+            texts.setdefault(ref, []).append(section.text)
+    receipt = {
+        "tier": summary.tier.value,
+        "overview_by": summary.overview_by or "",
+        "local_model": local_model,
+        "model_calls": summary.model_calls,
+    }
+    return {"pages": {ref: "\n\n".join(parts) for ref, parts in texts.items()}, "receipt": receipt}
+
+
+def split_summary(stored: str) -> StoredSummary:
+    """The shown text and the trailer's pages and receipt; a summary without a trailer is all text."""
+    text, marker, trailer = stored.partition(CITED_PAGES_MARKER)
+    if not marker:
+        return StoredSummary(stored)
+    try:
+        data = json.loads(trailer)
+        pages = {str(k): str(v) for k, v in dict(data.get("pages", {})).items()}
+        receipt = {str(k): v for k, v in dict(data.get("receipt", {})).items() if isinstance(v, str | int)}
+    except (ValueError, TypeError, AttributeError):  # a damaged trailer never breaks the summary
+        return StoredSummary(text)
+    return StoredSummary(text, pages, receipt)
+
+
+def _summary_markdown(summary: Summary, *, display_name: str, pages: int | None, local_model: str) -> str:
     size = f"{pages} pages" if pages else f"{summary.map_steps} parts"
     icon = TIER_ICON.get(summary.tier.value, "")
     lines = [f"**Summary of {md_escape(display_name)}** · {size} · {icon} {summary.tier.value}", ""]

@@ -134,7 +134,7 @@ class SummaryJobRunner:
         )  # fmt: skip
         self.last_calls = router.calls_made
         return render_summary(summary, display_name=job.display_name, pages=staged.parsed.page_count,
-                              local_model=self.models.local.name)  # fmt: skip
+                              local_model=self.models.local.name, sections=sections)  # fmt: skip
 
     def _call_observer(self, job: JobView) -> Callable[[CallRecord], None] | None:
         """The router's hook, bound to the job's owner and thread: whom each call is charged to."""
