@@ -522,6 +522,76 @@ ORDINARY: list[str] = [
     "What about next quarter?",
 ]
 
+# Version 4: work requests that carry a piece of text to act on ("Rewrite this more politely: ...").
+# The classifier flagged such imperative requests although the text in them discloses nothing about
+# anyone. Each frame is one template; it is paired with neutral texts (negatives) and with texts
+# that disclose something about the writer or someone they know (positives), so the head learns
+# that the disclosure, not the request around it, decides. Train and dev only (`_split_of`).
+WORK_FRAMES: list[str] = [
+    "Rewrite this so it sounds friendlier: {text}",
+    "Make this more concise: {text}",
+    "Turn this into a bullet list: {text}",
+    "Translate into German: {text}",
+    "Put this into plain English for the newsletter: {text}",
+    "Fix the grammar here: {text}",
+    "Draft a reply to this: {text}",
+    "Shorten this to one line for Slack: {text}",
+    "Give this a more professional tone - {text}",
+    "Write a subject line for an email that says: {text}",
+    "Turn this note into a short announcement: {text}",
+    "Proofread: {text}",
+    "Translate to Portuguese please: {text}",
+    "Can you tidy up this sentence? {text}",
+    "Summarise in a few words: {text}",
+    "Rephrase for a customer audience: {text}",
+    "Convert this into a to-do item: {text}",
+    "Paraphrase this without changing the meaning: {text}",
+]
+WORK_NEUTRAL: list[str] = [
+    "the quarterly review moves to the second week of March",
+    "our new pricing page goes live on Monday",
+    "the build pipeline fails when the cache is cold",
+    "please submit expense reports before the end of the month",
+    "the warehouse will be closed for stocktaking on Friday",
+    "we are looking for volunteers to run the charity bake sale",
+    "the API now returns paginated results by default",
+    "the team offsite has been postponed until spring",
+    "version 2.3 fixes the export bug and speeds up search",
+    "the cafeteria menu changes every two weeks",
+    "thanks everyone for finishing the migration ahead of schedule",
+    "the parking garage entrance is on the east side from next week",
+    "customers can now pay invoices in euros and pounds",
+    "the webinar recording will be shared with all attendees",
+    "we need two more reviewers for the design document",
+    "the printer on the fourth floor is out of toner again",
+]
+WORK_DISCLOSING: dict[str, list[str]] = {
+    "health": [
+        "I can't come in because my migraines have been bad since the new medication",
+        "my son's seizure last night means I'm at the hospital today",
+    ],
+    "contact": ["my new home address is the blue house at the end of Fern Close, number nine"],
+    "authentication": ["the shared drive password is still my cat's name with 99 at the end"],
+    "financial": ["my salary went down after the restructure and I'm behind on the mortgage"],
+    "identification": ["I lost my passport so my visa paperwork is stuck at the embassy"],
+    "media": ["after the argument with my manager I wrote down everything she said to me"],
+    "location": ["I'm staying at my sister's flat above the bakery on Mill Street until Sunday"],
+}
+
+
+def work_requests() -> list[dict[str, object]]:
+    """Work requests around a text: neutral texts are negatives, disclosing texts positives."""
+    rng = random.Random(SEED + 4)  # its own stream: the earlier templates keep their fills
+    rows = []
+    disclosing = [(c, t) for c, texts in WORK_DISCLOSING.items() for t in texts]
+    for i, frame in enumerate(WORK_FRAMES):
+        tid = f"work:{i}"
+        for text in rng.sample(WORK_NEUTRAL, 5):
+            rows.append(_row(frame.format(text=text), False, "none", "ordinary", tid))
+        for category, text in rng.sample(disclosing, 2):
+            rows.append(_row(frame.format(text=text), True, category, "implied", tid))
+    return rows
+
 
 def _fill(template: str, rng: random.Random) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: SLOTS[m.group(1)](rng), template)
@@ -588,6 +658,9 @@ def obfuscate(text: str, rng: random.Random) -> str:
 
 def _split_of(template_id: str) -> str:
     bucket = int(hashlib.sha256(f"{SEED}:{template_id}".encode()).hexdigest()[:8], 16) % 100
+    if template_id.startswith("work:"):
+        # Added after the held-back split was fixed: train and dev only, so it stays unseen.
+        return "dev" if bucket < 30 else "train"
     return "heldback" if bucket < 25 else "dev" if bucket < 40 else "train"
 
 
@@ -617,6 +690,7 @@ def generate() -> list[dict[str, object]]:
         tid = f"ordinary:{i}"
         rows.append(_row(text, False, "none", "ordinary", tid))
         rows += [_row(_variant(text, rng), False, "none", "ordinary", tid) for _ in range(FILLS_NEGATIVE)]
+    rows += work_requests()
     unique = {str(row["text"]): row for row in rows}
     return list(unique.values())
 
