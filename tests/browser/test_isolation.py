@@ -77,12 +77,25 @@ def alice(users: tuple[AppUser, AppUser]) -> tuple[AppUser, SocketSession, Alice
     uploaded = a.upload(session, "zephyr-minutes.txt", A_FILE_TEXT, "text/plain")
     assert uploaded.status_code == 200, uploaded.text
     file_id = uploaded.json()["id"]
-    user_step = session.send_message(A_QUESTION, files=[{"id": file_id}])
+    # A message with a file is answered by the summary flow only; the question comes next.
+    session.send_message("Please summarise the attached minutes.", files=[{"id": file_id}])
     first = session.wait_for(lambda: session.named("first_interaction"), 60, "A's thread")
     thread_id = first[0]["thread_id"]
-    session.wait_for(lambda: _receipt_seen(session), TURN_TIMEOUT_S, "A's answer")
     cancel = session.wait_for(lambda: _action(session, "cancel_upload_job"), 60, "A's upload job")
-    answer = next(s for s in session.steps() if s.get("type") == "assistant_message" and "---" in s["output"])
+    seen = {step["id"] for step in session.steps()}
+    user_step = session.send_message(A_QUESTION)
+
+    def _answer() -> dict[str, Any] | None:
+        return next(
+            (
+                s
+                for s in session.steps()
+                if s["id"] not in seen and s.get("type") == "assistant_message" and "---" in s["output"]
+            ),
+            None,
+        )
+
+    answer = session.wait_for(_answer, TURN_TIMEOUT_S, "A's answer")
     # The answer reaches the browser before its write to the database has finished.
     session.wait_for(lambda: answer["id"] in a.thread(thread_id).text, 30, "A's answer to be saved")
     feedback = a.http.put(
