@@ -292,12 +292,48 @@ def _street_word(word: str, gazetteer: NameGazetteer) -> bool:
     return word.casefold() in STREET_WORDS and word.casefold() not in gazetteer.surnames
 
 
+# Languages, nationalities and temperature scales ("Translate into German", "to Fahrenheit"): the
+# models read these capitalised words as a person or a place, but on their own they name no one.
+LANGUAGE_WORDS = _word_set(
+    """
+    arabic bengali bulgarian catalan celsius chinese croatian czech danish dutch english estonian
+    fahrenheit farsi finnish french german greek gujarati hebrew hindi hungarian icelandic
+    indonesian italian japanese kelvin korean latin latvian lithuanian malay mandarin marathi
+    norwegian persian polish portuguese punjabi romanian russian serbian slovak slovenian spanish
+    swahili swedish tagalog tamil telugu thai turkish ukrainian urdu vietnamese welsh
+    """
+)
+# An instruction starts with its verb ("Summarize the roadmap", "Convert 30 degrees", "Repeat the
+# last answer"): a capitalised first word followed by an article, a pronoun or a number is that verb.
+_VERB_OBJECT = re.compile(r"[ \t]+(?:(?:the|this|that|these|those|a|an|it|them|me|us|our|your)\b|\d)", re.I)
+_CLAUSE_START = ".!?:;,"
+
+
+def _not_a_name(text: str, finding: Finding, gazetteer: NameGazetteer) -> bool:
+    """A one-word "person" or "place" that is a language name, or an instruction's verb that is in
+    no name list (a name the gazetteer knows, "Priya the ...", is kept: a missed name leaks)."""
+    word = text[finding.start : finding.end]
+    if finding.entity_type not in ("PERSON", "LOCATION") or not word.isalpha():
+        return False
+    if word.casefold() in LANGUAGE_WORDS:
+        return True
+    before = text[: finding.start].rstrip(" \t")
+    return (
+        finding.entity_type == "PERSON"
+        and (not before or before[-1] in _CLAUSE_START)
+        and bool(_VERB_OBJECT.match(text, finding.end))
+        and not (gazetteer.is_given(word) or gazetteer.is_surname(word))
+    )
+
+
 def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """The post-pass over all findings of a text (the gate calls it once): join address pieces
     into blocks, drop "names" that are part of a street address ("1668 Glyn St", "159 Eleftheriou
     Venizelou str"), add the other mentions of the names that remain, and mark the places that
     belong to a person (`routing.places`)."""
-    findings = merge_address_blocks(text, defer_to_rules(findings))
+    gazetteer = default_gazetteer()
+    findings = [f for f in defer_to_rules(findings) if not _not_a_name(text, f, gazetteer)]
+    findings = merge_address_blocks(text, findings)
     addresses = [(f.start, f.end) for f in findings if f.entity_type == "STREET_ADDRESS"]
     kept = [
         finding
