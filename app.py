@@ -9,7 +9,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.server import app as server_app
 
-from assistant import profile_config
+from assistant.ui import profile_config
 from assistant.ui.chat_app import ChatApp
 from assistant.ui.chat_render import chat_profiles
 

@@ -1,6 +1,6 @@
 """100 users opening the app at the same second, naming the chat profile as the frontend does.
 
-Before `assistant/profile_config.py`, Chainlit's nested `run_until_complete` for a named profile
+Before `assistant/ui/profile_config.py`, Chainlit's nested `run_until_complete` for a named profile
 recursed under a burst: about half of 50 websockets were refused and the log filled with
 `RecursionError`. This drives the real server over Socket.IO (the frontend's protocol).
 """
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.profile_config import config_for
+from assistant.ui.profile_config import config_for
 from tests.browser.app_server import AppServer
 from tests.support.chat_socket import CHAT_PROFILE, ChatSocket, sign_in
 
