@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -36,7 +20,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_relatives_names_are_pseudonymized(gate: SensitivityGate, text: str, value: str) -> None:
-    assert _found(gate, text)[0] is not Tier.PUBLIC
+    assert found(gate, text)[0] is not Tier.PUBLIC
     assert value in {span.value for span in gate.find_pii(text) if span.type == "PERSON"}
 
 
@@ -44,12 +28,12 @@ def test_relatives_names_are_pseudonymized(gate: SensitivityGate, text: str, val
     "text", ["I was born in Lyon, France", "place of birth: Rosario", "I grew up in Tampere"]
 )
 def test_place_of_birth_is_pseudonymized(gate: SensitivityGate, text: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is Tier.INTERNAL and "PLACE_OF_BIRTH" in entities
 
 
 def test_places_in_someones_life_are_pseudonymized(gate: SensitivityGate) -> None:
-    tier, entities = _found(gate, "my son's school is Lincoln Elementary")
+    tier, entities = found(gate, "my son's school is Lincoln Elementary")
     assert tier is Tier.INTERNAL and "PERSONAL_LOCATION" in entities
 
 
@@ -62,7 +46,7 @@ def test_places_in_someones_life_are_pseudonymized(gate: SensitivityGate) -> Non
     ],
 )
 def test_email_found_without_presidio(gate: SensitivityGate, text: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is Tier.INTERNAL and "EMAIL_ADDRESS" in entities
 
 
@@ -77,4 +61,4 @@ def test_email_found_without_presidio(gate: SensitivityGate, text: str) -> None:
     ],
 )
 def test_relations_without_names_stay_public(gate: SensitivityGate, text: str) -> None:
-    assert _found(gate, text)[0] is Tier.PUBLIC
+    assert found(gate, text)[0] is Tier.PUBLIC

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -56,14 +40,14 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_identifiers_are_regulated(gate: SensitivityGate, text: str, entity: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is Tier.REGULATED
     assert entity in entities
 
 
 @pytest.mark.parametrize("text", ["license plate 7ABC123", "VIN 1HGCM82633A004352"])
 def test_vehicle_ids_are_pseudonymized(gate: SensitivityGate, text: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is Tier.INTERNAL and "VEHICLE_ID" in entities
 
 
@@ -71,17 +55,17 @@ def test_vehicle_ids_are_pseudonymized(gate: SensitivityGate, text: str) -> None
     "text", ["her ssn ends in 4471", "card ending in 0093", "last four of my account are 2210"]
 )
 def test_partial_identifiers_are_pseudonymized(gate: SensitivityGate, text: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is not Tier.PUBLIC and "PARTIAL_IDENTIFIER" in entities
 
 
 def test_student_ids_are_pseudonymized(gate: SensitivityGate) -> None:
-    tier, entities = _found(gate, "My student ID is 20231187")
+    tier, entities = found(gate, "My student ID is 20231187")
     assert tier is Tier.INTERNAL and "STUDENT_ID" in entities
 
 
 def test_employee_ids_are_pseudonymized(gate: SensitivityGate) -> None:
-    tier, entities = _found(gate, "my employee number is 448120, badge on the desk")
+    tier, entities = found(gate, "my employee number is 448120, badge on the desk")
     assert tier is Tier.INTERNAL and "EMPLOYEE_ID" in entities
 
 
@@ -99,4 +83,4 @@ def test_employee_ids_are_pseudonymized(gate: SensitivityGate) -> None:
     ],
 )
 def test_questions_about_identifiers_stay_public(gate: SensitivityGate, text: str) -> None:
-    assert _found(gate, text)[0] is Tier.PUBLIC
+    assert found(gate, text)[0] is Tier.PUBLIC

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -59,7 +43,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_secrets_are_regulated(gate: SensitivityGate, text: str, entity: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is Tier.REGULATED
     assert entity in entities
 
@@ -82,7 +66,7 @@ def test_secrets_are_regulated(gate: SensitivityGate, text: str, entity: str) ->
     ],
 )
 def test_questions_about_secrets_stay_public(gate: SensitivityGate, text: str) -> None:
-    assert _found(gate, text)[0] is Tier.PUBLIC
+    assert found(gate, text)[0] is Tier.PUBLIC
 
 
 def test_only_the_value_is_reported(gate: SensitivityGate) -> None:

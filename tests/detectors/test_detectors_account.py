@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -46,14 +30,14 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_account_data_is_pseudonymized(gate: SensitivityGate, text: str, entity: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is not Tier.PUBLIC
     assert entity in entities
 
 
 @pytest.mark.parametrize("text", ["dob 12/04/1988", "d.o.b: 3 March 1990", "my brthdy is 07/11/1979"])
 def test_dates_of_birth_are_regulated(gate: SensitivityGate, text: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is Tier.REGULATED and "DATE_OF_BIRTH" in entities
 
 
@@ -72,7 +56,7 @@ def test_dates_of_birth_are_regulated(gate: SensitivityGate, text: str) -> None:
     ],
 )
 def test_account_questions_stay_public(gate: SensitivityGate, text: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert "CUSTOMER_ID" not in entities and "GAMING_HANDLE" not in entities
     assert "SOCIAL_HANDLE" not in entities and "EMPLOYER" not in entities
     assert tier is not Tier.REGULATED

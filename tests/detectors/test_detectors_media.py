@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -42,13 +26,13 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_people_in_logs_are_pseudonymized(gate: SensitivityGate, text: str, entity: str, value: str) -> None:
-    assert _found(gate, text)[0] is not Tier.PUBLIC
+    assert found(gate, text)[0] is not Tier.PUBLIC
     assert value in {span.value for span in gate.find_pii(text) if span.type == entity}
 
 
 def test_a_log_carrying_a_card_is_regulated(gate: SensitivityGate) -> None:
     log = "2024-05-02 11:04:55 WARN payment retry card=4539148803436467 exp=04/28 user=ana.r"
-    assert _found(gate, log)[0] is Tier.REGULATED
+    assert found(gate, log)[0] is Tier.REGULATED
 
 
 @pytest.mark.parametrize(
@@ -61,4 +45,4 @@ def test_a_log_carrying_a_card_is_regulated(gate: SensitivityGate) -> None:
     ],
 )
 def test_service_accounts_and_plain_lines_stay_public(gate: SensitivityGate, text: str) -> None:
-    assert _found(gate, text)[0] is Tier.PUBLIC
+    assert found(gate, text)[0] is Tier.PUBLIC

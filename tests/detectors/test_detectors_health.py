@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
 
 
 @pytest.mark.parametrize(

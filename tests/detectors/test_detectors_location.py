@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -44,13 +28,13 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_location_data_is_pseudonymized(gate: SensitivityGate, text: str, entity: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is not Tier.PUBLIC
     assert entity in entities
 
 
 def test_wifi_password_is_regulated(gate: SensitivityGate) -> None:
-    tier, entities = _found(gate, "wi-fi pwd: Bl4ckCat99")
+    tier, entities = found(gate, "wi-fi pwd: Bl4ckCat99")
     assert tier is Tier.REGULATED and "PASSWORD" in entities
 
 
@@ -67,4 +51,4 @@ def test_wifi_password_is_regulated(gate: SensitivityGate) -> None:
     ],
 )
 def test_location_questions_stay_public(gate: SensitivityGate, text: str) -> None:
-    assert _found(gate, text)[0] is Tier.PUBLIC
+    assert found(gate, text)[0] is Tier.PUBLIC

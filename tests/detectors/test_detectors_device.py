@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from routing.gate import SensitivityGate
-from routing.policy import load_policy
 from routing.tiers import Tier
-
-
-@pytest.fixture(scope="module")
-def gate() -> Iterator[SensitivityGate]:
-    # No Presidio/spaCy detector: the deterministic rules alone must decide these.
-    gate = SensitivityGate(load_policy(), None, timeout_s=30)
-    yield gate
-    gate.close()
-
-
-def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
-    decision = gate.classify(text)
-    assert not decision.failed_closed, decision.reasons
-    return decision.tier, set(decision.entity_counts())
+from tests.detectors.conftest import found
 
 
 @pytest.mark.parametrize(
@@ -41,7 +25,7 @@ def _found(gate: SensitivityGate, text: str) -> tuple[Tier, set[str]]:
     ],
 )
 def test_device_identifiers_are_pseudonymized(gate: SensitivityGate, text: str, entity: str) -> None:
-    tier, entities = _found(gate, text)
+    tier, entities = found(gate, text)
     assert tier is not Tier.PUBLIC
     assert entity in entities
 
@@ -62,4 +46,4 @@ def test_only_the_user_name_of_a_path_is_replaced(gate: SensitivityGate) -> None
     ],
 )
 def test_device_questions_stay_public(gate: SensitivityGate, text: str) -> None:
-    assert _found(gate, text)[0] is Tier.PUBLIC
+    assert found(gate, text)[0] is Tier.PUBLIC
