@@ -19,12 +19,12 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from assistant.governance.settings import GovernanceSettings
 from assistant.security.settings import SecuritySettings
 from assistant.uploads.settings import UploadSettings
+from knowledge.host_settings import config_sources
 from knowledge.settings import KnowledgeSettings
 from models.settings import ModelSettings
 from routing.reliability_settings import ReliabilitySettings
@@ -112,11 +112,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("CONFIDANTE_CONFIG", "confidante.toml"))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
+        return config_sources(settings_cls, init_settings, env_settings)
 
     # Every piece of state lives under data_dir, so two instances never share files.
     @property

@@ -51,11 +51,7 @@ class KnowledgeHostSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("CONFIDANTE_CONFIG", "confidante.toml"))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
+        return config_sources(settings_cls, init_settings, env_settings)
 
 
 def load_settings(**overrides: Any) -> KnowledgeHostSettings:
@@ -63,3 +59,17 @@ def load_settings(**overrides: Any) -> KnowledgeHostSettings:
     settings = KnowledgeHostSettings(**overrides)
     settings.data_dir = settings.data_dir.expanduser().resolve()
     return settings
+
+
+def config_sources(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Where every Confidante settings tree reads from, in order: arguments, `CONFIDANTE_`
+    environment variables, then `confidante.toml` (or the file `CONFIDANTE_CONFIG` names)."""
+    toml_path = Path(os.environ.get("CONFIDANTE_CONFIG", "confidante.toml"))
+    sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+    if toml_path.is_file():
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+    return tuple(sources)
