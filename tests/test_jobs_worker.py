@@ -193,3 +193,25 @@ async def test_a_fresh_heartbeat_is_not_taken_over(engine, data_dir: Path) -> No
     store.claim_next()  # running, heartbeat now: another live process owns it
     assert worker.recover() == []
     assert store.get(job.id).status == "running"  # type: ignore[union-attr]
+
+
+class SlowEvents(Events):
+    """Announcing takes a while (a busy UI): the window in which an ended job used to lose its news."""
+
+    async def job_finished(self, job: JobView) -> None:
+        await asyncio.sleep(0.5)
+        await super().job_finished(job)
+
+
+async def test_stop_right_after_a_job_ends_still_announces_it(engine, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    model = FunctionModel(echo_points, kind="local")
+    worker, store, staging, _ = make_worker(engine, data_dir, model)
+    events = worker.events = SlowEvents()
+    job = queue_job(store, staging, 2, classified=False)
+    await worker.start()
+    try:
+        while (seen := store.get(job.id)) is None or not seen.finished:
+            await asyncio.sleep(0.01)
+    finally:
+        await worker.stop()  # lands while the end is being announced
+    assert [j.id for j in events.finished] == [job.id]

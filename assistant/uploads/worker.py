@@ -74,6 +74,7 @@ class SummaryWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
         self._user_cancelled: set[str] = set()
+        self._announcing: set[str] = set()
         # Longest gap between two progress reports of any job, for the bench.
         self.max_progress_gap_s = 0.0
 
@@ -92,8 +93,9 @@ class SummaryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
-        for task in list(self._running.values()):
-            task.cancel()
+        for job_id, task in list(self._running.items()):
+            if job_id not in self._announcing:  # an ended job finishes announcing; cancelling it loses the news
+                task.cancel()
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
@@ -105,11 +107,12 @@ class SummaryWorker:
         return bool(self._running)
 
     async def wait_for(self, job_id: str, timeout_s: float) -> JobView:
-        """Wait until a job has finished (tests, the bench and the CLI)."""
+        """Wait until a job has finished and its end was announced (tests, the bench and the CLI)."""
         deadline = time.monotonic() + timeout_s
         while True:
             job = await asyncio.to_thread(self.store.get, job_id)
-            if job is None or job.finished or time.monotonic() > deadline:
+            announced = job is not None and job.finished and job_id not in self._running
+            if job is None or announced or time.monotonic() > deadline:
                 if job is None:
                     raise LookupError(job_id)
                 return job
@@ -193,10 +196,12 @@ class SummaryWorker:
                 await asyncio.to_thread(self.store.finish, job.id, "failed", error=UNEXPECTED)
             finally:
                 ticker.cancel()
+            self._announcing.add(job.id)
             await self._after(job.id)
         finally:
             # The job counts as running until its end was announced, so `stop()` waits for that.
             self._running.pop(job.id, None)
+            self._announcing.discard(job.id)
             self._wake.set()
 
     async def _after(self, job_id: str) -> None:
