@@ -9,23 +9,99 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 ModelKind = Literal["local", "hosted"]
-# "repetition": cut by `models.degeneration.LoopGuard` because the output started to loop.
-FinishReason = Literal["stop", "length", "cancelled", "error", "cut_off", "repetition"]
+# "repetition": cut by `models.degeneration.LoopGuard` because the output started to loop;
+# "tool_calls": the model asked for tools (`ToolCallEvent`s came before the end).
+FinishReason = Literal["stop", "length", "cancelled", "error", "cut_off", "repetition", "tool_calls"]
+
+
+class ToolCall(BaseModel):
+    """One tool call a model asked for: `arguments` is the JSON text exactly as the model wrote it
+    (validated by the caller, never by an adapter)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def wire(self) -> dict[str, Any]:
+        """The OpenAI wire shape of this call (also what llama.cpp's chat templates read)."""
+        function = {"name": self.name, "arguments": self.arguments}
+        return {"id": self.id, "type": "function", "function": function}
+
+
+class ToolDefinition(BaseModel):
+    """A tool as a model sees it: name, description and the JSON schema of its arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def wire(self) -> dict[str, Any]:
+        function = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        return {"type": "function", "function": function}
+
+
+class ForceTool(BaseModel):
+    """`tool_choice` naming one tool: the model must call exactly this one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | ForceTool
 
 
 class ChatMessage(BaseModel):
-    """One message of a chat request, exactly as a model will see it."""
+    """One message of a chat request, exactly as a model will see it.
+
+    An assistant message may carry the tool calls it made; a `tool` message answers one of them
+    (`tool_call_id`). Ordinary messages serialize as before (role and content only), so request
+    digests of turns without tools do not change.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_tool_fields(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.tool_calls:
+            data.pop("tool_calls", None)
+        if self.tool_call_id is None:
+            data.pop("tool_call_id", None)
+        return data
+
+    def wire(self) -> dict[str, Any]:
+        """The OpenAI wire shape (tool calls in their `function` envelope)."""
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            data["tool_calls"] = [call.wire() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        return data
 
 
 class ChatRequest(BaseModel):
@@ -42,6 +118,10 @@ class ChatRequest(BaseModel):
     # Work nobody is waiting for (document summaries): a shared local worker serves it after
     # every waiting interactive request, so chats never queue behind a long summary.
     background: bool = False
+    # Tools the model may call (empty: a plain completion). Only offered to models that support
+    # them; `tool_choice` "none" describes them but forbids calls, a `ForceTool` forces one.
+    tools: tuple[ToolDefinition, ...] = ()
+    tool_choice: ToolChoice = "auto"
 
     @classmethod
     def of(cls, messages: Sequence[ChatMessage], **kwargs: object) -> ChatRequest:
@@ -82,7 +162,14 @@ class StreamEnd(BaseModel):
     text: str = ""
 
 
-StreamEvent = TextDelta | StreamEnd
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """A complete tool call (arguments fully assembled), after any text and before `StreamEnd`."""
+
+    call: ToolCall
+
+
+StreamEvent = TextDelta | ToolCallEvent | StreamEnd
 
 
 @runtime_checkable
@@ -223,7 +310,7 @@ async def collect(stream: AsyncIterator[StreamEvent]) -> StreamEnd:
     async for event in stream:
         if isinstance(event, TextDelta):
             parts.append(event.text)
-        else:
+        elif isinstance(event, StreamEnd):
             end = event
     if end is None:
         raise ModelBadResponse("stream ended without a final record")

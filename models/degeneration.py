@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.base import ChatModel, ChatRequest, ModelWrapper, StreamEnd, StreamEvent, Usage
+from models.base import ChatModel, ChatRequest, ModelWrapper, StreamEnd, StreamEvent, TextDelta, Usage
 
 REPETITION_NOTICE = "Answer cut: it started repeating."
 
@@ -156,6 +156,8 @@ class LoopGuard(ModelWrapper):
                     return
                 first_token = first_token if first_token is not None else time.monotonic()
                 yield event
+                if not isinstance(event, TextDelta):
+                    continue  # a tool call carries no prose to loop in
                 reason = detector.feed(event.text)
                 if reason is not None:
                     self.last_reason = reason

@@ -2,21 +2,42 @@
 
 `FunctionModel(fn)` answers with whatever `fn(request)` returns; `QueueModel` answers from a
 queue filled with `enqueue(...)` and records every request it was sent in `requests`, so tests
-read like a script and can assert on exactly what a model saw.
+read like a script and can assert on exactly what a model saw. A reply may contain `ToolCall`s
+(`call("calculator", expression="1+1")`): they stream as `ToolCallEvent`s after the text, and
+the stream ends with finish reason "tool_calls", as a real tool-calling model's does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from models.base import ChatRequest, ModelKind, StreamEnd, StreamEvent, TextDelta, Usage
+from models.base import (
+    ChatMessage,
+    ChatRequest,
+    ModelKind,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 from models.hosted import approximate_tokens
 
-Reply = str | Iterable[str] | BaseException
+Reply = str | ToolCall | Iterable[str | ToolCall | BaseException] | BaseException
+_call_ids = itertools.count(1)
+
+
+def call(name: str, _raw: str | None = None, **arguments: Any) -> ToolCall:
+    """A scripted tool call: keyword arguments as JSON, or `_raw` text exactly (e.g. broken JSON)."""
+    text = _raw if _raw is not None else json.dumps(arguments)
+    return ToolCall(id=f"call_{next(_call_ids)}", name=name, arguments=text)
 
 
 class _ScriptedModel:
@@ -52,8 +73,9 @@ class _ScriptedModel:
         reply = self._reply(request)
         if isinstance(reply, BaseException):
             raise reply
-        parts = [reply] if isinstance(reply, str) else list(reply)
+        parts = [reply] if isinstance(reply, str | ToolCall) else list(reply)
         sent: list[str] = []
+        calls: list[ToolCall] = []
         ttft: float | None = None
         try:
             for part in parts:
@@ -61,19 +83,24 @@ class _ScriptedModel:
                     await asyncio.sleep(self.delay_s)
                 if isinstance(part, BaseException):
                     raise part
+                if isinstance(part, ToolCall):
+                    calls.append(part)
+                    continue
                 ttft = ttft if ttft is not None else (time.monotonic() - started) * 1000
                 sent.append(part)
                 yield TextDelta(part)
         except (asyncio.CancelledError, GeneratorExit):
             self.cancelled += 1
             raise
+        for tool_call in calls:
+            yield ToolCallEvent(tool_call)
         text = "".join(sent)
-        prompt = sum(self.count_tokens(m.content) for m in request.messages)
+        prompt = sum(self.count_tokens(_message_text(m)) for m in request.messages)
         yield StreamEnd(
             model=self._name,
             kind=self._kind,
             usage=Usage(prompt_tokens=prompt, completion_tokens=self.count_tokens(text)),
-            finish_reason="stop",
+            finish_reason="tool_calls" if calls else "stop",
             latency_ms=(time.monotonic() - started) * 1000,
             ttft_ms=ttft,
             text=text,
@@ -128,7 +155,12 @@ class QueueModel(_ScriptedModel):
 
     def sent_text(self) -> str:
         """Everything this model was ever sent, for assertions that a value never reached it."""
-        return "\n".join(m.content for r in self.requests for m in r.messages)
+        return "\n".join(_message_text(m) for r in self.requests for m in r.messages)
+
+
+def _message_text(message: ChatMessage) -> str:
+    """A message's content and the arguments of any tool calls it carries."""
+    return message.content + "".join(f"\n{c.name}({c.arguments})" for c in message.tool_calls)
 
 
 def scripted(answer: str, **kwargs: Any) -> FunctionModel:

@@ -31,9 +31,12 @@ from models.base import (
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
+    ToolChoice,
     Usage,
 )
 from models.settings import HostedModelSettings
+from models.tool_calls import ToolCallAssembler
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,8 @@ class HostedModel:
         deadline = clock.started + self._settings.total_timeout_s
         usage: Usage | None = None
         finish = "stop"
+        # Tool-call deltas come in pieces (id and name once, arguments JSON in fragments).
+        assembler = ToolCallAssembler()
         try:
             async with asyncio.timeout(self._settings.total_timeout_s):
                 response = await self._open(request)
@@ -115,8 +120,10 @@ class HostedModel:
                         if text:
                             clock.mark(time.monotonic(), text)
                             yield TextDelta(text)
-                        if choice.finish_reason == "length":
-                            finish = "length"
+                        if choice.delta is not None and choice.delta.tool_calls:
+                            assembler.feed([call.model_dump() for call in choice.delta.tool_calls])
+                        if choice.finish_reason in ("length", "tool_calls"):
+                            finish = choice.finish_reason
                         finished = finished or bool(choice.finish_reason)
                 if not finished:
                     # Every OpenAI-style stream ends with a finish reason; without one it broke off.
@@ -125,6 +132,11 @@ class HostedModel:
                 await response.close()
         except _STREAM_ERRORS as exc:
             raise self._broken(as_model_error(exc), clock) from exc
+        calls = assembler.calls() if request.tools else ()
+        for call in calls:
+            yield ToolCallEvent(call)
+        if calls:
+            finish = "tool_calls"
         yield StreamEnd(
             model=self._model,
             kind=self._kind,
@@ -141,10 +153,13 @@ class HostedModel:
             extra["response_format"] = {"type": "json_object"}
         if request.stop:
             extra["stop"] = list(request.stop)
+        if request.tools:
+            extra["tools"] = [tool.wire() for tool in request.tools]
+            extra["tool_choice"] = openai_tool_choice(request.tool_choice)
         # The SDK's overloads want literal `stream=True` and typed message dicts; ours are plain dicts.
         return await self._client.chat.completions.create(  # type: ignore[call-overload]
             model=self._model,
-            messages=[m.model_dump() for m in request.messages],
+            messages=[m.wire() for m in request.messages],
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stream=True,
@@ -185,6 +200,13 @@ class HostedModel:
     def _counted_usage(self, request: ChatRequest, answer: str) -> Usage:
         prompt = sum(self._count(m.content) + 4 for m in request.messages)
         return Usage(prompt_tokens=prompt, completion_tokens=self._count(answer), source="counted")
+
+
+def openai_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    """`tool_choice` in the OpenAI wire format."""
+    if isinstance(choice, str):
+        return choice
+    return {"type": "function", "function": {"name": choice.name}}
 
 
 def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:

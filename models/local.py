@@ -30,9 +30,11 @@ from models.base import (
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
     Usage,
 )
 from models.settings import LocalModelSettings
+from models.tool_calls import ToolCallAssembler, ToolCallText
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,22 @@ def stop_sequences(request: ChatRequest, settings: LocalModelSettings) -> list[s
 def json_format(request: ChatRequest, settings: LocalModelSettings) -> dict[str, str] | None:
     """llama.cpp's JSON grammar, where the profile wants it (the caller validates either way)."""
     return {"type": "json_object"} if request.json_mode and settings.json_grammar else None
+
+
+def tool_arguments(request: ChatRequest, settings: LocalModelSettings) -> dict[str, Any]:
+    """`tools`/`tool_choice` for llama.cpp, only for a model whose settings say it can use them.
+
+    A forced tool (`ForceTool`) makes llama.cpp constrain the output with a grammar built from the
+    tool's JSON schema and stream it as a tool call; otherwise the chat template describes the
+    tools and the model writes `<tool_call>` blocks (read by `ToolCallText`). "none" sends none.
+    """
+    if not request.tools or not settings.supports_tools or request.tool_choice == "none":
+        return {}
+    tools = [tool.wire() for tool in request.tools]
+    if isinstance(request.tool_choice, str):
+        return {"tools": tools}
+    forced = {"type": "function", "function": {"name": request.tool_choice.name}}
+    return {"tools": tools, "tool_choice": forced}
 
 
 def sampling(settings: LocalModelSettings) -> dict[str, Any]:
@@ -251,32 +269,45 @@ class LocalModel:
         request = job.request
         clock = StreamClock(started=time.monotonic())
         finish = "stop"
+        tools = tool_arguments(request, self._settings)
         chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(
-            messages=[m.model_dump() for m in request.messages],
+            messages=[m.wire() for m in request.messages],
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stop=stop_sequences(request, self._settings),
             response_format=json_format(request, self._settings),
             stream=True,
+            **tools,
             **sampling(self._settings),
         )
+        deltas, written = ToolCallAssembler(), ToolCallText()
         try:
             for chunk in chunks:
                 if job.cancel.is_set():
                     finish = "cancelled"
                     break
                 choice = chunk["choices"][0]
-                text = choice.get("delta", {}).get("content") or ""
-                if text:
-                    clock.mark(time.monotonic(), text)
-                    job.emit(TextDelta(text))
+                delta = choice.get("delta") or {}
+                deltas.feed(delta.get("tool_calls"))
+                text = delta.get("content") or ""
+                self._show(job, clock, written.feed(text) if tools else text)
                 if choice.get("finish_reason"):
                     finish = "length" if choice["finish_reason"] == "length" else "stop"
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        job.emit(self._end(llm, request, clock, finish))
+        self._show(job, clock, written.flush())
+        calls = (*deltas.calls(), *written.calls()) if tools and finish != "cancelled" else ()
+        for call in calls:
+            job.emit(ToolCallEvent(call))
+        job.emit(self._end(llm, request, clock, "tool_calls" if calls else finish))
+
+    @staticmethod
+    def _show(job: _Job, clock: StreamClock, text: str | None) -> None:
+        if text:
+            clock.mark(time.monotonic(), text)
+            job.emit(TextDelta(text))
 
     def _end(self, llm: Any, request: ChatRequest, clock: StreamClock, finish: str) -> StreamEnd:
         def tokens(text: str) -> int:
