@@ -37,7 +37,7 @@ from assistant.grounded import (
 )
 from assistant.identity import Principal
 from assistant.intent import classify_intent, decide_grounding, wants_a_person
-from assistant.privacy import Assessment, Privacy, Restorer, passthrough_restorer
+from assistant.privacy import Privacy, Restorer, passthrough_restorer
 from assistant.security.jailbreak_guard import BLOCKED_MESSAGE, persona_answer, score_message
 from assistant.security.leak_guard import PromptLeakGuard
 from assistant.security.output_hygiene import OutputSanitizer
@@ -67,6 +67,7 @@ from models.base import (
 )
 from models.degeneration import REPETITION_NOTICE
 from routing.cache import CacheKey, ResponseCache
+from routing.decision import GateDecision
 from routing.retry import closing_stream
 from routing.routed import (
     CallRecord,
@@ -77,7 +78,7 @@ from routing.routed import (
     call_record,
     in_order,
 )
-from routing.taint import TaintPart, combine_taint, message_part
+from routing.taint import TaintSource, combine
 from routing.tiers import Route, Tier, highest
 
 if TYPE_CHECKING:
@@ -169,6 +170,8 @@ class _TurnState:
     # The user's regulated values the answer must not echo (memory only), and what was cleaned out.
     echo_values: list[str] = field(default_factory=list)
     cleaned: dict[str, int] = field(default_factory=dict)
+    # What pseudonymization replaced in the request that went out (counts by type).
+    pseudonymized: dict[str, int] = field(default_factory=dict)
 
 
 class ChatPipeline:
@@ -211,46 +214,34 @@ class ChatPipeline:
         state = _TurnState()
         started = time.monotonic()
         # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
-        assessment = await asyncio.to_thread(self._privacy.assess, text, source="message")
-        if assessment.tier == Tier.REGULATED:
+        decision = await asyncio.to_thread(self._privacy.assess, text, source="message")
+        if decision.tier == Tier.REGULATED:
             state.echo_values = await asyncio.to_thread(values_to_mask, self._privacy, text)
         state.retrieval = await self._retrieve(conversation, text)
-        taint = combine_taint(
-            message_part(assessment.tier, assessment.rule, assessment.reasons),
-            history=TaintPart(conversation.tier, names=tuple(conversation.tainted_by)),
-            passages=TaintPart(state.retrieval.tier, names=tuple(state.retrieval.tainted_by())),
+        decision = combine(
+            decision,
+            TaintSource.conversation(conversation.tier, conversation.tainted_by),
+            TaintSource.passages(state.retrieval.tier, state.retrieval.tainted_by()),
+            route_for=self._privacy.route_for,
         )
-        tier, tainted_by = taint.tier, list(taint.tainted_by)
-        route = self._privacy.route_for(tier)
+        route = decision.route
         if route != Route.LOCAL and not self._models.hosted_configured:
             route = Route.LOCAL
             if not conversation.hosted_notice_shown:
                 conversation.hosted_notice_shown = True
                 yield Notice("hosted_not_configured", HOSTED_NOT_CONFIGURED)
-        receipt = Receipt(
-            tier=tier,
-            route=route,
-            rule=taint.rule,
-            reasons=taint.reasons,
-            policy_version=assessment.policy_version,
-            entity_counts=dict(assessment.entity_counts),
-            tainted_by=tuple(tainted_by),
-        )
         try:
             blocked = self._short_circuit(conversation, text, state)
-            cached = None if blocked else self._cached(conversation, text, route, tier, assessment, state)
+            cached = None if blocked else self._cached(conversation, text, route, decision, state)
             if blocked is not None or cached is not None:
                 state.answer = [blocked or cached or ""]
                 yield AnswerDelta(state.answer[0])
             else:
                 async for event in self._stream_chain(self._chain(route), conversation, text, route, state):
-                    if isinstance(event, Receipt):
-                        receipt = receipt.model_copy(update={"pseudonymized": event.pseudonymized})
-                        continue
                     yield event
         finally:
             # Runs on normal end and on cancellation alike, so a stopped turn is still recorded.
-            result = self._finish(conversation, text, tier, tainted_by, receipt, state, started)
+            result = self._finish(conversation, text, decision, route, state, started)
             self._notify(conversation, text, result, state.calls)
         yield result
 
@@ -283,12 +274,12 @@ class ChatPipeline:
         conversation: Conversation,
         text: str,
         route: Route,
-        tier: Tier,
-        assessment: Assessment,
+        decision: GateDecision,
         state: _TurnState,
     ) -> str | None:
         """A cached answer for a public question asked with no history (it cannot depend on one)."""
         cache = self._services.cache
+        tier = decision.tier
         if cache is None or tier != Tier.PUBLIC or conversation.history:
             return None
         versions = self._services.doc_set_version
@@ -297,7 +288,7 @@ class ChatPipeline:
             question=text,
             doc_set_version=versions() if versions else "",
             model=self._chain(route)[0].model.name,
-            prompt_version=f"{PROMPT_TEMPLATE_VERSION}/{assessment.policy_version}",
+            prompt_version=f"{PROMPT_TEMPLATE_VERSION}/{decision.policy_version}",
         )
         hit = cache.get(state.cache_key, tier=tier)
         if hit is None:
@@ -342,13 +333,13 @@ class ChatPipeline:
 
     async def _stream_chain(
         self, chain: list[Candidate], conversation: Conversation, text: str, route: Route, state: _TurnState
-    ) -> AsyncIterator[TurnEvent | Receipt]:
+    ) -> AsyncIterator[TurnEvent]:
         """The route's models in order through `in_order` (the one fallback loop); here only what
         a chat turn adds: a request per model, pseudonymization, notices and the user's sentence."""
         failed: list[ChatModel] = []
         hosted_blocked = False
 
-        async def attempt(candidate: Candidate) -> AsyncGenerator[TurnEvent | Receipt, None]:
+        async def attempt(candidate: Candidate) -> AsyncGenerator[TurnEvent, None]:
             nonlocal hosted_blocked
             model = candidate.model
             if model.kind == "hosted" and route == Route.LOCAL:  # defence in depth
@@ -368,7 +359,7 @@ class ChatPipeline:
                     yield Notice("fallback", PSEUDONYMIZATION_FAILED)
                     raise SkipCandidate() from exc
                 restorer = self._privacy.restorer(conversation.vault)
-                yield Receipt(tier=Tier.PUBLIC, route=route, rule="", pseudonymized=counts)
+                state.pseudonymized = counts
             async for event in self._announced(
                 self._stream_one(model, request, restorer, state), failed, model, state
             ):
@@ -491,13 +482,12 @@ class ChatPipeline:
         self,
         conversation: Conversation,
         text: str,
-        tier: Tier,
-        tainted_by: list[str],
-        receipt: Receipt,
+        decision: GateDecision,
+        route: Route,
         state: _TurnState,
         started: float,
     ) -> TurnResult:
-        end = state.end
+        end, tier = state.end, decision.tier
         streamed = state.final_answer if state.final_answer is not None else "".join(state.answer)
         if state.final_answer is not None and persona_answer(streamed):
             # The model slipped into a jailbreak persona: show nothing of it.
@@ -511,16 +501,12 @@ class ChatPipeline:
         if not state.cached:
             self._charge(conversation, end)
         self._remember_answer(answer, tier, state)
-        receipt = receipt.model_copy(
-            update={
-                "model": end.model if end else "",
-                "model_kind": end.kind if end else "none",
-                "cleaned": dict(state.cleaned),
-            }
+        receipt = Receipt.of(
+            decision, route=route, pseudonymized=state.pseudonymized, end=end, cleaned=state.cleaned
         )
         # Taint sticks to the conversation even when the turn failed: the message was sent.
         conversation.tier = highest(conversation.tier, tier)
-        conversation.tainted_by = tainted_by
+        conversation.tainted_by = list(decision.tainted_by)
         conversation.remember(text, answer if answered else "")
         return TurnResult(
             answer=answer,

@@ -1,31 +1,18 @@
 """The pipeline's view of the privacy machinery in `routing/`.
 
-`Privacy` is the seam: assess a piece of text, say where a tier may go, pseudonymize a request
-and restore an answer. `FailClosedPrivacy` is what runs when the gate cannot load: every turn is
+`Privacy` is the seam: assess a piece of text (the gate's own `GateDecision`, so a turn has one
+decision type from the gate to the receipt), say where a tier may go, pseudonymize a request and
+restore an answer. `FailClosedPrivacy` is what runs when the gate cannot load: every turn is
 treated as regulated and stays on the local model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from models.base import ChatRequest
+from routing.decision import GateDecision
 from routing.tiers import Route, Tier
-
-
-class Assessment(BaseModel):
-    """What the gate concluded about one piece of text (types and counts, never values)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tier: Tier
-    rule: str
-    reasons: tuple[str, ...] = ()
-    policy_version: str = ""
-    entity_counts: dict[str, int] = Field(default_factory=dict)
 
 
 class Restorer(Protocol):
@@ -35,7 +22,7 @@ class Restorer(Protocol):
 
 
 class Privacy(Protocol):
-    def assess(self, text: str, *, source: str) -> Assessment: ...
+    def assess(self, text: str, *, source: str) -> GateDecision: ...
 
     def route_for(self, tier: Tier) -> Route: ...
 
@@ -60,11 +47,15 @@ class FailClosedPrivacy:
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def assess(self, text: str, *, source: str) -> Assessment:
-        return Assessment(
+    def assess(self, text: str, *, source: str) -> GateDecision:
+        return GateDecision(
             tier=Tier.REGULATED,
+            route=Route.LOCAL,
             rule="fail-closed",
             reasons=(f"the sensitivity gate is unavailable ({self.reason}); treated as regulated",),
+            policy_version="",
+            source=source,
+            failed_closed=True,
         )
 
     def route_for(self, tier: Tier) -> Route:
@@ -82,6 +73,3 @@ class FailClosedPrivacy:
 
 def passthrough_restorer() -> Restorer:
     return _Passthrough()
-
-
-AssessFn = Callable[[str], Assessment]

@@ -1,9 +1,10 @@
 """The real `Privacy` for the pipeline, built on `routing.gate.SensitivityGate`.
 
-Besides translating decisions, it adds one defence in depth: after pseudonymization the whole
-outgoing request is classified again, and if anything regulated is still visible the hosted
-call is refused (`EgressBlocked`), so a bug in detection or replacement fails closed instead of
-leaking. Detected spans are cached per text in memory only; they never leave the process.
+It hands the gate's decisions through as they are, and adds one defence in depth: after
+pseudonymization the whole outgoing request is classified again, and if anything regulated is
+still visible the hosted call is refused (`EgressBlocked`), so a bug in detection or
+replacement fails closed instead of leaking. Detected spans are cached per text in memory
+only; they never leave the process.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from assistant.privacy import Assessment, Restorer
+from assistant.privacy import Restorer
 from assistant.settings import Settings
 from models.base import ChatRequest
+from routing.decision import GateDecision
 from routing.gate import GateError, PiiSpan, SensitivityGate, build_gate
 from routing.pseudonymize import pseudonymize_request
 from routing.restore import StreamRestorer
@@ -53,15 +55,8 @@ class GatePrivacy:
         self.gate = gate
         self._spans = _SpanCache()
 
-    def assess(self, text: str, *, source: str) -> Assessment:
-        decision = self.gate.classify(text, source=source)
-        return Assessment(
-            tier=decision.tier,
-            rule=decision.rule,
-            reasons=decision.reasons,
-            policy_version=decision.policy_version,
-            entity_counts=decision.entity_counts(),
-        )
+    def assess(self, text: str, *, source: str) -> GateDecision:
+        return self.gate.classify(text, source=source)
 
     def regulated_values(self, text: str) -> list[str]:
         """The values in `text` that the policy tiers as regulated (the answer's echo guard masks

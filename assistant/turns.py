@@ -7,13 +7,15 @@ a PII value: entity types and counts only.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.identity import Principal
-from models.base import ChatMessage, Usage
+from models.base import ChatMessage, StreamEnd, Usage
+from routing.decision import GateDecision
 from routing.routed import Outcome as Outcome  # re-exported: the UI names outcomes from here
 from routing.tiers import Route, Tier
 
@@ -36,7 +38,8 @@ class Notice:
 
 
 class Receipt(BaseModel):
-    """The privacy receipt shown under every answer and stored with the audit record."""
+    """The privacy receipt shown under every answer and stored with the audit record: a view of
+    the turn's `GateDecision` (built by `Receipt.of` only), never a second decision."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -52,6 +55,33 @@ class Receipt(BaseModel):
     model_kind: Literal["local", "hosted", "none"] = "none"
     # What the output guard took out of the answer, by kind ("markup", "link", "echoed_value"): counts only.
     cleaned: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        decision: GateDecision,
+        *,
+        route: Route | None = None,
+        pseudonymized: Mapping[str, int] | None = None,
+        end: StreamEnd | None = None,
+        cleaned: Mapping[str, int] | None = None,
+    ) -> Receipt:
+        """The receipt of a turn: its (tainted) decision, plus the turn's facts: the route it
+        really took (local when no hosted model is configured), what was pseudonymized, the model
+        that answered and what the output guard cleaned."""
+        return cls(
+            tier=decision.tier,
+            route=decision.route if route is None else route,
+            rule=decision.rule,
+            reasons=decision.reasons,
+            policy_version=decision.policy_version,
+            entity_counts=decision.entity_counts(),
+            tainted_by=decision.tainted_by,
+            pseudonymized=dict(pseudonymized or {}),
+            model=end.model if end else "",
+            model_kind=end.kind if end else "none",
+            cleaned=dict(cleaned or {}),
+        )
 
 
 class SourceRef(BaseModel):

@@ -18,16 +18,17 @@ import logging
 import re
 import time
 import unicodedata
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 from routing.contextual import ContextualError, ContextualFinding, is_general_question
+
+# Re-exported: the decision is still named from here by the gate's callers.
+from routing.decision import EntityFinding as EntityFinding
+from routing.decision import GateDecision as GateDecision
 from routing.names import refine_person_findings
 from routing.normalize import normalize
 from routing.policy import Policy, PolicySource
@@ -41,6 +42,7 @@ from routing.recognizers import (
     find_identifiers,
 )
 from routing.settings import RoutingSettings
+from routing.taint import combine
 from routing.tiers import Route, Tier, highest
 from routing.topics import Embedder, TopicClassifier, TopicFinding
 
@@ -64,39 +66,6 @@ class ContextualScorer(Protocol):
 
 class GateError(Exception):
     """Detection could not run; callers must not send anything to a hosted model."""
-
-
-class EntityFinding(BaseModel):
-    """An entity in a decision: where it is and what found it, never its value."""
-
-    model_config = ConfigDict(frozen=True)
-
-    type: str
-    start: int
-    end: int
-    score: float
-    recognizer: str
-    tier: Tier
-    source: str = "message"
-
-
-class GateDecision(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tier: Tier
-    route: Route
-    rule: str
-    reasons: tuple[str, ...]
-    entities: tuple[EntityFinding, ...] = ()
-    topics: tuple[TopicFinding, ...] = ()
-    contextual: ContextualFinding | None = None
-    policy_version: str
-    source: str = "message"
-    failed_closed: bool = False
-    elapsed_ms: float = 0.0
-
-    def entity_counts(self) -> dict[str, int]:
-        return dict(Counter(entity.type for entity in self.entities))
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +172,10 @@ class SensitivityGate:
     ) -> GateDecision:
         """A turn's decision: the message, its attachments / retrieved chunks (by source name), and the
         conversation so far (`prior`), highest tier wins (taint)."""
-        decisions = [self.classify(message)]
-        decisions += [self.classify(text, source=name) for name, text in (context or {}).items()]
+        parts = [self.classify(text, source=name) for name, text in (context or {}).items()]
         if prior is not None:
-            decisions.append(prior)
-        return combine(decisions)
+            parts.append(prior)
+        return combine(self.classify(message), *parts, route_for=self.policy.route_for)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -357,29 +325,6 @@ def _fail_closed(reason: str, source: str, started: float, gate: SensitivityGate
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )
     return Detection(decision, ())
-
-
-def combine(decisions: Sequence[GateDecision]) -> GateDecision:
-    """Taint: the highest tier of all parts wins; every part's reasons and entities are kept."""
-    if not decisions:
-        raise ValueError("combine() needs at least one decision")
-    tier = highest(*(decision.tier for decision in decisions))
-    deciding = next(decision for decision in decisions if decision.tier is tier)
-    reasons: list[str] = []
-    for decision in decisions:
-        for reason in decision.reasons:
-            labelled = reason if decision.source == "message" else f"[{decision.source}] {reason}"
-            if labelled not in reasons:
-                reasons.append(labelled)
-    return deciding.model_copy(
-        update={
-            "reasons": tuple(reasons),
-            "entities": tuple(entity for decision in decisions for entity in decision.entities),
-            "topics": tuple(topic for decision in decisions for topic in decision.topics),
-            "failed_closed": any(decision.failed_closed for decision in decisions),
-            "elapsed_ms": sum(decision.elapsed_ms for decision in decisions),
-        }
-    )
 
 
 def build_gate(

@@ -1,62 +1,132 @@
-"""Taint: the one place a turn's tier is combined from its message, its history and its passages.
+"""Taint: the one place a turn's decision is raised by what the turn carries besides its message.
 
 A chat that once carried regulated content stays regulated; an answer built on a regulated
-passage is regulated. `combine_taint` says which tier a turn has, which rule decided it, why (in
-words the receipt shows) and what tainted it (names, never values). The message's own decision
-wins a tie, then the history, then the passages, so the receipt names the most direct cause.
+passage, attachment or tool result is regulated. `combine(decision, *sources)` takes the
+message's decision and every other source of the turn and returns the turn's decision: the
+highest tier, the rule that decided it, why (in words the receipt shows) and what tainted it
+(names, never values). The message wins a tie, then the sources in the order given, so the
+receipt names the most direct cause.
 
-The combined tier is never lower than any part's tier: this function only ever raises a tier.
-(`routing.gate.combine` merges the decisions of the parts of one text; this merges a turn's
-sources.)
+It only ever raises a tier, never lowers one; and when it raises a tier without a policy to ask
+(`route_for`), the route is local: when in doubt, stay on this machine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from routing.tiers import Tier, highest
+from routing.decision import GateDecision
+from routing.tiers import Route, Tier, highest
+
+THIS_CHAT = "this chat"
+
+# Why a source kept the turn at its tier, by kind; "{tier}" is the source's tier.
+_WHY = {
+    "conversation": "this chat already carried {tier} content, so it stays at that tier",
+    "retrieved-document": "a retrieved passage is {tier}, so the answer stays at that tier",
+    "attachment": "an attached file is {tier}, so the answer stays at that tier",
+    "tool": "a tool result is {tier}, so the answer stays at that tier",
+}
 
 
 @dataclass(frozen=True, slots=True)
-class TaintPart:
-    """One source of a turn's sensitivity: its tier, the rule and reasons, and what to name."""
+class TaintSource:
+    """Something a turn carries besides its message, known by its tier (not re-classified here).
 
+    `kind` names the rule when it decides (`taint:<kind>:<tier>`); `names` is what the receipt
+    lists under "tainted by" (e.g. "this chat", a document's title).
+    """
+
+    kind: str
     tier: Tier
-    rule: str = ""
-    reasons: tuple[str, ...] = ()
-    # What the receipt lists under "tainted by" for this part (e.g. "this chat", a document).
     names: tuple[str, ...] = ()
 
+    @classmethod
+    def conversation(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
+        return cls("conversation", tier, tuple(names))
 
-@dataclass(frozen=True, slots=True)
-class Taint:
-    tier: Tier
-    rule: str
-    reasons: tuple[str, ...]
-    tainted_by: tuple[str, ...]
+    @classmethod
+    def passages(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
+        return cls("retrieved-document", tier, tuple(names))
+
+    @classmethod
+    def attachment(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
+        return cls("attachment", tier, tuple(names))
+
+    @classmethod
+    def tool(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
+        return cls("tool", tier, tuple(names))
+
+    def why(self) -> str:
+        template = _WHY.get(self.kind, f"{self.kind} is {{tier}}, so the answer stays at that tier")
+        return template.format(tier=self.tier.value)
 
 
-def combine_taint(message: TaintPart, *, history: TaintPart, passages: TaintPart) -> Taint:
-    """The turn's tier and why: the highest of the three parts, with the deciding rule."""
-    tier = highest(history.tier, message.tier, passages.tier)
-    if tier == message.tier:
-        rule = message.rule
-    elif tier == history.tier:
-        rule = f"taint:conversation:{history.tier.value}"
+Source = TaintSource | GateDecision
+"""A plain source known by its tier, or another text's gate decision (its reasons, entities and
+topics are kept, its reasons labelled with its source name)."""
+
+
+def combine(
+    decision: GateDecision, *sources: Source, route_for: Callable[[Tier], Route] | None = None
+) -> GateDecision:
+    """The turn's decision: `decision` (the message's) raised to the highest tier of `sources`.
+
+    Call it again with more sources (e.g. tool results) on a combined decision: it composes.
+    """
+    tier = highest(decision.tier, *(source.tier for source in sources))
+    if tier is decision.tier:
+        rule, route = decision.rule, decision.route
     else:
-        rule = f"taint:retrieved-document:{passages.tier.value}"
-    reasons = list(message.reasons)
-    if history.tier.rank > message.tier.rank:
-        reasons.append(f"this chat already carried {history.tier.value} content, so it stays at that tier")
-    if passages.tier.rank > message.tier.rank:
-        reasons.append(f"a retrieved passage is {passages.tier.value}, so the answer stays at that tier")
-    # Oldest cause first: what the chat already carried, then this message, then the passages.
-    named = [*history.names, *message.names, *passages.names]
-    return Taint(tier=tier, rule=rule, reasons=tuple(reasons), tainted_by=tuple(dict.fromkeys(named)))
-
-
-def message_part(tier: Tier, rule: str, reasons: tuple[str, ...]) -> TaintPart:
-    """The message's own part: a regulated message taints "this chat" from now on."""
-    return TaintPart(
-        tier=tier, rule=rule, reasons=reasons, names=("this chat",) if tier == Tier.REGULATED else ()
+        deciding = next(source for source in sources if source.tier is tier)
+        rule = _rule_of(deciding)
+        route = _route_of(deciding, tier, route_for)
+    decisions = [source for source in sources if isinstance(source, GateDecision)]
+    return decision.model_copy(
+        update={
+            "tier": tier,
+            "route": route,
+            "rule": rule,
+            "reasons": _reasons(decision, sources),
+            "entities": decision.entities + tuple(e for d in decisions for e in d.entities),
+            "topics": decision.topics + tuple(t for d in decisions for t in d.topics),
+            "failed_closed": decision.failed_closed or any(d.failed_closed for d in decisions),
+            "elapsed_ms": decision.elapsed_ms + sum(d.elapsed_ms for d in decisions),
+            "tainted_by": _tainted_by(decision, sources),
+        }
     )
+
+
+def _rule_of(source: Source) -> str:
+    if isinstance(source, GateDecision):
+        return source.rule
+    return f"taint:{source.kind}:{source.tier.value}"
+
+
+def _route_of(source: Source, tier: Tier, route_for: Callable[[Tier], Route] | None) -> Route:
+    if route_for is not None:
+        return route_for(tier)
+    if isinstance(source, GateDecision):
+        return source.route
+    return Route.LOCAL  # no policy to ask: fail closed
+
+
+def _reasons(decision: GateDecision, sources: tuple[Source, ...]) -> tuple[str, ...]:
+    reasons = list(decision.reasons)
+    for source in sources:
+        if isinstance(source, GateDecision):
+            label = "" if source.source == "message" else f"[{source.source}] "
+            reasons += [f"{label}{reason}" for reason in source.reasons]
+        elif source.tier.rank > decision.tier.rank:
+            reasons.append(source.why())
+    return tuple(dict.fromkeys(reasons))
+
+
+def _tainted_by(decision: GateDecision, sources: tuple[Source, ...]) -> tuple[str, ...]:
+    """Oldest cause first: what the chat already carried, then this message, then the rest."""
+    own = decision.tainted_by or ((THIS_CHAT,) if decision.tier is Tier.REGULATED else ())
+    plain = [source for source in sources if isinstance(source, TaintSource)]
+    carried = [name for source in plain if source.kind == "conversation" for name in source.names]
+    rest = [name for source in plain if source.kind != "conversation" for name in source.names]
+    return tuple(dict.fromkeys([*carried, *own, *rest]))

@@ -10,7 +10,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from routing.gate import GateDecision, GateError, SensitivityGate, build_gate, combine
+from routing.gate import GateDecision, GateError, SensitivityGate, build_gate
 from routing.policy import default_policy_text, load_policy
 from routing.recognizers import Finding
 from routing.settings import RoutingSettings
@@ -138,8 +138,6 @@ def test_taint_highest_tier_wins_and_reasons_are_kept(gate: SensitivityGate) -> 
     )
     assert attached.tier is Tier.INTERNAL
     assert any(reason.startswith("[file:notes.txt]") for reason in attached.reasons)
-    with pytest.raises(ValueError):
-        combine([])
 
 
 def test_concurrent_classification_is_consistent(gate: SensitivityGate) -> None:

@@ -1,4 +1,4 @@
-"""The routed model path's two shared pieces: which models a route may use, and the turn's taint."""
+"""The routed model path: which models a route may use, and the call record (taint: test_taint.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from models.base import ChatRequest, StreamEnd, Usage
 from models.fakes import scripted
 from routing.fallback import LocalOnlyModel
 from routing.routed import ModelSet, call_record
-from routing.taint import TaintPart, combine_taint, message_part
 from routing.tiers import Route, Tier
 
 LOCAL = scripted("local", name="local-fake", kind="local")
@@ -47,25 +46,3 @@ def test_a_call_record_carries_usage_from_the_stream_end_or_given() -> None:
     assert record.step == "reduce" and record.tier is Tier.INTERNAL and record.latency_ms == 12.0
     summed = call_record(STRONG, request, "", None, "ok", usage=Usage(prompt_tokens=5, completion_tokens=1))
     assert summed.total_tokens == 6
-
-
-def test_taint_never_lowers_a_tier_and_names_the_deciding_source() -> None:
-    history = TaintPart(Tier.REGULATED, names=("this chat",))
-    taint = combine_taint(
-        message_part(Tier.PUBLIC, "default", ("nothing sensitive",)),
-        history=history,
-        passages=TaintPart(Tier.INTERNAL, names=()),
-    )
-    assert taint.tier is Tier.REGULATED and taint.rule == "taint:conversation:regulated"
-    assert taint.reasons[0] == "nothing sensitive" and len(taint.reasons) == 3
-    assert taint.tainted_by == ("this chat",)
-
-
-def test_the_message_wins_a_tie_and_a_regulated_message_taints_the_chat() -> None:
-    taint = combine_taint(
-        message_part(Tier.REGULATED, "rule:ssn", ()),
-        history=TaintPart(Tier.PUBLIC, names=("document “Old”",)),
-        passages=TaintPart(Tier.REGULATED, names=("document “Pay”",)),
-    )
-    assert taint.tier is Tier.REGULATED and taint.rule == "rule:ssn" and taint.reasons == ()
-    assert taint.tainted_by == ("document “Old”", "this chat", "document “Pay”")

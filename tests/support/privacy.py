@@ -6,8 +6,9 @@ value pseudonymized as `placeholder` and restored in answers.
 
 from __future__ import annotations
 
-from assistant.privacy import Assessment, Restorer
+from assistant.privacy import Restorer
 from models.base import ChatRequest
+from routing.decision import EntityFinding, GateDecision
 from routing.tiers import Route, Tier
 
 
@@ -34,14 +35,22 @@ class ScriptedPrivacy:
         self.internal_word, self.value, self.entity = internal_word, value, entity
         self.placeholder = placeholder or f"<{entity}_1>"
 
-    def assess(self, text: str, *, source: str) -> Assessment:
+    def assess(self, text: str, *, source: str) -> GateDecision:
         if "SSN" in text:
-            return Assessment(tier=Tier.REGULATED, rule="entity:US_SSN", entity_counts={"US_SSN": 1})
+            return self._decision(Tier.REGULATED, "US_SSN", source)
         if self.internal_word in text:
-            return Assessment(
-                tier=Tier.INTERNAL, rule=f"entity:{self.entity}", entity_counts={self.entity: 1}
-            )
-        return Assessment(tier=Tier.PUBLIC, rule="default")
+            return self._decision(Tier.INTERNAL, self.entity, source)
+        return GateDecision(
+            tier=Tier.PUBLIC, route=self.route_for(Tier.PUBLIC), rule="default", reasons=(),
+            policy_version="", source=source,
+        )  # fmt: skip
+
+    def _decision(self, tier: Tier, entity: str, source: str) -> GateDecision:
+        found = EntityFinding(type=entity, start=0, end=1, score=1.0, recognizer="scripted", tier=tier)
+        return GateDecision(
+            tier=tier, route=self.route_for(tier), rule=f"entity:{entity}", reasons=(),
+            entities=(found,), policy_version="", source=source,
+        )  # fmt: skip
 
     def route_for(self, tier: Tier) -> Route:
         return {Tier.REGULATED: Route.LOCAL, Tier.INTERNAL: Route.HOSTED_PSEUDONYMIZED}.get(
