@@ -122,6 +122,9 @@ class ChatRequest(BaseModel):
     # them; `tool_choice` "none" describes them but forbids calls, a `ForceTool` forces one.
     tools: tuple[ToolDefinition, ...] = ()
     tool_choice: ToolChoice = "auto"
+    # Who is waiting for the answer (a user id): the private model's fair queue takes turns
+    # between requesters. Never sent to any model; None is a requester of its own.
+    requester: str | None = None
 
     @classmethod
     def of(cls, messages: Sequence[ChatMessage], **kwargs: object) -> ChatRequest:

@@ -1,16 +1,16 @@
 """The in-process llama.cpp model: the only model regulated content is ever sent to.
 
 A `Llama` object is not thread-safe, so one worker thread owns it and serves requests one at a
-time from a bounded queue. Beyond the queue a caller gets `ModelBusy` at once instead of piling
-up. A consumer that stops reading (Stop button, closed tab, task cancelled) sets the job's cancel
-flag; the worker checks it between tokens, so generation stops and the worker is freed.
+time, in the order the fair queue (`models/local_queue.py`) decides: interactive first, turns
+taken between users, "busy" only past a bounded wait. A consumer that stops reading (Stop
+button, closed tab, task cancelled) sets the job's cancel flag, or leaves the line if it was
+still waiting; the worker checks it between tokens, so generation stops and the worker is freed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import os
 import queue
@@ -23,7 +23,6 @@ from typing import Any
 
 from models.base import (
     ChatRequest,
-    ModelBusy,
     ModelError,
     ModelKind,
     StreamClock,
@@ -33,6 +32,7 @@ from models.base import (
     ToolCallEvent,
     Usage,
 )
+from models.local_queue import FairQueue, Ticket
 from models.settings import LocalModelSettings
 from models.tool_calls import ToolCallAssembler, ToolCallText
 
@@ -108,8 +108,13 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     out: asyncio.Queue[StreamEvent | BaseException]
     cancel: threading.Event = field(default_factory=threading.Event)
+    ticket: Ticket[_Job] | None = None
+    # A whole answer went out: its time teaches the queue how long a job takes.
+    completed: bool = False
 
     def emit(self, item: StreamEvent | BaseException) -> None:
+        if isinstance(item, StreamEnd) and item.finish_reason != "cancelled":
+            self.completed = True
         try:
             self.loop.call_soon_threadsafe(self.out.put_nowait, item)
         except RuntimeError:  # the consumer's loop is closed: nobody is listening any more
@@ -129,17 +134,16 @@ class LocalModel:
         self._path = model_path
         self._settings = settings
         self._loader = loader
-        # (priority, arrival, job): interactive (0) before background (1), then first come first served.
-        self._jobs: queue.PriorityQueue[tuple[int, int, _Job | object]] = queue.PriorityQueue(
-            maxsize=settings.queue_size
+        # The queue decides the order; the worker's inbox only ever holds what it started.
+        self.queue: FairQueue[_Job] = FairQueue(
+            slots=1, max_wait_s=settings.queue_max_wait_s, max_waiting=settings.queue_size
         )
-        self._arrivals = itertools.count()
+        self._inbox: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._load_error: BaseException | None = None
         self._start_lock = threading.Lock()
         self._vocab: Any = None
-        self._avg_job_s = 5.0
 
     # -- ChatModel protocol -------------------------------------------------------------
     @property
@@ -162,10 +166,13 @@ class LocalModel:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.start()
         job = _Job(request=request, loop=asyncio.get_running_loop(), out=asyncio.Queue())
-        try:
-            self._jobs.put_nowait((1 if request.background else 0, next(self._arrivals), job))
-        except queue.Full:
-            raise ModelBusy(self.retry_after_s()) from None
+        # `QueueTooLong` (a `ModelBusy`) when the wait would pass the bound.
+        job.ticket = self.queue.submit(
+            job,
+            requester=request.requester,
+            background=request.background,
+            on_start=lambda ticket: self._inbox.put(ticket.job),
+        )
         try:
             while True:
                 item = await job.out.get()
@@ -177,6 +184,7 @@ class LocalModel:
         finally:
             # Reached on normal end, on aclose() and on task cancellation alike.
             job.cancel.set()
+            self.queue.withdraw(job.ticket)  # still waiting: its place goes to the next
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -195,15 +203,16 @@ class LocalModel:
 
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
-            with contextlib.suppress(queue.Full):
-                self._jobs.put((-1, next(self._arrivals), _STOP), timeout=1)
+            for ticket in self.queue.drain():
+                ticket.job.emit(ModelError("the local model is shutting down"))
+            self._inbox.put(_STOP)
             self._thread.join(timeout=5)
 
     def queue_depth(self) -> int:
-        return self._jobs.qsize()
+        return self.queue.waiting
 
     def retry_after_s(self) -> int:
-        return max(1, round((self._jobs.qsize() + 1) * self._avg_job_s))
+        return max(1, round((self.queue.waiting + 1) * self.queue.avg_job_s))
 
     # -- worker --------------------------------------------------------------------------
     def _load(self) -> Any:
@@ -248,22 +257,26 @@ class LocalModel:
             llm = None
         self._ready.set()
         while True:
-            job = self._jobs.get()[2]
+            job = self._inbox.get()
             if job is _STOP:
                 return
-            assert isinstance(job, _Job)
-            if job.cancel.is_set():
-                continue
-            if llm is None:
-                job.emit(ModelError(f"local model failed to load: {self._load_error}"))
-                continue
-            started = time.monotonic()
+            assert isinstance(job, _Job) and job.ticket is not None
             try:
-                self._generate(llm, job)
-            except BaseException as exc:
-                log.exception("local generation failed")
-                job.emit(ModelError(f"local generation failed: {exc}"))
-            self._avg_job_s = 0.7 * self._avg_job_s + 0.3 * (time.monotonic() - started)
+                self._serve(llm, job)
+            finally:
+                self.queue.finish(job.ticket, measured=job.completed)
+
+    def _serve(self, llm: Any, job: _Job) -> None:
+        if job.cancel.is_set():
+            return
+        if llm is None:
+            job.emit(ModelError(f"local model failed to load: {self._load_error}"))
+            return
+        try:
+            self._generate(llm, job)
+        except BaseException as exc:
+            log.exception("local generation failed")
+            job.emit(ModelError(f"local generation failed: {exc}"))
 
     def _generate(self, llm: Any, job: _Job) -> None:
         request = job.request

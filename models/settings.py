@@ -188,8 +188,13 @@ class LocalModelSettings(BaseModel):
     context_window: int = Field(default=2048, ge=256)
     # None: llama.cpp's default, half the cores (all of them only pays on an otherwise idle machine).
     threads: int | None = Field(default=None, ge=1)
-    # Requests waiting for the single llama.cpp worker; more are told "busy".
-    queue_size: int = Field(default=4, ge=1)
+    # The private model's fair queue (models/local_queue.py): requests wait their turn, and are
+    # told "busy" only when the estimated wait passes `queue_max_wait_s` or more than
+    # `queue_size` are already waiting (a bound on memory, not the usual limit).
+    queue_size: int = Field(default=64, ge=1)
+    queue_max_wait_s: float = Field(default=180.0, gt=0)
+    # Requests the private server (`server_url`) generates at once: its `--parallel` slots.
+    server_parallel: int = Field(default=1, ge=1)
     max_tokens: int = Field(default=384, ge=1)
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)
