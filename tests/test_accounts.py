@@ -95,7 +95,7 @@ def test_groups_and_memberships(accounts):
 
 
 def test_password_sign_in_returns_a_chainlit_user(accounts):
-    from assistant.governance.sign_in import password_sign_in
+    from assistant.ui.sign_in import password_sign_in
 
     user = password_sign_in(accounts, "alice", "correct horse")
     assert user.identifier == "alice" and user.display_name == "Alice A."
@@ -106,7 +106,7 @@ def test_password_sign_in_returns_a_chainlit_user(accounts):
 def test_oauth_maps_onto_existing_accounts_and_creates_only_when_allowed(accounts):
     from chainlit.user import User as ChainlitUser
 
-    from assistant.governance.sign_in import oauth_sign_in
+    from assistant.ui.sign_in import oauth_sign_in
 
     closed = SingleSignOnSettings()
     accounts.add_user(username="carol@example.com", password=None)
@@ -126,7 +126,7 @@ def test_oauth_maps_onto_existing_accounts_and_creates_only_when_allowed(account
 
 
 def test_header_sign_in_only_from_a_trusted_proxy(accounts):
-    from assistant.governance.sign_in import header_sign_in
+    from assistant.ui.sign_in import header_sign_in
 
     headers = {"X-Forwarded-User": "alice"}
     off = SingleSignOnSettings()

@@ -22,6 +22,7 @@ from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance, build_governance
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
 from assistant.ui.console import mount_governance_routes
+from assistant.ui.datalayer import data_layer_for
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 
@@ -206,7 +207,7 @@ def test_files_are_served_only_to_the_thread_owner(server, governance):
 
     async def create() -> None:
         init_http_context(user=User(identifier="alice"))
-        layer = governance.data_layer()
+        layer = data_layer_for(governance)
         await layer.update_thread("tFile", name="with a file")
         await layer.create_element(File(id="eFile", thread_id="tFile", name="a.txt", content=b"alice's file"))
 

@@ -17,6 +17,7 @@ from assistant.governance.component import build_governance
 from assistant.governance.file_store import LocalFileStorage, UnsafeObjectKey
 from assistant.governance.requester import acting_as
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
+from assistant.ui.datalayer import data_layer_for
 from tests.postgres import any_database_url, postgres_server, postgres_url  # noqa: F401
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
@@ -42,7 +43,7 @@ def step(step_id: str, thread_id: str, kind: str, text: str, at: str) -> dict:
 
 @pytest.fixture
 async def alice_thread(governance):
-    layer = governance.data_layer()
+    layer = data_layer_for(governance)
     as_user("alice")
     await layer.update_thread("tA", name="Alice's question", metadata={"chat_profile": "default"})
     await layer.create_step(
@@ -145,7 +146,7 @@ async def test_bob_keeps_his_own_history_separate(governance, alice_thread):
 
 
 async def test_thread_pagination(governance):
-    layer = governance.data_layer()
+    layer = data_layer_for(governance)
     as_user("alice")
     for i in range(5):
         await layer.update_thread(f"t{i}", name=f"thread {i}")
@@ -163,7 +164,7 @@ async def test_thread_pagination(governance):
 
 
 async def test_disabled_or_unknown_accounts_are_not_persisted_users(governance):
-    layer = governance.data_layer()
+    layer = data_layer_for(governance)
     governance.accounts.set_disabled(username="bob", disabled=True)
     assert await layer.get_user("bob") is None
     assert await layer.create_user(ChainlitUser(identifier="eve")) is None

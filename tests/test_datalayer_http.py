@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 from assistant.governance.component import build_governance
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
 from assistant.ui.console import mount_governance_routes
+from assistant.ui.datalayer import data_layer_for
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 
@@ -27,7 +28,7 @@ def client(data_dir, monkeypatch):
     gov.history.upsert_step(
         {"id": "sA", "threadId": "tA", "type": "assistant_message", "output": "x"}, "alice"
     )
-    monkeypatch.setattr(chainlit.data, "_data_layer", gov.data_layer())
+    monkeypatch.setattr(chainlit.data, "_data_layer", data_layer_for(gov))
     monkeypatch.setattr(chainlit.data, "_data_layer_initialized", True)
     monkeypatch.setattr(
         config.code, "password_auth_callback", lambda username, password: None

@@ -11,6 +11,7 @@ from chainlit.user import User as ChainlitUser
 from assistant.governance.component import build_governance
 from assistant.governance.requester import acting_as
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
+from assistant.ui.datalayer import data_layer_for
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 
@@ -29,7 +30,7 @@ async def test_concurrent_first_writes_of_a_new_thread_are_all_kept(data_dir) ->
     gov = build_governance(GovernanceSettings(passwords=FAST), data_dir)
     try:
         gov.accounts.add_user(username="alice", password="alice password")
-        layer = gov.data_layer()
+        layer = data_layer_for(gov)
         init_http_context(user=ChainlitUser(identifier="alice"))
         for round_ in range(5):
             thread_id = f"t{round_}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from assistant.titles import gated_titles, neutral_title, shorten, thread_title
+from assistant.ui.datalayer import data_layer_for
 from routing.tiers import Tier
 from tests.support.privacy import ScriptedPrivacy
 
@@ -67,7 +68,7 @@ async def test_data_layer_stores_the_gated_title(tmp_path) -> None:  # type: ign
     gov = build_governance(GovernanceSettings(passwords=fast), tmp_path)
     try:
         gov.accounts.add_user(username="alice", password="alice password")
-        layer = gov.data_layer()
+        layer = data_layer_for(gov)
         layer.title_for = gated_titles(ScriptedPrivacy(), today=lambda: DAY)
         init_http_context(user=ChainlitUser(identifier="alice"))
         await layer.update_thread("t1", name="My SSN is 536-22-4567, which form?")

@@ -3,7 +3,7 @@
 Every method takes the requester (the signed-in account name) explicitly and behaves as if an
 id did not exist when it belongs to someone else: same return value, same message. Nothing here
 ever hands one user's thread, step, element or feedback to another, or lets one user write into
-another's thread. `datalayer.py` adapts this to Chainlit's async `BaseDataLayer`.
+another's thread. `assistant/ui/datalayer.py` adapts this to Chainlit's async `BaseDataLayer`.
 """
 
 from __future__ import annotations

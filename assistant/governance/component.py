@@ -36,13 +36,6 @@ class Governance:
     telemetry: Telemetry
     api_keys: ApiKeys
 
-    def data_layer(self):  # type: ignore[no-untyped-def]
-        """The Chainlit data layer (imports Chainlit, so only built when asked for)."""
-        from assistant.governance.datalayer import ConfidanteDataLayer
-        from assistant.governance.file_store import LocalFileStorage
-
-        return ConfidanteDataLayer(self.history, self.accounts, LocalFileStorage(self.files_dir))
-
     def close(self) -> None:
         self.telemetry.shutdown()
         self.engine.dispose()

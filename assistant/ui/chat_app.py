@@ -100,13 +100,15 @@ class ChatApp:
 
     def data_layer(self) -> Any:
         if self._data_layer is None:
-            self._data_layer = self.governance.data_layer()
+            from assistant.ui.datalayer import data_layer_for
+
+            self._data_layer = data_layer_for(self.governance)
             # Thread titles pass the gate: a regulated first message never reaches the sidebar.
             self._data_layer.title_for = lambda text: gated_titles(self.services.privacy)(text)
         return self._data_layer
 
     async def password_sign_in(self, username: str, password: str) -> cl.User | None:
-        from assistant.governance.sign_in import password_sign_in
+        from assistant.ui.sign_in import password_sign_in
 
         # argon2 is deliberately slow: keep it off the event loop.
         return await asyncio.to_thread(password_sign_in, self.governance.accounts, username, password)
@@ -114,7 +116,7 @@ class ChatApp:
     async def oauth_sign_in(
         self, provider_id: str, token: str, raw_user_data: dict[str, str], default_user: cl.User
     ) -> cl.User | None:
-        from assistant.governance.sign_in import oauth_sign_in
+        from assistant.ui.sign_in import oauth_sign_in
 
         sso = self.settings.governance.sso
         return await asyncio.to_thread(
@@ -122,7 +124,7 @@ class ChatApp:
         )
 
     async def header_sign_in(self, headers: Any) -> cl.User | None:
-        from assistant.governance.sign_in import header_sign_in
+        from assistant.ui.sign_in import header_sign_in
 
         sso = self.settings.governance.sso
         return await asyncio.to_thread(header_sign_in, self.governance.accounts, sso, headers)

@@ -4,7 +4,7 @@ Why our own `BaseDataLayer` rather than Chainlit's `SQLAlchemyDataLayer`: that o
 callers completely (its `update_thread` upserts whatever thread id a websocket client names, its
 `get_thread` returns anyone's thread, feedback is written for any step id) and needs async drivers
 and hand-made tables. Ours stores everything in Alembic-managed tables, runs the synchronous engine
-the rest of governance uses in a worker thread, and checks the requester (see `requester.py`) on
+the rest of governance uses in a worker thread, and checks the requester (see `governance/requester.py`) on
 every read and write, answering exactly as for a missing id when the thread is someone else's.
 It never fetches element URLs (no network) and never stores a client-supplied path.
 """
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from chainlit.element import Element, ElementDict
     from chainlit.step import StepDict
 
+    from assistant.governance.component import Governance
+
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +47,12 @@ def persisted_user(accounts: Accounts, identifier: str) -> PersistedUser | None:
         metadata={"role": user.role, "groups": list(user.groups)},
         createdAt=user.created_at.isoformat(),
     )
+
+
+def data_layer_for(governance: Governance) -> ConfidanteDataLayer:
+    """The data layer on this governance database: its chat history, accounts and file store."""
+    storage = LocalFileStorage(governance.files_dir)
+    return ConfidanteDataLayer(governance.history, governance.accounts, storage)
 
 
 class ConfidanteDataLayer(BaseDataLayer):
