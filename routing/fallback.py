@@ -49,6 +49,7 @@ from models.base import (
 )
 from routing.retry import DeadlinePassed, TurnDeadline, closing_stream, deadline_scope
 from routing.tiers import Route, Tier
+from routing.warmup import WARM_AFTER_S, LocalWarmup
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
 T = TypeVar("T")
@@ -154,6 +155,7 @@ async def in_order(
     falls_back: Callable[[ModelError], bool] = lambda _error: True,
     deadline_s: float | None = None,
     on_skip: Callable[[ChatModel, str], None] | None = None,
+    warm_local_after_s: float = WARM_AFTER_S,
 ) -> AsyncIterator[T | FellBack]:
     """The product's one fallback loop: run `attempt` on each candidate until one finishes.
 
@@ -162,11 +164,17 @@ async def in_order(
     refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. A hosted
     candidate is skipped (reported to `on_skip` with the reason) when its endpoint already timed
     out or refused the connection in this walk, or when the turn's hosted deadline (`deadline_s`
-    from the start of the walk; None: none) passed. When no candidate answered, the failure is
-    raised (`FallbackExhausted` with every error if several failed). The order of `candidates` is
-    the privacy decision; this loop never adds to it.
+    from the start of the walk; None: none) passed. While a hosted attempt of a deadlined walk
+    has waited `warm_local_after_s` for its first event, a lazily loaded local candidate is
+    warmed (`routing/warmup.py`). When no candidate answered, the failure is raised
+    (`FallbackExhausted` with every error if several failed). The order of `candidates` is the
+    privacy decision; this loop never adds to it.
     """
-    deadline = TurnDeadline.after(deadline_s) if deadline_s is not None else None
+    deadline = None
+    if deadline_s is not None:
+        # While a hosted model keeps the turn waiting, the local fallback gets ready (warmup.py).
+        warmup = LocalWarmup([c.model for c in candidates if c.model.kind == "local"])
+        deadline = TurnDeadline.after(deadline_s, on_slow=warmup.fire, slow_after_s=warm_local_after_s)
     walk = _Walk(deadline)
     for candidate in candidates:
         reason = walk.skip_reason(candidate.model)

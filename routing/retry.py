@@ -44,14 +44,27 @@ RETRYABLE: tuple[type[ModelError], ...] = (ModelUnavailable, ModelTimeout, Model
 
 @dataclass(frozen=True, slots=True)
 class TurnDeadline:
-    """The monotonic time by which a hosted model of this turn must have sent its first event."""
+    """The monotonic time by which a hosted model of this turn must have sent its first event.
+
+    `on_slow` (if any) is called when a hosted attempt has waited `slow_after_s` for its first
+    event: the fallback loop uses it to get the local model ready while the wait goes on.
+    """
 
     at: float
     clock: Callable[[], float] = time.monotonic
+    on_slow: Callable[[], None] | None = None
+    slow_after_s: float = 1.0
 
     @classmethod
-    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> TurnDeadline:
-        return cls(clock() + seconds, clock)
+    def after(
+        cls,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        on_slow: Callable[[], None] | None = None,
+        slow_after_s: float = 1.0,
+    ) -> TurnDeadline:
+        return cls(clock() + seconds, clock, on_slow, slow_after_s)
 
     def remaining(self) -> float:
         return self.at - self.clock()
@@ -262,6 +275,9 @@ async def _first_within(
         return
     if deadline.passed():
         raise DeadlinePassed("the turn's hosted deadline passed before this attempt")
+    slow = None
+    if deadline.on_slow is not None:
+        slow = asyncio.get_running_loop().call_later(max(0.0, deadline.slow_after_s), deadline.on_slow)
     try:
         async with asyncio.timeout(deadline.remaining()):
             first = await anext(events)
@@ -269,6 +285,9 @@ async def _first_within(
         return
     except TimeoutError:
         raise DeadlinePassed("no first event before the turn's hosted deadline") from None
+    finally:
+        if slow is not None:
+            slow.cancel()  # the first event came (or the attempt ended): nothing is slow
     yield first
     async for event in events:
         yield event

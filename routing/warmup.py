@@ -1,0 +1,90 @@
+"""Getting the private model ready while a hosted model is still being waited for.
+
+The in-process local model loads lazily, on its first request, and its first evaluation pages
+the weights in (about 2.5 s more than a warm one for the 1.5B model here). A long-lived app pays
+that once at start-up; a one-shot `confidante chat` paid it *after* a hung hosted endpoint had
+used up the turn's hosted deadline, which put the fallback answer past the 12 s goal.
+`LocalWarmup.fire` starts the load and one tiny evaluation at once, on a task of its own, so they
+overlap the wait; the fallback loop fires it when a hosted model has sent nothing for a moment
+(`TurnDeadline.on_slow`), so a healthy hosted answer costs nothing.
+
+What it must never do: send anything of the user's (the warm-up text is fixed), reach a model
+that is not local at every layer, or make a turn wait for it or fail because of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from models.base import ChatMessage, ChatModel, ChatRequest, ModelError
+
+log = logging.getLogger(__name__)
+
+# A hosted model that has sent nothing this long is probably not a healthy one answering (first
+# events normally come well under a second), so the local model starts getting ready.
+WARM_AFTER_S = 1.0
+WARM_REQUEST = ChatRequest.of(
+    [ChatMessage(role="user", content="Hi")], max_tokens=1, temperature=0.0, background=True
+)
+
+_warmed: weakref.WeakSet[Any] = weakref.WeakSet()  # the loaders already warmed in this process
+_running: set[asyncio.Task[None]] = set()  # keeps fire-and-forget tasks referenced until done
+
+
+def _layers(model: Any) -> list[Any]:
+    layers, current = [model], model
+    while (current := getattr(current, "inner", None)) is not None:
+        layers.append(current)
+    return layers
+
+
+def lazy_loader(model: Any) -> Any | None:
+    """The layer of `model` whose `start()` loads it, if it loads lazily and every layer is
+    local; None for anything else (a hosted model, a chain, a private server, a test double)."""
+    if getattr(model, "models", None):  # a chain: its members are warmed by their own walk
+        return None
+    if any(getattr(layer, "kind", None) != "local" for layer in _layers(model)):
+        return None
+    for layer in _layers(model):
+        start = getattr(layer, "start", None)
+        if callable(start):
+            return getattr(start, "__self__", None)
+    return None
+
+
+class LocalWarmup:
+    """Warms the first lazily loaded local candidate of a chain, once per process."""
+
+    def __init__(self, models: Sequence[ChatModel]) -> None:
+        self.model = next((m for m in models if lazy_loader(m) is not None), None)
+
+    def fire(self) -> None:
+        """Start warming now (idempotent, never blocks, never raises into the caller)."""
+        loader = lazy_loader(self.model) if self.model is not None else None
+        if loader is None or loader in _warmed:
+            return
+        _warmed.add(loader)
+        # A fresh context: nothing of the turn's (e.g. its hosted deadline) applies to the warm-up.
+        warming = _warm(self.model, loader)
+        task = asyncio.get_running_loop().create_task(warming, context=contextvars.Context())
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+
+
+async def _warm(model: Any, loader: Any) -> None:
+    try:
+        loader.start()
+        async for _event in model.stream(WARM_REQUEST):
+            pass
+        log.info("local model %s warmed while a hosted model was slow", model.name)
+    except ModelError as exc:  # e.g. busy: a real request loads it anyway
+        _warmed.discard(loader)
+        log.info("local warm-up skipped: %s", exc.detail or exc)
+    except Exception:
+        _warmed.discard(loader)
+        log.exception("local warm-up failed")
