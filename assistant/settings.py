@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from assistant.governance.settings import GovernanceSettings
 from assistant.security.settings import SecuritySettings
+from assistant.tools.catalog_settings import ToolCatalogSettings
 from assistant.uploads.settings import UploadSettings
 from knowledge.host_settings import config_sources
 from knowledge.settings import KnowledgeSettings
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = GovernanceSettings()
     uploads: UploadSettings = UploadSettings()
     security: SecuritySettings = SecuritySettings()
+    tool_catalog: ToolCatalogSettings = ToolCatalogSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")

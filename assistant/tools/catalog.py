@@ -222,7 +222,7 @@ def _check_catalog(catalog: CatalogFile, path: Path, text: str) -> None:
 
 def _entry_line(text: str, kind: str, index: int) -> int:
     """The line of the index-th `[[kind]]` header (1-based), or 0 when it cannot be found."""
-    header = re.compile(rf"^\s*\[\[\s*{kind}\s*\]\]", re.MULTILINE)
+    header = re.compile(rf"^[ \t]*\[\[[ \t]*{kind}[ \t]*\]\]", re.MULTILINE)
     matches = list(header.finditer(text))
     return text.count("\n", 0, matches[index].start()) + 1 if index < len(matches) else 0
 
