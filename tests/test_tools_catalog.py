@@ -419,3 +419,12 @@ async def test_ask_a_person_opens_an_escalation_without_regulated_text(escalatio
 
     await AskAPersonTool(escalations, broken).run(AskAPersonArguments(summary="plain words"), context)
     assert all("plain words" not in e.detail for e in escalations.list_open())  # gate down: fail closed
+
+
+def test_the_readme_sample_catalog_is_valid(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Declaring tools", 1)[1]
+    sample = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    catalog = load_catalog(_catalog(tmp_path, sample))
+    assert [t.name for t in catalog.http_tool] == ["exchange_rate"]
+    assert [s.name for s in catalog.mcp_server] == ["tickets"]
