@@ -182,6 +182,7 @@ def evaluate() -> None:
 def _register() -> None:
     """Subcommands live next to the packages they drive."""
     from assistant.api.cli import keys
+    from assistant.experiments.cli import eval_replay, experiments
     from assistant.governance.cli import audit, groups, users
     from assistant.security.cli import audit_deps, eval_injection
     from knowledge.cli import docs, eval_rag, ingest, search
@@ -189,6 +190,8 @@ def _register() -> None:
 
     for command in (classify_command, ingest, docs, search, users, groups, keys, audit, audit_deps):
         main.add_command(command)
+    main.add_command(experiments)
+    evaluate.add_command(eval_replay, "replay")
     evaluate.add_command(eval_pii_command, "pii")
     evaluate.add_command(eval_sensitivity_command, "sensitivity")
     evaluate.add_command(eval_rag, "rag")

@@ -29,7 +29,9 @@ SNIPPET_CHARS = 320
 class Knowledge(Protocol):
     """What the pipeline needs from `knowledge.KnowledgeBase`."""
 
-    def search(self, query: str, principal: Principal, k: int = 5) -> list[RetrievedChunk]: ...
+    def search(
+        self, query: str, principal: Principal, k: int = 5, *, rerank: bool | None = None
+    ) -> list[RetrievedChunk]: ...
 
     def is_answerable(self, chunks: Sequence[RetrievedChunk]) -> bool: ...
 
@@ -182,7 +184,10 @@ def answer_confidence_view(
         embed=embedder.embed if embedder is not None else None,
     )
     settings = getattr(getattr(knowledge, "config", None), "confidence", None)
-    return confidence_view(answer_confidence(retrieval.candidates, support, settings))
+    view = confidence_view(answer_confidence(retrieval.candidates, support, settings))
+    # Kept with the turn: the experiments' hallucination rate counts answers with any of these.
+    unsupported = len(support.sentences) - support.supported_count
+    return view.model_copy(update={"unsupported_sentences": unsupported})
 
 
 def confidence_view(value: Any) -> ConfidenceView:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.answer_filter import AnswerFilter, values_to_mask
 from assistant.context import fit_messages
 from assistant.escalation_policy import auto_escalation, failures_in_a_row, ticket_detail
+from assistant.experiments import turn_options
+from assistant.experiments.models import Capability, TurnVariant
 from assistant.grounded import (
     Knowledge,
     Retrieval,
@@ -127,6 +129,12 @@ class Budgets(Protocol):
     def charge(self, principal: Principal, *, tokens: int, cost_usd: float) -> None: ...
 
 
+class VariantSource(Protocol):
+    """The A/B experiments: a user's sticky variant of the running experiment on a capability."""
+
+    def variant_for(self, user_id: str, capability: Capability) -> TurnVariant | None: ...
+
+
 @dataclass
 class TurnServices:
     """Optional collaborators of a turn; each is absent in a minimal deployment or a unit test."""
@@ -137,6 +145,8 @@ class TurnServices:
     # Exact-match answers for public, stateless questions; keyed by the document-set version.
     cache: ResponseCache[CachedAnswer] | None = None
     doc_set_version: Callable[[], str] | None = None
+    # A/B experiments: a variant shapes the answer (prompt, k, rerank, model order), never the route.
+    experiments: VariantSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +180,8 @@ class _TurnState:
     # The user's regulated values the answer must not echo (memory only), and what was cleaned out.
     echo_values: list[str] = field(default_factory=list)
     cleaned: dict[str, int] = field(default_factory=dict)
+    # The experiment variant this turn runs under (None: no experiment running).
+    variant: TurnVariant | None = None
     # What pseudonymization replaced in the request that went out (counts by type).
     pseudonymized: dict[str, int] = field(default_factory=dict)
 
@@ -211,13 +223,13 @@ class ChatPipeline:
                 yield event
 
     async def _run_locked(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
-        state = _TurnState()
+        state = _TurnState(variant=self._variant_for(conversation, text))
         started = time.monotonic()
         # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
         decision = await asyncio.to_thread(self._privacy.assess, text, source="message")
         if decision.tier == Tier.REGULATED:
             state.echo_values = await asyncio.to_thread(values_to_mask, self._privacy, text)
-        state.retrieval = await self._retrieve(conversation, text)
+        state.retrieval = await self._retrieve(conversation, text, state.variant)
         decision = combine(
             decision,
             TaintSource.conversation(conversation.tier, conversation.tainted_by),
@@ -237,7 +249,8 @@ class ChatPipeline:
                 state.answer = [blocked or cached or ""]
                 yield AnswerDelta(state.answer[0])
             else:
-                async for event in self._stream_chain(self._chain(route), conversation, text, route, state):
+                chain = self._chain(route, state.variant)
+                async for event in self._stream_chain(chain, conversation, text, route, state):
                     yield event
         finally:
             # Runs on normal end and on cancellation alike, so a stopped turn is still recorded.
@@ -305,13 +318,16 @@ class ChatPipeline:
                 state.cache_key, CachedAnswer(answer, state.end, state.refs, state.confidence), tier=tier
             )
 
-    async def _retrieve(self, conversation: Conversation, text: str) -> Retrieval:
+    async def _retrieve(
+        self, conversation: Conversation, text: str, variant: TurnVariant | None = None
+    ) -> Retrieval:
         knowledge = self._services.knowledge
         intent = classify_intent(text)
         if knowledge is None or not conversation.use_documents or intent.kind == "chat":
             return Retrieval()
-        k = self._settings.chat.retrieval_k
-        candidates = await asyncio.to_thread(knowledge.search, text, conversation.principal, k)
+        k = turn_options.retrieval_k(variant, self._settings.chat.retrieval_k)
+        options = turn_options.search_options(variant)
+        candidates = await asyncio.to_thread(knowledge.search, text, conversation.principal, k, **options)
         if not candidates:
             return Retrieval()
         grounding = decide_grounding(
@@ -326,10 +342,24 @@ class ChatPipeline:
             return Retrieval()
         return Retrieval(chunks=select_context(candidates), answerable=True, candidates=candidates)
 
-    def _chain(self, route: Route) -> list[Candidate]:
+    def _chain(self, route: Route, variant: TurnVariant | None = None) -> list[Candidate]:
         """The models this route may use, in order (`ModelSet.chain`: local-only routes get the
         guarded local model alone)."""
-        return self._models.chain(route)
+        # A variant's preferred model only reorders what the route allows; it never adds one.
+        return turn_options.prefer_model(self._models.chain(route), variant, lambda c: c.model.name)
+
+    def _variant_for(self, conversation: Conversation, text: str) -> TurnVariant | None:
+        experiments = self._services.experiments
+        if experiments is None:
+            return None
+        capability = turn_options.capability_of(
+            classify_intent(text).kind, use_documents=conversation.use_documents
+        )
+        try:
+            return experiments.variant_for(conversation.principal.user_id, capability)
+        except Exception:  # an experiment must never break a turn: answer as without one
+            log.exception("could not read the running experiment")
+            return None
 
     async def _stream_chain(
         self, chain: list[Candidate], conversation: Conversation, text: str, route: Route, state: _TurnState
@@ -458,12 +488,13 @@ class ChatPipeline:
         chat = self._settings.chat
         limits = self._settings.models.local if model.kind == "local" else self._settings.models.hosted
         reserve = min(limits.max_tokens, chat.answer_reserve_tokens)
-        system = ChatMessage(role="system", content=chat.system_prompt)
+        system_prompt = turn_options.variant_system_prompt(state.variant, chat.system_prompt)
+        system = ChatMessage(role="system", content=system_prompt)
         user = ChatMessage(role="user", content=text)
         knowledge = self._services.knowledge
         if knowledge is not None and state.retrieval.answerable:
             system, user, state.sources = grounded_request_parts(
-                knowledge, text, state.retrieval, count_tokens=model.count_tokens, system=chat.system_prompt
+                knowledge, text, state.retrieval, count_tokens=model.count_tokens, system=system_prompt
             )
         fitted = fit_messages(
             [system],
@@ -523,6 +554,7 @@ class ChatPipeline:
             notices=tuple(n for n in state.notices if n != "history_trimmed"),
             escalation_id=state.escalation_id,
             cached=state.cached,
+            variant=state.variant,
         )
 
     def _check_sources(self, answer: str, state: _TurnState, text: str, conversation: Conversation) -> str:

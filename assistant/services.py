@@ -156,11 +156,14 @@ def build_services(
     if not with_governance:
         governance = None
     else:
+        from assistant.experiments.recorder import ExperimentRecorder
+        from assistant.experiments.store import ExperimentStore
         from assistant.governance.component import build_governance
         from assistant.turn_records import GovernanceBudgets, GovernanceEscalations, GovernanceRecorder
 
         governance = governance or build_governance(settings.governance, settings.data_dir)
         knowledge = build_knowledge(settings, governance, privacy)
+        experiments = ExperimentStore(governance.engine)
         turn_services = TurnServices(
             knowledge=knowledge,
             escalations=GovernanceEscalations(governance),
@@ -169,9 +172,10 @@ def build_services(
             if settings.reliability.cache_enabled
             else None,
             doc_set_version=knowledge.registry.fingerprint if knowledge is not None else None,
+            experiments=experiments,
         )
         recorder = GovernanceRecorder(governance, settings)
-        observers.append(recorder)
+        observers.extend([recorder, ExperimentRecorder(experiments, settings)])
     pipeline = ChatPipeline(
         settings=settings, models=models, privacy=privacy, observers=observers, services=turn_services
     )

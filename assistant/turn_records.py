@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from assistant.experiments.recorder import audit_note, prompt_template_of
 from assistant.identity import Principal
 from assistant.pipeline import PROMPT_TEMPLATE_VERSION, call_cost
 from assistant.settings import Settings
@@ -44,7 +45,7 @@ class GovernanceRecorder:
             "thread_id": conversation.id,
             "tier": tier,
             "policy_version": result.receipt.policy_version or None,
-            "prompt_template_version": PROMPT_TEMPLATE_VERSION,
+            "prompt_template_version": prompt_template_of(result, PROMPT_TEMPLATE_VERSION),
             "document_ids": tuple(dict.fromkeys(s.doc_id for s in result.sources)),
         }
         audit.record(
@@ -52,7 +53,7 @@ class GovernanceRecorder:
                 kind="routing_decision",
                 outcome=result.outcome,
                 route=result.receipt.route.value,
-                detail=f"rule {result.receipt.rule}"[:500],
+                detail=f"rule {result.receipt.rule}{audit_note(conversation, result)}"[:500],
                 **common,
             )
         )

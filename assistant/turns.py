@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.experiments.models import TurnVariant
 from assistant.identity import Principal
 from models.base import ChatMessage, StreamEnd, Usage
 from routing.decision import GateDecision
@@ -108,6 +109,8 @@ class ConfidenceView(BaseModel):
     level: Literal["high", "medium", "low"]
     score: float
     reason: str
+    # Answer support: sentences no cited passage supports (None: the answer was not checked).
+    unsupported_sentences: int | None = None
 
 
 class TurnResult(BaseModel):
@@ -127,6 +130,8 @@ class TurnResult(BaseModel):
     notices: tuple[str, ...] = ()
     escalation_id: str | None = None
     cached: bool = False
+    # The A/B experiment variant the turn ran under (assistant/experiments), if any.
+    variant: TurnVariant | None = None
 
     def summary(self) -> dict[str, object]:
         """The JSON the CLI prints."""

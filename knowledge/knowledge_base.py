@@ -335,8 +335,10 @@ class KnowledgeBase:
             self._lexical.build(fingerprint, ids, texts, acls)
         return self._lexical
 
-    def search(self, query: str, principal: Principal, k: int = 5) -> list[RetrievedChunk]:
-        return self.retriever.search(query, principal, k)
+    def search(
+        self, query: str, principal: Principal, k: int = 5, *, rerank: bool | None = None
+    ) -> list[RetrievedChunk]:
+        return self.retriever.search(query, principal, k, rerank=rerank)
 
     def grounded_messages(
         self,

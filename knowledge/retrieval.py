@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from knowledge.access import Principal, chroma_where, principal_tokens, sees_everything
 from knowledge.embeddings import Embedder
 from knowledge.lexical import LexicalHit, LexicalIndex, lexical_tokens
-from knowledge.settings import RetrievalSettings
+from knowledge.settings import RerankSettings, RetrievalSettings
 from knowledge.store import KnowledgeStore, StoredChunk
 from routing.tiers import Tier, highest
 
@@ -94,12 +94,17 @@ class HybridRetriever:
         self.settings = settings
         self._visible_versions = visible_versions
 
-    def search(self, query: str, principal: Principal, k: int = 5) -> list[RetrievedChunk]:
+    def search(
+        self, query: str, principal: Principal, k: int = 5, *, rerank: bool | None = None
+    ) -> list[RetrievedChunk]:
+        """`rerank` overrides the setting for this call (an A/B variant); None keeps it."""
         if not query.strip() or k <= 0:
             return []
-        rerank = self.settings.rerank
+        rerank_settings = self.settings.rerank
+        if rerank is not None:
+            rerank_settings = rerank_settings.model_copy(update={"enabled": rerank})
         # The reranker needs its own candidate list (more than k) to have something to reorder.
-        pool = max(k, rerank.candidates) if rerank.enabled else k
+        pool = max(k, rerank_settings.candidates) if rerank_settings.enabled else k
         n = max(self.settings.candidates, pool)
         bypass = sees_everything(principal, admins_see_everything=self.settings.admins_see_everything)
         where = chroma_where(principal, admins_see_everything=self.settings.admins_see_everything)
@@ -108,13 +113,15 @@ class HybridRetriever:
             query, allowed_tokens=None if bypass else principal_tokens(principal), k=n
         )
         fused = self._fuse(query, dense, lexical_hits, pool)
-        return self._rerank(query, fused)[:k]
+        return self._rerank(query, fused, rerank_settings)[:k]
 
-    def _rerank(self, query: str, fused: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    def _rerank(
+        self, query: str, fused: list[RetrievedChunk], settings: RerankSettings | None = None
+    ) -> list[RetrievedChunk]:
         # Imported here: rerank builds on this module's types (RetrievedChunk, exact_terms).
         from knowledge.rerank import build_reranker
 
-        reranker = build_reranker(self.settings.rerank, self.embedder)
+        reranker = build_reranker(settings or self.settings.rerank, self.embedder)
         return reranker.rerank(query, fused) if reranker is not None else fused
 
     def _fuse(

@@ -239,3 +239,47 @@ class ApiKeyRow(SQLModel, table=True):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+
+
+# --- experiments (assistant/experiments) -----------------------------------------------------------
+
+
+class ExperimentRow(SQLModel, table=True):
+    """An A/B experiment on one capability; its variants as validated JSON (`ExperimentSpec`)."""
+
+    __tablename__ = "experiments"
+
+    id: str = Field(primary_key=True, max_length=40)
+    capability: str = Field(max_length=32, index=True)
+    description: str = Field(default="", max_length=500)
+    variants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    status: str = Field(default="running", max_length=16)
+    created_by: str = Field(max_length=150)
+    created_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+    stopped_by: str | None = Field(default=None, max_length=150)
+
+
+class ExperimentTurnRow(SQLModel, table=True):
+    """The measured facts of one turn run under a variant: no text, only outcomes and numbers."""
+
+    __tablename__ = "experiment_turns"
+    __table_args__ = (Index("ix_experiment_turns_thread_started", "thread_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: str = Field(max_length=40, index=True)
+    variant: str = Field(max_length=40)
+    user_id: str = Field(max_length=150)
+    thread_id: str = Field(max_length=64)
+    replay: bool = False
+    started_at: datetime
+    ended_at: datetime
+    outcome: str = Field(max_length=16)
+    escalated: bool = False
+    corrects_previous: bool = False
+    # Answer support (knowledge.answer_support): None when no cited passage was checked.
+    unsupported_sentences: int | None = None
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0

@@ -237,6 +237,10 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
     router.add_api_route(
         "/metrics", governance.telemetry.metrics_endpoint, methods=["GET"], include_in_schema=False
     )
+    # Imported here: the experiments pages build on this module's page helpers.
+    from assistant.ui.experiments_console import experiments_router
+
+    router.include_router(experiments_router(governance, allowed_origins=allowed_origins))
     return router
 
 

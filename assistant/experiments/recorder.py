@@ -1,0 +1,113 @@
+"""Recording turns that ran under a variant: the facts the metrics need, and the audit's note.
+
+`ExperimentRecorder` is a turn observer: after each turn with a variant it stores numbers and
+flags only (outcome, escalation, whether the message corrected the previous one, unsupported
+sentences, latency, cost, tokens), never message text. Replayed turns (`eval replay`) are marked
+as such, here and in the audit trail. Like every observer, it must never raise into a turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from assistant.experiments.corrections import judge_follow_up
+from assistant.governance.tables import ExperimentTurnRow, utcnow
+from models.base import ChatMessage
+
+if TYPE_CHECKING:
+    from assistant.experiments.store import ExperimentStore
+    from assistant.settings import Settings
+    from assistant.turns import Conversation, TurnResult
+    from routing.routed import CallRecord
+
+REPLAY_USER = "replay"
+REPLAY_THREAD_PREFIX = "replay-"
+
+
+def is_replay(conversation: Conversation) -> bool:
+    return conversation.id.startswith(REPLAY_THREAD_PREFIX)
+
+
+def audit_note(conversation: Conversation, result: TurnResult) -> str:
+    """What the turn's routing-decision record adds to its detail: the variant, and replay."""
+    notes = [f"variant {result.variant.label}"] if result.variant else []
+    if is_replay(conversation):
+        notes.append("replay")
+    return "".join(f"; {note}" for note in notes)
+
+
+def prompt_template_of(result: TurnResult, default: str) -> str:
+    return result.variant.variant.prompt_template if result.variant else default
+
+
+def previous_question(history: Sequence[ChatMessage], current: str) -> str | None:
+    """The user's message before `current` in this conversation (None for a first message)."""
+    asked = [m.content for m in history if m.role == "user"]
+    if asked and asked[-1] == current:
+        asked = asked[:-1]
+    return asked[-1] if asked else None
+
+
+class ExperimentRecorder:
+    """A `TurnObserver` storing one `ExperimentTurnRow` per turn that ran under a variant.
+
+    Without a store it only keeps the rows in `rows` (what a replay computes its figures from).
+    """
+
+    def __init__(self, store: ExperimentStore | None, settings: Settings, *, keep: bool = False) -> None:
+        self._store = store
+        self._settings = settings
+        self._keep = keep
+        self.rows: list[ExperimentTurnRow] = []
+
+    def on_turn(
+        self, conversation: Conversation, user_text: str, result: TurnResult, calls: Sequence[CallRecord]
+    ) -> None:
+        if result.variant is None:
+            return
+        row = self._row(conversation, user_text, result, calls)
+        if self._keep:
+            self.rows.append(row)
+        if self._store is not None:
+            self._store.record_turn(row)
+
+    def _row(
+        self, conversation: Conversation, user_text: str, result: TurnResult, calls: Sequence[CallRecord]
+    ) -> ExperimentTurnRow:
+        assert result.variant is not None
+        previous = previous_question(conversation.history, user_text)
+        ended = utcnow()
+        confidence = result.confidence
+        return ExperimentTurnRow(
+            experiment_id=result.variant.experiment_id,
+            variant=result.variant.variant.name,
+            user_id=conversation.principal.user_id,
+            thread_id=conversation.id,
+            replay=is_replay(conversation),
+            started_at=ended - timedelta(milliseconds=result.latency_ms),
+            ended_at=ended,
+            outcome=result.outcome,
+            escalated=result.escalation_id is not None or result.outcome == "escalated",
+            corrects_previous=previous is not None and judge_follow_up(previous, user_text).corrects,
+            unsupported_sentences=confidence.unsupported_sentences if confidence else None,
+            latency_ms=result.latency_ms,
+            cost_usd=self._cost(calls),
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+        )
+
+    def _cost(self, calls: Sequence[CallRecord]) -> float:
+        from assistant.pipeline import call_cost
+
+        return sum(
+            call_cost(
+                self._settings,
+                kind=call.kind,
+                model=call.model,
+                prompt_tokens=call.usage_prompt,
+                completion_tokens=call.usage_completion,
+            )
+            for call in calls
+        )

@@ -1,0 +1,63 @@
+"""The metrics of several variants side by side, as text (CLI, replay) and as HTML cells (console).
+
+One list of rows says what is shown and how each figure is formatted, so the console and
+`eval replay` print the same metrics the same way. Below the minimum n a cell reads "not enough
+data yet (n=…)", never a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from assistant.experiments.metrics import Estimate, VariantMetrics
+
+Kind = Literal["rate", "ms", "usd", "tokens"]
+NOT_ENOUGH = "not enough data yet"
+
+ROWS: tuple[tuple[str, str, Kind], ...] = (
+    ("Task completion", "task_completion", "rate"),
+    ("Satisfaction (thumbs up)", "satisfaction", "rate"),
+    ("User corrections", "correction_rate", "rate"),
+    ("Answers with an unsupported sentence", "hallucination_rate", "rate"),
+    ("Escalations", "escalation_rate", "rate"),
+    ("Latency p50", "latency_p50_ms", "ms"),
+    ("Latency p95", "latency_p95_ms", "ms"),
+    ("Latency p99", "latency_p99_ms", "ms"),
+    ("Cost per query", "cost_per_query_usd", "usd"),
+    ("Tokens per query", "tokens_per_query", "tokens"),
+)
+FORMATS: dict[Kind, Callable[[float], str]] = {
+    "rate": lambda v: f"{v * 100:.1f}%",
+    "ms": lambda v: f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms",
+    "usd": lambda v: f"${v:.4f}",
+    "tokens": lambda v: f"{v:,.0f}",
+}
+
+
+def format_estimate(estimate: Estimate, kind: Kind) -> str:
+    """ "42.0% (31.2–53.5%, n=80)" or "not enough data yet (n=7)"."""
+    if estimate.value is None:
+        return f"{NOT_ENOUGH} (n={estimate.n})"
+    fmt = FORMATS[kind]
+    if estimate.low is None or estimate.high is None:
+        return f"{fmt(estimate.value)} (n={estimate.n})"
+    return f"{fmt(estimate.value)} ({fmt(estimate.low)}–{fmt(estimate.high)}, n={estimate.n})"
+
+
+def cells(metrics: VariantMetrics) -> list[str]:
+    return [format_estimate(getattr(metrics, attribute), kind) for _, attribute, kind in ROWS]
+
+
+def text_table(metrics: Sequence[VariantMetrics]) -> str:
+    """Metrics down, variants across; 95 % intervals in brackets."""
+    header = ["metric", *[f"{m.variant} ({m.turns} turns)" for m in metrics]]
+    body = [
+        [label, *values] for (label, _, _), *values in zip(ROWS, *[cells(m) for m in metrics], strict=True)
+    ]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *body]
+    ]
+    return "\n".join(line.rstrip() for line in lines)

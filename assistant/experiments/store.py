@@ -1,0 +1,172 @@
+"""Experiments in the database: define, list, stop; the running variant of a user; turn facts.
+
+One running experiment per capability at a time, so a turn's variant is never ambiguous. A turn's
+facts are numbers and flags only (no message text). Thumbs are joined from the chat's own
+feedback table: feedback on an answer belongs to the last turn of its thread that started at or
+before the answer message was created (Chainlit stamps a message when it is first sent, which is
+during or right after its turn, and the next turn starts only after the user writes again).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from assistant.experiments.assignment import assign
+from assistant.experiments.metrics import TurnFacts
+from assistant.experiments.models import Capability, Experiment, ExperimentSpec, TurnVariant, Variant
+from assistant.governance.tables import (
+    ChatFeedback,
+    ChatStep,
+    ExperimentRow,
+    ExperimentTurnRow,
+    as_utc,
+    utcnow,
+)
+
+
+class ExperimentError(ValueError):
+    """A request the store refuses, with the sentence to show the admin."""
+
+
+class ExperimentStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, spec: ExperimentSpec, *, created_by: str) -> Experiment:
+        with Session(self._engine) as session:
+            if session.get(ExperimentRow, spec.id) is not None:
+                raise ExperimentError(f"An experiment named {spec.id!r} already exists.")
+            if _running(session, spec.capability) is not None:
+                raise ExperimentError(f"Stop the running {spec.capability} experiment first.")
+            row = ExperimentRow(
+                id=spec.id,
+                capability=spec.capability,
+                description=spec.description,
+                variants=[v.model_dump() for v in spec.variants],
+                created_by=created_by,
+            )
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return _experiment(row)
+
+    def experiments(self) -> list[Experiment]:
+        with Session(self._engine) as session:
+            rows = session.exec(select(ExperimentRow).order_by(col(ExperimentRow.created_at).desc())).all()
+            return [_experiment(row) for row in rows]
+
+    def get(self, experiment_id: str) -> Experiment | None:
+        with Session(self._engine) as session:
+            row = session.get(ExperimentRow, experiment_id)
+            return _experiment(row) if row is not None else None
+
+    def stop(self, experiment_id: str, *, by: str) -> Experiment:
+        with Session(self._engine) as session:
+            row = session.get(ExperimentRow, experiment_id)
+            if row is None:
+                raise ExperimentError(f"No experiment named {experiment_id!r}.")
+            if row.status != "stopped":
+                row.status, row.stopped_at, row.stopped_by = "stopped", utcnow(), by
+                session.add(row)
+                session.commit()
+                session.refresh(row)
+            return _experiment(row)
+
+    def running(self, capability: Capability) -> Experiment | None:
+        with Session(self._engine) as session:
+            row = _running(session, capability)
+            return _experiment(row) if row is not None else None
+
+    def variant_for(self, user_id: str, capability: Capability) -> TurnVariant | None:
+        """The user's sticky variant of the running experiment on `capability`, if any."""
+        experiment = self.running(capability)
+        if experiment is None:
+            return None
+        return TurnVariant(experiment_id=experiment.id, variant=assign(experiment, user_id))
+
+    def record_turn(self, row: ExperimentTurnRow) -> None:
+        with Session(self._engine) as session:
+            session.add(row)
+            session.commit()
+
+    def turn_facts(self, experiment_id: str, *, replay: bool = False) -> list[TurnFacts]:
+        """Every recorded turn of the experiment (live or replayed), with thumbs joined."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(ExperimentTurnRow)
+                .where(ExperimentTurnRow.experiment_id == experiment_id, ExperimentTurnRow.replay == replay)
+                .order_by(col(ExperimentTurnRow.started_at))
+            ).all()
+            thumbs = _thumbs_by_turn(session, rows)
+            return [facts_of(row, thumbs.get(row.id)) for row in rows]
+
+
+def _running(session: Session, capability: str) -> ExperimentRow | None:
+    query = select(ExperimentRow).where(
+        ExperimentRow.capability == capability, ExperimentRow.status == "running"
+    )
+    return session.exec(query.order_by(col(ExperimentRow.created_at).desc())).first()
+
+
+def _experiment(row: ExperimentRow) -> Experiment:
+    return Experiment(
+        id=row.id,
+        capability=row.capability,  # type: ignore[arg-type]
+        description=row.description,
+        variants=tuple(Variant.model_validate(v) for v in row.variants),
+        status=row.status,  # type: ignore[arg-type]
+        created_by=row.created_by,
+        created_at=as_utc(row.created_at),
+        stopped_at=as_utc(row.stopped_at) if row.stopped_at else None,
+    )
+
+
+def _thumbs_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> dict[int | None, int]:
+    by_thread: dict[str, list[ExperimentTurnRow]] = defaultdict(list)
+    for row in rows:
+        by_thread[row.thread_id].append(row)
+    if not by_thread:
+        return {}
+    feedback = session.exec(
+        select(ChatFeedback.value, ChatStep.created_at, ChatFeedback.thread_id)
+        .join(ChatStep, col(ChatStep.id) == col(ChatFeedback.step_id))
+        .where(col(ChatFeedback.thread_id).in_(list(by_thread)))
+    ).all()
+    thumbs: dict[int | None, int] = {}
+    for value, step_created, thread_id in feedback:
+        created = _parse_time(step_created)
+        if created is None:
+            continue
+        earlier = [r for r in by_thread[thread_id] if as_utc(r.started_at) <= created]
+        turn = earlier[-1] if earlier else None
+        if turn is not None:
+            thumbs[turn.id] = int(value)
+    return thumbs
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def facts_of(row: ExperimentTurnRow, thumbs: int | None = None) -> TurnFacts:
+    return TurnFacts(
+        variant=row.variant,
+        thread_id=row.thread_id,
+        started_at=as_utc(row.started_at),
+        outcome=row.outcome,
+        escalated=row.escalated,
+        corrects_previous=row.corrects_previous,
+        unsupported_sentences=row.unsupported_sentences,
+        latency_ms=row.latency_ms,
+        cost_usd=row.cost_usd,
+        tokens=row.prompt_tokens + row.completion_tokens,
+        thumbs=thumbs,
+    )

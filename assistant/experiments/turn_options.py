@@ -1,0 +1,48 @@
+"""How a chosen variant shapes one turn, in the pipeline's terms: the system prompt, retrieval
+k and reranking, and the order of the models the route already allows.
+
+`prefer_model` only reorders: it never adds a model to a route's chain, so a variant naming a
+hosted model still gets the guarded local model alone on a regulated (local-only) turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from assistant.experiments.models import Capability, TurnVariant
+from assistant.experiments.prompts import system_prompt
+
+T = TypeVar("T")
+
+
+def capability_of(intent_kind: str, *, use_documents: bool) -> Capability:
+    """A company question with documents on is document Q&A; everything else is chat."""
+    return "document_qa" if use_documents and intent_kind == "company" else "chat"
+
+
+def variant_system_prompt(variant: TurnVariant | None, base: str) -> str:
+    return base if variant is None else system_prompt(variant.variant.prompt_template, base)
+
+
+def retrieval_k(variant: TurnVariant | None, default: int) -> int:
+    if variant is None or variant.variant.retrieval_k is None:
+        return default
+    return variant.variant.retrieval_k
+
+
+def search_options(variant: TurnVariant | None) -> dict[str, bool]:
+    """Keyword arguments for `Knowledge.search`: reranking only when the variant sets it."""
+    if variant is None or variant.variant.rerank is None:
+        return {}
+    return {"rerank": variant.variant.rerank}
+
+
+def prefer_model(chain: Sequence[T], variant: TurnVariant | None, name_of: Callable[[T], str]) -> list[T]:
+    """`chain` with the variant's answer model first, if (and only if) it is already in it."""
+    wanted = None if variant is None else variant.variant.answer_model
+    items = list(chain)
+    if not wanted:
+        return items
+    first = [c for c in items if name_of(c) == wanted]
+    return first + [c for c in items if name_of(c) != wanted]
