@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,6 +59,25 @@ class _Tool:
 
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
         return ToolResult(content="ok")
+
+
+@dataclass(frozen=True)
+class _Decision:
+    tier: Tier
+    failed_closed: bool = False
+
+
+class _Gate:
+    """A scripted gate for the ticket text: an SSN is regulated; it can fail or fail closed."""
+
+    def __init__(self, *, broken: bool = False, failed_closed: bool = False) -> None:
+        self.broken, self.failed_closed = broken, failed_closed
+
+    def assess(self, text: str, *, source: str) -> _Decision:
+        if self.broken:
+            raise RuntimeError("gate down")
+        tier = Tier.REGULATED if "SSN" in text else Tier.INTERNAL
+        return _Decision(Tier.PUBLIC if self.failed_closed else tier, self.failed_closed)
 
 
 # -- the registry ------------------------------------------------------------------------------
@@ -261,7 +281,7 @@ async def test_finance_tool_is_offered_only_to_finance(tmp_path: Path) -> None:
     with running_tool_server() as server:
         text = FINANCE_CATALOG.format(base=server.base_url, python=sys.executable, repo=REPO)
         settings = ToolCatalogSettings(path=_catalog(tmp_path, text))
-        builtins = builtin_tools(knowledge=None, escalations=None, classify=lambda _t: Tier.PUBLIC)
+        builtins = builtin_tools(knowledge=None, escalations=None, classifier=_Gate())
         registry, problems = await build_tool_registry(
             settings, builtins, environ={"CONFIDANTE_TEST_RATES_TOKEN": "tok"}
         )
@@ -399,8 +419,7 @@ def escalations(data_dir: Path):
 
 
 async def test_ask_a_person_opens_an_escalation_without_regulated_text(escalations: Escalations) -> None:
-    classify = lambda text: Tier.REGULATED if "SSN" in text else Tier.INTERNAL  # noqa: E731
-    tool = AskAPersonTool(escalations, classify)
+    tool = AskAPersonTool(escalations, _Gate())
     assert tool.spec.side_effects and not tool.spec.idempotent and tool.spec.destination == "local"
     context = ToolContext(principal=ALICE, thread_id="t-1", restore={"<PERSON_1>": "Dana"})
     result = await tool.run(AskAPersonArguments(summary="Help <PERSON_1> with a leave request"), context)
@@ -414,11 +433,14 @@ async def test_ask_a_person_opens_an_escalation_without_regulated_text(escalatio
     regulated = next(e for e in escalations.list_open() if e.id != opened[0].id)
     assert "078-05-1120" not in regulated.detail and "regulated" in regulated.detail
 
-    def broken(_text: str) -> Tier:
-        raise RuntimeError("gate down")
-
-    await AskAPersonTool(escalations, broken).run(AskAPersonArguments(summary="plain words"), context)
-    assert all("plain words" not in e.detail for e in escalations.list_open())  # gate down: fail closed
+    await AskAPersonTool(escalations, _Gate(broken=True)).run(
+        AskAPersonArguments(summary="plain words"), context
+    )
+    await AskAPersonTool(escalations, _Gate(failed_closed=True)).run(
+        AskAPersonArguments(summary="more words"), context
+    )
+    details = " ".join(e.detail for e in escalations.list_open())
+    assert "plain words" not in details and "more words" not in details  # gate down: fail closed
 
 
 def test_the_readme_sample_catalog_is_valid(tmp_path: Path) -> None:

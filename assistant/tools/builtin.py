@@ -245,6 +245,20 @@ class EscalationOpener(Protocol):
     ) -> Escalation: ...
 
 
+class TicketDecision(Protocol):
+    @property
+    def tier(self) -> Tier: ...
+
+    @property
+    def failed_closed(self) -> bool: ...
+
+
+class TicketClassifier(Protocol):
+    """The sensitivity gate (`assistant.privacy.Privacy.assess`), the same one the loop uses."""
+
+    def assess(self, text: str, *, source: str) -> TicketDecision: ...
+
+
 class AskAPersonArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -275,15 +289,16 @@ class AskAPersonTool:
         result_tier=Tier.PUBLIC,
     )
 
-    def __init__(self, escalations: EscalationOpener, classify: Callable[[str], Tier]) -> None:
+    def __init__(self, escalations: EscalationOpener, classifier: TicketClassifier) -> None:
         self._escalations = escalations
-        self._classify = classify
+        self._classifier = classifier
 
     def _tier(self, text: str) -> Tier:
         try:
-            return highest(self._classify(text))
+            decision = self._classifier.assess(text, source="tool-arguments")
         except Exception:  # the gate failed: fail closed
             return Tier.REGULATED
+        return Tier.REGULATED if decision.failed_closed else highest(decision.tier)
 
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
         summary = restored(AskAPersonArguments.model_validate(arguments.model_dump()).summary, context)
@@ -304,7 +319,7 @@ def builtin_tools(
     *,
     knowledge: KnowledgeBase | None,
     escalations: EscalationOpener | None,
-    classify: Callable[[str], Tier],
+    classifier: TicketClassifier,
     timezone: str = "UTC",
 ) -> list[Tool]:
     """The built-ins this deployment can run: document tools need a knowledge base, and
@@ -313,5 +328,5 @@ def builtin_tools(
     if knowledge is not None:
         tools += [SearchDocumentsTool(knowledge), ReadDocumentSectionTool(knowledge)]
     if escalations is not None:
-        tools.append(AskAPersonTool(escalations, classify))
+        tools.append(AskAPersonTool(escalations, classifier))
     return tools
