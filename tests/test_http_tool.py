@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from assistant.tools.base import ToolContext
-from assistant.tools.catalog import HttpToolDeclaration, resolve_headers
+from assistant.tools.catalog import CatalogError, HttpToolDeclaration, resolve_headers
 from assistant.tools.http_tool import HttpTool, render_url
 from knowledge.access import Principal
 from tests.support.servers import free_port
@@ -98,6 +98,22 @@ async def test_an_unreachable_api_is_an_error_result_without_details() -> None:
     )
     result = await _call(HttpTool(declaration, headers={}))
     assert result.is_error and result.content == "gone could not be reached"
+
+
+async def test_list_arguments_become_repeated_query_parameters(server: ToolServer) -> None:
+    schema = {"type": "object", "properties": {"tag": {"type": "array", "items": {"type": "string"}}}}
+    await _call(_tool(server, "/rates/all", arguments=schema), tag=["a b", "c"])
+    assert server.requests[-1].query == {"tag": ["a b", "c"]}
+
+
+def test_a_secret_that_is_not_a_header_value_is_refused_without_showing_it() -> None:
+    declaration = HttpToolDeclaration(
+        name="t", description="d", url="https://a.example/x", secret_headers={"X-Api-Key": {"env": "K"}}
+    )
+    with pytest.raises(CatalogError, match="K is not a valid header value") as raised:
+        resolve_headers(declaration, {"K": "abc\nInjected: 1"})
+    assert "abc" not in str(raised.value)
+    assert resolve_headers(declaration, {"K": "abc"})["X-Api-Key"].get_secret_value() == "abc"
 
 
 def test_render_url_encodes_every_kind_of_value() -> None:

@@ -183,6 +183,9 @@ def resolve_headers(declaration: _Declaration, environ: dict[str, str] | None = 
             raise CatalogError(
                 f"{declaration.name}: secret_headers.{name} needs the environment variable {secret.env}"
             )
+        if not (secret.prefix + value).isascii() or "\n" in value or "\r" in value:
+            # Refused here, once, rather than as an encoding error (naming no value) on every call.
+            raise CatalogError(f"{declaration.name}: {secret.env} is not a valid header value")
         headers[name] = SecretStr(secret.prefix + value)
     return headers
 

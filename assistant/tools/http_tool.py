@@ -97,7 +97,11 @@ class HttpTool:
         url = render_url(self._declaration.url, values)
         rest = {k: v for k, v in values.items() if k not in set(url_placeholders(self._declaration.url))}
         if self._declaration.method in ("GET", "DELETE"):
-            return url, {"params": {k: _text(v) for k, v in rest.items()}}
+            # A list argument becomes a repeated parameter (?tag=a&tag=b), the common convention.
+            params = [
+                (k, _text(item)) for k, v in rest.items() for item in (v if isinstance(v, list) else [v])
+            ]
+            return url, {"params": params}
         return url, {"json": rest}
 
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
