@@ -9,13 +9,16 @@ regulated argument never reaches an external tool; an external result with an SS
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from assistant.tools.builtin_calculator import CalculatorTool
-from assistant.tools.catalog import HttpToolDeclaration
+from assistant.tools.catalog import HttpToolDeclaration, McpServerDeclaration
 from assistant.tools.http_tool import HttpTool
+from assistant.tools.mcp_tool import McpConnection, discover_mcp_tools
 from assistant.tools.registry import ToolRegistry
 from assistant.tools.runner import ToolRunner, ToolTurn
 from knowledge.access import Principal
@@ -23,6 +26,7 @@ from models.base import ToolCall
 from routing.tiers import Tier
 from tests.support.tool_server import SSN_CANARY, ToolServer, running_tool_server
 
+REPO = Path(__file__).resolve().parent.parent
 ALICE = Principal(user_id="alice", groups=frozenset({"hr"}))
 FRANK = Principal(user_id="frank", groups=frozenset({"finance"}))
 pytestmark = pytest.mark.slow
@@ -99,3 +103,25 @@ async def test_the_calculator_through_the_runner(registry: ToolRegistry, gate_pr
         _call("calculator", expression="17.5 % of 2,380"), ToolTurn(ALICE, Tier.INTERNAL)
     )
     assert executed.record.outcome == "ok" and executed.message.content == "416.5"
+
+
+async def test_an_mcp_result_with_an_ssn_is_regulated_and_an_ssn_argument_is_refused(gate_privacy) -> None:
+    declaration = McpServerDeclaration(
+        name="hr",
+        transport="stdio",
+        command=sys.executable,
+        args=["-m", "tests.support.mcp_server"],
+        cwd=REPO,
+        tools=["ssn_record"],
+        side_effects=False,
+        max_argument_tier=Tier.INTERNAL,
+    )
+    registry = ToolRegistry(await discover_mcp_tools(McpConnection(declaration, environ={})))
+    runner = ToolRunner(registry, gate_privacy)
+    executed = await runner.execute(_call("hr_ssn_record", employee="Dana"), ToolTurn(ALICE, Tier.PUBLIC))
+    assert executed.record.outcome == "ok" and SSN_CANARY in executed.message.content
+    assert executed.result_tier == Tier.REGULATED
+    refused = await runner.execute(
+        _call("hr_ssn_record", employee=f"SSN {SSN_CANARY}"), ToolTurn(ALICE, Tier.PUBLIC)
+    )
+    assert refused.record.outcome == "refused_privacy"
