@@ -13,26 +13,22 @@ import re
 import chainlit as cl
 
 from assistant.turns import SourceRef, TurnResult
+from assistant.uploads.rendering import md_escape  # the one markdown escaper
 from models.base import ChatMessage
 
 ASK_A_PERSON = "ask_a_person"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~])")
 # A passage keeps its section heading line ("## Cafeteria"); escaped, it would show the hashes.
 _HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
-
-
-def escape_markdown(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def passage_markdown(ref: SourceRef) -> str:
     passage = _HEADING_MARK.sub("", ref.passage or ref.snippet)
     if ref.highlight and ref.highlight in passage:
         before, _, after = passage.partition(ref.highlight)
-        body = f"{escape_markdown(before)}**{escape_markdown(ref.highlight)}**{escape_markdown(after)}"
+        body = f"{md_escape(before)}**{md_escape(ref.highlight)}**{md_escape(after)}"
     else:
-        body = escape_markdown(passage)
-    header = f"**{escape_markdown(ref.title)}** · {escape_markdown(ref.location)} · tier {ref.tier.value}"
+        body = md_escape(passage)
+    header = f"**{md_escape(ref.title)}** · {md_escape(ref.location)} · tier {ref.tier.value}"
     return f"{header}\n\n{body}"
 
 
@@ -47,14 +43,14 @@ def sources_line(result: TurnResult) -> str:
     """A line naming every source, so each `[n]` link exists even if the model cited none."""
     if not result.sources:
         return ""
-    return "Sources: " + " ".join(f"[{ref.number}] {escape_markdown(ref.title)}" for ref in result.sources)
+    return "Sources: " + " ".join(f"[{ref.number}] {md_escape(ref.title)}" for ref in result.sources)
 
 
 def confidence_line(result: TurnResult) -> str:
     confidence = result.confidence
     if confidence is None:
         return ""
-    return f"**Confidence: {confidence.level}** — {escape_markdown(confidence.reason)}"
+    return f"**Confidence: {confidence.level}** — {md_escape(confidence.reason)}"
 
 
 def handover_actions(result: TurnResult, turn: int) -> list[cl.Action]:
