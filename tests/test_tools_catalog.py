@@ -20,7 +20,7 @@ from sqlmodel import create_engine
 from assistant.governance.db import open_database
 from assistant.governance.escalations import Escalations
 from assistant.governance.settings import GovernanceSettings
-from assistant.settings import load_settings
+from assistant.settings import SettingsError, load_settings
 from assistant.tools.base import ToolContext, ToolResult, ToolSpec
 from assistant.tools.builtin import (
     AskAPersonArguments,
@@ -327,6 +327,8 @@ def test_the_catalog_path_is_a_setting(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, tool_catalog={"path": str(tmp_path / "tools.toml")})
     assert settings.tool_catalog.path == tmp_path / "tools.toml"
     assert load_settings(data_dir=tmp_path).tool_catalog.path is None
+    with pytest.raises(SettingsError, match=r"invalid setting tool_catalog\.timezone"):
+        load_settings(data_dir=tmp_path, tool_catalog={"timezone": "Mars/Olympus"})
 
 
 # -- built-ins ---------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ and secrets never appear here or in the catalog (they come from environment vari
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 
 class ToolCatalogSettings(BaseModel):
@@ -19,3 +20,12 @@ class ToolCatalogSettings(BaseModel):
     skip_unreachable_mcp_servers: bool = True
     # The time zone `current_date` answers in when the model names none.
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Paris)") from None
+        return name
