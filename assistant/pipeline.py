@@ -232,8 +232,8 @@ class ChatPipeline:
         state.retrieval = await self._retrieve(conversation, text, state.variant)
         decision = combine(
             decision,
-            TaintSource.conversation(conversation.tier, conversation.tainted_by),
-            TaintSource.passages(state.retrieval.tier, state.retrieval.tainted_by()),
+            TaintSource("conversation", conversation.tier, tuple(conversation.tainted_by)),
+            TaintSource("retrieved-document", state.retrieval.tier, tuple(state.retrieval.tainted_by())),
             route_for=self._privacy.route_for,
         )
         route = decision.route

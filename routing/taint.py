@@ -13,16 +13,19 @@ It only ever raises a tier, never lowers one; and when it raises a tier without 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from routing.decision import GateDecision
 from routing.tiers import Route, Tier, highest
 
 THIS_CHAT = "this chat"
 
+TaintKind = Literal["conversation", "retrieved-document", "attachment", "tool"]
+
 # Why a source kept the turn at its tier, by kind; "{tier}" is the source's tier.
-_WHY = {
+_WHY: dict[TaintKind, str] = {
     "conversation": "this chat already carried {tier} content, so it stays at that tier",
     "retrieved-document": "a retrieved passage is {tier}, so the answer stays at that tier",
     "attachment": "an attached file is {tier}, so the answer stays at that tier",
@@ -32,35 +35,19 @@ _WHY = {
 
 @dataclass(frozen=True, slots=True)
 class TaintSource:
-    """Something a turn carries besides its message, known by its tier (not re-classified here).
+    """Something a turn carries besides its message, known by its tier (not re-classified here),
+    e.g. `TaintSource("tool", Tier.INTERNAL, ("tool “search”",))`.
 
     `kind` names the rule when it decides (`taint:<kind>:<tier>`); `names` is what the receipt
     lists under "tainted by" (e.g. "this chat", a document's title).
     """
 
-    kind: str
+    kind: TaintKind
     tier: Tier
     names: tuple[str, ...] = ()
 
-    @classmethod
-    def conversation(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
-        return cls("conversation", tier, tuple(names))
-
-    @classmethod
-    def passages(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
-        return cls("retrieved-document", tier, tuple(names))
-
-    @classmethod
-    def attachment(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
-        return cls("attachment", tier, tuple(names))
-
-    @classmethod
-    def tool(cls, tier: Tier, names: Iterable[str] = ()) -> TaintSource:
-        return cls("tool", tier, tuple(names))
-
     def why(self) -> str:
-        template = _WHY.get(self.kind, f"{self.kind} is {{tier}}, so the answer stays at that tier")
-        return template.format(tier=self.tier.value)
+        return _WHY[self.kind].format(tier=self.tier.value)
 
 
 Source = TaintSource | GateDecision

@@ -26,8 +26,8 @@ def _decision(
 def test_taint_never_lowers_a_tier_and_names_the_deciding_source() -> None:
     turn = combine(
         _decision(Tier.PUBLIC, "default", ("nothing sensitive",)),
-        TaintSource.conversation(Tier.REGULATED, ["this chat"]),
-        TaintSource.passages(Tier.INTERNAL),
+        TaintSource("conversation", Tier.REGULATED, ("this chat",)),
+        TaintSource("retrieved-document", Tier.INTERNAL),
         route_for=ROUTES.__getitem__,
     )
     assert turn.tier is Tier.REGULATED and turn.rule == "taint:conversation:regulated"
@@ -39,8 +39,8 @@ def test_taint_never_lowers_a_tier_and_names_the_deciding_source() -> None:
 def test_the_message_wins_a_tie_and_a_regulated_message_taints_the_chat() -> None:
     turn = combine(
         _decision(Tier.REGULATED, "rule:ssn"),
-        TaintSource.conversation(Tier.PUBLIC, ["document “Old”"]),
-        TaintSource.passages(Tier.REGULATED, ["document “Pay”"]),
+        TaintSource("conversation", Tier.PUBLIC, ("document “Old”",)),
+        TaintSource("retrieved-document", Tier.REGULATED, ("document “Pay”",)),
         route_for=ROUTES.__getitem__,
     )
     assert turn.tier is Tier.REGULATED and turn.rule == "rule:ssn" and turn.reasons == ()
@@ -49,7 +49,7 @@ def test_the_message_wins_a_tie_and_a_regulated_message_taints_the_chat() -> Non
 
 
 def test_a_raised_tier_without_a_policy_goes_local() -> None:
-    turn = combine(_decision(Tier.PUBLIC, "default"), TaintSource.tool(Tier.INTERNAL, ["tool “search”"]))
+    turn = combine(_decision(Tier.PUBLIC, "default"), TaintSource("tool", Tier.INTERNAL, ("tool “search”",)))
     assert turn.tier is Tier.INTERNAL and turn.route is Route.LOCAL
     assert turn.rule == "taint:tool:internal" and turn.tainted_by == ("tool “search”",)
     assert turn.reasons == ("a tool result is internal, so the answer stays at that tier",)
@@ -58,11 +58,11 @@ def test_a_raised_tier_without_a_policy_goes_local() -> None:
 def test_combining_again_with_a_tool_result_keeps_what_the_turn_already_carried() -> None:
     turn = combine(
         _decision(Tier.INTERNAL, "entity:PERSON"),
-        TaintSource.conversation(Tier.PUBLIC),
-        TaintSource.passages(Tier.REGULATED, ["document “Pay”"]),
+        TaintSource("conversation", Tier.PUBLIC),
+        TaintSource("retrieved-document", Tier.REGULATED, ("document “Pay”",)),
         route_for=ROUTES.__getitem__,
     )
-    again = combine(turn, TaintSource.tool(Tier.REGULATED, ["tool “hr”"]), route_for=ROUTES.__getitem__)
+    again = combine(turn, TaintSource("tool", Tier.REGULATED, ("tool “hr”",)), route_for=ROUTES.__getitem__)
     assert again.tier is Tier.REGULATED and again.rule == "taint:retrieved-document:regulated"
     assert again.tainted_by == ("document “Pay”", "tool “hr”")
     assert again.reasons == turn.reasons
