@@ -247,7 +247,7 @@ async def test_a_regulated_tool_result_makes_the_rest_of_the_turn_local() -> Non
     run = await drive(hosted, [lookup], local=local)
     assert run.report.result_tier is Tier.REGULATED
     assert run.finished.decision.tier is Tier.REGULATED and run.finished.decision.route is Route.LOCAL
-    assert "tool employee_record" in run.finished.decision.tainted_by
+    assert "tool “employee_record”" in run.finished.decision.tainted_by
     assert len(hosted.requests) == 1 and SSN_CANARY not in hosted.sent_text()
     assert SSN_CANARY in local.sent_text() and run.report.termination == "answered"
 

@@ -235,7 +235,7 @@ class ToolLoop:
     @staticmethod
     def _taint(progress: _Progress, tier: Tier, name: str, turn: LoopTurn) -> None:
         progress.result_tier = highest(progress.result_tier or Tier.PUBLIC, tier)
-        source = TaintSource.tool(tier, (f"tool {name}",))
+        source = TaintSource("tool", tier, (f"tool “{name}”",))
         progress.decision = combine(progress.decision, source, route_for=turn.route_for)
 
     @staticmethod

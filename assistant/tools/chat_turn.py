@@ -1,0 +1,129 @@
+"""The tool loop as a chat turn uses it: built once per app, run inside the pipeline's turn.
+
+`ChatTools` holds the catalog, the runner and the loop, and says which models may be offered
+tools (hosted models; the local one only when its settings say `supports_tools`). `run` drives
+the loop with the pipeline's own model round (so every round goes through the routed chain,
+pseudonymization and the answer filter), sends each finished call to the UI's `StepSink`, and
+returns what the turn needs afterwards in a `ToolOutcome` (the tainted decision, the report,
+the summed usage). It must never offer a tool to a model that cannot call tools, and never
+lower the turn's decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.tools.loop import (
+    LoopFinished,
+    LoopTurn,
+    ModelRound,
+    ToolFinished,
+    ToolLimits,
+    ToolLoop,
+    ToolObserver,
+)
+from assistant.tools.records import LoopReport, ToolCallRecord
+from assistant.tools.runner import Classifier, Confirm, ToolCatalog, ToolRunner
+from assistant.tools.settings import ToolSettings
+from knowledge.access import Principal
+from models.base import ChatModel
+from routing.decision import GateDecision
+from routing.routed import Candidate
+from routing.tiers import Route, Tier
+
+
+class StepSink(Protocol):
+    """Where the UI shows a finished tool call (a collapsed Chainlit step)."""
+
+    async def tool_finished(self, record: ToolCallRecord) -> None: ...
+
+
+@dataclass
+class ToolTurnResult:
+    """What the turn keeps after the loop: the decision raised by tool results, and the report."""
+
+    decision: GateDecision
+    report: LoopReport | None = None
+
+
+class LiveVault(Mapping[str, str]):
+    """Placeholder -> value from the conversation's vault, read when used (it is made lazily)."""
+
+    def __init__(self, vault: Callable[[], object]) -> None:
+        self._vault = vault
+
+    def _pairs(self) -> dict[str, str]:
+        vault = self._vault()
+        placeholders = getattr(vault, "placeholders", None)
+        original = getattr(vault, "original", None)
+        if placeholders is None or original is None:
+            return {}
+        return {p: value for p in placeholders() if (value := original(p)) is not None}
+
+    def __getitem__(self, key: str) -> str:
+        return self._pairs()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pairs())
+
+    def __len__(self) -> int:
+        return len(self._pairs())
+
+
+@dataclass
+class ChatTools:
+    catalog: ToolCatalog
+    loop: ToolLoop
+    local_supports_tools: bool
+    steps: StepSink | None = None
+    observers: list[ToolObserver] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        catalog: ToolCatalog,
+        classifier: Classifier,
+        settings: ToolSettings,
+        *,
+        local_supports_tools: bool,
+        confirm: Confirm | None = None,
+        observers: Sequence[ToolObserver] = (),
+        steps: StepSink | None = None,
+    ) -> ChatTools:
+        runner = ToolRunner(catalog, classifier, confirm=confirm, retries=settings.retries)
+        limits = ToolLimits(
+            max_steps=settings.max_steps, wall_time_s=settings.wall_time_s, token_budget=settings.token_budget
+        )
+        loop = ToolLoop(catalog, runner, limits, observers=observers)
+        return cls(catalog, loop, local_supports_tools, steps, list(observers))
+
+    def supports(self, model: ChatModel) -> bool:
+        return model.kind == "hosted" or self.local_supports_tools
+
+    def available(self, chain: Sequence[Candidate], principal: Principal, tier: Tier) -> bool:
+        """Worth a loop: some model of the chain can call tools, and this user has tools to call."""
+        return any(self.supports(c.model) for c in chain) and bool(self.catalog.offered_to(principal, tier))
+
+    async def run(
+        self,
+        round_: ModelRound,
+        *,
+        principal: Principal,
+        decision: GateDecision,
+        route_for: Callable[[Tier], Route],
+        result: ToolTurnResult,
+        thread_id: str | None = None,
+        restore: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[object]:
+        """The round's events (answer text, notices) as they come; fills `result` at the end."""
+        turn = LoopTurn(principal, decision, route_for, thread_id, restore or {})
+        async for event in self.loop.run(turn, round_):
+            if isinstance(event, LoopFinished):
+                result.decision, result.report = event.decision, event.report
+            elif isinstance(event, ToolFinished):
+                if self.steps is not None:
+                    await self.steps.tool_finished(event.record)
+            elif not isinstance(event, ToolStarted):
+                yield event
