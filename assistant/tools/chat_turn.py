@@ -23,6 +23,7 @@ from assistant.tools.loop import (
     ToolLimits,
     ToolLoop,
     ToolObserver,
+    ToolStarted,
 )
 from assistant.tools.records import LoopReport, ToolCallRecord
 from assistant.tools.runner import Classifier, Confirm, ToolCatalog, ToolRunner
