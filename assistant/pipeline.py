@@ -352,9 +352,8 @@ class ChatPipeline:
         experiments = self._services.experiments
         if experiments is None:
             return None
-        capability = turn_options.capability_of(
-            classify_intent(text).kind, use_documents=conversation.use_documents
-        )
+        documents = conversation.use_documents and self._services.knowledge is not None
+        capability = turn_options.capability_of(classify_intent(text).kind, use_documents=documents)
         try:
             return experiments.variant_for(conversation.principal.user_id, capability)
         except Exception:  # an experiment must never break a turn: answer as without one

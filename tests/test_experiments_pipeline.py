@@ -28,12 +28,21 @@ class Source:
         return TurnVariant(experiment_id="exp", variant=self.variant) if self.variant else None
 
 
-def pipeline(local: QueueModel, hosted: list[QueueModel], source: Source) -> ChatPipeline:
+class NoDocuments:
+    """A knowledge base with nothing in it (retrieval finds nothing)."""
+
+    def search(self, *args: object, **kwargs: object) -> list[object]:
+        return []
+
+
+def pipeline(
+    local: QueueModel, hosted: list[QueueModel], source: Source, *, knowledge: object = None
+) -> ChatPipeline:
     return ChatPipeline(
         settings=Settings(),
         models=ModelSet(local=local, hosted=list(hosted)),
         privacy=ScriptedPrivacy(),
-        services=TurnServices(experiments=source),
+        services=TurnServices(experiments=source, knowledge=knowledge),  # type: ignore[arg-type]
     )
 
 
@@ -82,10 +91,12 @@ async def test_no_experiment_and_a_failing_one_answer_as_before() -> None:
     assert CONCISE not in local.requests[0].messages[0].content
 
 
-async def test_the_capability_asked_for_follows_the_message() -> None:
+async def test_the_capability_asked_for_follows_the_message_and_the_documents() -> None:
     local, _, _ = models()
     source = Source(None)
-    p = pipeline(local, [], source)
-    await turn(p, "What does our handbook say about remote work?")
-    await turn(p, "Draft a short e-mail to a colleague")
-    assert [capability for _, capability in source.asked] == ["document_qa", "chat"]
+    await turn(
+        pipeline(local, [], source, knowledge=NoDocuments()), "What does our handbook say about leave?"
+    )
+    await turn(pipeline(local, [], source, knowledge=NoDocuments()), "Draft a short e-mail to a colleague")
+    await turn(pipeline(local, [], source), "What does our handbook say about leave?")  # no documents at all
+    assert [capability for _, capability in source.asked] == ["document_qa", "chat", "chat"]

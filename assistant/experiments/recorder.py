@@ -13,6 +13,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from assistant.experiments.corrections import judge_follow_up
+from assistant.experiments.metrics import TurnFacts
+from assistant.experiments.store import facts_of
 from assistant.governance.tables import ExperimentTurnRow, utcnow
 from models.base import ChatMessage
 
@@ -53,14 +55,14 @@ def previous_question(history: Sequence[ChatMessage], current: str) -> str | Non
 class ExperimentRecorder:
     """A `TurnObserver` storing one `ExperimentTurnRow` per turn that ran under a variant.
 
-    Without a store it only keeps the rows in `rows` (what a replay computes its figures from).
+    With `keep`, it also keeps each turn's facts in `facts` (what a replay computes its figures from).
     """
 
     def __init__(self, store: ExperimentStore | None, settings: Settings, *, keep: bool = False) -> None:
         self._store = store
         self._settings = settings
         self._keep = keep
-        self.rows: list[ExperimentTurnRow] = []
+        self.facts: list[TurnFacts] = []
 
     def on_turn(
         self, conversation: Conversation, user_text: str, result: TurnResult, calls: Sequence[CallRecord]
@@ -69,7 +71,7 @@ class ExperimentRecorder:
             return
         row = self._row(conversation, user_text, result, calls)
         if self._keep:
-            self.rows.append(row)
+            self.facts.append(facts_of(row))
         if self._store is not None:
             self._store.record_turn(row)
 

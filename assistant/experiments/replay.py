@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.experiments.metrics import VariantMetrics, compare
 from assistant.experiments.models import Capability, Experiment, TurnVariant
 from assistant.experiments.recorder import REPLAY_THREAD_PREFIX, REPLAY_USER, ExperimentRecorder
-from assistant.experiments.store import facts_of
 from assistant.identity import Principal
 from assistant.pipeline import ChatPipeline
 from assistant.turns import Conversation, TurnResult
@@ -106,4 +105,4 @@ async def replay(
             )
             for text in (item.question, *item.follow_ups):
                 await _one_turn(pipeline, conversation, text)
-    return compare([facts_of(row) for row in recorder.rows], variant_names, min_n=min_n)
+    return compare(recorder.facts, variant_names, min_n=min_n)
