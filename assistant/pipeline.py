@@ -300,8 +300,9 @@ class ChatPipeline:
             user_id=conversation.principal.user_id,
             question=text,
             doc_set_version=versions() if versions else "",
-            model=self._chain(route)[0].model.name,
-            prompt_version=f"{PROMPT_TEMPLATE_VERSION}/{decision.policy_version}",
+            model=self._chain(route, state.variant)[0].model.name,
+            prompt_version=f"{turn_options.prompt_version(state.variant, PROMPT_TEMPLATE_VERSION)}/"
+            f"{decision.policy_version}",
         )
         hit = cache.get(state.cache_key, tier=tier)
         if hit is None:

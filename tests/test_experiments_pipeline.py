@@ -100,3 +100,22 @@ async def test_the_capability_asked_for_follows_the_message_and_the_documents() 
     await turn(pipeline(local, [], source, knowledge=NoDocuments()), "Draft a short e-mail to a colleague")
     await turn(pipeline(local, [], source), "What does our handbook say about leave?")  # no documents at all
     assert [capability for _, capability in source.asked] == ["document_qa", "chat", "chat"]
+
+
+async def test_a_cached_answer_is_never_served_to_another_variant() -> None:
+    from routing.cache import ResponseCache
+
+    local = QueueModel("first answer", "second answer", name="local")
+    source = Source(Variant(name="control", share=0.5))
+    p = ChatPipeline(
+        settings=Settings(),
+        models=ModelSet(local=local, hosted=[]),
+        privacy=ScriptedPrivacy(),
+        services=TurnServices(experiments=source, cache=ResponseCache()),
+    )
+    first = await turn(p, "What is the capital of France?")
+    again = await turn(p, "What is the capital of France?")
+    assert again.cached and again.answer == first.answer == "first answer"
+    source.variant = Variant(name="concise", share=0.5, prompt_template="chat-v2-concise")
+    other = await turn(p, "What is the capital of France?")
+    assert not other.cached and other.answer == "second answer"

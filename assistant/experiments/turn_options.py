@@ -46,3 +46,10 @@ def prefer_model(chain: Sequence[T], variant: TurnVariant | None, name_of: Calla
         return items
     first = [c for c in items if name_of(c) == wanted]
     return first + [c for c in items if name_of(c) != wanted]
+
+
+def prompt_version(variant: TurnVariant | None, default: str) -> str:
+    """The prompt part of a cache key: a variant's answers are never served to another variant."""
+    if variant is None:
+        return default
+    return f"{variant.variant.prompt_template}@{variant.label}"
