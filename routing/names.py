@@ -31,6 +31,9 @@ GAZETTEER_PACKAGE = "names"
 # Given names of other languages and regions (the census lists are US names), written by us.
 _DATA_PACKAGE = "routing.data"
 WORLD_GIVEN_NAMES_FILE = "given_names.txt"
+# Given names and surnames of ~70 locales, extracted from Faker (MIT; provenance in each file).
+LOCALE_GIVEN_NAMES_FILE = "world_given_names.txt"
+LOCALE_SURNAMES_FILE = "world_surnames.txt"
 _FIRST_FILES = ("dist.male.first", "dist.female.first")
 _LAST_FILE = "dist.all.last"
 # The census surname list has 88,799 entries; the tail is noise ("Coffee", "Monday").
@@ -94,7 +97,10 @@ GIVEN_NAME_RUN_SCORE = 0.85
 INITIAL_RUN_SCORE = 0.8
 SURNAME_RUN_SCORE = 0.7
 LONE_GIVEN_NAME_SCORE = 0.65
+LONE_SURNAME_SCORE = 0.65
 REPEATED_NAME_SCORE = 0.7
+# The policy's default floor for PERSON: a finding below it is dropped by the gate.
+CONFIDENT_NAME_SCORE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +117,19 @@ class NameToken:
 class NameGazetteer:
     """Known given names and surnames (lower case), read once from the installed `names` package."""
 
-    def __init__(self, given: Iterable[str], surnames: Iterable[str], stop_words: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        given: Iterable[str],
+        surnames: Iterable[str],
+        stop_words: Iterable[str] = (),
+        *,
+        lone_surnames: Iterable[str] = (),
+    ) -> None:
         self.given = frozenset(given)
-        self.surnames = frozenset(surnames)
+        # Surnames with no frequent English word among them: these count alone ("the Sokolov
+        # novel"); the census tail ("Singer", "Standard") only ends a run that is a name.
+        self.lone_surnames = frozenset(lone_surnames)
+        self.surnames = frozenset(surnames) | self.lone_surnames
         # Function words never start or continue a name ("In United States", "Carry Me Back").
         self.stop_words = frozenset(stop_words)
 
@@ -123,11 +139,12 @@ class NameGazetteer:
 
         files = resources.files(GAZETTEER_PACKAGE)
         given = [name for file in _FIRST_FILES for name in _census_names(files.joinpath(file).read_text())]
-        given += _word_list(
-            resources.files(_DATA_PACKAGE).joinpath(WORLD_GIVEN_NAMES_FILE).read_text("utf-8")
-        )
+        data = resources.files(_DATA_PACKAGE)
+        for name in (WORLD_GIVEN_NAMES_FILE, LOCALE_GIVEN_NAMES_FILE):
+            given += _word_list(data.joinpath(name).read_text("utf-8"))
         surnames = _census_names(files.joinpath(_LAST_FILE).read_text(), limit=_SURNAME_RANK_LIMIT)
-        return cls(given, surnames, STOP_WORDS)
+        world_surnames = _word_list(data.joinpath(LOCALE_SURNAMES_FILE).read_text("utf-8"))
+        return cls(given, surnames, STOP_WORDS, lone_surnames=world_surnames)
 
     def is_given(self, word: str) -> bool:
         key = word.casefold()
@@ -136,6 +153,10 @@ class NameGazetteer:
     def is_surname(self, word: str) -> bool:
         key = word.casefold()
         return key in self.surnames and key not in COMMON_WORDS
+
+    def is_lone_surname(self, word: str) -> bool:
+        key = word.casefold()
+        return key in self.lone_surnames and key not in COMMON_WORDS
 
     def name_shaped(self, word: str) -> bool:
         """A capitalised word that may be part of a name (not a function, street or company word)."""
@@ -244,9 +265,7 @@ def _score_run(
     if _street_or_company(tokens, first, last, text, gazetteer):
         return None
     if len(words) == 1:
-        (word,) = words
-        lone = word.pos == "PROPN" and word.entity != "ORG" and gazetteer.is_given(word.text)
-        return LONE_GIVEN_NAME_SCORE if lone else None
+        return _score_lone_word(words[0], text, gazetteer)
     if gazetteer.is_given(words[0].text):
         return GIVEN_NAME_RUN_SCORE
     if any(_INITIAL.match(token.text) for token in run):
@@ -258,6 +277,19 @@ def _score_run(
         and plausible_start
     ):
         return SURNAME_RUN_SCORE
+    return None
+
+
+def _score_lone_word(word: NameToken, text: str, gazetteer: NameGazetteer) -> float | None:
+    """A lone proper noun that is a known given name, or a known surname inside a sentence
+    ("Unlike the Sokolov novel"); at a sentence start a capitalised surname is too often an
+    ordinary word ("Price", "Ward") to count alone."""
+    if word.pos != "PROPN" or word.entity == "ORG":
+        return None
+    if gazetteer.is_given(word.text):
+        return LONE_GIVEN_NAME_SCORE
+    if gazetteer.is_lone_surname(word.text) and not _sentence_initial(word, text):
+        return LONE_SURNAME_SCORE
     return None
 
 
@@ -342,7 +374,9 @@ def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Findi
         or not (_part_of_address(text, finding, addresses) or _organisation(text, finding))
     ]
     kept += listed_with_names(text, kept)
+    kept += header_names(text, kept) + speaker_names(text, default_gazetteer())
     kept += joined_names(kept)
+    kept += with_suffixes(text, kept)
     return personal_places(text, kept + repeated_names(text, kept))
 
 
@@ -375,9 +409,16 @@ _LISTED = re.compile(rf"(?<![\w-]){_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|or|&)
 _LIST_ITEM = re.compile(_ITEM)
 
 
+def _confident_names(findings: Sequence[Finding]) -> list[tuple[int, int]]:
+    # A model's unsure guess ("Rogers" at 0.59) is neither evidence for its neighbours nor a reason
+    # to skip them: below the policy's floor it would be dropped and the name would leak.
+    confident = (f for f in findings if f.entity_type == "PERSON" and f.score >= CONFIDENT_NAME_SCORE)
+    return [(f.start, f.end) for f in confident]
+
+
 def listed_with_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """The other items of a list of single capitalised words in which one item is a name."""
-    names = [(f.start, f.end) for f in findings if f.entity_type == "PERSON"]
+    names = _confident_names(findings)
     gazetteer = default_gazetteer()
     added = []
     for listed in _LISTED.finditer(text):
@@ -398,14 +439,14 @@ def repeated_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
     words = {
         match.group()
         for finding in findings
-        if finding.entity_type == "PERSON"
+        if finding.entity_type == "PERSON" and finding.score >= CONFIDENT_NAME_SCORE
         for match in _WORD.finditer(text, finding.start, finding.end)
         if len(match.group()) >= 3 and (_CAPITALISED.match(match.group()) or match.group().islower())
         and match.group().casefold() not in COMMON_WORDS | STREET_WORDS | ORGANISATION_WORDS
     }  # fmt: skip
     if not words:
         return []
-    covered = [(f.start, f.end) for f in findings if f.entity_type == "PERSON"]
+    covered = _confident_names(findings)
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(words))) + r")(?!\w)")
     return [
         Finding("PERSON", match.start(), match.end(), REPEATED_NAME_SCORE, "repeated_name")
@@ -499,3 +540,69 @@ def _lower_case_full_names(text: str, gazetteer: NameGazetteer) -> list[tuple[in
                 found.append((given.start(), surname.end()))
                 break
     return found
+
+
+# ---- Names from a text's layout: a contact card's first line, a chat transcript's speakers ----
+LAYOUT_NAME_SCORE = 0.75
+_CONTACT_TYPES = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS"})
+# A line's decoration before its text (">", "???", bullets).
+_LINE_LEAD = re.compile(r"[^\w\n]*")
+_HEADER_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?")
+
+
+def header_names(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """The first line of a contact card or signature block ("Einojuhani Pyysalo" above a phone
+    number and an address): two or three words of a name alone on the first line of a text
+    that carries contact details."""
+    if "\n" not in text.strip() or not any(f.entity_type in _CONTACT_TYPES for f in findings):
+        return []
+    lead = _LINE_LEAD.match(text)
+    start = lead.end() if lead else 0
+    end = text.find("\n", start)
+    line = text[start : end if end >= 0 else len(text)].rstrip()
+    words = _HEADER_WORD.findall(line)
+    if not 2 <= len(words) <= 4 or " ".join(words) != " ".join(line.split()):
+        return []
+    if not _header_words_are_a_name(words, default_gazetteer()):
+        return []
+    return [Finding("PERSON", start, start + len(line), LAYOUT_NAME_SCORE, "header_name")]
+
+
+def _header_words_are_a_name(words: Sequence[str], gazetteer: NameGazetteer) -> bool:
+    initials = [w for w in words if len(w.rstrip(".")) == 1]
+    names = [w for w in words if len(w.rstrip(".")) > 1]
+    if len(names) < 2 or len(initials) > 1:
+        return False
+    if any(w.casefold() in COMMON_WORDS or not gazetteer.name_shaped(w.capitalize()) for w in names):
+        return False
+    # Lower case is a name only when the gazetteer knows its first word ("emidio p lombardo").
+    return all(w[0].isupper() for w in names) or gazetteer.is_given(names[0])
+
+
+# A speaker's name before a colon and a quotation ('Sara:"I'm Misty's daughter"', 'mika: "who"').
+_SPEAKER = re.compile(r"(?m)^[^\w\n]*([^\W\d_]+(?:[-'’][^\W\d_]+)?)[ \t]*:[ \t]*[\"“]")
+
+
+def speaker_names(text: str, gazetteer: NameGazetteer) -> list[Finding]:
+    """Speakers of a transcript whose label is a known name ('Note: "..."' is not a speaker)."""
+    found = []
+    for match in _SPEAKER.finditer(text):
+        word = match.group(1)
+        if gazetteer.is_given(word) or gazetteer.is_surname(word):
+            found.append(Finding("PERSON", match.start(1), match.end(1), LAYOUT_NAME_SCORE, "speaker_name"))
+    return found
+
+
+# A degree or generation after a name belongs to its span ("Kathrine Filemonsen DDS"); a title
+# before it ("Mrs.") does not: alone it identifies no one.
+_SUFFIX_AFTER = re.compile(r",?[ \t]+(?:DDS|DMD|MD|PhD|DVM|RN|CPA|Esq|Jr|Sr|II|III|IV)\b\.?")
+
+
+def with_suffixes(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """Person spans widened over a degree or generation suffix after them."""
+    widened = []
+    for finding in findings:
+        suffix = _SUFFIX_AFTER.match(text, finding.end) if finding.entity_type == "PERSON" else None
+        if suffix:
+            widened.append(Finding("PERSON", finding.start, suffix.end(), finding.score, finding.recognizer))
+    return widened
