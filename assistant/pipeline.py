@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from assistant.answer_filter import AnswerFilter, values_to_mask
 from assistant.context import fit_messages
@@ -44,6 +44,8 @@ from assistant.security.jailbreak_guard import BLOCKED_MESSAGE, persona_answer, 
 from assistant.security.leak_guard import PromptLeakGuard
 from assistant.security.output_hygiene import OutputSanitizer
 from assistant.settings import Settings
+from assistant.tools.chat_turn import ChatTools, LiveVault, ToolTurnResult
+from assistant.tools.loop import RoundRequest
 from assistant.turns import (
     AnswerDelta,
     ConfidenceView,
@@ -65,6 +67,8 @@ from models.base import (
     StreamCutOff,
     StreamEnd,
     TextDelta,
+    ToolCall,
+    ToolCallEvent,
     Usage,
 )
 from models.degeneration import REPETITION_NOTICE
@@ -147,6 +151,9 @@ class TurnServices:
     doc_set_version: Callable[[], str] | None = None
     # A/B experiments: a variant shapes the answer (prompt, k, rerank, model order), never the route.
     experiments: VariantSource | None = None
+    # Tool calling (issue 14); off when None, when the user may use no tool, or when no model of
+    # the route can call tools.
+    tools: ChatTools | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +191,9 @@ class _TurnState:
     variant: TurnVariant | None = None
     # What pseudonymization replaced in the request that went out (counts by type).
     pseudonymized: dict[str, int] = field(default_factory=dict)
+    # The current tool round (exchange so far, tools on offer) and the calls its model asked for.
+    tool_round: RoundRequest | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class ChatPipeline:
@@ -242,6 +252,7 @@ class ChatPipeline:
             if not conversation.hosted_notice_shown:
                 conversation.hosted_notice_shown = True
                 yield Notice("hosted_not_configured", HOSTED_NOT_CONFIGURED)
+        tools = ToolTurnResult(decision)
         try:
             blocked = self._short_circuit(conversation, text, state)
             cached = None if blocked else self._cached(conversation, text, route, decision, state)
@@ -249,10 +260,11 @@ class ChatPipeline:
                 state.answer = [blocked or cached or ""]
                 yield AnswerDelta(state.answer[0])
             else:
-                chain = self._chain(route, state.variant)
-                async for event in self._stream_chain(chain, conversation, text, route, state):
+                async for event in self._answer(conversation, text, route, decision, state, tools):
                     yield event
         finally:
+            # A tool result may have raised the turn (never lowered): the receipt and the chat keep it.
+            decision, route = tools.decision, Route.LOCAL if tools.decision.route == Route.LOCAL else route
             # Runs on normal end and on cancellation alike, so a stopped turn is still recorded.
             result = self._finish(conversation, text, decision, route, state, started)
             self._notify(conversation, text, result, state.calls)
@@ -343,6 +355,56 @@ class ChatPipeline:
             return Retrieval()
         return Retrieval(chunks=select_context(candidates), answerable=True, candidates=candidates)
 
+    async def _answer(
+        self,
+        conversation: Conversation,
+        text: str,
+        route: Route,
+        decision: GateDecision,
+        state: _TurnState,
+        tools: ToolTurnResult,
+    ) -> AsyncIterator[TurnEvent]:
+        """The model part of the turn: one streamed answer, or the rounds of the tool loop, each
+        through the same routed chain (`assistant.tools.chat_turn`)."""
+        chat_tools = self._services.tools
+        chain = self._chain(route, state.variant)
+        if chat_tools is None or not chat_tools.available(chain, conversation.principal, decision.tier):
+            async for event in self._stream_chain(chain, conversation, text, route, state):
+                yield event
+            return
+        usage = Usage()
+
+        async def round_(request: RoundRequest) -> AsyncIterator[object]:
+            nonlocal usage
+            state.tool_round, state.tool_calls, state.end = request, [], None
+            # Once a tool result made the turn local, every later round is local.
+            step = Route.LOCAL if Route.LOCAL in (route, request.route) else request.route
+            chain = self._chain(step, state.variant)
+            async for event in self._stream_chain(chain, conversation, text, step, state):
+                yield event
+            for call in state.tool_calls:
+                yield ToolCallEvent(call)
+            if state.end is not None:
+                usage = _added(usage, state.end.usage)
+                yield state.end
+
+        async for item in chat_tools.run(
+            round_,
+            principal=conversation.principal,
+            decision=decision,
+            route_for=self._privacy.route_for,
+            result=tools,
+            thread_id=conversation.id,
+            restore=LiveVault(lambda: conversation.vault),
+        ):
+            yield cast(TurnEvent, item)  # the rounds' own events: answer text and notices
+        if state.end is not None:  # the turn is charged for every round
+            state.end = state.end.model_copy(update={"usage": usage})
+        stop = tools.report.message if tools.report is not None else ""
+        if stop:
+            state.final_answer = f"{state.final_answer or ''}\n\n{stop}".strip()
+            yield AnswerDelta(f"\n\n{stop}")
+
     def _chain(self, route: Route, variant: TurnVariant | None = None) -> list[Candidate]:
         """The models this route may use, in order (`ModelSet.chain`: local-only routes get the
         guarded local model alone)."""
@@ -376,7 +438,7 @@ class ChatPipeline:
                 raise AssertionError("a local-only turn reached a hosted model")
             if model.kind == "hosted" and hosted_blocked:
                 raise SkipCandidate()
-            request = self._build_request(model, conversation, text, state)
+            request = self._request_for(model, conversation, text, state)
             restorer: Restorer = passthrough_restorer()
             if candidate.pseudonymize:
                 try:
@@ -458,6 +520,8 @@ class ChatPipeline:
                         if shown:
                             state.answer.append(shown)
                             yield AnswerDelta(shown)
+                    elif isinstance(event, ToolCallEvent):
+                        state.tool_calls.append(event.call)
                     else:
                         state.end = event
                         state.finish_reason = event.finish_reason
@@ -481,6 +545,15 @@ class ChatPipeline:
             if not isinstance(exc, Exception):
                 state.outcome, state.finish_reason = "cancelled", "cancelled"
             raise
+
+    def _request_for(
+        self, model: ChatModel, conversation: Conversation, text: str, state: _TurnState
+    ) -> ChatRequest:
+        """The turn's request for `model`; in a tool round, with the tool exchange and the tools."""
+        request = self._build_request(model, conversation, text, state)
+        if state.tool_round is not None and self._services.tools is not None:
+            request = self._services.tools.request_for(request, model, state.tool_round)
+        return request
 
     def _build_request(
         self, model: ChatModel, conversation: Conversation, text: str, state: _TurnState
@@ -634,6 +707,14 @@ def call_cost(
     if kind == "local":
         return 0.0
     return estimate_cost(model, prompt_tokens, completion_tokens, settings.models.hosted.prices_per_mtok)
+
+
+def _added(total: Usage, more: Usage) -> Usage:
+    return Usage(
+        prompt_tokens=total.prompt_tokens + more.prompt_tokens,
+        completion_tokens=total.completion_tokens + more.completion_tokens,
+        source=more.source,
+    )
 
 
 def _chat_falls_back(error: ModelError) -> bool:

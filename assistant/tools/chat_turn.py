@@ -19,6 +19,7 @@ from assistant.tools.loop import (
     LoopFinished,
     LoopTurn,
     ModelRound,
+    RoundRequest,
     ToolFinished,
     ToolLimits,
     ToolLoop,
@@ -29,7 +30,7 @@ from assistant.tools.records import LoopReport, ToolCallRecord
 from assistant.tools.runner import Classifier, Confirm, ToolCatalog, ToolRunner
 from assistant.tools.settings import ToolSettings
 from knowledge.access import Principal
-from models.base import ChatModel
+from models.base import ChatModel, ChatRequest
 from routing.decision import GateDecision
 from routing.routed import Candidate
 from routing.tiers import Route, Tier
@@ -120,11 +121,21 @@ class ChatTools:
     ) -> AsyncIterator[object]:
         """The round's events (answer text, notices) as they come; fills `result` at the end."""
         turn = LoopTurn(principal, decision, route_for, thread_id, restore or {})
-        async for event in self.loop.run(turn, round_):
-            if isinstance(event, LoopFinished):
-                result.decision, result.report = event.decision, event.report
-            elif isinstance(event, ToolFinished):
-                if self.steps is not None:
-                    await self.steps.tool_finished(event.record)
-            elif not isinstance(event, ToolStarted):
-                yield event
+        try:
+            async for event in self.loop.run(turn, round_):
+                if isinstance(event, LoopFinished):
+                    result.report = event.report
+                elif isinstance(event, ToolFinished):
+                    if self.steps is not None:
+                        await self.steps.tool_finished(event.record)
+                elif not isinstance(event, ToolStarted):
+                    yield event
+        finally:
+            # Also when the turn is stopped mid-loop: a result that tainted it keeps it tainted.
+            result.decision = turn.decision
+
+    def request_for(self, request: ChatRequest, model: ChatModel, round_: RoundRequest) -> ChatRequest:
+        """The turn's request for `model` in a tool round: the tool exchange so far after the
+        user's message, and the tools on offer if this model can call them."""
+        tools = round_.tools if self.supports(model) else ()
+        return request.model_copy(update={"messages": (*request.messages, *round_.messages), "tools": tools})

@@ -96,7 +96,7 @@ class LoopFinished:
 
 @dataclass
 class LoopTurn:
-    """The turn the loop runs in."""
+    """The turn the loop runs in; `decision` is raised in place as tool results taint it."""
 
     principal: Principal
     decision: GateDecision
@@ -237,6 +237,7 @@ class ToolLoop:
         progress.result_tier = highest(progress.result_tier or Tier.PUBLIC, tier)
         source = TaintSource("tool", tier, (f"tool “{name}”",))
         progress.decision = combine(progress.decision, source, route_for=turn.route_for)
+        turn.decision = progress.decision  # the caller sees the raised decision even if cancelled
 
     @staticmethod
     def _report(progress: _Progress, termination: Termination) -> LoopReport:

@@ -1,0 +1,86 @@
+"""Tool calls in the chat: each finished call as a collapsed Chainlit step, and the confirmation a
+side-effecting tool needs, as action buttons showing the exact arguments.
+
+Only display: the loop has already decided, run and recorded the call. A confirmation that is not
+answered, times out or fails is a "no" (the runner then does nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import chainlit as cl
+from pydantic import BaseModel
+
+from assistant.tools.base import ToolOutcome, ToolSpec
+from assistant.tools.records import ToolCallRecord
+
+log = logging.getLogger(__name__)
+
+CONFIRM = "tool_confirm"
+CANCEL = "tool_cancel"
+CONFIRM_TIMEOUT_S = 120
+
+_OUTCOME_LABELS: dict[ToolOutcome, str] = {
+    "ok": "done", "error": "failed", "timeout": "timed out", "invalid_arguments": "invalid arguments",
+    "refused_permission": "not permitted", "refused_privacy": "refused: sensitive arguments",
+    "declined_by_user": "cancelled by you", "not_found": "no such tool",
+}  # fmt: skip
+
+
+def _code(text: str) -> str:
+    """A fenced block the text cannot break out of."""
+    return "```json\n" + text.replace("```", "`\u200b``") + "\n```"
+
+
+def _pretty(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+def step_name(record: ToolCallRecord) -> str:
+    return f"Tool: {record.name or 'unreadable call'}"
+
+
+def step_output(record: ToolCallRecord) -> str:
+    """The result summary, then what happened and how long it took."""
+    status = f"_{_OUTCOME_LABELS.get(record.outcome, record.outcome)} · {record.latency_ms:.0f} ms_"
+    return f"{record.summary}\n\n{status}" if record.summary else status
+
+
+def confirmation_text(spec: ToolSpec, arguments: BaseModel) -> str:
+    shown = json.dumps(arguments.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    return (
+        f"**{spec.name}** wants to run with these arguments. It can change things, so it runs only "
+        f"if you say so.\n\n{_code(shown)}"
+    )
+
+
+class ChainlitToolSteps:
+    """The `StepSink` of the chat UI."""
+
+    async def tool_finished(self, record: ToolCallRecord) -> None:
+        async with cl.Step(name=step_name(record), type="tool", show_input="json") as step:
+            step.input = _pretty(record.arguments_shown)
+            step.output = step_output(record)
+
+
+async def confirm_in_chat(spec: ToolSpec, arguments: BaseModel) -> bool:
+    """Asks the user with two buttons; True only for an explicit "Run it"."""
+    actions = [
+        cl.Action(name=CONFIRM, payload={"answer": "yes"}, label="Run it"),
+        cl.Action(name=CANCEL, payload={"answer": "no"}, label="Cancel"),
+    ]
+    ask = cl.AskActionMessage(
+        content=confirmation_text(spec, arguments), actions=actions, timeout=CONFIRM_TIMEOUT_S
+    )
+    try:
+        response = await ask.send()
+    except Exception:  # no UI to ask (a closed tab, no Chainlit context): nothing runs
+        log.exception("could not ask for a tool confirmation")
+        return False
+    payload = response.get("payload") if isinstance(response, dict) else None
+    return isinstance(payload, dict) and payload.get("answer") == "yes"
