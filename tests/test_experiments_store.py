@@ -248,6 +248,8 @@ def test_console_refuses_visitors_and_forms_without_the_token(console: str, traf
 
 def test_admin_creates_and_stops_experiments_from_the_console(console: str, traffic: Services) -> None:
     admin = cookie("admin")
+    dashboard = httpx.get(f"{console}/admin/dashboard", cookies=admin)
+    assert 'href="/admin/experiments"' in dashboard.text
     listing = httpx.get(f"{console}/admin/experiments", cookies=admin)
     token = re.search(r'name="csrf_token" value="([^"]+)"', listing.text)
     assert listing.status_code == 200 and token is not None and "prompt-ab" in listing.text

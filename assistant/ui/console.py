@@ -144,7 +144,8 @@ def render_dashboard(
         f"<style>{STYLE}</style></head><body><header><h1>Confidante: how the assistant is doing</h1>"
         f"<p>Signed in as {escape(admin.display_name or admin.user_id)}. "
         f"Last {len(figures.days)} days (UTC): "
-        f"{figures.turns} turns, {figures.model_calls} model calls.</p></header>"
+        f"{figures.turns} turns, {figures.model_calls} model calls.</p>"
+        '<p><a href="/admin/experiments">Experiments: compare variants</a></p></header>'
         f'<main><section aria-label="Charts"><div class="grid">{"".join(charts)}</div></section>'
         f"<section><h2>Open escalations ({len(escalations)})</h2>"
         f"{_escalations_html(escalations, csrf_field)}</section>"
