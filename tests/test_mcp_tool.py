@@ -52,6 +52,8 @@ async def test_stdio_server_tools_become_external_tools_with_the_servers_permiss
         "helper_fail",
         "helper_whoami",
         "helper_ssn_record",
+        "helper_pid",
+        "helper_crash",
     }
     add = tools["helper_add"].spec
     assert add.destination == "external" and add.groups == frozenset({"eng"})
@@ -141,3 +143,23 @@ async def test_an_unreachable_http_server_is_a_clear_error() -> None:
     )
     with pytest.raises(McpServerError, match="MCP server nowhere"):
         await discover_mcp_tools(McpConnection(declaration, environ={}))
+
+
+async def test_per_call_sessions_start_a_fresh_server_each_time() -> None:
+    tools = await _tools(_stdio(tools=["pid"]))
+    first, second = (await _call(tools["helper_pid"])).content, (await _call(tools["helper_pid"])).content
+    assert first != second
+
+
+async def test_a_kept_session_is_reused_and_replaced_after_a_crash() -> None:
+    connection = McpConnection(_stdio(tools=["pid", "crash"], session="kept", timeout_s=20), environ={})
+    try:
+        tools = {tool.spec.name: tool for tool in await discover_mcp_tools(connection)}
+        first = (await _call(tools["helper_pid"])).content
+        assert (await _call(tools["helper_pid"])).content == first  # the same server process
+        crashed = await _call(tools["helper_crash"])
+        assert crashed.is_error and crashed.content == "the helper service could not run crash"
+        after = await _call(tools["helper_pid"])  # a fresh session, no manual restart
+        assert not after.is_error and after.content != first
+    finally:
+        await connection.aclose()

@@ -137,8 +137,10 @@ class McpServerDeclaration(_Declaration):
     url: str | None = None
     # Only these of the server's tools (None: all it lists).
     tools: list[str] | None = None
-    # None: each tool's own annotations decide (readOnlyHint); an unannotated tool has side effects.
+    # None: every tool has side effects (annotations are only the server's hints); false: none has.
     side_effects: bool | None = None
+    # "per_call": a fresh session (for stdio, a fresh process) per call; "kept": one shared session.
+    session: Literal["per_call", "kept"] = "per_call"
 
     @model_validator(mode="after")
     def _transport_fields(self) -> McpServerDeclaration:

@@ -4,7 +4,7 @@ tested against a real server, not a fake of the protocol.
 
 Tools: `add` (integers), `echo` (text, an optional flag), `big` (an answer larger than any cap),
 `fail` (raises), `whoami` (which environment variable the server was given), `ssn_record` (an
-answer carrying a regulated canary).
+answer carrying a regulated canary), `pid` and `crash` (for session reuse and recovery).
 """
 
 from __future__ import annotations
@@ -49,6 +49,16 @@ def build(port: int = 8000) -> FastMCP:
     def ssn_record(employee: str) -> str:
         """A record that holds a social security number."""
         return f"{employee}: SSN {SSN_CANARY}"
+
+    @server.tool()
+    def pid() -> int:
+        """The server's process id (tells a kept session from a fresh one)."""
+        return os.getpid()
+
+    @server.tool()
+    def crash() -> str:
+        """Ends the server process at once, mid-call."""
+        os._exit(1)
 
     return server
 
