@@ -159,6 +159,7 @@ def build_services(
         from assistant.experiments.recorder import ExperimentRecorder
         from assistant.experiments.store import ExperimentStore
         from assistant.governance.component import build_governance
+        from assistant.tools.wiring import build_chat_tools
         from assistant.turn_records import GovernanceBudgets, GovernanceEscalations, GovernanceRecorder
 
         governance = governance or build_governance(settings.governance, settings.data_dir)
@@ -173,6 +174,9 @@ def build_services(
             else None,
             doc_set_version=knowledge.registry.fingerprint if knowledge is not None else None,
             experiments=experiments,
+        )
+        turn_services.tools = build_chat_tools(
+            settings, privacy=privacy, knowledge=knowledge, governance=governance
         )
         recorder = GovernanceRecorder(governance, settings)
         observers.extend([recorder, ExperimentRecorder(experiments, settings)])

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from assistant.governance.settings import GovernanceSettings
 from assistant.security.settings import SecuritySettings
 from assistant.tools.catalog_settings import ToolCatalogSettings
+from assistant.tools.settings import ToolSettings
 from assistant.uploads.settings import UploadSettings
 from knowledge.host_settings import config_sources
 from knowledge.settings import KnowledgeSettings
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     uploads: UploadSettings = UploadSettings()
     security: SecuritySettings = SecuritySettings()
     tool_catalog: ToolCatalogSettings = ToolCatalogSettings()
+    tools: ToolSettings = ToolSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")

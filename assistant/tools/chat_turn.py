@@ -11,6 +11,7 @@ lower the turn's decision.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,6 +35,8 @@ from models.base import ChatModel, ChatRequest
 from routing.decision import GateDecision
 from routing.routed import Candidate
 from routing.tiers import Route, Tier
+
+log = logging.getLogger(__name__)
 
 
 class StepSink(Protocol):
@@ -126,13 +129,20 @@ class ChatTools:
                 if isinstance(event, LoopFinished):
                     result.report = event.report
                 elif isinstance(event, ToolFinished):
-                    if self.steps is not None:
-                        await self.steps.tool_finished(event.record)
+                    await self._show(event.record)
                 elif not isinstance(event, ToolStarted):
                     yield event
         finally:
             # Also when the turn is stopped mid-loop: a result that tainted it keeps it tainted.
             result.decision = turn.decision
+
+    async def _show(self, record: ToolCallRecord) -> None:
+        if self.steps is None:
+            return
+        try:
+            await self.steps.tool_finished(record)
+        except Exception:  # showing a step must never break the answer (no UI, a closed tab)
+            log.warning("could not show the tool step for %s", record.name, exc_info=True)
 
     def request_for(self, request: ChatRequest, model: ChatModel, round_: RoundRequest) -> ChatRequest:
         """The turn's request for `model` in a tool round: the tool exchange so far after the

@@ -90,6 +90,8 @@ class ToolRecorder:
             self._audit.record(call_event(record, principal=principal, thread_id=thread_id))
 
     def on_tool_loop(self, report: LoopReport, *, principal: Principal, thread_id: str | None) -> None:
+        if not report.records and report.termination == "answered":
+            return  # the model answered without a tool: nothing happened worth a record
         if self._loops is not None:
             self._loops.labels(report.termination).inc()
         if self._audit is not None:
