@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
-from sqlmodel import create_engine
 
 from assistant.governance.db import open_database
 from assistant.governance.escalations import Escalations
@@ -337,7 +336,7 @@ def test_the_catalog_path_is_a_setting(tmp_path: Path) -> None:
 @pytest.fixture
 def knowledge(data_dir: Path, tmp_path: Path) -> KnowledgeBase:
     settings = load_settings(data_dir=data_dir)
-    engine = create_engine(f"sqlite:///{data_dir / 'kb.db'}")
+    engine = open_database(GovernanceSettings(), data_dir)
     kb = KnowledgeBase(settings, engine, lambda _t: Tier.INTERNAL, embedder=HashingEmbedder())
     hr = tmp_path / "leave.md"
     hr.write_text(
