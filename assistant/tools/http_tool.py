@@ -4,7 +4,8 @@ Arguments fill the URL template's placeholders (each URL-encoded, so a value can
 the path or add a query), the rest go to the query string (GET, DELETE) or a JSON body. Secret
 headers come from the environment, resolved once when the catalog is loaded. The destination is
 "external", so the loop gates every argument before this tool sees it, and nothing here restores
-pseudonyms. Redirects are not followed (they would carry the headers elsewhere), the response is
+pseudonyms. Proxy variables of the environment are ignored (the request goes where the file
+says), redirects are not followed (they would carry the headers elsewhere), the response is
 read only up to its byte cap, and every failure is a `ToolResult(is_error=True)` with a short
 message that never includes a header, a secret or a traceback.
 """
