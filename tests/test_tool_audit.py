@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from assistant.governance.audit import AuditTrail
+from assistant.governance.dashboard_data import compute_figures
 from assistant.governance.db import open_database
 from assistant.governance.settings import GovernanceSettings
 from assistant.governance.tables import AuditRow
@@ -18,6 +19,7 @@ from assistant.tools.observe import ToolRecorder, tool_figures
 from assistant.tools.records import canonical_arguments, sha256_text
 from assistant.tools.rounds import RoutedRound
 from assistant.tools.runner import ToolRunner
+from assistant.ui.console import dashboard_charts
 from models.base import ChatMessage
 from models.fakes import QueueModel, call
 from routing.routed import ModelSet
@@ -72,3 +74,7 @@ async def test_every_tool_call_and_the_loop_end_are_chained_audit_records_withou
         == 1.0
     )
     assert registry.get_sample_value("confidante_tool_loops_total", {"reason": "answered"}) == 1.0
+
+    figures = compute_figures(engine)
+    assert figures.tools == tool_figures(rows)
+    assert "Tool calls (2)" in "".join(dashboard_charts(figures))

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from assistant.governance.tables import AuditRow, ChatFeedback, EscalationRow, as_utc, utcnow
+from assistant.tools.observe import ToolFigures, tool_figures
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -46,6 +47,8 @@ class DashboardFigures(BaseModel):
     schema_success_rate: list[float | None]
     turns: int
     model_calls: int
+    # Tool calls and tool-loop terminations (issue 14).
+    tools: ToolFigures = ToolFigures()
 
 
 def _day(moment: datetime) -> str:
@@ -98,6 +101,7 @@ def compute_figures(engine: Engine, *, days: int = 14, now: datetime | None = No
         ),
         turns=len(decisions),
         model_calls=len(calls),
+        tools=tool_figures(rows),
     )
 
 

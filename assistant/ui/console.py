@@ -132,6 +132,22 @@ def dashboard_charts(figures: DashboardFigures) -> list[str]:
         ),
         line_chart("Escalation and fallback rates", days, rates, fmt=_pct),
         line_chart("Schema-validation success rate", days, {"valid": figures.schema_success_rate}, fmt=_pct),
+        *_tool_charts(figures),
+    ]
+
+
+def _tool_charts(figures: DashboardFigures) -> list[str]:
+    """Tool calls by what happened, and why tool loops ended (issue 14)."""
+    tools = figures.tools
+    outcomes = {
+        "done or declined": tools.calls - tools.failures - tools.validation_errors - tools.refusals,
+        "failed": tools.failures,
+        "invalid arguments": tools.validation_errors,
+        "refused": tools.refusals,
+    }
+    return [
+        bar_chart(f"Tool calls ({tools.calls})", list(outcomes), list(outcomes.values())),
+        bar_chart("Tool loops by termination", list(tools.terminations), list(tools.terminations.values())),
     ]
 
 
