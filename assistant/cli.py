@@ -20,6 +20,10 @@ from assistant.settings import Settings, SettingsError, load_settings
 from assistant.turns import AnswerDelta, Conversation, Notice, TurnResult
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy import Engine
+
     from routing.gate import SensitivityGate
 
 
@@ -45,12 +49,29 @@ def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Confidante: a private-by-default assistant. Regulated content stays on this machine."""
-    from knowledge.cli import APP_SETTINGS
+    from knowledge.cli import APP_DATABASE, APP_SETTINGS, SCRATCH_DATABASE
     from routing.cli import GATE_FACTORY
 
-    # The lower packages' commands are assembled here: they get the app's settings from us.
+    # The lower packages' commands are assembled here: they get the app's settings from us, and
+    # its databases opened through its migrations.
     ctx.meta[APP_SETTINGS] = _cli_settings
     ctx.meta[GATE_FACTORY] = _cli_gate
+    ctx.meta[APP_DATABASE] = _app_database
+    ctx.meta[SCRATCH_DATABASE] = _scratch_database
+
+
+def _app_database(settings: Settings) -> Engine:
+    from assistant.governance.db import open_database
+
+    return open_database(settings.governance, settings.data_dir)
+
+
+def _scratch_database(directory: Path) -> Engine:
+    """A fresh SQLite file under `directory`, migrated; never the configured database."""
+    from assistant.governance.db import open_database
+    from assistant.governance.settings import GovernanceSettings
+
+    return open_database(GovernanceSettings(), directory)
 
 
 def _cli_settings() -> Settings:

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlmodel import create_engine
-
+from assistant.governance.db import open_database
+from assistant.governance.settings import GovernanceSettings
 from assistant.identity import Principal
 from assistant.settings import load_settings
 from knowledge.embeddings import OnnxMiniLMEmbedder
@@ -140,7 +140,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         kb = KnowledgeBase(
             load_settings(data_dir=Path(tmp)),
-            create_engine(f"sqlite:///{tmp}/kb.db"),
+            open_database(GovernanceSettings(), Path(tmp)),
             lambda _t: Tier.INTERNAL,
             embedder=embedder,
         )

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from sqlmodel import create_engine
-
+from assistant.governance.db import open_database
+from assistant.governance.settings import GovernanceSettings
 from assistant.settings import load_settings
 from knowledge.evaluation import EVAL_USER, load_questions
 from knowledge.knowledge_base import KnowledgeBase
@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp))
-        engine = create_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        engine = open_database(GovernanceSettings(), Path(tmp))
         kb = KnowledgeBase(settings, engine, lambda _t: Tier.PUBLIC, embedder=shared_onnx_embedder())
         for doc in sorted((args.corpus / "docs").glob("*.md")):
             kb.ingest_file(doc, owner="bench", public=True)

@@ -39,18 +39,27 @@ def load_classifier(settings: Any) -> tuple[Classifier, str | None]:
 
 
 def open_knowledge_base(settings: Any, classify: Classifier | None = None) -> Any:
-    from sqlmodel import create_engine
-
     from knowledge.knowledge_base import KnowledgeBase
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{settings.db_path}")
+    engine = _from_app(APP_DATABASE)(settings)
     return KnowledgeBase(settings, engine, classify or _fail_closed)
 
 
 # The app's command group puts a `() -> settings` loader (its root settings) under this key of the
 # click context's `meta`; run on their own, the commands read the same sections themselves.
 APP_SETTINGS = "confidante.app_settings"
+# Databases come from the app too, opened through its migrations (this package creates no table):
+# `(settings) -> Engine` the app's database, and a `DatabaseAt` for throwaway ones (evaluations).
+APP_DATABASE = "confidante.app_database"
+SCRATCH_DATABASE = "confidante.scratch_database"
+
+
+def _from_app(key: str) -> Any:
+    found = click.get_current_context().meta.get(key)
+    if found is None:
+        raise click.ClickException("run this through `confidante`: it opens the database with its migrations")
+    return found
 
 
 def _settings() -> Any:
@@ -187,12 +196,15 @@ def eval_rag(corpora: tuple[Path, ...], calibrate: bool, fit_rerank: bool, as_js
     from knowledge.evaluation import evaluate_corpora
 
     paths = corpora or (Path("../shared/eval/rag/squad2_subset"),)
-    summary = evaluate_corpora(paths, fit=fit_rerank, progress=lambda line: click.echo(line, err=True))
+    scratch = _from_app(SCRATCH_DATABASE)
+    summary = evaluate_corpora(
+        paths, scratch_database=scratch, fit=fit_rerank, progress=lambda line: click.echo(line, err=True)
+    )
     if calibrate:
         from knowledge.calibration import fit_answerability
         from knowledge.evaluation import run_rag_eval
 
-        report = run_rag_eval(paths[0])
+        report = run_rag_eval(paths[0], scratch_database=scratch)
         summary["answerability"] = report.summary() | {
             "calibration": fit_answerability(report.outcomes).model_dump()
         }

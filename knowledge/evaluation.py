@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import create_engine
 
 from knowledge.access import Principal
 from knowledge.confidence import retrieval_signals
 from knowledge.embeddings import Embedder
 from knowledge.parsing import parse_document_safely
+from knowledge.registry import DatabaseAt
 from knowledge.rerank import (
     FEATURES,
     FUSION_FILE,
@@ -101,6 +101,7 @@ def gold_rank(chunks: Sequence[RetrievedChunk], display_name: str, span: tuple[i
 def run_rag_eval(
     data: Path,
     *,
+    scratch_database: DatabaseAt,
     embedder: Embedder | None = None,
     work_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -110,7 +111,7 @@ def run_rag_eval(
 
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         settings = load_settings(data_dir=Path(tmp))
-        engine = create_engine(f"sqlite:///{Path(tmp) / 'eval.db'}")
+        engine = scratch_database(Path(tmp))
         kb = KnowledgeBase(settings, engine, classify=lambda _text: Tier.PUBLIC, embedder=embedder)
         docs = sorted((data / "docs").glob("*.md"))
         for doc in docs:
@@ -195,6 +196,7 @@ def _gold_rank_after(candidates: CandidateSet, fusion: FusionWeights | None) -> 
 def collect_candidates(
     data: Path,
     *,
+    scratch_database: DatabaseAt,
     n: int = 20,
     embedder: Embedder | None = None,
     token_vectors: bool = True,
@@ -210,7 +212,7 @@ def collect_candidates(
         settings.knowledge.retrieval.rerank.enabled = False
         if chunking is not None:
             settings.knowledge.chunking = chunking
-        engine = create_engine(f"sqlite:///{Path(tmp) / 'eval.db'}")
+        engine = scratch_database(Path(tmp))
         kb = KnowledgeBase(settings, engine, classify=lambda _text: Tier.PUBLIC, embedder=embedder)
         docs = sorted((data / "docs").glob("*.md"))
         for doc in docs:
@@ -291,14 +293,18 @@ def _report(outcomes: list[QuestionOutcome]) -> RagEvalReport:
 
 
 def evaluate_corpora(
-    paths: Sequence[Path], *, fit: bool = False, progress: Callable[[str], None] | None = None
+    paths: Sequence[Path],
+    *,
+    scratch_database: DatabaseAt,
+    fit: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Before/after reranking per corpus and split; with `fit`, refit and save the fusion first."""
     corpora: dict[str, list[CandidateSet]] = {}
     for path in paths:
         if progress:
             progress(f"retrieving candidates for {path} ...")
-        corpora[path.name] = collect_candidates(path)
+        corpora[path.name] = collect_candidates(path, scratch_database=scratch_database)
     if fit:
         _fit_and_save(corpora)
     plain, late = load_fusion(FUSION_FILE), load_fusion(FUSION_MAXSIM_FILE)

@@ -4,17 +4,20 @@ One row per ingested version of a document. Ingestion writes a `pending` row, th
 then flips the row to `committed` (and the previous version to `superseded`) in one transaction:
 a crash at any point leaves either the old version or the new one committed, never a mix.
 `pending` and `superseded` rows are garbage that `KnowledgeStore.recover()` removes at start-up.
-The engine is passed in (the app's own database); this module never creates one.
+The engine is passed in (the app's own database); this module never creates one, nor its table:
+the schema changes only through the app's Alembic revisions (`0003_knowledge_registry`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlmodel import Field, Session, SQLModel, col, select
 
 DocumentStatus = Literal["pending", "committed", "superseded"]
@@ -55,9 +58,13 @@ class KnowledgeDocument(SQLModel, table=True):
         return json.dumps([self.owner, sorted(self.groups), self.public])
 
 
-def create_registry_tables(engine: Engine) -> None:
-    """Create the table if missing (the app's migrations may own it instead)."""
-    SQLModel.metadata.create_all(engine, tables=[KnowledgeDocument.__table__])  # type: ignore[attr-defined]
+DatabaseAt = Callable[[Path], Engine]
+"""Opens a fresh database under a directory with the app's migrations applied (throwaway ones:
+evaluations, tests). The app passes its own; this package never creates a table."""
+
+
+class RegistryMissing(RuntimeError):
+    """The database has no registry table: it was not opened through the app's migrations."""
 
 
 def document_id_for(source: str) -> str:
@@ -67,8 +74,12 @@ def document_id_for(source: str) -> str:
 
 class DocumentRegistry:
     def __init__(self, engine: Engine) -> None:
+        if not inspect(engine).has_table(KnowledgeDocument.__tablename__):
+            raise RegistryMissing(
+                f"no {KnowledgeDocument.__tablename__} table: open the database with the app's "
+                "migrations (Alembic revision 0003_knowledge_registry)"
+            )
         self.engine = engine
-        create_registry_tables(engine)
 
     def committed(self, doc_id: str) -> KnowledgeDocument | None:
         with Session(self.engine, expire_on_commit=False) as session:

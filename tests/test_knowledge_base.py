@@ -11,8 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlmodel import create_engine
 
+from assistant.governance.db import open_database
+from assistant.governance.settings import GovernanceSettings
 from assistant.identity import Principal
 from assistant.settings import load_settings
 from knowledge.knowledge_base import KnowledgeBase
@@ -28,7 +29,7 @@ def _kb(data_dir: Path, classify=lambda _t: Tier.INTERNAL, **knowledge) -> Knowl
         if knowledge
         else load_settings(data_dir=data_dir)
     )
-    engine = create_engine(f"sqlite:///{data_dir / 'kb.db'}")
+    engine = open_database(GovernanceSettings(), data_dir)
     return KnowledgeBase(settings, engine, classify, embedder=shared_onnx_embedder())
 
 
@@ -190,14 +191,15 @@ def test_lexical_index_survives_restart(data_dir, tmp_path):
 CRASH_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
-from sqlmodel import create_engine
+from assistant.governance.db import open_database
+from assistant.governance.settings import GovernanceSettings
 from assistant.settings import load_settings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.testing import HashingEmbedder
 from routing.tiers import Tier
 
 data, docs, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-engine = create_engine(f"sqlite:///{data / 'kb.db'}")
+engine = open_database(GovernanceSettings(), data)
 kb = KnowledgeBase(load_settings(data_dir=data), engine, lambda t: Tier.PUBLIC, embedder=HashingEmbedder())
 paths = sorted(docs.iterdir())
 for path in paths[:3]:
@@ -248,7 +250,7 @@ def test_sigkill_during_ingest_leaves_a_consistent_collection(data_dir, tmp_path
     settings = load_settings(data_dir=data_dir)
     kb = KnowledgeBase(
         settings,
-        create_engine(f"sqlite:///{data_dir / 'kb.db'}"),
+        open_database(GovernanceSettings(), data_dir),
         lambda t: Tier.PUBLIC,
         embedder=HashingEmbedder(),
     )
@@ -268,7 +270,7 @@ def test_sigkill_during_ingest_leaves_a_consistent_collection(data_dir, tmp_path
 def test_cli_ingest_search_list_delete(data_dir, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from knowledge.cli import docs, ingest, search
+    from assistant.cli import main  # the knowledge commands open the app's migrated database
 
     monkeypatch.setenv("CONFIDANTE_DATA_DIR", str(data_dir))
     folder = tmp_path / "handbook"
@@ -276,23 +278,23 @@ def test_cli_ingest_search_list_delete(data_dir, tmp_path, monkeypatch):
     _write(folder / "leave.md", "# Leave\n\nCANARY-CLI-42: parental leave is 16 weeks.")
     (folder / "bad.exe").write_bytes(b"MZ")
     runner = CliRunner()
-    out = runner.invoke(ingest, [str(folder), "--group", "hr", "--owner", "hr-admin", "--json"])
+    out = runner.invoke(main, ["ingest", str(folder), "--group", "hr", "--owner", "hr-admin", "--json"])
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
     assert report["counts"] == {"added": 1, "rejected": 1}
     assert all(f["tier"] for f in report["files"] if f["status"] == "added")
     hit = json.loads(
-        runner.invoke(search, ["parental leave", "--user", "ann", "--group", "hr", "--json"]).stdout
+        runner.invoke(main, ["search", "parental leave", "--user", "ann", "--group", "hr", "--json"]).stdout
     )
     assert "CANARY-CLI-42" in hit["chunks"][0]["text"] and hit["chunks"][0]["locator"] == "Leave"
-    miss = json.loads(runner.invoke(search, ["parental leave", "--user", "ben", "--json"]).stdout)
+    miss = json.loads(runner.invoke(main, ["search", "parental leave", "--user", "ben", "--json"]).stdout)
     assert miss["chunks"] == [] and miss["confidence"]["level"] == "low"
-    listed = json.loads(runner.invoke(docs, ["list", "--json"]).stdout)
+    listed = json.loads(runner.invoke(main, ["docs", "list", "--json"]).stdout)
     assert listed == []  # the local operator is not in hr
-    listed = json.loads(runner.invoke(docs, ["list", "--group", "hr", "--json"]).stdout)
+    listed = json.loads(runner.invoke(main, ["docs", "list", "--group", "hr", "--json"]).stdout)
     assert len(listed) == 1
-    assert runner.invoke(docs, ["delete", listed[0]["doc_id"]]).exit_code == 0
-    assert runner.invoke(docs, ["delete", listed[0]["doc_id"]]).exit_code == 1
+    assert runner.invoke(main, ["docs", "delete", listed[0]["doc_id"]]).exit_code == 0
+    assert runner.invoke(main, ["docs", "delete", listed[0]["doc_id"]]).exit_code == 1
 
 
 def test_known_section_tiers_index_without_a_second_gate_pass(data_dir):

@@ -35,10 +35,11 @@ cafeteria serves a vegetarian lunch menu. Coffee is free for everyone before 9:0
 
 @pytest.fixture
 def knowledge(tmp_path: Path, gate_privacy: GatePrivacy):  # type: ignore[no-untyped-def]
-    from sqlalchemy import create_engine
+    from assistant.governance.db import open_database
+    from assistant.governance.settings import GovernanceSettings
 
     settings = Settings(data_dir=tmp_path / "data")
-    engine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    engine = open_database(GovernanceSettings(), tmp_path)
     kb = KnowledgeBase(settings, engine, tier_classifier(gate_privacy), embedder=shared_onnx_embedder())
     for name, text in (("payroll.md", PAYROLL), ("cafeteria.md", CAFETERIA)):
         path = tmp_path / name

@@ -245,13 +245,14 @@ HANDBOOK = {
 @pytest.mark.slow
 async def test_with_real_documents_ingested(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Real knowledge base (Chroma, BM25, int8 MiniLM) with a small handbook; scripted model."""
-    from sqlalchemy import create_engine
 
+    from assistant.governance.db import open_database
+    from assistant.governance.settings import GovernanceSettings
     from knowledge.knowledge_base import KnowledgeBase
     from knowledge.testing import shared_onnx_embedder
 
     settings = Settings(data_dir=tmp_path / "data")
-    engine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    engine = open_database(GovernanceSettings(), tmp_path)
     kb = KnowledgeBase(settings, engine, lambda _text: Tier.INTERNAL, embedder=shared_onnx_embedder())
     for name, text in HANDBOOK.items():
         (tmp_path / name).write_text(text)

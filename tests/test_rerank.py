@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlmodel import create_engine
 
+from assistant.governance.db import open_database
+from assistant.governance.settings import GovernanceSettings
 from assistant.identity import Principal
 from assistant.settings import load_settings
 from knowledge.evaluation import CandidateSet, rank_metrics
@@ -193,7 +194,7 @@ def test_reranking_keeps_access_control_and_only_reorders(data_dir, tmp_path):
     settings = load_settings(data_dir=data_dir)
     kb = KnowledgeBase(
         settings,
-        create_engine(f"sqlite:///{data_dir / 'kb.db'}"),
+        open_database(GovernanceSettings(), data_dir),
         lambda _t: Tier.INTERNAL,
         embedder=shared_onnx_embedder(),
     )
@@ -247,6 +248,8 @@ def test_eval_rag_reports_before_and_after_per_split(tmp_path):
             for i, q, d, g, s in rows
         )
     )
-    block = evaluate_corpora([corpus])["tiny"]
+    block = evaluate_corpora([corpus], scratch_database=lambda d: open_database(GovernanceSettings(), d))[
+        "tiny"
+    ]
     assert block["train before"].startswith("recall@1 1.000") and "(n=1)" in block["heldout after"]
     assert "late interaction" in " ".join(block) and "rerank ms p50/p95 (20 candidates)" in block
