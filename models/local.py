@@ -293,7 +293,7 @@ class LocalModel:
             **tools,
             **sampling(self._settings),
         )
-        deltas, written = ToolCallAssembler(), ToolCallText()
+        deltas, written = ToolCallAssembler(), ToolCallText([t.name for t in request.tools])
         try:
             for chunk in chunks:
                 if job.cancel.is_set():

@@ -4,7 +4,10 @@
 once, the arguments JSON in pieces) into complete `ToolCall`s; the hosted adapter and llama.cpp's
 forced-tool grammar path both stream this shape. `ToolCallText` reads calls that a chat template
 makes the model *write* (Qwen 2.5: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>`),
-holding back from the visible text everything from the opening tag on.
+holding back from the visible text everything from the opening tag on. Qwen2.5-Coder-1.5B was
+seen answering with the call as the whole answer instead, in a ```json fence: an answer that
+*starts* like JSON or a fence is held back to the end, and is a call only if it is exactly one
+`{"name": <an offered tool>, "arguments": {...}}` object; otherwise it is shown as written.
 
 Neither validates arguments against a schema or decides anything: the tool loop does that.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,16 +63,23 @@ class ToolCallAssembler:
 class ToolCallText:
     """Splits a streamed answer into visible text and the `<tool_call>` blocks the model wrote."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Collection[str] = ()) -> None:
+        self._names = frozenset(names)
         self._pending = ""
         self._captured: list[str] = []
         self._capturing = False
+        # None: not decided yet whether the answer starts like a bare JSON call.
+        self._holding: bool | None = None if self._names else False
+        self._held: list[str] = []
+        self._whole: ToolCall | None = None
 
     def feed(self, text: str) -> str:
         """The part of `text` that is safe to show now (a possible tag start is held back)."""
         if self._capturing:
             self._captured.append(text)
             return ""
+        if self._holding is not False:
+            return self._hold(text)
         buffer = self._pending + text
         at = buffer.find(OPEN_TAG)
         if at >= 0:
@@ -80,8 +91,26 @@ class ToolCallText:
         self._pending = buffer[len(buffer) - keep :] if keep else ""
         return buffer[: len(buffer) - keep]
 
+    def _hold(self, text: str) -> str:
+        self._held.append(text)
+        start = "".join(self._held).lstrip()
+        if self._holding is None and start:
+            # Could this still become a fence or a JSON object? Then keep holding.
+            self._holding = start.startswith("{") or start.startswith("```"[: len(start)])
+        if self._holding:
+            return ""
+        held, self._held = "".join(self._held), []
+        return self.feed(held)
+
     def flush(self) -> str:
-        """Text held back at the end of the stream that turned out not to be a tag."""
+        """Text held back at the end of the stream that turned out not to be a call."""
+        if self._held:
+            held, self._held, self._holding = "".join(self._held), [], False
+            whole = None if OPEN_TAG in held else _whole_call(held)
+            if whole is not None and whole.name in self._names:
+                self._whole = whole
+                return ""
+            return self.feed(held) + self.flush()
         tail, self._pending = self._pending, ""
         return tail
 
@@ -90,7 +119,17 @@ class ToolCallText:
         the loop can tell the model what was wrong instead of showing raw markup."""
         text = "".join(self._captured)
         blocks = [block.split(CLOSE_TAG)[0].strip() for block in text.split(OPEN_TAG)[1:]]
-        return tuple(_parse_block(block) for block in blocks if block)
+        written = tuple(_parse_block(block) for block in blocks if block)
+        return (self._whole, *written) if self._whole is not None else written
+
+
+def _whole_call(text: str) -> ToolCall | None:
+    """The answer as one bare call object (optionally in a ```json fence), or None."""
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    call = _parse_block(body)
+    return call if call.name else None
 
 
 def _tag_prefix_length(text: str) -> int:

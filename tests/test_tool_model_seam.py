@@ -73,3 +73,24 @@ def test_messages_without_tool_fields_hash_exactly_as_before() -> None:
         role="assistant", content="", tool_calls=(ToolCall(id="1", name="t", arguments="{}"),)
     )
     assert "tool_calls" in request_body(ChatRequest.of([with_call]))
+
+
+def test_a_whole_answer_that_is_one_fenced_call_to_an_offered_tool_is_a_call() -> None:
+    # What Qwen2.5-Coder-1.5B wrote here for "What's 17.5 % of 2,380?" with the calculator offered.
+    call_json = '{\n  "name": "calculator",\n  "arguments": {\n    "expression": "17.5 % of 2,380"\n  }\n}'
+    answer = f"```json\n{call_json}\n```"
+    parser = ToolCallText(["calculator"])
+    assert feed_all(parser, [answer[:3], answer[3:20], answer[20:]]) == ""
+    [found] = parser.calls()
+    assert found.name == "calculator" and json.loads(found.arguments) == {"expression": "17.5 % of 2,380"}
+
+
+def test_json_that_is_not_a_call_to_an_offered_tool_is_shown_as_written() -> None:
+    for answer in ['{"name": "rm", "arguments": {}}', '```json\n{"a": 1}\n```', "`x` is a variable"]:
+        parser = ToolCallText(["calculator"])
+        assert feed_all(parser, [answer[:2], answer[2:]]) == answer and parser.calls() == ()
+
+
+def test_prose_streams_at_once_when_tools_are_offered() -> None:
+    parser = ToolCallText(["calculator"])
+    assert parser.feed("  The answer") == "  The answer"
