@@ -3,6 +3,7 @@ refusal, confirmation, privacy of arguments and taint by results (issue 14)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -283,3 +284,12 @@ async def test_placeholders_are_restored_for_local_tools_only() -> None:
     assert inside.runs[0].expression == 'Bob "B" Jones'  # type: ignore[attr-defined]
     assert inside.contexts[0].restore == restore
     assert outside.runs[0].expression == "<PERSON_1>" and outside.contexts[0].restore == {}  # type: ignore[attr-defined]
+
+
+async def test_a_tool_that_outlives_its_timeout_is_stopped_and_reported() -> None:
+    hung = tool("lookup", lambda _arguments: asyncio.sleep(30), timeout_s=0.01, idempotent=False)
+    hosted = QueueModel(call("lookup", expression="a"), "It timed out.", kind="hosted")
+    run = await drive(hosted, [hung])
+    [record] = run.report.records
+    assert record.outcome == "timeout" and record.attempts == 1
+    assert "did not answer in time" in hosted.requests[1].messages[-1].content

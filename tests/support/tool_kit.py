@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class ScriptedTool:
         self.runs.append(arguments)
         self.contexts.append(context)
         value = self.answer(arguments) if callable(self.answer) else self.answer
+        if inspect.isawaitable(value):
+            value = await value
         if isinstance(value, BaseException):
             raise value
         return ToolResult(content=str(value))
