@@ -580,7 +580,12 @@ class ChatPipeline:
         )
         if fitted.dropped_turns and "history_trimmed" not in state.notices:
             state.notices.append("history_trimmed")
-        return ChatRequest.of(fitted.messages, max_tokens=reserve, temperature=limits.temperature)
+        return ChatRequest.of(
+            fitted.messages,
+            max_tokens=reserve,
+            temperature=limits.temperature,
+            requester=conversation.principal.user_id,  # the private model's queue takes turns by user
+        )
 
     def _finish(
         self,

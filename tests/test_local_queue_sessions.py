@@ -1,0 +1,104 @@
+"""A morning rush on the private model only: 10 users ask 3 questions each, all at once.
+
+The real pipeline and the real `LocalModel` worker thread, with a scripted stand-in for llama.cpp
+(logic only, no weights). Before the fair queue, 15 of these 30 turns were refused "busy, try
+again in 37 s" and the same users were refused again and again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.identity import Principal
+from assistant.pipeline import ChatPipeline, ModelSet
+from assistant.privacy import FailClosedPrivacy
+from assistant.settings import Settings
+from assistant.turns import Conversation, TurnResult
+from models.local import LocalModel
+from models.settings import LocalModelSettings
+
+USERS = 10
+QUESTIONS = 3
+
+
+class RushLlama:
+    """Stands in for llama_cpp.Llama: records whose question it answers, in serving order.
+
+    The first job holds until every user's first question is waiting, so the test does not
+    depend on how fast the event loop hands the other nine to the queue.
+    """
+
+    def __init__(self, everyone_waiting: threading.Event) -> None:
+        self.served: list[str] = []
+        self._everyone_waiting = everyone_waiting
+        self._held = False
+
+    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return list(range(len(data.split())))
+
+    def create_chat_completion(self, messages: list[dict[str, Any]], **_: Any) -> Any:
+        if not self.served and not self._held:
+            self._held = True
+            self._everyone_waiting.wait(timeout=20)  # if they never all queue, the asserts say so
+        question = messages[-1]["content"]
+        self.served.append(question)
+        for word in ("noted:", question):
+            time.sleep(0.005)
+            yield {"choices": [{"delta": {"content": word + " "}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": "stop"}]}
+
+
+async def _session(pipeline: ChatPipeline, user: int) -> list[TurnResult]:
+    conversation = Conversation(id=f"rush-{user}", principal=Principal(user_id=f"user-{user}"))
+    results = []
+    for question in range(1, QUESTIONS + 1):
+        events = [e async for e in pipeline.run(conversation, f"user-{user} question-{question}")]
+        assert isinstance(events[-1], TurnResult)
+        results.append(events[-1])
+    return results
+
+
+@pytest.fixture
+def rush() -> Any:
+    everyone_waiting = threading.Event()
+    llama = RushLlama(everyone_waiting)
+    # The shipped defaults for the queue: nothing tuned for this test.
+    model = LocalModel(Path("unused.gguf"), LocalModelSettings(), loader=lambda: llama)
+    model.wait_ready()
+    watcher = threading.Thread(target=_signal_when_waiting, args=(model, everyone_waiting), daemon=True)
+    watcher.start()
+    try:
+        yield model, llama
+    finally:
+        everyone_waiting.set()
+        model.close()
+
+
+def _signal_when_waiting(model: LocalModel, everyone_waiting: threading.Event) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not everyone_waiting.is_set():
+        if model.queue.waiting >= USERS - 1:  # one is running, the rest wait
+            everyone_waiting.set()
+        time.sleep(0.005)
+
+
+async def test_ten_users_three_questions_each_nobody_refused_and_served_in_turn(rush: Any) -> None:
+    model, llama = rush
+    pipeline = ChatPipeline(
+        settings=Settings(), models=ModelSet(local=model), privacy=FailClosedPrivacy("local-only test")
+    )
+    sessions = await asyncio.gather(*(_session(pipeline, user) for user in range(USERS)))
+    results = [result for session in sessions for result in session]
+    assert [r.outcome for r in results].count("busy") == 0
+    assert all(r.route == "local" and r.answer.startswith("noted:") for r in results)
+    assert len(llama.served) == USERS * QUESTIONS
+    position = {question: index for index, question in enumerate(llama.served)}
+    last_first = max(position[f"user-{u} question-1"] for u in range(USERS))
+    first_third = min(position[f"user-{u} question-3"] for u in range(USERS))
+    assert last_first < first_third, llama.served
