@@ -94,9 +94,10 @@ class ToolCallText:
     def _hold(self, text: str) -> str:
         self._held.append(text)
         start = "".join(self._held).lstrip()
-        if self._holding is None and start:
-            # Could this still become a fence or a JSON object? Then keep holding.
-            self._holding = start.startswith("{") or start.startswith("```"[: len(start)])
+        if self._holding is None:
+            if not start or (len(start) < 3 and "```".startswith(start)):
+                return ""  # only blanks or the start of a fence so far: not decided yet
+            self._holding = start.startswith(("{", "```"))
         if self._holding:
             return ""
         held, self._held = "".join(self._held), []

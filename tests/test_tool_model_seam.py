@@ -94,3 +94,10 @@ def test_json_that_is_not_a_call_to_an_offered_tool_is_shown_as_written() -> Non
 def test_prose_streams_at_once_when_tools_are_offered() -> None:
     parser = ToolCallText(["calculator"])
     assert parser.feed("  The answer") == "  The answer"
+
+
+def test_an_answer_split_into_tiny_pieces_is_decided_once_enough_has_arrived() -> None:
+    parser = ToolCallText(["calculator"])
+    shown = [parser.feed(piece) for piece in [" ", "\n", "`", "`", "ok", " then"]]
+    assert shown == ["", "", "", "", " \n``ok", " then"]
+    assert parser.flush() == "" and parser.calls() == ()
