@@ -48,7 +48,8 @@ class GovernanceRecorder:
             "prompt_template_version": prompt_template_of(result, PROMPT_TEMPLATE_VERSION),
             "document_ids": tuple(dict.fromkeys(s.doc_id for s in result.sources)),
         }
-        audit.record(
+        # One transaction for the whole turn (the decision and every call): one commit, not one each.
+        events = [
             AuditEvent(
                 kind="routing_decision",
                 outcome=result.outcome,
@@ -56,7 +57,7 @@ class GovernanceRecorder:
                 detail=f"rule {result.receipt.rule}{audit_note(conversation, result)}"[:500],
                 **common,
             )
-        )
+        ]
         for call in calls:
             cost = call_cost(
                 self._settings,
@@ -65,7 +66,7 @@ class GovernanceRecorder:
                 prompt_tokens=call.usage_prompt,
                 completion_tokens=call.usage_completion,
             )
-            audit.record(
+            events.append(
                 AuditEvent(
                     kind="model_call",
                     outcome=call.outcome,
@@ -85,6 +86,7 @@ class GovernanceRecorder:
                 )
             )
             self._observe(call, tier, cost)
+        audit.record_many(events)
         self._observe_turn(result)
         self._trace(conversation, result, calls)
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -174,6 +174,13 @@ class AuditTrail:
         self._lock = threading.Lock()
 
     def record(self, event: AuditEvent) -> AuditRecord:
+        return self.record_many([event])[0]
+
+    def record_many(self, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+        """Append `events` in order, chained, in one transaction (one turn's records: one commit,
+        one head update, so a turn is either wholly in the trail or not at all)."""
+        if not events:
+            return []
         now = utcnow()
         with self._lock, Session(self._engine) as session:
             # Taking the write lock first: SQLite's RESERVED lock, PostgreSQL's row lock on the head.
@@ -181,15 +188,20 @@ class AuditTrail:
             head = session.get(AuditHead, 1)
             if head is None:
                 raise RuntimeError("audit_head row missing: run the database migrations")
-            row = self._row(event, seq=head.seq + 1, prev_hash=head.record_hash or GENESIS, now=now)
-            session.add(row)
-            raw = self._raw(event, row.seq, now)
-            if raw is not None:
-                session.add(raw)
-            head.seq, head.record_hash = row.seq, row.record_hash
+            rows = []
+            for event in events:
+                row = self._row(event, seq=head.seq + 1, prev_hash=head.record_hash or GENESIS, now=now)
+                session.add(row)
+                raw = self._raw(event, row.seq, now)
+                if raw is not None:
+                    session.add(raw)
+                head.seq, head.record_hash = row.seq, row.record_hash
+                rows.append(row)
             session.add(head)
+            # Read before the commit expires the rows (after it, each would be SELECTed again).
+            records = [to_record(row) for row in rows]
             session.commit()
-            return to_record(row)
+            return records
 
     async def arecord(self, event: AuditEvent) -> AuditRecord:
         """`record` off the event loop (the database write may wait for a lock)."""
