@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_PIP := $(UV) pip install --python $(BIN)/python --quiet
 
-.PHONY: run test lint bench install install-dev lock clean-venv llama-wheel
+.PHONY: run test lint bench install install-dev lock clean-venv llama-wheel llama-server
 
 # llama-cpp-python ships only as source: build its wheel once per machine, from the sdist whose
 # sha256 the lock pins (pip checks it), into a wheelhouse outside the repository, so that every
@@ -47,8 +47,27 @@ llama-wheel:
 	    -r $(VENV)/llama.req -w $(WHEELHOUSE); \
 	fi
 
+# llama.cpp's own server, with parallel slots (the tests' private server: llama-cpp-python's serves
+# one request at a time), built once per machine from the same pinned source, outside the repository.
+LLAMA_SERVER = $(HOME)/.cache/confidante/bin/llama-server-$(shell awk -F'==' '/^llama-cpp-python==/{split($$2, v, " "); print v[1]; exit}' requirements.lock)
+
+llama-server: $(VENV)/.runtime
+	@if [ -x $(LLAMA_SERVER) ]; then echo "Using $(LLAMA_SERVER) built earlier"; else \
+	  echo "Building llama-server from the pinned llama.cpp source (once per machine, 10-20 minutes)…"; \
+	  d=$$(mktemp -d) && \
+	  awk '/^llama-cpp-python==/{p=1} p{print} p && !/\\$$/{exit}' requirements.lock > $$d/llama.req && \
+	  $(BIN)/pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+	    --require-hashes -r $$d/llama.req -d $$d && \
+	  tar xzf $$d/llama_cpp_python-*.tar.gz -C $$d && \
+	  cmake -S $$d/llama_cpp_python-*/vendor/llama.cpp -B $$d/build -DCMAKE_BUILD_TYPE=Release \
+	    -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF \
+	    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON > $$d/cmake.log && \
+	  cmake --build $$d/build --target llama-server -j 2 > $$d/build.log && \
+	  mkdir -p $(dir $(LLAMA_SERVER)) && cp $$d/build/bin/llama-server $(LLAMA_SERVER) && rm -rf $$d; \
+	fi
+
 install: $(VENV)/.runtime $(VENV)/.local-model
-install-dev: $(VENV)/.dev
+install-dev: $(VENV)/.dev llama-server
 
 run: install
 	$(BIN)/confidante check

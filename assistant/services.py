@@ -21,6 +21,7 @@ from models.base import ChatModel
 from models.degeneration import LoopGuard
 from models.hosted import HostedModel, approximate_tokens, make_client
 from models.local import LocalModel
+from models.local_queue import QueuedModel, server_queue
 from models.settings import HostedModelSettings, LocalModelSettings
 from routing.breaker import BreakerModel, BreakerRegistry
 from routing.cache import ResponseCache
@@ -53,13 +54,17 @@ def build_local_model(settings: Settings) -> ChatModel:
             temperature=local.temperature,
         )
         # Every model streams through the loop guard: a looping answer is cut and marked.
+        # The server generates `server_parallel` answers at once; the rest wait in the fair queue.
         return LoopGuard(
-            HostedModel(
-                local.server_model,
-                server,
-                kind="local",
-                context_window=local.context_window,
-                count_tokens=approximate_tokens,
+            QueuedModel(
+                HostedModel(
+                    local.server_model,
+                    server,
+                    kind="local",
+                    context_window=local.context_window,
+                    count_tokens=approximate_tokens,
+                ),
+                server_queue(local),
             )
         )
     return LoopGuard(LocalModel(resolve_local_model(local, settings.data_dir), local))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeAlias, TypeVar
 
 from models.base import ChatModel, ChatRequest, ModelBusy, ModelWrapper, StreamEvent
+from models.settings import LocalModelSettings
 
 J = TypeVar("J")
 TicketState = Literal["waiting", "running", "done", "withdrawn"]
@@ -356,6 +357,15 @@ class QueuedModel(ModelWrapper):
         finally:
             # Waiting: leave the line; running: free the slot (a broken stream is not measured).
             self.queue.release(ticket, measured=finished)
+
+
+def server_queue(settings: LocalModelSettings) -> FairQueue[ChatRequest]:
+    """The queue in front of a private server: one slot per `--parallel` slot it was started with."""
+    return FairQueue(
+        slots=settings.server_parallel,
+        max_wait_s=settings.queue_max_wait_s,
+        max_waiting=settings.queue_size,
+    )
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -1,0 +1,131 @@
+"""A private llama.cpp server with parallel slots: N turns generate at once, the rest wait fairly.
+
+A real `llama-server` (built by `make llama-server` from the same pinned llama.cpp source as
+llama-cpp-python) on loopback, serving the bundled SmolLM2 with three slots. It is started with
+`--ignore-eos`, so every answer runs to its token limit whatever the model would write: the
+asserts are about who generated when, never about the words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.services import build_local_model
+from assistant.settings import Settings
+from models.base import ChatMessage, ChatRequest, StreamEnd, TextDelta
+from models.hosted import HostedModel
+from models.local_queue import FairQueue, QueuedModel, queue_of
+from models.settings import HostedModelSettings
+from tests.support.servers import LlamaServer, bundled_gguf
+
+pytestmark = pytest.mark.slow
+
+SLOTS = 3
+ALIAS = "private-parallel"
+
+
+def llama_server_binary() -> Path:
+    """`make llama-server` puts it in the per-machine cache, named for the llama.cpp it came from."""
+    import llama_cpp
+
+    default = Path.home() / ".cache" / "confidante" / "bin" / f"llama-server-{llama_cpp.__version__}"
+    return Path(os.environ.get("CONFIDANTE_LLAMA_SERVER", default))
+
+
+class ParallelLlamaServer(LlamaServer):
+    """llama.cpp's own server (not llama-cpp-python's, which serves one request at a time)."""
+
+    def command(self) -> list[str]:
+        return [
+            str(llama_server_binary()),
+            "--model", str(self.model_path),
+            "--alias", self.alias,
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--parallel", str(SLOTS),
+            "--ctx-size", str(self.n_ctx * SLOTS),
+            "--threads", str(self.threads),
+            "--threads-batch", str(self.threads),
+            "--ignore-eos",
+            "--no-webui",
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def parallel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParallelLlamaServer]:
+    if not llama_server_binary().is_file():
+        pytest.fail(f"no llama-server at {llama_server_binary()}: run `make llama-server` (or `make test`)")
+    server = ParallelLlamaServer(
+        bundled_gguf(), tmp_path_factory.mktemp("llama-parallel") / "server.log", alias=ALIAS
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def private_model(server: ParallelLlamaServer, slots: int) -> QueuedModel:
+    settings = HostedModelSettings(base_url=server.base_url, api_key="unused", total_timeout_s=120.0)  # type: ignore[arg-type]
+    return QueuedModel(HostedModel(ALIAS, settings, kind="local"), FairQueue(slots=slots))
+
+
+def ask(user: str) -> ChatRequest:
+    return ChatRequest.of(
+        [ChatMessage(role="user", content="Count from one to fifty.")],
+        max_tokens=32,
+        temperature=0.0,
+        requester=user,
+    )
+
+
+async def stream_all(model: QueuedModel, users: list[str]) -> list[str]:
+    """Run one turn per user at once; the log says whose token or end came, in arrival order."""
+    log: list[str] = []
+
+    async def turn(user: str) -> None:
+        async for event in model.stream(ask(user)):
+            if isinstance(event, TextDelta):
+                log.append(user)
+            elif isinstance(event, StreamEnd):
+                log.append(f"{user}:end")
+
+    await asyncio.gather(*(turn(user) for user in users))
+    return log
+
+
+async def test_parallel_slots_generate_several_turns_at_once(parallel_server: ParallelLlamaServer) -> None:
+    log = await stream_all(private_model(parallel_server, SLOTS), ["ann", "bob", "cat"])
+    first_token = {user: log.index(user) for user in ("ann", "bob", "cat")}
+    first_end = min(index for index, entry in enumerate(log) if entry.endswith(":end"))
+    assert max(first_token.values()) < first_end, f"the turns did not overlap: {log}"
+
+
+async def test_past_the_slots_turns_wait_their_turn_in_the_queue(
+    parallel_server: ParallelLlamaServer,
+) -> None:
+    log = await stream_all(private_model(parallel_server, 1), ["ann", "bob", "cat"])
+    tokens = [entry for entry in log if not entry.endswith(":end")]
+    switches = sum(1 for a, b in itertools.pairwise(tokens) if a != b)
+    assert switches == 2, f"one slot, yet the turns interleaved: {log}"
+
+
+async def test_the_app_puts_the_private_server_behind_a_queue_with_its_slots(
+    parallel_server: ParallelLlamaServer, data_dir: Path
+) -> None:
+    settings = Settings(data_dir=data_dir)
+    settings.models.local.server_url = parallel_server.base_url
+    settings.models.local.server_model = ALIAS
+    settings.models.local.server_parallel = SLOTS
+    model = build_local_model(settings)
+    queue = queue_of(model)
+    assert model.kind == "local" and queue is not None and queue.slots == SLOTS
+    events = [event async for event in model.stream(ask("ann"))]
+    assert isinstance(events[-1], StreamEnd) and events[-1].kind == "local"
+    assert queue.running == 0 and queue.waiting == 0
