@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base import (
+    ChatMessage,
     ChatRequest,
     ModelError,
     ModelKind,
@@ -74,6 +76,20 @@ def stop_sequences(request: ChatRequest, settings: LocalModelSettings) -> list[s
 def json_format(request: ChatRequest, settings: LocalModelSettings) -> dict[str, str] | None:
     """llama.cpp's JSON grammar, where the profile wants it (the caller validates either way)."""
     return {"type": "json_object"} if request.json_mode and settings.json_grammar else None
+
+
+def template_message(message: ChatMessage) -> dict[str, Any]:
+    """A message for the GGUF's chat template: tool-call arguments as a JSON object, not a string.
+
+    Chat templates (Qwen 2.5's) render `arguments | tojson`; a string there comes out as escaped,
+    quoted JSON, and the model, not recognising its own call, asked for it again (seen by hand).
+    """
+    data = message.wire()
+    for call in data.get("tool_calls", ()):
+        function = call["function"]
+        with contextlib.suppress(ValueError):  # not JSON: the model sees exactly what it wrote
+            function["arguments"] = json.loads(function["arguments"])
+    return data
 
 
 def tool_arguments(request: ChatRequest, settings: LocalModelSettings) -> dict[str, Any]:
@@ -284,7 +300,7 @@ class LocalModel:
         finish = "stop"
         tools = tool_arguments(request, self._settings)
         chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(
-            messages=[m.wire() for m in request.messages],
+            messages=[template_message(m) for m in request.messages],
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stop=stop_sequences(request, self._settings),

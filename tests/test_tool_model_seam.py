@@ -7,6 +7,7 @@ import json
 
 from models.base import ChatMessage, ChatRequest, StreamEnd, TextDelta, ToolCall, ToolCallEvent
 from models.fakes import QueueModel, call
+from models.local import template_message
 from models.tool_calls import ToolCallAssembler, ToolCallText
 from routing.routed import request_body
 
@@ -101,3 +102,14 @@ def test_an_answer_split_into_tiny_pieces_is_decided_once_enough_has_arrived() -
     shown = [parser.feed(piece) for piece in [" ", "\n", "`", "`", "ok", " then"]]
     assert shown == ["", "", "", "", " \n``ok", " then"]
     assert parser.flush() == "" and parser.calls() == ()
+
+
+def test_the_chat_template_gets_tool_call_arguments_as_an_object() -> None:
+    # Qwen 2.5's template renders `arguments | tojson`: a string would arrive escaped and quoted.
+    message = ChatMessage(
+        role="assistant", content="", tool_calls=(ToolCall(id="1", name="calculator", arguments='{"x": 1}'),)
+    )
+    [rendered] = template_message(message)["tool_calls"]
+    assert rendered["function"]["arguments"] == {"x": 1}
+    broken = message.model_copy(update={"tool_calls": (ToolCall(id="2", name="c", arguments="{oops"),)})
+    assert template_message(broken)["tool_calls"][0]["function"]["arguments"] == "{oops"
