@@ -400,6 +400,8 @@ class ChatPipeline:
             yield cast(TurnEvent, item)  # the rounds' own events: answer text and notices
         if state.end is not None:  # the turn is charged for every round
             state.end = state.end.model_copy(update={"usage": usage})
+        if tools.report is not None and tools.report.records:
+            state.cache_key = None  # an answer built on tool results (dates, documents) is not reusable
         stop = tools.report.message if tools.report is not None else ""
         if stop:
             state.final_answer = f"{state.final_answer or ''}\n\n{stop}".strip()

@@ -15,6 +15,7 @@ from assistant.tools.settings import ToolSettings
 from assistant.turns import Conversation, TurnResult
 from models.base import ChatRequest
 from models.fakes import FunctionModel, QueueModel, call
+from routing.cache import ResponseCache
 from routing.tiers import Tier
 from tests.support.privacy import ScriptedPrivacy
 from tests.support.tool_kit import SSN_CANARY, Catalog, ScriptedClassifier, ScriptedTool, percent_tool, tool
@@ -104,3 +105,14 @@ async def test_a_bound_ends_the_answer_with_its_message() -> None:
     result = await ask(p, Conversation(id="c4", principal=Principal(user_id="u1")), "loop please")
     assert result.answer.endswith("I stopped using tools after the maximum number of steps for one message.")
     assert len(hosted.requests) == 2
+
+
+async def test_an_answer_built_on_a_tool_result_is_not_cached() -> None:
+    hosted = percent_model()
+    p = pipeline(QueueModel(kind="local"), hosted, [percent_tool()], Steps())
+    p.services.cache = ResponseCache.from_settings(Settings().reliability)
+    for thread in ("c5", "c6"):
+        conversation = Conversation(id=thread, principal=Principal(user_id="u1"))
+        result = await ask(p, conversation, "What's 17.5 % of 2,380?")
+        assert not result.cached
+    assert len(hosted.requests) == 4
