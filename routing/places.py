@@ -3,7 +3,10 @@
 Detectors report an address in pieces ("760 Passauer Strasse 33" / "Guedouala, Tunisia" / "91196"),
 and a piece left out of the pseudonymized span leaves the machine. `merge_address_blocks` joins
 street-address and place findings that follow each other with only separators (commas, line
-breaks, a word or two: "Cite", "Apt") between them into one STREET_ADDRESS block.
+breaks, a word or two: "Cite", "Apt") between them into one STREET_ADDRESS block. The block
+takes the other street of an intersection ("Leon and Eyrarodda 66", "the corner of A and B"), a
+bracketed qualifier ("Cyprus (Greek)"), and, in a text laid out over lines (a contact card, a
+letter), every short postal line between two lines that hold address parts.
 
 A place name alone ("the capital of France", "flights to Lisbon") is public. The same place in a
 message that also names a person, an address, a phone or an e-mail, or that says where the writer
@@ -37,10 +40,17 @@ _CORNER_BEFORE = re.compile(r"(?i)(?:\bthe (?:corner of )?|\bcorner of )$")
 # to two words right before it on its line, capitalised words only before a number, numbers always.
 _WORD_BEFORE = re.compile(r"([^\W_][\w'’.-]*)[ \t]+$")
 _MAX_HOUSE_NUMBER = 6
+# "864 Piazzetta Scalette Rubiani 104": a postcode and three street words before the number.
+_MAX_WORDS_BEFORE = 4
+# A finding less sure than this (the policy's floor for names) does not stop a block from
+# growing over it ("28030 Edeby 55", where the model half-guessed "Edeby" as a surname).
+_SURE = 0.6
 # The town / region that follows a street in postal order on the same line, capitalised or in
 # capitals ("Apt. 892 GUÉRET LI", "Suite 980 Reichenbach Rheinland-Pfalz"): one or two words.
 _NEXT_WORD = re.compile(r"[ \t,]+([^\W\d_]+(?:-[^\W\d_]+)*)(?=[ \t,.;:!?)]|$)")
 _MAX_TOWN_WORDS = 2
+# A place's qualifier in brackets right after it belongs to it: "Cyprus (Greek)".
+_QUALIFIER = re.compile(r"[ \t]*\([^\W\d_]{2,20}\)")
 # The writer's own place: where they live, come from, were born, are moving to.
 _FIRST_PERSON_PLACE = re.compile(
     r"(?i)\b(?:i|we)(?:'m| am| are|'re)? (?:\w+ ){0,2}?(?:live|living|lived|from|born|grew up|"
@@ -55,7 +65,11 @@ def _groups(findings: Sequence[Finding], text: str) -> Iterator[list[Finding]]:
     end = -1
     for finding in sorted((f for f in findings if f.entity_type in _BLOCK_TYPES), key=lambda f: f.start):
         if group and finding.start > end:
-            gap_ok = finding.start - end <= _MAX_GAP and _BLOCK_GAP.fullmatch(text, end, finding.start)
+            gap_ok = (
+                finding.start - end <= _MAX_GAP
+                and _BLOCK_GAP.fullmatch(text, end, finding.start) is not None
+                and not _prose(text[end : finding.start])
+            )
             if not gap_ok:
                 yield group
                 group = []
@@ -96,15 +110,41 @@ def merge_address_blocks(text: str, findings: Sequence[Finding]) -> list[Finding
             start = corner.start() if corner else start
             town = _town_after(text, end)
             score = max(f.score for f in group if f.entity_type == "STREET_ADDRESS")
+            start = _cross_street_before(text, start)
+            town = _cross_street_after(text, start, town)
             if len(group) > 1 or start < first or town > end:
                 blocks.append(Finding("STREET_ADDRESS", start, town, score, ADDRESS_RECOGNIZER))
-    return [*findings, *blocks]
+    findings = [*findings, *blocks]
+    known = {(f.start, f.end) for f in findings if f.entity_type == "STREET_ADDRESS"}
+    return findings + [b for b in address_lines(text, findings) if (b.start, b.end) not in known]
+
+
+# An intersection names two streets: "Leon and Eyrarodda 66", "the corner of Csabai kapu 39. and
+# Mathias Pass". The other street's words belong to the block, or "and" and they stay in clear.
+_CROSS_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]+and[ \t]+$")
+_CROSS_AFTER = re.compile(r"\.?[ \t]+and[ \t]+((?:[^\W\d_][\w'’-]*[ \t]+){0,3}[^\W\d_][\w'’-]*)")
+
+
+def _cross_street_before(text: str, start: int) -> int:
+    """A capitalised word and "and" right before a block that starts with a street name."""
+    if not text[start : start + 1].isalpha():
+        return start
+    cross = _CROSS_BEFORE.search(text, max(0, start - 40), start)
+    return cross.start() if cross and cross.group(1)[0].isupper() else start
+
+
+def _cross_street_after(text: str, start: int, end: int) -> int:
+    """After "the corner of A": " and B" up to the end of the clause (at most four words)."""
+    if not text[start : start + 14].lower().startswith(("the corner of", "corner of")):
+        return end
+    cross = _CROSS_AFTER.match(text, end)
+    return cross.end() if cross else end
 
 
 def _street_name_before(text: str, start: int, findings: Sequence[Finding]) -> int:
     starts_with_number = text[start : start + 1].isdigit()
     new_start = start
-    for _ in range(2):
+    for _ in range(_MAX_WORDS_BEFORE):
         word = _WORD_BEFORE.search(text, max(0, new_start - 30), new_start)
         if word is None:
             break
@@ -114,7 +154,8 @@ def _street_name_before(text: str, start: int, findings: Sequence[Finding]) -> i
             break
         new_start = word.start()
     inside_other = any(
-        f.entity_type not in _BLOCK_TYPES and f.start < start and new_start < f.end for f in findings
+        f.entity_type not in _BLOCK_TYPES and f.score >= _SURE and f.start < start and new_start < f.end
+        for f in findings
     )
     return start if inside_other else new_start
 
@@ -125,7 +166,8 @@ def _town_after(text: str, end: int) -> int:
         if word is None or not word.group(1)[0].isupper():
             break
         end = word.end()
-    return end
+    qualifier = _QUALIFIER.match(text, end)
+    return qualifier.end() if qualifier else end
 
 
 def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
@@ -144,3 +186,96 @@ def _own_place(text: str, finding: Finding) -> bool:
 
 def _relabel(finding: Finding) -> Finding:
     return Finding(PERSONAL_LOCATION, finding.start, finding.end, finding.score, finding.recognizer)
+
+
+# ---- Postal blocks laid out over lines (contact cards, letters) ---------------------------------
+# A line that holds an address part and little else is all address ("??? 4923 Parmova 109"), and
+# short lines between two such lines ("ΑΓΙΟΣ ∆ΟΜΕΤΙΟΣ", "Serradarce") are its town and region.
+_LINE_DECORATION = re.compile(r"[^\w\n(]*")
+_MAX_LINE_TOKENS = 10
+_MAX_LINES_BETWEEN = 2
+# English function words mark a sentence, not a postal line ("the", "in", "and", "please").
+_SENTENCE_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "a about after all also am an and any are as at be been but by can could did do for from had has "
+        "have he her here him his how i if in into is it its me my no not of on or our please she so than "
+        "that the their them then there they this to us was we were what when where which who will with "
+        "would you your",
+    )
+)
+
+
+def _lines(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line's content, without its decoration and trailing blanks."""
+    offset = 0
+    for line in text.split("\n"):
+        lead = _LINE_DECORATION.match(line)
+        start = offset + (lead.end() if lead else 0)
+        end = offset + len(line.rstrip(" \t.;?!"))
+        yield start, max(start, end)
+        offset += len(line) + 1
+
+
+def _prose(text: str) -> bool:
+    """Words of a sentence or a label ("his address:", "lives on"), not of a postal line."""
+    tokens = text.replace(",", " ").split()
+    # In capitals a function word is a region code: ", ON", "IN 46201", "ME 04101".
+    words = [t for t in tokens if not t.isupper()]
+    return any(t.casefold().strip(".()") in _SENTENCE_WORDS for t in words) or any(
+        t.endswith(":") or "@" in t for t in tokens
+    )
+
+
+def _postal_line(text: str, start: int, end: int) -> bool:
+    tokens = text[start:end].replace(",", " ").split()
+    return 0 < len(tokens) <= _MAX_LINE_TOKENS and not _prose(text[start:end])
+
+
+def address_lines(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """One STREET_ADDRESS over consecutive lines that hold address parts, with the short lines
+    between them; a line of prose contributes only from its address part to its end."""
+    if "\n" not in text:
+        return []
+    names = [f for f in findings if f.entity_type == "PERSON" and f.score >= _SURE]
+    # A phone line ends a postal block ("(37) 788-063-Office"), whatever its digits look like.
+    phones = [f for f in findings if f.entity_type == "PHONE_NUMBER" and f.score >= _SURE]
+    # An address part inside a name is the model misreading the name ("Erlendur G." as a street).
+    parts = [
+        f
+        for f in findings
+        if f.entity_type == "STREET_ADDRESS"
+        and f.score >= _SURE
+        and not any(n.start <= f.start and f.end <= n.end for n in names)
+    ]
+    blocks: list[Finding] = []
+    run: list[tuple[int, int]] = []
+    pending: list[tuple[int, int]] = []
+    for start, end in _lines(text):
+        if start == end:
+            continue
+        on_line = [f for f in parts if f.start < end and start < f.end]
+        postal = _postal_line(text, start, end) and not any(p.start < end and start < p.end for p in phones)
+        if on_line and (postal or max(f.end for f in on_line) >= end):
+            first = min(f.start for f in on_line)
+            # A name before the address on its line stays a name ("Mrs. Ana Silva Apt. 6 ...").
+            after_name = max((n.end for n in names if start <= n.start and n.end <= first), default=start)
+            piece = (after_name if postal else first, end)
+            run, pending = [*run, *pending, piece] if run else [piece], []
+            continue
+        if run and postal and len(pending) < _MAX_LINES_BETWEEN:
+            pending.append((start, end))
+            continue
+        blocks += _line_block(run, parts)
+        run, pending = [], []
+    return blocks + _line_block(run, parts)
+
+
+def _line_block(run: Sequence[tuple[int, int]], parts: Sequence[Finding]) -> list[Finding]:
+    if not run:
+        return []
+    start, end = run[0][0], run[-1][1]
+    inside = [f.score for f in parts if start <= f.start and f.end <= end]
+    if not inside:
+        return []
+    return [Finding("STREET_ADDRESS", start, end, max(inside), ADDRESS_RECOGNIZER)]
