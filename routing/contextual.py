@@ -12,7 +12,6 @@ raises `ContextualError`, which the gate turns into a `regulated` decision with 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from routing.disclosure_cues import why_classifier_alone_cannot_flag
 from routing.tiers import Tier
 
 NONE_LABEL = "none"
@@ -30,22 +30,11 @@ DEFAULT_HEAD_RESOURCE = "data/contextual_head.npz"
 EmbedArray = Callable[[Sequence[str]], np.ndarray]
 
 
-# A general question with no one in it ("How do I reset a password?") discloses nothing, however
-# close its words are to a disclosure; the classifier, trained on words, over-flags such questions.
-_QUESTION = re.compile(
-    r"^\W*(?:(?:quick question|hi|hey team|hey|hello|sorry to bother you|one more thing)\W+)?"
-    r"(?:how|what|what's|where|why|which|when|who|can|could|is|are|does|do|should|will|would)\b",
-    re.IGNORECASE,
-)
-_SOMEONE = re.compile(
-    r"\b(?:my|mine|me|i'm|im|i've|ive|i'd|our|ours|we're|we've|his|her|hers|their|he|she|he's|she's)\b",
-    re.IGNORECASE,
-)
-
-
 def is_general_question(text: str) -> bool:
-    """A question that names no one (no "my", "his", "we're", ...): its verdict is not counted."""
-    return bool(_QUESTION.match(text)) and not _SOMEONE.search(text)
+    """A verdict the classifier may not give alone: a message with no content word, or a question
+    or how-to request with no disclosure cue ("How do I reset my password?"). The classifier reads
+    words, and such messages share the words of disclosures without disclosing anything."""
+    return why_classifier_alone_cannot_flag(text) is not None
 
 
 class ContextualError(Exception):

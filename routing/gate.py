@@ -197,8 +197,34 @@ class SensitivityGate:
         findings = refine_person_findings(mapped.text, findings)
         spans = _to_original_spans(findings, mapped.to_original, text, policy)
         topics = tuple(compiled.topics.find(mapped.text))
-        decision = decide(spans, topics, policy, source=source)
+        weak = self._weak_topics(topics, policy)
+        decision = decide(spans, [t for t in topics if t not in weak], policy, source=source)
+        if weak:
+            return Detection(self._second_opinion(text, decision, weak, spans, policy), tuple(spans))
         return Detection(self._second_look(text, decision, policy), tuple(spans))
+
+    def _weak_topics(self, topics: Sequence[TopicFinding], policy: Policy) -> tuple[TopicFinding, ...]:
+        """Topic findings that need the classifier's agreement; with no classifier, none do."""
+        if self._contextual is None or not policy.contextual.enabled:
+            return ()
+        return tuple(topic for topic in topics if not topic.strong)
+
+    def _second_opinion(
+        self, text: str, decision: GateDecision, weak: Sequence[TopicFinding], spans: Sequence[PiiSpan],
+        policy: Policy,
+    ) -> GateDecision:  # fmt: skip
+        """Topic words in a message about no one count only when the classifier agrees; a classifier
+        error raises `ContextualError`, which fails the decision closed."""
+        rule = policy.contextual
+        if rule.skip_general_questions and is_general_question(text):
+            return decision
+        assert self._contextual is not None
+        category, score = self._contextual.best(text)
+        if score < rule.threshold:
+            return decision
+        agreed = decide(spans, (*decision.topics, *weak), policy, source=decision.source)
+        finding = ContextualFinding(category=category, score=score, tier=rule.tier_for(category))
+        return apply_contextual(agreed, finding, policy)
 
     def _second_look(self, text: str, decision: GateDecision, policy: Policy) -> GateDecision:
         """The contextual classifier, on what the deterministic layers found public (or on all)."""

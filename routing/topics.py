@@ -10,6 +10,12 @@ A phrase of weight 0 is vocabulary only: it is not searched on its own, it count
 pattern that names `{phrases}` (replaced by all the topic's phrases), e.g. a possession cue
 ("my", "I take", "she has") a few words before any condition or drug name, so "my asthma history"
 is found and "What is asthma?" is not.
+
+A finding is *strong* when a pattern matched (a possession cue, a money amount) or the message
+names someone ("I", "my", "she"); it is *weak* when only topic words matched in a message about
+no one ("How is a credit score different from a credit report?"). The gate lets a weak finding
+count only when the contextual classifier agrees (a second opinion); this module decides nothing
+about tiers beyond reporting which it is.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
+from routing.disclosure_cues import names_someone
 from routing.policy import TopicRule
 from routing.tiers import Tier
 
@@ -37,6 +44,8 @@ class TopicFinding(BaseModel):
     tier: Tier
     score: float
     matched: tuple[str, ...] = ()
+    # False: topic words only, in a message about no one; counts only with a second opinion.
+    strong: bool = True
 
 
 def _phrase_pattern(phrase: str) -> str:
@@ -152,15 +161,26 @@ class TopicClassifier:
             matched = tuple(label for label, _ in signals)
             score = sum(weight for _, weight in signals)
             if score >= topic.rule.threshold:
+                strong = len(matched) > sum(1 for label in matched if label in topic.rule.phrases)
                 found.append(
-                    TopicFinding(name=topic.rule.name, tier=topic.rule.tier, score=score, matched=matched)
+                    TopicFinding(
+                        name=topic.rule.name,
+                        tier=topic.rule.tier,
+                        score=score,
+                        matched=matched,
+                        strong=strong or names_someone(text),
+                    )
                 )
                 continue
             similarity = self._similarity(topic.rule.name, vector)
             if similarity >= topic.rule.similarity_threshold:
                 found.append(
                     TopicFinding(
-                        name=topic.rule.name, tier=topic.rule.tier, score=similarity, matched=("similarity",)
+                        name=topic.rule.name,
+                        tier=topic.rule.tier,
+                        score=similarity,
+                        matched=("similarity",),
+                        strong=names_someone(text),
                     )
                 )
         return found

@@ -92,7 +92,9 @@ def out_of_fold_scores(
 
 
 def _scored(rows: list[dict[str, object]], scores: np.ndarray) -> np.ndarray:
-    # The gate never scores a general question that names no one: the threshold sees what it scores.
+    # The gate never lets the classifier alone flag a contentless message, a question with no
+    # disclosure cue or a statement about a document (`routing.disclosure_cues`): the threshold
+    # sees what the gate scores.
     return np.where([is_general_question(str(r["text"])) for r in rows], 0.0, scores)
 
 

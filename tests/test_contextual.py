@@ -138,7 +138,11 @@ def test_gate_reports_the_verdict_in_reasons(shipped: ContextualClassifier) -> N
         ("how do I change my password, it's my dog's name", False),
         ("the password from last summer with the year and an exclamation mark", False),
         ("What should I do, she told everyone about her diagnosis", False),
+        ("How do I change my password on the portal?", True),
+        ("and the other one?", True),
+        ("The onboarding form asks for a tax number", True),
+        ("Can you tidy this up? the drive password is still my cat's name", False),
     ],
 )
-def test_general_questions_name_no_one(text: str, general: bool) -> None:
+def test_general_questions_and_contentless_messages_are_not_scored(text: str, general: bool) -> None:
     assert is_general_question(text) is general

@@ -593,6 +593,211 @@ def work_requests() -> list[dict[str, object]]:
     return rows
 
 
+# Version 5 (issue 12, honest precision): near-miss negatives of more shapes (statements of policy,
+# how-to requests in the imperative, documentation samples, product and project names that look like
+# conditions, small talk, follow-ups that point back at an earlier turn), and implied positives of
+# more shapes (disclosures inside a question or a request, short ones), so precision is not bought
+# with recall. They draw from their own random stream, so every earlier row is unchanged, and split
+# by template like the rest, so a quarter of the new templates are held back.
+NEAR_MISS_V5: dict[str, list[str]] = {
+    "contact": [
+        "Explain how the staff directory decides whose phone number is shown",
+        "Our privacy notice says home addresses are only visible to HR",
+        "Sample letter header: [Name], [Street], [City], [Postcode]",
+        "Tell me how to format a UK postcode correctly",
+        "The emergency contact form has three fields: name, relationship and phone",
+        "Walk me through adding a shared mailbox to Outlook",
+        "Draft a reminder asking everyone to check their emergency contact is current",
+        "Is it ok to put a personal mobile number in an email signature?",
+    ],
+    "account": [
+        "Show me how to enable single sign-on for the customer portal",
+        "The loyalty scheme resets points every January",
+        "Account IDs in the demo database look like CUST000000",
+        "Write a help article on how customers update their profile",
+        "Customers must be 18 to open an account, per the terms",
+        "Explain the difference between a user account and a service account",
+        "What information does the onboarding form collect about a customer?",
+        "Remind me where the account deletion request form lives",
+    ],
+    "authentication": [
+        "Explain how two-factor authentication works to a non-technical team",
+        "The policy says passwords must be at least 14 characters with no reuse",
+        "Write a phishing awareness tip about never sharing one-time codes",
+        "Tell me how to rotate an API key without downtime",
+        "The example config uses password=changeme as a placeholder",
+        "Is a four-digit PIN enough for the door locks?",
+        "I forgot my password again, where is the reset link?",
+        "Draft a notice that the VPN will require a new passphrase next week",
+    ],
+    "device": [
+        "Explain how to find the serial number in System Information",
+        "The asset register lists every laptop by serial number",
+        "Tell me how to pair a Bluetooth headset with a work laptop",
+        "Which MDM profile do new phones get?",
+        "Write instructions for returning a loaner laptop",
+        "The docs show a MAC address as 00:00:5E:00:53:AF in the example",
+        "How do I update the firmware on the meeting room screen?",
+        "My laptop is slow after the update, any tips?",
+    ],
+    "financial": [
+        "Explain what a bank statement shows, for the finance training",
+        "The expense policy caps hotel nights at 180 euros",
+        "Write a FAQ entry on when salaries are paid each month",
+        "Tell me how to read an IBAN",
+        "The sandbox accepts the card 4242 4242 4242 4242 with any CVV",
+        "What is the difference between gross and net pay?",
+        "Summarise how the mortgage advice service works for employees",
+    ],
+    "health": [
+        "What does the employee assistance programme cover?",
+        "Explain the difference between sick leave and medical leave in our policy",
+        "Diabetes Awareness Week starts Monday, can you draft the poster?",
+        "The Lupus team's sprint demo is at three",
+        "Write a short guide on ergonomic desk setup",
+        "Project Asthma is the code name for the new air-quality sensor",
+        "Tell me how to claim physiotherapy under the health plan",
+        "List the first-aiders on each floor",
+    ],
+    "identification": [
+        "Explain what counts as a valid photo ID for the building pass",
+        "The HR form asks for a passport number only for international travel",
+        "Tell me how to apply for a visa for the Tokyo conference",
+        "Sample driver licence on the training slide: D1234567, John Example",
+        "Write a checklist for right-to-work document checks",
+        "What is the format of a US social security number?",
+        "Show me where new starters upload their ID documents",
+        "The tax ID field on the invoice template is optional for individuals",
+    ],
+    "location": [
+        "Explain how the office Wi-Fi guest network works",
+        "The travel policy requires booking hotels through the portal",
+        "Tell me how to get from the airport to the Madrid office",
+        "The map widget takes coordinates like 40.4168, -3.7038 in the demo",
+        "Which office is closest to the central station?",
+        "Write directions to the venue for the summer party",
+        "How do I block an IP address range on the firewall?",
+        "Show me how to set my working location in the calendar",
+    ],
+    "media": [
+        "Explain how to redact names from a meeting transcript",
+        "Write an email signature template for the sales team",
+        "The incident report template has sections for timeline, impact and actions",
+        "Tell me how to search the chat history in Teams",
+        "How do we anonymise screenshots before posting them in the wiki?",
+        "Summarise the attached public blog post about remote work",
+        "The sample log line reads: user=demo action=login result=ok",
+        "Draft guidance on what not to paste into support tickets",
+    ],
+}
+
+ORDINARY_V5: list[str] = [
+    "thanks",
+    "and the other one?",
+    "ok thanks",
+    "yes please",
+    "no, the first version",
+    "What about the second one?",
+    "Again, but shorter.",
+    "Can you do the same for the rest?",
+    "Hmm, that doesn't look right.",
+    "Which one is better?",
+    "Sounds good!",
+    "Show me the previous answer again",
+    "Good morning!",
+    "How are you today?",
+    "Tell me a joke about spreadsheets",
+    "What's the weather usually like in Lisbon in May?",
+    "Have a nice weekend!",
+    "Nice, that works.",
+    "Use the numbers from the table above.",
+    "Explain it like I'm five.",
+    "Why is that?",
+    "Give me the code again with comments",
+    "Write a thank-you note to the facilities team",
+    "What's a good name for a Slack channel about the launch?",
+]
+
+IMPLIED_V5: dict[str, list[str]] = {
+    "contact": [
+        "Can you change where my payslips go? I've moved in with my girlfriend across town",
+        "my sister is my emergency contact now, not my ex",
+        "How do I stop my ex finding my new address through the directory? I've just moved",
+        "I go by my married name now but my badge has my old one",
+    ],
+    "account": [
+        "why was my loyalty account closed? I've been a member since 2009",
+        "I'm the one who opened three accounts under different emails",
+        "my profile still lists the company that let me go",
+        "Can you look at my order history? my husband bought something on my account",
+    ],
+    "authentication": [
+        "Is it safe that my PIN is the last four digits of my phone number?",
+        "I wrote the admin password on the whiteboard behind me",
+        "my password is the same on every site, it's my daughter's birthday",
+        "What happens if I told a caller the code from my text message?",
+    ],
+    "device": [
+        "My work laptop was in the car that got broken into last night",
+        "I let my son use my company phone and he installed a bunch of apps",
+        "how do I wipe my laptop? I've had the customer exports on it since March",
+        "my personal phone has the VPN certificate on it",
+    ],
+    "financial": [
+        "Can I get an advance on my pay? I'm behind on rent",
+        "my credit score dropped after I missed the car payments",
+        "I've got a county court judgment against me, will the bank find out?",
+        "What should I do, my debts are more than my yearly pay",
+    ],
+    "health": [
+        "Can I work from home on the days my migraines are bad?",
+        "I'm on antidepressants and they make me foggy in the mornings",
+        "I had a seizure at my desk last week, should HR know?",
+        "my back surgery is in June, how much leave can I take?",
+        "I'm waiting for my biopsy results",
+    ],
+    "identification": [
+        "Is it a problem that my passport expired last month? I fly on Friday",
+        "my residence permit is tied to this job, what happens if I'm let go?",
+        "I gave the wrong social security number on my onboarding form",
+        "my ID card was stolen with my wallet yesterday",
+    ],
+    "location": [
+        "Can you book me a taxi? I'm at the hotel by the river, room 318",
+        "I'm home alone this week while my wife is away, so I can take calls late",
+        "my daughter's school is the one on Park Road, she finishes at three",
+        "I moved to the flat above the pharmacy near the office",
+    ],
+    "media": [
+        "Can you summarise this chat where my manager threatens to fire me?",
+        "here's my therapy journal from this month, make it shorter",
+        "I've attached the photo of my payslip, what does the deduction mean?",
+        "Summarise the transcript of my disciplinary meeting",
+    ],
+}
+
+
+def version_five() -> list[dict[str, object]]:
+    """Version 5 rows: near-miss and ordinary negatives with phrasing variants, implied positives."""
+    rng = random.Random(SEED + 5)  # its own stream: every earlier row keeps its fills
+    rows = []
+    for category, texts in NEAR_MISS_V5.items():
+        for i, text in enumerate(texts):
+            tid = f"v5:near_miss:{category}:{i}"
+            rows.append(_row(text, False, category, "near_miss", tid))
+            rows += [_row(_variant(text, rng), False, category, "near_miss", tid) for _ in range(4)]
+    for i, text in enumerate(ORDINARY_V5):
+        tid = f"v5:ordinary:{i}"
+        rows.append(_row(text, False, "none", "ordinary", tid))
+        rows += [_row(_variant(text, rng), False, "none", "ordinary", tid) for _ in range(4)]
+    for category, texts in IMPLIED_V5.items():
+        for i, text in enumerate(texts):
+            tid = f"v5:implied:{category}:{i}"
+            rows.append(_row(text, True, category, "implied", tid))
+            rows += [_row(_variant(text, rng), True, category, "implied", tid) for _ in range(2)]
+    return rows
+
+
 def _fill(template: str, rng: random.Random) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: SLOTS[m.group(1)](rng), template)
 
@@ -691,6 +896,7 @@ def generate() -> list[dict[str, object]]:
         rows.append(_row(text, False, "none", "ordinary", tid))
         rows += [_row(_variant(text, rng), False, "none", "ordinary", tid) for _ in range(FILLS_NEGATIVE)]
     rows += work_requests()
+    rows += version_five()
     unique = {str(row["text"]): row for row in rows}
     return list(unique.values())
 
