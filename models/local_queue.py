@@ -60,7 +60,7 @@ class Ticket(Generic[J]):
     requester: str
     background: bool
     arrival: int
-    on_start: Callable[[Ticket[J]], None]
+    on_start: Callable[[Ticket[J]], object]
     state: TicketState = "waiting"
     started_at: float | None = None
 
@@ -163,7 +163,7 @@ class FairQueue(Generic[J]):
 
     # -- what callers and workers do -----------------------------------------------------
     def submit(
-        self, job: J, *, requester: str | None, background: bool, on_start: Callable[[Ticket[J]], None]
+        self, job: J, *, requester: str | None, background: bool, on_start: Callable[[Ticket[J]], object]
     ) -> Ticket[J]:
         """Queue a job (or start it at once if a slot is free); `QueueTooLong` past the bound."""
         with self._lock:

@@ -19,6 +19,7 @@ import logging
 import chainlit as cl
 
 from assistant.turns import AnswerDelta, Conversation, Notice, Receipt, TurnResult
+from assistant.ui.queue_status import run_showing_place
 from assistant.ui.sources import (
     confidence_line,
     escalation_line,
@@ -107,7 +108,7 @@ async def render_turn(conversation: Conversation, text: str, pipeline: object) -
     message = cl.Message(content="", author=ANSWER_AUTHOR)
     result: TurnResult | None = None
     try:
-        async for event in pipeline.run(conversation, text):  # type: ignore[attr-defined]
+        async for event in run_showing_place(pipeline, conversation, text):
             if isinstance(event, AnswerDelta):
                 await message.stream_token(event.text)
             elif isinstance(event, Notice):
