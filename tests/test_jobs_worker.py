@@ -154,7 +154,8 @@ async def test_restart_resumes_a_stale_running_job_from_its_last_finished_step(
     engine, data_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     model = FunctionModel(echo_points, kind="local")
-    worker, store, staging, _ = make_worker(engine, data_dir, model, max_map_calls=4)
+    # One step per share of the pages (no batching), as when the step was persisted.
+    worker, store, staging, _ = make_worker(engine, data_dir, model, max_map_calls=4, batch_map_tokens=0)
     job = queue_job(store, staging, 8)
     # A previous process claimed the job, finished map step 0, then died (heartbeat long ago).
     assert store.claim_next() is not None

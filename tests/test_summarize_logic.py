@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from assistant.pipeline import ModelSet
 from assistant.uploads.citing import attach_ref, normalize_ref, strip_markers
-from assistant.uploads.plan import build_excerpt, plan_groups
+from assistant.uploads.plan import MapGroup, build_excerpt, plan_groups
 from assistant.uploads.rendering import md_escape, render_summary
 from assistant.uploads.routed_calls import TierRouter
 from assistant.uploads.settings import UploadSettings
-from assistant.uploads.summarize import Summarizer
+from assistant.uploads.summarize import MapResult, Summarizer
 from knowledge.parsing.documents import Section
 from models.base import ChatRequest, ModelUnavailable
 from models.fakes import FunctionModel
+from routing.routed import CallRecord
 from routing.tiers import Tier
 from tests.support.privacy import ScriptedPrivacy
 
@@ -205,3 +207,113 @@ def test_invented_names_or_numbers_make_a_point_unsupported() -> None:
     sources = {"p. 1": PAGES[0]}
     assert attach_ref("The Aurora project builds a solar farm near Greenfield.", "p. 1", sources, 0.5) is None
     assert attach_ref("The Aurora project builds a solar farm near Lyon.", "p. 1", sources, 0.5) == "p. 1"
+
+
+# -- batching and concurrent hosted maps --------------------------------------------------------
+
+
+class InFlightModel(FunctionModel):
+    """A scripted model that records how many of its calls were running at the same moment."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.now = 0
+        self.peak = 0
+
+    async def stream(self, request: ChatRequest):  # type: ignore[no-untyped-def,override]
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            for _ in range(5):  # yield to the loop: a sibling step may start meanwhile
+                await asyncio.sleep(0)
+            async for event in super().stream(request):
+                yield event
+        finally:
+            self.now -= 1
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_short_sections_of_one_tier_share_a_map_step_up_to_the_budget() -> None:
+    secs = sections([f"Page {i} says something short about topic {i}." for i in range(1, 9)])
+    tiers = [Tier.PUBLIC] * 4 + [Tier.REGULATED] + [Tier.PUBLIC] * 3
+    before = plan_groups(secs, tiers, 12, count_tokens=words)
+    after = plan_groups(secs, tiers, 12, fill_tokens=900, count_tokens=words)
+    assert len(before) == 8
+    # Batched up to the budget, but a tier change still starts a new step.
+    assert [g.section_indexes for g in after] == [(0, 1, 2, 3), (4,), (5, 6, 7)]
+    assert [g.tier for g in after] == [Tier.PUBLIC, Tier.REGULATED, Tier.PUBLIC]
+    # The budget bounds a batch: 8-word pages, 20 tokens at most -> two pages per step.
+    small = plan_groups(secs[:4], tiers[:4], 12, fill_tokens=20, count_tokens=words)
+    assert [g.section_indexes for g in small] == [(0, 1), (2, 3)]
+
+
+async def test_hosted_maps_run_concurrently_and_regulated_maps_stay_local_one_at_a_time() -> None:
+    local = InFlightModel(echo_points, name="local-fake", kind="local")
+    hosted = InFlightModel(echo_points, name="hosted-fake", kind="hosted")
+    records: list[CallRecord] = []
+    settings = UploadSettings(structured_reasks=0, hosted_map_concurrency=3)
+    router = TierRouter(
+        ModelSet(local=local, hosted=[hosted]), KeywordPrivacy(), max_calls=30, on_call=records.append
+    )
+    s = Summarizer(router, settings, words)
+    # Pages of different lengths, so each call's prompt size is its own.
+    pages = (f"Page {i} of the Aurora plan covers item {i}{' in much more detail' * i}." for i in range(1, 7))
+    texts = [*pages, PAGES[2], PAGES[2]]
+    tiers = [Tier.PUBLIC] * 6 + [Tier.REGULATED] * 2
+    secs = sections(texts)
+    # One step per page (what plan_groups gives without batching): something to overlap.
+    groups = [
+        MapGroup(index=i, section_indexes=(i,), refs=(f"p. {i + 1}",), tier=tier)
+        for i, tier in enumerate(tiers)
+    ]
+    finished: list[int] = []
+
+    async def progress(done: int, total: int, label: str) -> None:
+        return None
+
+    async def step_done(result: MapResult) -> None:
+        finished.append(result.index)
+
+    summary = await s.summarize(
+        title="Aurora", sections=secs, groups=groups, meta_tier=Tier.PUBLIC, finished={},
+        progress=progress, step_done=step_done,
+    )  # fmt: skip
+    assert 1 < hosted.peak <= 3  # concurrent, within the bound
+    assert local.peak == 1  # regulated steps one after another on the local worker
+    wire = "\n".join(m.content for r in hosted.requests for m in r.messages)
+    assert "078-05-1120" not in wire and "Quillfeather" not in wire
+    assert sorted(finished) == list(range(8))
+    # Points come back in document order whatever order the steps finished in.
+    assert [p.ref for p in summary.points][:6] == [f"p. {i}" for i in range(1, 7)]
+    # Each call's record carries its own usage, never a sibling's.
+    maps = [r for r in records if r.step.startswith("map")]
+    assert len(maps) == 8
+    calls = [(hosted, r) for r in hosted.requests] + [(local, r) for r in local.requests[:2]]
+    sent = sorted(sum(model.count_tokens(m.content) for m in r.messages) for model, r in calls)
+    assert sorted(r.usage_prompt for r in maps) == sent
+
+
+async def test_a_resumed_job_runs_only_the_steps_it_had_not_finished() -> None:
+    hosted = FunctionModel(echo_points, name="hosted-fake", kind="hosted")
+    local = FunctionModel(echo_points, name="local-fake", kind="local")
+    s, _ = summarizer(local, [hosted])
+    secs = sections(PAGES[:2])
+    groups = plan_groups(secs, [Tier.PUBLIC, Tier.PUBLIC], 12)
+    first = await s.map_group(groups[0], secs)
+
+    async def progress(done: int, total: int, label: str) -> None:
+        return None
+
+    async def step_done(result: MapResult) -> None:
+        return None
+
+    await s.summarize(
+        title="Aurora", sections=secs, groups=groups, meta_tier=Tier.PUBLIC, finished={0: first},
+        progress=progress, step_done=step_done,
+    )  # fmt: skip
+    mapped = [r for r in hosted.requests if "<document>" in r.messages[-1].content]
+    assert len(mapped) == 2  # the one map_group call above, then only group 1
+    assert "[p. 2]" in mapped[-1].messages[-1].content

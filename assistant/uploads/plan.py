@@ -38,14 +38,28 @@ class MapGroup(BaseModel):
         return first if first == last else f"{first} – {last}"
 
 
-def plan_groups(sections: Sequence[Section], tiers: Sequence[Tier], max_groups: int) -> list[MapGroup]:
-    """Group sections (consecutive, tier-homogeneous where possible) into at most `max_groups` steps."""
+def plan_groups(
+    sections: Sequence[Section],
+    tiers: Sequence[Tier],
+    max_groups: int,
+    *,
+    fill_tokens: int = 0,
+    count_tokens: CountTokens | None = None,
+) -> list[MapGroup]:
+    """Group sections (consecutive, tier-homogeneous where possible) into at most `max_groups` steps.
+
+    Sizes are in `count_tokens` units (characters without it). With `fill_tokens`, a group also
+    takes sections until it holds that many tokens: short
+    documents become one or two map calls instead of one per page (the prompt and the answer cost
+    more per call than the page text does).
+    """
     if len(tiers) != len(sections):
         raise ValueError("one tier per section")
     if not sections:
         return []
-    sizes = [len(s.text) for s in sections]
-    target = max(1, -(-sum(sizes) // max_groups))  # ceiling division
+    size = count_tokens or len
+    sizes = [size(s.text) for s in sections]
+    target = max(1, -(-sum(sizes) // max_groups), fill_tokens)  # ceiling division
     runs: list[list[int]] = [[0]]
     for index in range(1, len(sections)):
         current = runs[-1]

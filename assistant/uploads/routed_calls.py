@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -41,6 +41,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
 
+class _Answer(NamedTuple):
+    """One call's result with what its record needs; kept per call, so concurrent maps never mix."""
+
+    value: Any
+    usage: Usage
+    # None for plain text; True/False for a structured answer that did / did not validate.
+    schema_valid: bool | None
+
+
 class CallBudgetExhausted(Exception):
     """The summary used all the model calls it may make."""
 
@@ -63,9 +72,6 @@ class TierRouter:
         self.calls_made = 0
         # Validation of structured (JSON) answers: the dashboard's schema success rate.
         self.stats = StructuredStats()
-        self._schema_valid: bool | None = None
-        # Tokens of the call being made (all attempts of a structured call), for its record.
-        self._usage = Usage()
 
     def candidates(self, tier: Tier, step: str = "reduce") -> list[Candidate]:
         """The models `tier` may use, in order; local-only tiers get the guarded local model alone.
@@ -78,13 +84,16 @@ class TierRouter:
         task: Task = "extraction" if step.startswith("map") else "synthesis"
         return self._models.chain(route, task)
 
+    def may_go_hosted(self, tier: Tier, step: str) -> bool:
+        """Whether a call for `tier` may reach a hosted model (its steps may then run concurrently)."""
+        return any(candidate.model.kind != "local" for candidate in self.candidates(tier, step))
+
     async def ask_text(self, step: str, tier: Tier, request: ChatRequest) -> tuple[str, str]:
         """The answer text and the model kind that wrote it."""
 
-        async def call(model: ChatModel, outgoing: ChatRequest) -> str:
+        async def call(model: ChatModel, outgoing: ChatRequest) -> _Answer:
             end: StreamEnd = await collect(model.stream(outgoing))
-            self._usage = end.usage
-            return end.text
+            return _Answer(end.text, end.usage, None)
 
         text, kind = await self._routed(step, tier, request, call)
         return str(text), kind
@@ -94,19 +103,16 @@ class TierRouter:
     ) -> tuple[T | None, str]:
         """A validated `schema` object (None when the model never produced one) and the model kind."""
 
-        async def call(model: ChatModel, outgoing: ChatRequest) -> Any:
+        async def call(model: ChatModel, outgoing: ChatRequest) -> _Answer:
             # The first attempt was paid for by the caller; every re-ask is one more call of the budget.
             allowed = max(0, min(reasks, self.calls_left))
             try:
                 result = await ask_structured(model, outgoing, schema, max_reasks=allowed, stats=self.stats)
             except StructuredOutputError as exc:
                 self._spend(len(exc.attempts) - 1)
-                self._schema_valid, self._usage = False, attempts_usage(exc.attempts)
-                return None
+                return _Answer(None, attempts_usage(exc.attempts), False)
             self._spend(len(result.attempts) - 1)
-            self._usage = attempts_usage(result.attempts)
-            self._schema_valid = not result.degraded
-            return result.value
+            return _Answer(result.value, attempts_usage(result.attempts), not result.degraded)
 
         value, kind = await self._routed(step, tier, request, call)
         return value, kind
@@ -116,7 +122,7 @@ class TierRouter:
         step: str,
         tier: Tier,
         request: ChatRequest,
-        call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
+        call: Callable[[ChatModel, ChatRequest], Awaitable[_Answer]],
     ) -> tuple[Any, str]:
         async def attempt(candidate: Candidate) -> AsyncGenerator[tuple[Any, str], None]:
             prepared = self._prepare(candidate, request)
@@ -162,17 +168,16 @@ class TierRouter:
         tier: Tier,
         model: ChatModel,
         request: ChatRequest,
-        call: Callable[[ChatModel, ChatRequest], Awaitable[Any]],
+        call: Callable[[ChatModel, ChatRequest], Awaitable[_Answer]],
         replaced: int,
     ) -> Any:
         for attempt in range(self._busy_retries + 1):
             if self.calls_left <= 0:
                 raise CallBudgetExhausted()
             self._spend(1)
-            self._usage = Usage()
             started = time.monotonic()
             try:
-                raw = await call(model, request)
+                answer = await call(model, request)
             except ModelBusy as exc:
                 if attempt == self._busy_retries:
                     raise
@@ -180,10 +185,11 @@ class TierRouter:
                 await asyncio.sleep(min(max(exc.retry_after_s, 1), 10))
                 continue
             except ModelError:
-                self._note(step, tier, model, request, "", "error", started, replaced)
+                failed = _Answer(None, Usage(), None)
+                self._note(step, tier, model, request, failed, "error", started, replaced)
                 raise
-            self._note(step, tier, model, request, _as_text(raw), "ok", started, replaced)
-            return raw
+            self._note(step, tier, model, request, answer, "ok", started, replaced)
+            return answer.value
         raise ModelError("unreachable")
 
     def _spend(self, count: int) -> None:
@@ -191,17 +197,16 @@ class TierRouter:
         self.calls_made += count
 
     def _note(
-        self, step: str, tier: Tier, model: ChatModel, request: ChatRequest, response: str,
+        self, step: str, tier: Tier, model: ChatModel, request: ChatRequest, answer: _Answer,
         outcome: Outcome, started: float, replaced: int,
     ) -> None:  # fmt: skip
         if self._on_call is None:
             return
         record = call_record(
-            model, request, response, None, outcome, step=step, tier=tier, pseudonymized=replaced,
-            schema_valid=self._schema_valid, latency_ms=(time.monotonic() - started) * 1000,
-            usage=self._usage,
+            model, request, _as_text(answer.value), None, outcome, step=step, tier=tier,
+            pseudonymized=replaced, schema_valid=answer.schema_valid,
+            latency_ms=(time.monotonic() - started) * 1000, usage=answer.usage,
         )  # fmt: skip
-        self._schema_valid, self._usage = None, Usage()
         try:
             self._on_call(record)
         except Exception:  # the audit hook must never break a summary

@@ -117,7 +117,10 @@ class SummaryJobRunner:
             document_id = await self._index(job, staged.parsed, tiers)
             self.store.set_fields(job.id, document_id=document_id)
         sections = staged.parsed.sections
-        groups = plan_groups(sections, tiers, self.settings.max_map_calls)
+        groups = plan_groups(
+            sections, tiers, self.settings.max_map_calls,
+            fill_tokens=self.settings.batch_map_tokens, count_tokens=self.models.local.count_tokens,
+        )  # fmt: skip
         router = TierRouter(
             self.models, self.privacy, max_calls=self.settings.max_model_calls,
             busy_retries=self.settings.busy_retries, on_call=self._call_observer(job),

@@ -30,6 +30,13 @@ class UploadSettings(BaseModel):
     max_model_calls: int = Field(default=30, ge=2)
     # Document text shown to the model per map step, in the model's tokens.
     map_input_tokens: int = Field(default=900, ge=64)
+    # Batching: consecutive sections of one tier share a map step until it holds this many tokens
+    # (the map budget above): a 4-page memo is one map call, not four. 0 = one step per share of
+    # the document (max_map_calls), the behaviour before batching.
+    batch_map_tokens: int = Field(default=900, ge=0)
+    # Map steps that may go to a hosted model run this many at a time; steps that only the local
+    # model may run (regulated text, local-only routes) stay one after another on its worker.
+    hosted_map_concurrency: int = Field(default=4, ge=1, le=16)
     map_answer_tokens: int = Field(default=160, ge=16)
     reduce_answer_tokens: int = Field(default=160, ge=16)
     points_per_map: int = Field(default=3, ge=1, le=8)

@@ -12,6 +12,7 @@ never passed off as checked when it was not. Every citation in the result is one
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
@@ -103,14 +104,7 @@ class Summarizer:
         step_done: StepDone,
     ) -> Summary:
         total = len(groups) + 1
-        results: list[MapResult] = []
-        for group in groups:
-            await progress(group.index, total, f"section {group.index + 1} of {len(groups)} ({group.label})")
-            result = finished.get(group.index)
-            if result is None:
-                result = await self.map_group(group, sections)
-                await step_done(result)
-            results.append(result)
+        results = await self._map_all(groups, sections, finished, progress, step_done)
         await progress(len(groups), total, "writing the overview")
         points = tuple(point for result in results for point in result.points)
         tier = highest(meta_tier, *(group.tier for group in groups))
@@ -122,6 +116,54 @@ class Summarizer:
         )  # fmt: skip
 
     # -- map ---------------------------------------------------------------------------------
+
+    async def _map_all(
+        self,
+        groups: Sequence[MapGroup],
+        sections: Sequence[Section],
+        finished: dict[int, MapResult],
+        progress: Progress,
+        step_done: StepDone,
+    ) -> list[MapResult]:
+        """Every group's points, in document order; steps a previous run finished are reused.
+
+        Groups that may go to a hosted model run concurrently (bounded): their time is mostly the
+        network's. Groups only the local model may summarize (regulated pages, local-only routes)
+        run one after another: the local worker answers one request at a time anyway, and
+        queueing them all at once would only fill its queue ahead of interactive chats.
+        """
+        # A step is reused only if it covered the same pages (a plan from an older release may differ).
+        results = {
+            g.index: finished[g.index]
+            for g in groups
+            if g.index in finished and finished[g.index].refs == g.refs
+        }
+        todo = [g for g in groups if g.index not in results]
+        hosted = [g for g in todo if self._router.may_go_hosted(g.tier, f"map {g.index + 1}")]
+        local = [g for g in todo if g not in hosted]
+        limit = asyncio.Semaphore(self._settings.hosted_map_concurrency)
+
+        async def one(group: MapGroup) -> None:
+            label = f"section {group.index + 1} of {len(groups)} ({group.label})"
+            await progress(len(results), len(groups) + 1, label)
+            result = await self.map_group(group, sections)
+            results[group.index] = result
+            await step_done(result)
+
+        async def bounded(group: MapGroup) -> None:
+            async with limit:
+                await one(group)
+
+        async def local_lane() -> None:
+            for group in local:
+                await one(group)
+
+        # A TaskGroup: one failing or cancelled step stops its siblings instead of orphaning them.
+        async with asyncio.TaskGroup() as steps:
+            steps.create_task(local_lane())
+            for group in hosted:
+                steps.create_task(bounded(group))
+        return [results[g.index] for g in groups]
 
     async def map_group(self, group: MapGroup, sections: Sequence[Section]) -> MapResult:
         members = [sections[i] for i in group.section_indexes]

@@ -94,7 +94,8 @@ class SummaryWorker:
                 await self._loop_task
             self._loop_task = None
         for job_id, task in list(self._running.items()):
-            if job_id not in self._announcing:  # an ended job finishes announcing; cancelling it loses the news
+            # An ended job finishes announcing; cancelling it would lose the news.
+            if job_id not in self._announcing:
                 task.cancel()
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
