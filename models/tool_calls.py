@@ -129,8 +129,14 @@ def _whole_call(text: str) -> ToolCall | None:
     body = text.strip()
     if body.startswith("```"):
         body = body.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
-    call = _parse_block(body)
-    return call if call.name else None
+    # Qwen 2.5's template shows the format as `{{"name": ..., "arguments": ...}}` (a literal string
+    # inside a Jinja expression); Qwen-Coder-1.5B was seen copying the opening braces.
+    candidates = [body, body[1:], body[1:-1]] if body.startswith("{{") else [body]
+    for candidate in candidates:
+        call = _parse_block(candidate)
+        if call.name:
+            return call
+    return None
 
 
 def _tag_prefix_length(text: str) -> int:

@@ -150,15 +150,26 @@ async def test_broken_json_from_the_model_is_an_invalid_call_not_a_crash() -> No
     assert "not valid" in hosted.requests[1].messages[-1].content
 
 
-async def test_a_repeated_identical_call_stops_the_loop() -> None:
+async def test_a_repeated_identical_call_stops_the_loop_with_a_clear_message() -> None:
     echo = tool("lookup", "same answer")
     # Key order and spacing do not make a call different.
-    hosted = QueueModel(
-        call("lookup", _raw='{"expression": "a"}'), call("lookup", _raw='{ "expression":"a" }'), kind="hosted"
-    )
+    first, again = call("lookup", _raw='{"expression": "a"}'), call("lookup", _raw='{ "expression":"a" }')
+    # After the stop, one last round without tools; this model still asks for the tool.
+    hosted = QueueModel(first, again, again, kind="hosted")
     run = await drive(hosted, [echo])
     assert run.report.termination == "repeated_call" and "same tool" in run.report.message
-    assert len(echo.runs) == 1 and len(hosted.requests) == 2
+    assert len(echo.runs) == 1 and len(hosted.requests) == 3
+    final = hosted.requests[2]
+    assert final.tools == () and final.messages[-1].role == "tool"  # the unanswered round is dropped
+
+
+async def test_after_a_repeated_call_the_model_answers_from_the_results_it_has() -> None:
+    echo = tool("lookup", "42")
+    again = call("lookup", expression="a")
+    hosted = QueueModel(call("lookup", expression="a"), again, "The answer is 42.", kind="hosted")
+    run = await drive(hosted, [echo])
+    assert run.report.termination == "repeated_call" and run.report.message == ""
+    assert run.text == "The answer is 42." and len(echo.runs) == 1
 
 
 async def test_the_loop_stops_at_max_steps() -> None:

@@ -113,3 +113,12 @@ def test_the_chat_template_gets_tool_call_arguments_as_an_object() -> None:
     assert rendered["function"]["arguments"] == {"x": 1}
     broken = message.model_copy(update={"tool_calls": (ToolCall(id="2", name="c", arguments="{oops"),)})
     assert template_message(broken)["tool_calls"][0]["function"]["arguments"] == "{oops"
+
+
+def test_the_double_braces_of_qwens_format_line_are_read_as_one_call() -> None:
+    # Qwen2.5-Coder-1.5B's second answer here, copying the template's `{{"name": ...}}` line.
+    seen = '{{"name": "calculator", "arguments": {"expression": "1+1"}}'
+    for written in [seen, '{{"name": "calculator"}}']:
+        parser = ToolCallText(["calculator"])
+        assert feed_all(parser, [written]) == ""
+        assert [c.name for c in parser.calls()] == ["calculator"]

@@ -129,6 +129,7 @@ class _Progress:
     tokens: int = 0
     steps: int = 0
     result_tier: Tier | None = None
+    answered_after_stop: bool = False
 
 
 class ToolLoop:
@@ -174,6 +175,9 @@ class ToolLoop:
                         yield event
                 if stop is not None:
                     termination = stop
+                    if stop == "repeated_call":
+                        async for event in self._answer_without_tools(round_, progress):
+                            yield event
                     break
         finally:
             report = self._report(progress, termination)
@@ -206,6 +210,21 @@ class ToolLoop:
                 yield event
         if calls:
             progress.messages.append(ChatMessage(role="assistant", content=text, tool_calls=tuple(calls)))
+
+    async def _answer_without_tools(self, round_: ModelRound, progress: _Progress) -> AsyncIterator[object]:
+        """After a repeated call, one last round with no tools on offer, so the model answers from
+        the results it already has (small local models tend to ask again instead). The round that
+        repeated itself is dropped: its calls have no results, which the OpenAI API refuses."""
+        last = max(i for i, message in enumerate(progress.messages) if message.tool_calls)
+        del progress.messages[last:]
+        decision = progress.decision
+        request = RoundRequest(tuple(progress.messages), (), decision.route, decision.tier)
+        async for event in round_(request):
+            if isinstance(event, StreamEnd):
+                progress.tokens += event.usage.total_tokens
+                progress.answered_after_stop = bool(event.text.strip())
+            elif not isinstance(event, ToolCallEvent):  # none were offered: a call now is ignored
+                yield event
 
     async def _calls(
         self, calls: list[ToolCall], turn: LoopTurn, progress: _Progress
@@ -247,6 +266,7 @@ class ToolLoop:
             records=tuple(progress.records),
             tokens=progress.tokens,
             result_tier=progress.result_tier,
+            answered_after_stop=progress.answered_after_stop,
         )
 
     def _notify_call(self, record: ToolCallRecord, turn: LoopTurn) -> None:

@@ -31,8 +31,7 @@ STOP_MESSAGES: dict[Termination, str] = {
     "wall_time": "I stopped using tools because this message took too long.",
     "token_budget": "I stopped using tools because this message used its token budget.",
     "repeated_call": (
-        "I stopped because the same tool was about to be called again with the same arguments; "
-        "its earlier result is above."
+        "I stopped because the same tool was about to be called again with the same arguments."
     ),
     "invalid_arguments": "I stopped because a tool was called twice with arguments it cannot accept.",
     "model_error": "The model could not continue after a tool call.",
@@ -90,7 +89,10 @@ class LoopReport:
     records: tuple[ToolCallRecord, ...]
     tokens: int
     result_tier: Tier | None = None
+    # The model answered in a last round without tools after the loop stopped (repeated call):
+    # its answer stands and needs no stop message.
+    answered_after_stop: bool = False
 
     @property
     def message(self) -> str:
-        return STOP_MESSAGES.get(self.termination, "")
+        return "" if self.answered_after_stop else STOP_MESSAGES.get(self.termination, "")
