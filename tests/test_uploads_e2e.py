@@ -82,9 +82,11 @@ async def test_upload_summary_and_follow_up_with_per_page_routing(
         embedder=shared_onnx_embedder(),
     )
     hosted = HostedModel(SERVER_MODEL_ALIAS, hosted_settings, count_tokens=local_llama_model.count_tokens)
+    # One map step per page (no batching) and two hosted steps at a time: the public pages'
+    # steps reach the proxy concurrently while the regulated page's runs on the local model.
     uploads = UploadSettings(
         map_input_tokens=350, map_answer_tokens=96, reduce_answer_tokens=80, structured_reasks=0,
-        progress_interval_s=1.0, poll_interval_s=0.1,
+        progress_interval_s=1.0, poll_interval_s=0.1, batch_map_tokens=0, hosted_map_concurrency=2,
     )  # fmt: skip
     service = build_upload_service(
         settings=uploads, parsing=settings.knowledge.parsing, engine=engine, data_dir=data_dir,
