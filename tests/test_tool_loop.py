@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from assistant.tools.base import ToolSpec
-from assistant.tools.loop import LoopFinished, LoopTurn, ToolFinished, ToolLimits, ToolLoop, ToolStarted
+from assistant.tools.loop import (
+    ANSWER_NOW,
+    LoopFinished,
+    LoopTurn,
+    ToolFinished,
+    ToolLimits,
+    ToolLoop,
+    ToolStarted,
+)
 from assistant.tools.records import LoopReport, ToolCallRecord
 from assistant.tools.rounds import RoutedRound
 from assistant.tools.runner import ToolRunner
@@ -160,7 +168,9 @@ async def test_a_repeated_identical_call_stops_the_loop_with_a_clear_message() -
     assert run.report.termination == "repeated_call" and "same tool" in run.report.message
     assert len(echo.runs) == 1 and len(hosted.requests) == 3
     final = hosted.requests[2]
-    assert final.tools == () and final.messages[-1].role == "tool"  # the unanswered round is dropped
+    # The unanswered round is dropped; the model is asked plainly for an answer.
+    assert final.tools == () and [m.role for m in final.messages[-2:]] == ["tool", "user"]
+    assert final.messages[-1].content == ANSWER_NOW
 
 
 async def test_after_a_repeated_call_the_model_answers_from_the_results_it_has() -> None:

@@ -35,6 +35,9 @@ from routing.tiers import Route, Tier, highest
 log = logging.getLogger(__name__)
 
 
+ANSWER_NOW = "Answer my question now, using the tool results above. Do not call a tool."
+
+
 @dataclass(frozen=True, slots=True)
 class ToolLimits:
     """Per-turn bounds (from `ToolSettings`)."""
@@ -218,7 +221,10 @@ class ToolLoop:
         last = max(i for i, message in enumerate(progress.messages) if message.tool_calls)
         del progress.messages[last:]
         decision = progress.decision
-        request = RoundRequest(tuple(progress.messages), (), decision.route, decision.tier)
+        # Small local models read a tool result as the user's words ("Thank you for providing the
+        # answer."): say plainly what is wanted now.
+        nudge = ChatMessage(role="user", content=ANSWER_NOW)
+        request = RoundRequest((*progress.messages, nudge), (), decision.route, decision.tier)
         async for event in round_(request):
             if isinstance(event, StreamEnd):
                 progress.tokens += event.usage.total_tokens
