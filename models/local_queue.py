@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -37,6 +38,8 @@ from models.base import ChatModel, ChatRequest, ModelBusy, ModelWrapper, StreamE
 from models.settings import LocalModelSettings
 
 J = TypeVar("J")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 TicketState = Literal["waiting", "running", "done", "withdrawn"]
 
 # How much a new measurement moves the average job time (the rest is history).
@@ -284,7 +287,7 @@ class FairQueue(Generic[J]):
                 break
             ticket.state, ticket.started_at = "running", self._clock()
             self._running.append(ticket)
-            ticket.on_start(ticket)
+            _safely(ticket.on_start, ticket)
         self._tell_watchers()
 
     def _tell_watchers(self) -> None:
@@ -296,7 +299,7 @@ class FairQueue(Generic[J]):
             for watcher in list(watchers):
                 if self._last_told.get(id(watcher), ...) != place:
                     self._last_told[id(watcher)] = place
-                    watcher(place)
+                    _safely(watcher, place)
 
     def _place_of(
         self, requester: str, order: list[Ticket[J]], estimates: dict[int, float]
@@ -366,6 +369,14 @@ def server_queue(settings: LocalModelSettings) -> FairQueue[ChatRequest]:
         max_wait_s=settings.queue_max_wait_s,
         max_waiting=settings.queue_size,
     )
+
+
+def _safely(callback: Callable[[T], object], argument: T) -> None:
+    """A callback's failure is its own: it must never break the queue for everyone else."""
+    try:
+        callback(argument)
+    except Exception:
+        log.exception("a queue callback failed")
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -7,11 +7,12 @@ the queue's decision, not a race.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from models.base import ModelBusy
-from models.local_queue import FairQueue, QueuePlace, QueueTooLong, Ticket
+from models.base import ChatMessage, ChatRequest, ModelBusy, StreamEnd, StreamEvent, TextDelta, Usage, collect
+from models.local_queue import FairQueue, QueuedModel, QueuePlace, QueueTooLong, Ticket
 
 
 class Clock:
@@ -214,3 +215,73 @@ async def test_places_stream_to_a_coroutine_on_its_own_loop() -> None:
     worker.serve_next()  # b starts
     await asyncio.wait_for(listening, timeout=5)
     assert [p.position if p else None for p in heard] == [1, None]
+
+
+def test_a_failing_watcher_does_not_break_the_queue_for_others() -> None:
+    queue, worker = make()
+    worker.submit("a-1", "a")
+    worker.submit("b-1", "b")
+    worker.submit("c-1", "c")
+    calls: list[QueuePlace | None] = []
+
+    def breaks_after_the_first_call(place: QueuePlace | None) -> None:
+        calls.append(place)
+        if len(calls) > 1:
+            raise RuntimeError("the watcher's loop is gone")
+
+    heard: list[QueuePlace | None] = []
+    queue.watch("c", breaks_after_the_first_call)
+    queue.watch("c", heard.append)
+    worker.serve_all()
+    assert worker.started == ["a-1", "b-1", "c-1"]
+    assert len(calls) == 3 and [p.position if p else None for p in heard] == [2, 1, None]
+
+
+class GatedModel:
+    """An inner model whose answers wait for the test to open their gate; counts who is inside."""
+
+    name, kind, context_window = "gated", "local", 1024
+
+    def __init__(self) -> None:
+        self.inside: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        who = request.requester or "?"
+        self.inside.append(who)
+        await self.gates.setdefault(who, asyncio.Event()).wait()
+        yield TextDelta(who)
+        yield StreamEnd(model="gated", kind="local", usage=Usage(), finish_reason="stop", latency_ms=1.0)
+
+
+def asking(user: str) -> ChatRequest:
+    return ChatRequest.of([ChatMessage(role="user", content="hi")], requester=user)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("never got there")
+
+
+async def test_a_queued_model_lets_slots_in_and_a_cancelled_wait_frees_its_place() -> None:
+    inner = GatedModel()
+    queue: FairQueue[ChatRequest] = FairQueue(slots=2)
+    model = QueuedModel(inner, queue)  # type: ignore[arg-type]
+    turns = {user: asyncio.create_task(collect(model.stream(asking(user)))) for user in ("a", "b", "c", "d")}
+    await until(lambda: queue.waiting == 2 and len(inner.inside) == 2)
+    assert inner.inside == ["a", "b"]
+    turns["c"].cancel()  # c stops waiting: d moves up and takes the next free slot
+    await until(lambda: queue.waiting == 1)
+    inner.gates["a"].set()
+    assert (await turns["a"]).text == "a"
+    await until(lambda: inner.inside == ["a", "b", "d"])
+    for user in ("b", "d"):
+        inner.gates[user].set()
+        assert (await turns[user]).text == user
+    assert queue.running == 0 and queue.waiting == 0
