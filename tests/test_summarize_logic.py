@@ -10,7 +10,7 @@ import pytest
 from assistant.pipeline import ModelSet
 from assistant.uploads.citing import attach_ref, normalize_ref, strip_markers
 from assistant.uploads.plan import MapGroup, build_excerpt, plan_groups
-from assistant.uploads.rendering import md_escape, render_summary
+from assistant.uploads.rendering import md_escape, receipt_writers, render_summary, split_summary
 from assistant.uploads.routed_calls import TierRouter
 from assistant.uploads.settings import UploadSettings
 from assistant.uploads.summarize import MapResult, Summarizer
@@ -317,3 +317,29 @@ async def test_a_resumed_job_runs_only_the_steps_it_had_not_finished() -> None:
     mapped = [r for r in hosted.requests if "<document>" in r.messages[-1].content]
     assert len(mapped) == 2  # the one map_group call above, then only group 1
     assert "[p. 2]" in mapped[-1].messages[-1].content
+
+
+async def test_the_receipt_says_who_actually_wrote_each_section() -> None:
+    local = FunctionModel(echo_points, name="local-fake", kind="local")
+    hosted = FunctionModel(echo_points, name="hosted-fake", kind="hosted")
+    s, _ = summarizer(local, [hosted])
+    secs = sections()
+    summary, _, _ = await run(s, secs, [Tier.PUBLIC, Tier.INTERNAL, Tier.REGULATED])
+    text = render_summary(summary, display_name="a.pdf", pages=3, local_model="local-fake", sections=secs)
+    facts = split_summary(text).receipt
+    assert (facts["steps_hosted"], facts["steps_local"], facts["steps_quote"]) == (2, 1, 0)
+    said = receipt_writers(facts, "regulated")
+    assert "hosted model, personal data pseudonymized (2 of 3 sections)" in said
+    assert "local-fake on this machine (1 of 3 sections)" in said
+    assert "nothing left" not in said
+
+    s, _ = summarizer(FunctionModel(echo_points, name="local-fake", kind="local"))
+    summary, _, _ = await run(s, secs, [Tier.PUBLIC, Tier.PUBLIC, Tier.REGULATED])
+    facts = split_summary(
+        render_summary(summary, display_name="a.pdf", pages=3, local_model="x", sections=secs)
+    ).receipt
+    assert facts["steps_hosted"] == 0 and receipt_writers(facts, "regulated").endswith(
+        "nothing left this machine"
+    )
+    # A summary stored before the counts existed keeps the old wording.
+    assert "may go to a hosted model" in receipt_writers({"local_model": "x"}, "public")

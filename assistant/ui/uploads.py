@@ -25,7 +25,7 @@ from chainlit.session import WebsocketSession
 
 from assistant.uploads.intake import IncomingFile
 from assistant.uploads.jobs import JobView
-from assistant.uploads.rendering import StoredSummary, md_escape, split_summary
+from assistant.uploads.rendering import StoredSummary, md_escape, receipt_writers, split_summary
 from assistant.uploads.service import UploadService
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,7 @@ def summary_receipt(job: JobView, stored: StoredSummary) -> str:
     """The summary's privacy receipt: tier, where it was written, never any value from the file."""
     facts = stored.receipt
     tier = str(facts.get("tier", job.tier))
-    local = str(facts.get("local_model", "")) or "the private local model"
-    if tier == "regulated":
-        where = f"{local}, on this machine; nothing left it"
-    else:
-        where = f"{local} on this machine; non-regulated parts may go to a hosted model, pseudonymized"
+    where = receipt_writers(facts, tier)
     lines = [
         f"- **Tier:** `{tier}`",
         f"- **Document:** {md_escape(job.display_name)}",

@@ -72,8 +72,33 @@ def _trailer(summary: Summary, sections: Sequence[Section], local_model: str) ->
         "overview_by": summary.overview_by or "",
         "local_model": local_model,
         "model_calls": summary.model_calls,
+        # What actually happened, not what the route allowed: sections per writer.
+        **{f"steps_{kind}": summary.step_writers.count(kind) for kind in ("hosted", "local", "quote")},
     }
     return {"pages": {ref: "\n\n".join(parts) for ref, parts in texts.items()}, "receipt": receipt}
+
+
+def receipt_writers(facts: dict[str, str | int], tier: str) -> str:
+    """Who wrote a summary, for its receipt: counted from the steps that ran, never the route alone."""
+    local = str(facts.get("local_model", "")) or "the private local model"
+    if "steps_hosted" not in facts:  # a summary stored before the counts were kept
+        if tier == "regulated":
+            return f"{local}, on this machine; nothing left it"
+        return f"{local} on this machine; non-regulated parts may go to a hosted model, pseudonymized"
+    counts = {kind: int(facts.get(f"steps_{kind}", 0)) for kind in ("hosted", "local", "quote")}
+    total = sum(counts.values())
+    wording = {
+        "local": f"{local} on this machine",
+        "hosted": "the hosted model, personal data pseudonymized",
+        "quote": "quoted from the document",
+    }
+    parts = [f"{wording[k]} ({n} of {total} sections)" for k, n in counts.items() if n]
+    overview = facts.get("overview_by")
+    if overview in ("local", "hosted"):
+        parts.append(f"overview by {'the hosted model' if overview == 'hosted' else local}")
+    if not counts["hosted"] and overview != "hosted":
+        parts.append("nothing left this machine")
+    return "; ".join(parts)
 
 
 def split_summary(stored: str) -> StoredSummary:

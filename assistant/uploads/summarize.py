@@ -78,6 +78,8 @@ class Summary(BaseModel):
     map_steps: int
     model_calls: int
     excerpted: bool
+    # Who wrote each map step's points, in order: "local", "hosted" or "quote" (for the receipt).
+    step_writers: tuple[str, ...] = ()
 
     @property
     def refs(self) -> set[str]:
@@ -113,6 +115,7 @@ class Summarizer:
         return Summary(
             title=title, tier=tier, overview=overview, overview_by=overview_by, points=points,
             map_steps=len(groups), model_calls=self._router.calls_made, excerpted=excerpted,
+            step_writers=tuple(result.written_by for result in results),
         )  # fmt: skip
 
     # -- map ---------------------------------------------------------------------------------
