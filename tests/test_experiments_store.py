@@ -275,3 +275,39 @@ def test_admin_creates_and_stops_experiments_from_the_console(console: str, traf
         f"{console}/admin/experiments/k-test/stop", cookies=admin, data={"csrf_token": token.group(1)}
     )
     assert stop.status_code == 303 and store.running("document_qa") is None
+
+
+def test_thumbs_belong_to_the_turn_whose_answer_they_rate(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.governance.chat_history import ChatHistory
+    from assistant.governance.tables import ExperimentTurnRow
+
+    engine = create_db_engine(GovernanceSettings(), tmp_path)
+    migrate(engine)
+    store, history = ExperimentStore(engine), ChatHistory(engine)
+    store.create(prompt_ab(), created_by="admin")
+    start = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+    def turn(second: int) -> None:
+        begun = start + timedelta(seconds=second)
+        store.record_turn(
+            ExperimentTurnRow(
+                experiment_id="prompt-ab", variant="control", user_id="u", thread_id="t", started_at=begun,
+                ended_at=begun + timedelta(seconds=2), outcome="ok",
+            )
+        )  # fmt: skip
+
+    def rate(step: str, second: int, value: int) -> None:
+        stamp = (start + timedelta(seconds=second)).replace(tzinfo=None).isoformat() + "Z"
+        assert history.upsert_step({"id": step, "threadId": "t", "createdAt": stamp}, "u")
+        history.upsert_feedback(step_id=step, value=value, comment=None, requester="u", feedback_id=None)
+
+    turn(0)
+    turn(10)
+    rate("answer-1", 2, 0)  # stamped when the first answer was sent
+    rate("answer-2", 11, 1)  # stamped while the second answer streamed
+    rate("later", 300, 1)  # an answer long after the last recorded turn (experiment stopped): no one's
+    rate("before", -60, 1)  # an answer from before the experiment: no one's
+    assert [f.thumbs for f in store.turn_facts("prompt-ab")] == [0, 1]
+    engine.dispose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -27,6 +27,9 @@ from assistant.governance.tables import (
     as_utc,
     utcnow,
 )
+
+# How long after its turn ends an answer message may be stamped (the UI sends it at the end).
+MESSAGE_SLACK = timedelta(seconds=30)
 
 
 class ExperimentError(ValueError):
@@ -130,23 +133,35 @@ def _thumbs_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> dict
     by_thread: dict[str, list[ExperimentTurnRow]] = defaultdict(list)
     for row in rows:
         by_thread[row.thread_id].append(row)
-    if not by_thread:
+    if not rows:
         return {}
+    threads = select(ExperimentTurnRow.thread_id).where(
+        ExperimentTurnRow.experiment_id == rows[0].experiment_id, ExperimentTurnRow.replay == rows[0].replay
+    )
     feedback = session.exec(
         select(ChatFeedback.value, ChatStep.created_at, ChatFeedback.thread_id)
         .join(ChatStep, col(ChatStep.id) == col(ChatFeedback.step_id))
-        .where(col(ChatFeedback.thread_id).in_(list(by_thread)))
+        .where(col(ChatFeedback.thread_id).in_(threads))
     ).all()
     thumbs: dict[int | None, int] = {}
     for value, step_created, thread_id in feedback:
-        created = _parse_time(step_created)
-        if created is None:
-            continue
-        earlier = [r for r in by_thread[thread_id] if as_utc(r.started_at) <= created]
-        turn = earlier[-1] if earlier else None
+        turn = _turn_of_message(by_thread[thread_id], _parse_time(step_created))
         if turn is not None:
             thumbs[turn.id] = int(value)
     return thumbs
+
+
+def _turn_of_message(
+    turns: Sequence[ExperimentTurnRow], created: datetime | None
+) -> ExperimentTurnRow | None:
+    """The turn whose answer message this is: the last one started before the message was stamped,
+    if it ended no more than `MESSAGE_SLACK` before (a later, unrecorded turn's answer is no one's)."""
+    if created is None:
+        return None
+    earlier = [turn for turn in turns if as_utc(turn.started_at) <= created]
+    if not earlier or created > as_utc(earlier[-1].ended_at) + MESSAGE_SLACK:
+        return None
+    return earlier[-1]
 
 
 def _parse_time(text: str) -> datetime | None:
