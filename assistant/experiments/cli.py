@@ -123,8 +123,11 @@ def eval_corrections() -> None:
 @click.option("--variants", required=True, help="Comma-separated variant names, e.g. a,b.")
 @click.option("--experiment", "experiment_id", default=None, help="Default: the newest one with them.")
 @click.option("--min-n", type=click.IntRange(min=1), default=MIN_N, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def eval_replay(questions: Path, variants: str, experiment_id: str | None, min_n: int, as_json: bool) -> None:
+def eval_replay(
+    questions: Path, variants: str, experiment_id: str | None, min_n: int, limit: int | None, as_json: bool
+) -> None:
     """Run QUESTIONS.jsonl ({"question": ..., "follow_ups": [...]}) through each variant with the
     real pipeline, as the replay principal (no user, chat or ticket is touched; audit says replay)."""
     from assistant.experiments.replay import read_questions, replay
@@ -137,7 +140,7 @@ def eval_replay(questions: Path, variants: str, experiment_id: str | None, min_n
     services = build_services(load_settings())
     try:
         metrics = asyncio.run(
-            replay(services, experiment, names, read_questions(questions), store=store, min_n=min_n)
+            replay(services, experiment, names, read_questions(questions)[:limit], store=store, min_n=min_n)
         )
     finally:
         services.close()
