@@ -318,6 +318,16 @@ async def test_a_resumed_job_runs_only_the_steps_it_had_not_finished() -> None:
     assert len(mapped) == 2  # the one map_group call above, then only group 1
     assert "[p. 2]" in mapped[-1].messages[-1].content
 
+    # A step stored under an older plan (other pages at the same index) is redone, not trusted.
+    batched = plan_groups(secs, [Tier.PUBLIC, Tier.PUBLIC], 12, fill_tokens=900, count_tokens=words)
+    assert len(batched) == 1 and batched[0].refs == ("p. 1", "p. 2")
+    await s.summarize(
+        title="Aurora", sections=secs, groups=batched, meta_tier=Tier.PUBLIC, finished={0: first},
+        progress=progress, step_done=step_done,
+    )  # fmt: skip
+    mapped = [r for r in hosted.requests if "<document>" in r.messages[-1].content]
+    assert len(mapped) == 3 and "[p. 1]" in mapped[-1].messages[-1].content
+
 
 async def test_the_receipt_says_who_actually_wrote_each_section() -> None:
     local = FunctionModel(echo_points, name="local-fake", kind="local")
