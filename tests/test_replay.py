@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,25 @@ def test_replay_runs_each_variant_without_touching_users(data_dir: Path, tmp_pat
     assert threads == [] and tickets == []
     assert len(rows) == 8 and all(row.replay for row in rows)
     assert ExperimentStore(engine).turn_facts("prompt-ab") == []  # live figures are not mixed with replay
+
+
+def test_eval_replay_command_with_the_bundled_model(data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The command end to end on the real small local model: only the shape of what it prints is
+    asserted (what a real model writes is not)."""
+    monkeypatch.setenv("CONFIDANTE_KNOWLEDGE__ENABLED", "false")
+    monkeypatch.setenv("CONFIDANTE_MODELS__LOCAL__MAX_TOKENS", "8")
+    runner = CliRunner()
+    created = runner.invoke(
+        main,
+        ["experiments", "create", "ab", "--variant", "a:0.5", "--variant", "b:0.5:prompt=chat-v2-concise"],
+    )
+    assert created.exit_code == 0, created.output
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "Say hello"}\n{"question": "Name a colour"}\n', encoding="utf-8")
+    result = runner.invoke(main, ["eval", "replay", str(path), "--variants", "a,b", "--min-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "experiment ab (chat), replay of q.jsonl" in result.output
+    assert re.search(r"a \(2 turns\)\s+b \(2 turns\)", result.output)
+    assert re.search(r"Tokens per query\s+\d+ \(\d+–\d+, n=2\)\s+\d+ \(\d+–\d+, n=2\)", result.output)
+    missing = runner.invoke(main, ["eval", "replay", str(path), "--variants", "a,zzz"])
+    assert missing.exit_code != 0 and "No experiment has the variants a, zzz" in missing.output
