@@ -124,8 +124,13 @@ class NameGazetteer:
         stop_words: Iterable[str] = (),
         *,
         lone_surnames: Iterable[str] = (),
+        world_given: Iterable[str] = (),
     ) -> None:
-        self.given = frozenset(given)
+        # Lower-case text has no capitals to go on: there only the census and our own list count
+        # ("floor" and "bake" are a Dutch given name and a surname somewhere, and ordinary words).
+        self.core_given = frozenset(given)
+        self.core_surnames = frozenset(surnames)
+        self.given = self.core_given | frozenset(world_given)
         # Surnames with no frequent English word among them: these count alone ("the Sokolov
         # novel"); the census tail ("Singer", "Standard") only ends a run that is a name.
         self.lone_surnames = frozenset(lone_surnames)
@@ -140,11 +145,15 @@ class NameGazetteer:
         files = resources.files(GAZETTEER_PACKAGE)
         given = [name for file in _FIRST_FILES for name in _census_names(files.joinpath(file).read_text())]
         data = resources.files(_DATA_PACKAGE)
-        for name in (WORLD_GIVEN_NAMES_FILE, LOCALE_GIVEN_NAMES_FILE):
-            given += _word_list(data.joinpath(name).read_text("utf-8"))
+        given += _word_list(data.joinpath(WORLD_GIVEN_NAMES_FILE).read_text("utf-8"))
         surnames = _census_names(files.joinpath(_LAST_FILE).read_text(), limit=_SURNAME_RANK_LIMIT)
-        world_surnames = _word_list(data.joinpath(LOCALE_SURNAMES_FILE).read_text("utf-8"))
-        return cls(given, surnames, STOP_WORDS, lone_surnames=world_surnames)
+        return cls(
+            given,
+            surnames,
+            STOP_WORDS,
+            lone_surnames=_word_list(data.joinpath(LOCALE_SURNAMES_FILE).read_text("utf-8")),
+            world_given=_word_list(data.joinpath(LOCALE_GIVEN_NAMES_FILE).read_text("utf-8")),
+        )
 
     def is_given(self, word: str) -> bool:
         key = word.casefold()
@@ -153,6 +162,11 @@ class NameGazetteer:
     def is_surname(self, word: str) -> bool:
         key = word.casefold()
         return key in self.surnames and key not in COMMON_WORDS
+
+    def is_core_name(self, word: str, *, surname: bool) -> bool:
+        """In the census lists or our own given names (not the world lists)."""
+        key = word.casefold()
+        return key in (self.core_surnames if surname else self.core_given) and key not in COMMON_WORDS
 
     def is_lone_surname(self, word: str) -> bool:
         key = word.casefold()
@@ -283,10 +297,12 @@ def _score_run(
 def _score_lone_word(word: NameToken, text: str, gazetteer: NameGazetteer) -> float | None:
     """A lone proper noun that is a known given name, or a known surname inside a sentence
     ("Unlike the Sokolov novel"); at a sentence start a capitalised surname is too often an
-    ordinary word ("Price", "Ward") to count alone."""
-    if word.pos != "PROPN" or word.entity == "ORG":
+    ordinary word ("Price", "Ward") to count alone. spaCy's small model calls many unknown
+    capitalised words ORG: that vetoes a given name ("Ask Alexa") but not a surname of the world
+    list, which holds no English word."""
+    if word.pos != "PROPN":
         return None
-    if gazetteer.is_given(word.text):
+    if gazetteer.is_given(word.text) and word.entity != "ORG":
         return LONE_GIVEN_NAME_SCORE
     if gazetteer.is_lone_surname(word.text) and not _sentence_initial(word, text):
         return LONE_SURNAME_SCORE
@@ -529,12 +545,12 @@ def _lower_case_full_names(text: str, gazetteer: NameGazetteer) -> list[tuple[in
     words = list(_LOWER_WORD.finditer(text))
     found = []
     for index, given in enumerate(words):
-        if not gazetteer.is_given(given.group()) or given.group() in gazetteer.stop_words:
+        if not gazetteer.is_core_name(given.group(), surname=False) or given.group() in gazetteer.stop_words:
             continue
         for surname in words[index + 1 : index + 3]:
             if (
                 _MIDDLE_INITIAL.fullmatch(text, given.end(), surname.start())
-                and gazetteer.is_surname(surname.group())
+                and gazetteer.is_core_name(surname.group(), surname=True)
                 and surname.group() not in gazetteer.stop_words
             ):
                 found.append((given.start(), surname.end()))

@@ -56,6 +56,13 @@ _FIRST_PERSON_PLACE = re.compile(
     r"(?i)\b(?:i|we)(?:'m| am| are|'re)? (?:\w+ ){0,2}?(?:live|living|lived|from|born|grew up|"
     r"moved|moving|relocat\w*|reside\w*|based|staying)\b[^.!?\n]{0,40}$"
     r"|\b(?:my|our) (?:home ?town|home|address|birthplace|place of birth|city|village)\b[^.!?\n]{0,30}$"
+    # Where the writer is right now: "I'm in Hernani, at the conference".
+    r"|\b(?:i'm|i am|we're|we are) (?:currently |now |still )?(?:in|at)\s+$"
+    # Where someone else lives or comes from: "She moved here from Iceland", "my friend lives in
+    # Harburg", "Mr. Kozlowski flew to Suurkula".
+    r"|\b(?:he|she|they|my \w+|our \w+|his \w+|her \w+)(?:'s| is| was| has| had)? (?:\w+ ){0,2}?"
+    r"(?:lives|lived|living|moved|moving|relocated|resides|resided|grew up|was born|flew|is from|"
+    r"comes from|came from|is based)\b[^.!?\n]{0,30}$"
 )
 
 

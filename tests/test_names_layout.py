@@ -119,3 +119,13 @@ def test_world_name_lists_are_loaded_and_keep_english_words_out() -> None:
     assert gazetteer.is_lone_surname("Nieminen")
     assert not gazetteer.is_lone_surname("Baby")
     assert not gazetteer.is_lone_surname("Standard")
+
+
+def test_world_surname_counts_even_where_spacy_says_org() -> None:
+    gazetteer = NameGazetteer(given=["alexa"], surnames=[], lone_surnames=["sokolov"])
+    text = "Unlike the Sokolov novel, ask Alexa"
+    words = [
+        ("Unlike", "", ""), ("the", "", ""), ("Sokolov", "PROPN", "ORG"), ("novel", "", ""),
+        (",", "", ""), ("ask", "", ""), ("Alexa", "PROPN", "ORG"),
+    ]  # fmt: skip
+    assert _values(text, find_names(text, _tokens(words, text), gazetteer)) == ["Sokolov"]
