@@ -338,6 +338,8 @@ class KnowledgeBase:
     def search(
         self, query: str, principal: Principal, k: int = 5, *, rerank: bool | None = None
     ) -> list[RetrievedChunk]:
+        if self.store.count() == 0:  # nothing ingested: no query embedding, no vector search
+            return []
         return self.retriever.search(query, principal, k, rerank=rerank)
 
     def grounded_messages(
