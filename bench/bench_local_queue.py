@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.browser.app_server import AppServer  # noqa: E402
 from tests.support.chat_socket import ChatSocket, sign_in  # noqa: E402
-from tests.support.servers import LlamaServer, bundled_gguf  # noqa: E402
-from tests.test_local_server_parallel import llama_server_binary  # noqa: E402
+from tests.support.parallel_server import ParallelLlamaServer  # noqa: E402
+from tests.support.servers import bundled_gguf  # noqa: E402
 
 QUESTIONS = (
     "Suggest a name for a team offsite.",
@@ -93,21 +93,15 @@ def _in_order(turns: list[Turn], questions: int) -> str:
     )
 
 
-def _private_server(parallel: int, root: Path) -> LlamaServer:
-    class Parallel(LlamaServer):
-        def command(self) -> list[str]:
-            return [
-                str(llama_server_binary()), "--model", str(self.model_path), "--alias", self.alias,
-                "--host", "127.0.0.1", "--port", str(self.port), "--parallel", str(parallel),
-                "--ctx-size", str(2048 * parallel), "--threads", "1", "--threads-batch", "1", "--no-webui",
-            ]  # fmt: skip
-
-    server = Parallel(bundled_gguf(), root / "llama-server.log", alias="private")
+def _private_server(parallel: int, root: Path) -> ParallelLlamaServer:
+    server = ParallelLlamaServer(
+        bundled_gguf(), root / "llama-server.log", alias="private", slots=parallel, n_ctx=2048
+    )
     server.start()
     return server
 
 
-def _environment(args: argparse.Namespace, private: LlamaServer | None) -> dict[str, str]:
+def _environment(args: argparse.Namespace, private: ParallelLlamaServer | None) -> dict[str, str]:
     env = {
         # Nothing hosted: every answer comes from the private model.
         "OPENAI_BASE_URL": "",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from models.base import ChatMessage, ChatRequest, StreamEnd, TextDelta
 from models.hosted import HostedModel
 from models.local_queue import FairQueue, QueuedModel, queue_of
 from models.settings import HostedModelSettings
-from tests.support.servers import LlamaServer, bundled_gguf
+from tests.support.parallel_server import ParallelLlamaServer, llama_server_binary
+from tests.support.servers import bundled_gguf
 
 pytestmark = pytest.mark.slow
 
@@ -30,40 +30,12 @@ SLOTS = 3
 ALIAS = "private-parallel"
 
 
-def llama_server_binary() -> Path:
-    """`make llama-server` puts it in the per-machine cache, named for the llama.cpp it came from."""
-    import llama_cpp
-
-    default = Path.home() / ".cache" / "confidante" / "bin" / f"llama-server-{llama_cpp.__version__}"
-    return Path(os.environ.get("CONFIDANTE_LLAMA_SERVER", default))
-
-
-class ParallelLlamaServer(LlamaServer):
-    """llama.cpp's own server (not llama-cpp-python's, which serves one request at a time)."""
-
-    def command(self) -> list[str]:
-        return [
-            str(llama_server_binary()),
-            "--model", str(self.model_path),
-            "--alias", self.alias,
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--parallel", str(SLOTS),
-            "--ctx-size", str(self.n_ctx * SLOTS),
-            "--threads", str(self.threads),
-            "--threads-batch", str(self.threads),
-            "--ignore-eos",
-            "--no-webui",
-        ]  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def parallel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParallelLlamaServer]:
     if not llama_server_binary().is_file():
         pytest.fail(f"no llama-server at {llama_server_binary()}: run `make llama-server` (or `make test`)")
-    server = ParallelLlamaServer(
-        bundled_gguf(), tmp_path_factory.mktemp("llama-parallel") / "server.log", alias=ALIAS
-    )
+    log_path = tmp_path_factory.mktemp("llama-parallel") / "server.log"
+    server = ParallelLlamaServer(bundled_gguf(), log_path, alias=ALIAS, slots=SLOTS, ignore_eos=True)
     server.start()
     try:
         yield server
