@@ -153,6 +153,7 @@ def check() -> None:
         raise SystemExit(2) from None
     if path is not None:
         click.echo(f"local model: {settings.models.local.name} ({path.name}, sha256 verified)")
+    _check_token_ner(settings)
     hosted = settings.models.hosted
     if hosted.configured:
         click.echo(
@@ -163,6 +164,22 @@ def check() -> None:
         click.echo("hosted model: not configured (every answer stays on this machine)")
     click.echo(f"data directory: {settings.data_dir}")
     _hint_first_admin(settings)
+
+
+def _check_token_ner(settings: Settings) -> None:
+    """The gate's name and address classifier (Rampart ONNX) is installed and matches its pins."""
+    from models.files import ModelFileError
+    from routing.token_ner import verify_model_files
+
+    if not settings.routing.token_ner_enabled:
+        click.echo("name/address classifier: disabled (routing.token_ner_enabled = false)")
+        return
+    try:
+        onnx_path, _ = verify_model_files(settings.routing)
+    except ModelFileError as exc:
+        click.echo(f"confidante: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"name/address classifier: Rampart ({onnx_path.name}, sha256 verified)")
 
 
 def _hint_first_admin(settings: Settings) -> None:

@@ -60,7 +60,7 @@ def _offline_email_recognizer() -> Any:
     import tldextract
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmailRecognizer(EmailRecognizer):
         """Presidio's e-mail recognizer, validating domains against the bundled suffix snapshot."""
 
         # No suffix-list URLs and no cache: tldextract uses the snapshot shipped in its package.
@@ -84,7 +84,7 @@ _MIN_PHONE_DIGITS = 7
 def _phone_recognizer() -> Any:
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    class DigitGatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
+    class DigitGatedPhoneRecognizer(PhoneRecognizer):
         """Presidio's phone recognizer, skipped on texts with too few digits to hold a number."""
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
@@ -100,7 +100,7 @@ def _gazetteer_name_recognizer() -> Any:
 
     gazetteer = default_gazetteer()
 
-    class GazetteerNameRecognizer(EntityRecognizer):  # type: ignore[misc]
+    class GazetteerNameRecognizer(EntityRecognizer):
         """Person names from the census gazetteer and capitalisation, over the same spaCy doc."""
 
         def load(self) -> None:
@@ -131,7 +131,7 @@ def build_analyzer(nlp: Language) -> AnalyzerEngine:
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import IpRecognizer, SpacyRecognizer, UsMbiRecognizer
 
-    class PreloadedSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+    class PreloadedSpacyNlpEngine(SpacyNlpEngine):
         """Presidio's spaCy engine over a pipeline we loaded and verified ourselves."""
 
         def __init__(self) -> None:

@@ -20,6 +20,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.files import locate_package_file, verify_file
@@ -319,16 +320,23 @@ def _classify(session: Any, tokenizer: Any, ids: Sequence[int]) -> tuple[list[st
     return [LABELS[int(i)] for i in best], [float(p) for p in probs]
 
 
-def _load(settings: RoutingSettings) -> tuple[Any, Any]:
-    import onnxruntime
-    from tokenizers import Tokenizer
-
+def verify_model_files(settings: RoutingSettings) -> tuple[Path, Path]:
+    """The installed ONNX graph and tokenizer, checked against their pinned sha256 digests.
+    Raises `ModelFileError` (missing package or file, wrong digest); loads nothing."""
     model_dir = settings.token_ner_model_dir
     onnx_path = locate_package_file(settings.token_ner_package, f"{model_dir}/{settings.token_ner_onnx_file}")
     tokenizer_path = locate_package_file(settings.token_ner_package, f"{model_dir}/tokenizer.json")
     allow = settings.allow_unpinned_token_ner
     verify_file(onnx_path, settings.token_ner_onnx_sha256, allow_unpinned=allow)
     verify_file(tokenizer_path, settings.token_ner_tokenizer_sha256, allow_unpinned=allow)
+    return onnx_path, tokenizer_path
+
+
+def _load(settings: RoutingSettings) -> tuple[Any, Any]:
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    onnx_path, tokenizer_path = verify_model_files(settings)
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
     tokenizer.no_truncation()
     tokenizer.no_padding()
