@@ -31,9 +31,11 @@ EmbedArray = Callable[[Sequence[str]], np.ndarray]
 
 
 def is_general_question(text: str) -> bool:
-    """A verdict the classifier may not give alone: a message with no content word, or a question
-    or how-to request with no disclosure cue ("How do I reset my password?"). The classifier reads
-    words, and such messages share the words of disclosures without disclosing anything."""
+    """A verdict the classifier may not give alone: a message with no content word, a question or
+    how-to request with no disclosure cue ("How do I reset my password?"), or a statement about a
+    form or policy that names no individual. The classifier reads words, and such messages share
+    the words of disclosures without disclosing anything (the name is kept for the policy's
+    `skip_general_questions` switch)."""
     return why_classifier_alone_cannot_flag(text) is not None
 
 
