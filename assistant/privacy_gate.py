@@ -16,6 +16,7 @@ from assistant.privacy import Restorer
 from assistant.settings import Settings
 from models.base import ChatRequest
 from routing.decision import GateDecision
+from routing.decision_memo import DecisionMemo
 from routing.gate import GateError, PiiSpan, SensitivityGate, build_gate
 from routing.pseudonymize import pseudonymize_request
 from routing.restore import StreamRestorer
@@ -54,9 +55,17 @@ class GatePrivacy:
     def __init__(self, gate: SensitivityGate) -> None:
         self.gate = gate
         self._spans = _SpanCache()
+        # The same text is often assessed again (a new thread's title, a resumed chat's history).
+        self._decisions = DecisionMemo()
 
     def assess(self, text: str, *, source: str) -> GateDecision:
-        return self.gate.classify(text, source=source)
+        policy = self.gate.policy
+        remembered = self._decisions.get(policy, source, text)
+        if remembered is not None:
+            return remembered
+        decision = self.gate.classify(text, source=source)
+        self._decisions.put(policy, source, text, decision)  # never one that failed closed
+        return decision
 
     def regulated_values(self, text: str) -> list[str]:
         """The values in `text` that the policy tiers as regulated (the answer's echo guard masks
