@@ -92,6 +92,13 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "DATE", "TIME"})
 _SENTENCE_END = frozenset('.!?"“”:;\n>|')
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-žß]+(?:[-'’][A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ]+)?$")
 _INITIAL = re.compile(r"^[A-ZÀ-ÖØ-Þ]\.?$")
+# Surname endings that ordinary English words do not have (patronymics, Slavic, Greek, Romanian,
+# Armenian, Georgian, Finnish, Basque ones), at least four letters before them.
+_SURNAME_ENDING = re.compile(
+    r"\w{4}(?:dóttir|dottir|sson|ović|ovic|ević|evic|vić|wicz|ewski|owski|ovski|evski|enko|chuk|"
+    r"czyk|ová|ovà|ský|ská|opoulos|poulos|akis|idis|escu|eanu|yan|yants|shvili|dze|ainen|äinen|"
+    r"onen|önen|inen|sdóttir|ovich|ovna|evich|evna|etxea|ov|ova|ev|eva)$"
+)
 
 GIVEN_NAME_RUN_SCORE = 0.85
 INITIAL_RUN_SCORE = 0.8
@@ -167,6 +174,13 @@ class NameGazetteer:
         """In the census lists or our own given names (not the world lists)."""
         key = word.casefold()
         return key in (self.core_surnames if surname else self.core_given) and key not in COMMON_WORDS
+
+    def is_foreign_surname(self, word: str) -> bool:
+        """A surname of the world list, or a capitalised word with a surname ending of a
+        language whose surnames English does not share ("-dóttir", "-ović", "-opoulos")."""
+        return self.is_lone_surname(word) or (
+            bool(_CAPITALISED.match(word)) and _SURNAME_ENDING.search(word) is not None
+        )
 
     def is_lone_surname(self, word: str) -> bool:
         key = word.casefold()
@@ -284,12 +298,14 @@ def _score_run(
         return GIVEN_NAME_RUN_SCORE
     if any(_INITIAL.match(token.text) for token in run):
         return INITIAL_RUN_SCORE
+    if words[0].text.casefold() in COMMON_WORDS:
+        return None
+    # A surname that is no English word ("Rościsław Dudek", "Ástríður Steinarsdóttir") makes a
+    # name even at a sentence start; a census surname there may be an ordinary word ("Price").
+    if gazetteer.is_foreign_surname(words[-1].text):
+        return SURNAME_RUN_SCORE
     plausible_start = not _sentence_initial(words[0], text) or _alone_on_line(text, run[0].start, run[-1].end)
-    if (
-        gazetteer.is_surname(words[-1].text)
-        and words[0].text.casefold() not in COMMON_WORDS
-        and plausible_start
-    ):
+    if gazetteer.is_surname(words[-1].text) and plausible_start:
         return SURNAME_RUN_SCORE
     return None
 
@@ -304,7 +320,7 @@ def _score_lone_word(word: NameToken, text: str, gazetteer: NameGazetteer) -> fl
         return None
     if gazetteer.is_given(word.text) and word.entity != "ORG":
         return LONE_GIVEN_NAME_SCORE
-    if gazetteer.is_lone_surname(word.text) and not _sentence_initial(word, text):
+    if gazetteer.is_foreign_surname(word.text) and not _sentence_initial(word, text):
         return LONE_SURNAME_SCORE
     return None
 

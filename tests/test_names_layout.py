@@ -129,3 +129,19 @@ def test_world_surname_counts_even_where_spacy_says_org() -> None:
         (",", "", ""), ("ask", "", ""), ("Alexa", "PROPN", "ORG"),
     ]  # fmt: skip
     assert _values(text, find_names(text, _tokens(words, text), gazetteer)) == ["Sokolov"]
+
+
+def test_foreign_surname_ending_makes_a_name_even_at_a_sentence_start() -> None:
+    gazetteer = NameGazetteer(given=[], surnames=[], lone_surnames=[])
+    text = "Ástríður Steinarsdóttir of Inrix is here"
+    words = [
+        ("Ástríður", "PROPN", ""), ("Steinarsdóttir", "PROPN", ""), ("of", "", ""), ("Inrix", "PROPN", ""),
+    ]  # fmt: skip
+    assert _values(text, find_names(text, _tokens(words, text), gazetteer)) == ["Ástríður Steinarsdóttir"]
+
+
+def test_common_english_words_have_no_foreign_surname_ending() -> None:
+    # Known cost: a rare English word with such an ending ("Improv") is masked as a name.
+    gazetteer = NameGazetteer(given=[], surnames=[], lone_surnames=[])
+    for word in ("Lesson", "Person", "Season", "Review", "Preview", "Comparison", "Reason", "Mission"):
+        assert not gazetteer.is_foreign_surname(word), word
