@@ -116,3 +116,27 @@ async def test_an_answer_built_on_a_tool_result_is_not_cached() -> None:
         result = await ask(p, conversation, "What's 17.5 % of 2,380?")
         assert not result.cached
     assert len(hosted.requests) == 4
+
+
+async def test_an_internal_tool_result_makes_the_next_hosted_round_pseudonymized() -> None:
+    directory = tool("directory", "The owner is Alice.")
+
+    def reply(request: ChatRequest) -> object:
+        if request.messages[-1].role == "tool":
+            return f"Answer: {request.messages[-1].content}"
+        return call("directory", expression="owner of the Q3 plan")
+
+    hosted = FunctionModel(reply, name="strong", kind="hosted")  # type: ignore[arg-type]
+    catalog, privacy = Catalog([directory]), ScriptedPrivacy()
+    chat_tools = ChatTools.build(catalog, privacy, ToolSettings(), local_supports_tools=False)
+    p = ChatPipeline(
+        settings=Settings(),
+        models=ModelSet(local=QueueModel(kind="local"), hosted=[hosted]),
+        privacy=privacy,
+        services=TurnServices(tools=chat_tools),
+    )
+    result = await ask(p, Conversation(id="c7", principal=Principal(user_id="u1")), "Who owns the Q3 plan?")
+    assert result.receipt.tier is Tier.INTERNAL
+    sent = "\n".join(m.content for r in hosted.requests for m in r.messages)
+    assert "Alice" not in sent and "<PERSON_1>" in hosted.requests[1].messages[-1].content
+    assert result.answer == "Answer: The owner is Alice."  # restored for the user only
