@@ -19,9 +19,9 @@ from assistant.tools.loop import (
     ToolLoop,
     ToolStarted,
 )
-from assistant.tools.records import LoopReport, ToolCallRecord
+from assistant.tools.records import LoopReport, ToolCallRecord, sha256_text
 from assistant.tools.rounds import RoutedRound
-from assistant.tools.runner import ToolRunner
+from assistant.tools.runner import MAX_RESULT_CHARS, ToolRunner
 from knowledge.access import Principal
 from models.base import ChatMessage, ChatRequest, TextDelta
 from models.fakes import FunctionModel, QueueModel, call
@@ -314,3 +314,12 @@ async def test_a_tool_that_outlives_its_timeout_is_stopped_and_reported() -> Non
     [record] = run.report.records
     assert record.outcome == "timeout" and record.attempts == 1
     assert "did not answer in time" in hosted.requests[1].messages[-1].content
+
+
+async def test_a_long_result_is_cut_for_the_model_but_hashed_whole() -> None:
+    long = "x" * (MAX_RESULT_CHARS + 500)
+    hosted = QueueModel(call("lookup", expression="a"), "ok", kind="hosted")
+    run = await drive(hosted, [tool("lookup", long)])
+    shown = hosted.requests[1].messages[-1].content
+    assert shown.startswith("x" * MAX_RESULT_CHARS) and shown.endswith("characters]")
+    assert len(shown) < len(long) and run.report.records[0].result_sha256 == sha256_text(long)

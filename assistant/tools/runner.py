@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 Confirm = Callable[[ToolSpec, BaseModel], Awaitable[bool]]
 SUMMARY_CHARS = 200
+# What the model reads of one result: a whole document would not fit a local model's context
+# (4,096 tokens for the standard profile). The record hashes the full result.
+MAX_RESULT_CHARS = 6000
 
 
 class Permission(Protocol):
@@ -134,7 +137,7 @@ class ToolRunner:
         outcome: ToolOutcome = "error" if result.is_error else "ok"
         record = _record(call, spec, outcome, result.content, started, attempts=attempts)
         record = _with(record, result_tier=result_tier, argument_tier=argument_tier)
-        return Executed(record, _tool_message(call, result.content))
+        return Executed(record, _tool_message(call, _capped(result.content)))
 
     def _permitted(self, call: ToolCall, turn: ToolTurn) -> Tool:
         if not call.name:
@@ -285,6 +288,12 @@ def _refused(call: ToolCall, spec: ToolSpec | None, refused: _Refused, started: 
     record = _record(call, spec, refused.outcome, refused.text, started, attempts=refused.attempts)
     record = _with(record, detail=refused.detail, argument_tier=refused.argument_tier)
     return Executed(record, _tool_message(call, refused.text))
+
+
+def _capped(content: str) -> str:
+    if len(content) <= MAX_RESULT_CHARS:
+        return content
+    return f"{content[:MAX_RESULT_CHARS]}\n[the result was cut at {MAX_RESULT_CHARS} characters]"
 
 
 def _summary(content: str) -> str:
