@@ -190,7 +190,10 @@ def _fold_digit_lookalikes(mapped: MappedText) -> MappedText:
         lookalikes = sum(char in "OoIl|" for char in token)
         if lookalikes == 0 or digits < 4 or lookalikes * 2 > digits:
             return token
-        return token.translate(_DIGIT_LOOKALIKES)
+        # A pipe at either end delimits the token ("|86.121.97.248|"); only inner ones are digits.
+        core = token.strip("|")
+        lead = token.index(core[0]) if core else 0
+        return token[:lead] + core.translate(_DIGIT_LOOKALIKES) + token[lead + len(core) :]
 
     return MappedText(_DIGIT_LOOKALIKE_TOKEN.sub(fold, mapped.text), mapped.starts, mapped.ends)
 
