@@ -339,7 +339,8 @@ async def test_the_receipt_says_who_actually_wrote_each_section() -> None:
     facts = split_summary(text).receipt
     assert (facts["steps_hosted"], facts["steps_local"], facts["steps_quote"]) == (2, 1, 0)
     said = receipt_writers(facts, "regulated")
-    assert "hosted model, personal data pseudonymized (2 of 3 sections)" in said
+    assert "the hosted model (2 of 3 sections)" in said
+    assert "2 hosted model calls, personal data pseudonymized" in said
     assert "local-fake on this machine (1 of 3 sections)" in said
     assert "nothing left" not in said
 
@@ -351,5 +352,14 @@ async def test_the_receipt_says_who_actually_wrote_each_section() -> None:
     assert facts["steps_hosted"] == 0 and receipt_writers(facts, "regulated").endswith(
         "nothing left this machine"
     )
+    # A hosted answer that could not be used still means the pages were sent: never "nothing left".
+    unusable = FunctionModel(lambda r: "no json, no sentences", name="hosted-fake", kind="hosted")
+    s, _ = summarizer(FunctionModel(echo_points, name="local-fake", kind="local"), [unusable])
+    summary, _, _ = await run(s, secs[:2], [Tier.PUBLIC, Tier.PUBLIC])
+    stored = render_summary(summary, display_name="a.pdf", pages=2, local_model="x", sections=secs)
+    facts = split_summary(stored).receipt
+    said = receipt_writers(facts, "public")
+    assert facts["steps_quote"] >= 1 and facts["hosted_calls"] >= 1
+    assert "nothing left" not in said and "hosted model call" in said
     # A summary stored before the counts existed keeps the old wording.
     assert "may go to a hosted model" in receipt_writers({"local_model": "x"}, "public")

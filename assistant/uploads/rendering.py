@@ -74,6 +74,7 @@ def _trailer(summary: Summary, sections: Sequence[Section], local_model: str) ->
         "model_calls": summary.model_calls,
         # What actually happened, not what the route allowed: sections per writer.
         **{f"steps_{kind}": summary.step_writers.count(kind) for kind in ("hosted", "local", "quote")},
+        "hosted_calls": summary.hosted_calls,
     }
     return {"pages": {ref: "\n\n".join(parts) for ref, parts in texts.items()}, "receipt": receipt}
 
@@ -89,14 +90,19 @@ def receipt_writers(facts: dict[str, str | int], tier: str) -> str:
     total = sum(counts.values())
     wording = {
         "local": f"{local} on this machine",
-        "hosted": "the hosted model, personal data pseudonymized",
+        "hosted": "the hosted model",
         "quote": "quoted from the document",
     }
     parts = [f"{wording[k]} ({n} of {total} sections)" for k, n in counts.items() if n]
     overview = facts.get("overview_by")
     if overview in ("local", "hosted"):
         parts.append(f"overview by {'the hosted model' if overview == 'hosted' else local}")
-    if not counts["hosted"] and overview != "hosted":
+    # Whether text left the machine is told from the calls made, not from whose answer was kept:
+    # a hosted answer that was unusable still means the (pseudonymized) pages were sent.
+    sent = int(facts.get("hosted_calls", 0))
+    if sent:
+        parts.append(f"{sent} hosted model call{'s' if sent != 1 else ''}, personal data pseudonymized")
+    else:
         parts.append("nothing left this machine")
     return "; ".join(parts)
 
@@ -146,9 +152,8 @@ def _provenance(summary: Summary, local_model: str) -> str:
         )
     if summary.excerpted:
         parts.append("long parts were summarized from their opening sentences")
-    parts.append(
-        f"{summary.model_calls} model calls, {summary.map_steps} sections; local model: {local_model}"
-    )
+    sections = f"{summary.map_steps} section{'s' if summary.map_steps != 1 else ''}"
+    parts.append(f"{summary.model_calls} model calls, {sections}; local model: {local_model}")
     return "*" + "; ".join(parts) + ".*"
 
 

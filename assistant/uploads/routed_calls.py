@@ -70,6 +70,8 @@ class TierRouter:
         self._on_call = on_call
         self.calls_left = max_calls
         self.calls_made = 0
+        # Calls that reached a hosted model (answered or not): the receipt says text left the machine.
+        self.hosted_calls = 0
         # Validation of structured (JSON) answers: the dashboard's schema success rate.
         self.stats = StructuredStats()
 
@@ -177,11 +179,14 @@ class TierRouter:
             self._spend(1)
             started = time.monotonic()
             try:
+                if model.kind != "local":
+                    self.hosted_calls += 1  # counted before the call: a failed one may have sent it
                 answer = await call(model, request)
             except ModelBusy as exc:
                 if attempt == self._busy_retries:
                     raise
                 self._spend(-1)  # a refused call never reached the model
+                self.hosted_calls -= model.kind != "local"
                 await asyncio.sleep(min(max(exc.retry_after_s, 1), 10))
                 continue
             except ModelError:

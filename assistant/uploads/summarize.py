@@ -80,6 +80,8 @@ class Summary(BaseModel):
     excerpted: bool
     # Who wrote each map step's points, in order: "local", "hosted" or "quote" (for the receipt).
     step_writers: tuple[str, ...] = ()
+    # Calls whose (pseudonymized) text reached a hosted model, whether or not its answer was used.
+    hosted_calls: int = 0
 
     @property
     def refs(self) -> set[str]:
@@ -116,6 +118,7 @@ class Summarizer:
             title=title, tier=tier, overview=overview, overview_by=overview_by, points=points,
             map_steps=len(groups), model_calls=self._router.calls_made, excerpted=excerpted,
             step_writers=tuple(result.written_by for result in results),
+            hosted_calls=self._router.hosted_calls,
         )  # fmt: skip
 
     # -- map ---------------------------------------------------------------------------------
