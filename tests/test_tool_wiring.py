@@ -8,7 +8,7 @@ from assistant.pipeline import ChatPipeline, ModelSet, TurnServices
 from assistant.settings import Settings
 from assistant.tools.chat_turn import ChatTools
 from assistant.tools.records import ToolCallRecord
-from assistant.tools.wiring import build_chat_tools
+from assistant.tools.wiring import build_chat_tools, extend_with_catalog
 from assistant.turns import Conversation, TurnResult
 from assistant.ui.tool_steps import confirmation_text, step_name, step_output
 from models.base import ChatRequest
@@ -66,3 +66,19 @@ def test_the_step_and_the_confirmation_show_name_arguments_result_and_time() -> 
     email = tool("send_email", side_effects=True)
     text = confirmation_text(email.spec, email.spec.arguments(expression="to bob: ```hi```"))
     assert "send_email" in text and "to bob:" in text and text.count("```") == 2
+
+
+async def test_the_admin_catalog_is_added_to_the_built_ins(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    catalog = tmp_path / "tools.toml"
+    catalog.write_text(
+        '[[http_tool]]\nname = "exchange_rate"\ndescription = "Rates."\n'
+        'url = "https://rates.example.com/v1/rates"\ngroups = ["finance"]\n'
+    )
+    settings = Settings(tools={"enabled": True}, tool_catalog={"path": catalog})  # type: ignore[arg-type]
+    tools = build_chat_tools(settings, privacy=ScriptedPrivacy(), knowledge=None, governance=None)
+    assert tools is not None and await extend_with_catalog(tools, settings) == []
+    finance = Principal(user_id="f", groups=frozenset({"finance"}))
+    assert [t.spec.name for t in tools.catalog.offered_to(finance, "public")][-1] == "exchange_rate"
+    assert "exchange_rate" not in [
+        t.spec.name for t in tools.catalog.offered_to(Principal(user_id="u"), "public")
+    ]

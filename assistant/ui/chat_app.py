@@ -152,6 +152,7 @@ class ChatApp:
                 # One clear line, no traceback: a missing model, a store owned by another process.
                 print(f"confidante: cannot start: {exc}", file=sys.stderr)
                 raise SystemExit(2) from None
+            await self._load_tool_catalog(self._services)
             local = self._services.models.local
             warm = getattr(local, "wait_ready", None)
             if warm is not None:
@@ -159,6 +160,21 @@ class ChatApp:
             if self._services.governance is not None:
                 self._purge_task = self._services.governance.audit.start_purge_schedule()
                 await self._start_uploads(self._services)
+
+    async def _load_tool_catalog(self, services: Services) -> None:
+        """The admin's HTTP and MCP tools (issue 14); a malformed catalog stops start-up."""
+        tools = services.pipeline.services.tools
+        if tools is None:
+            return
+        from assistant.tools.catalog import CatalogError
+        from assistant.tools.wiring import extend_with_catalog
+
+        try:
+            for problem in await extend_with_catalog(tools, self.settings):
+                print(f"confidante: {problem}; its tools are not offered", file=sys.stderr)
+        except CatalogError as exc:
+            print(f"confidante: cannot start: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     async def _start_uploads(self, services: Services) -> None:
         """The summarization worker: jobs live in the database and outlive any browser session."""
