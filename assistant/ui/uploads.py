@@ -228,7 +228,20 @@ async def handle_uploads(
         job = await asyncio.to_thread(uploads.store.get, reply.job_id)
         if job is not None:
             await _show_progress(job, session_id, events)
+    if not (message.content or "").strip():
+        await _announce_files_only_start(thread_id)
     return True
+
+
+async def _announce_files_only_start(thread_id: str) -> None:
+    """Chainlit announces a chat's first interaction with the message's text; for a files-only
+    message that is "", and its frontend then keeps every feedback button of the chat disabled
+    (the summary's too) until a reload. Announce it again with a fixed word, never the file's name,
+    which may be sensitive. Sent after intake, so it lands after Chainlit's own announcement."""
+    try:
+        await cl.context.emitter.emit("first_interaction", {"interaction": "upload", "thread_id": thread_id})
+    except Exception:  # cosmetic: never fail an upload over it
+        log.warning("could not announce the upload as the chat's first interaction")
 
 
 async def _show_progress(job: JobView, session_id: str, events: ChainlitJobEvents) -> None:
