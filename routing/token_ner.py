@@ -217,7 +217,7 @@ def to_findings(spans: Sequence[RawSpan], text: str) -> list[Finding]:
             # A city or region with no street part: a place ("Springfield, IL" is one).
             findings.append(_merged(chain, "LOCATION"))
     findings += [
-        Finding(TYPE_MAP[s.kind], *_email_extent(s, text), s.score, RECOGNIZER)
+        Finding(TYPE_MAP[s.kind], *_value_extent(s, text), s.score, RECOGNIZER)
         for s in ordered
         if s.kind in TYPE_MAP and TYPE_MAP[s.kind] != "PERSON"
     ]
@@ -232,8 +232,29 @@ def to_findings(spans: Sequence[RawSpan], text: str) -> list[Finding]:
 _EMAIL_SHAPE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
-def _email_extent(span: RawSpan, text: str) -> tuple[int, int]:
+# A phone number's digit groups, joined by single spaces, dots, dashes or brackets.
+_PHONE_SHAPE = re.compile(r"\+?(?:\(\d+\)|\d++)(?:[ .-]?(?:\(\d+\)|\d++))*+")
+_MAX_PHONE_DIGITS = 15
+
+
+def _phone_extent(span: RawSpan, text: str) -> tuple[int, int]:
+    """The model tags a phone number's last group only ("5702" of "668 5702"): widen to the
+    digit groups around it, if they still make at most a phone number's worth of digits."""
+    low, high = max(0, span.start - 24), min(len(text), span.end + 24)
+    for match in _PHONE_SHAPE.finditer(text, low, high):
+        if match.start() <= span.start < match.end():
+            digits = sum(char.isdigit() for char in match.group())
+            # A run cut by the window is longer than a phone number: leave the span as it is.
+            cut = (match.start() == low > 0) or (match.end() == high < len(text))
+            if digits <= _MAX_PHONE_DIGITS and not cut:
+                return min(match.start(), span.start), max(match.end(), span.end)
+    return span.start, span.end
+
+
+def _value_extent(span: RawSpan, text: str) -> tuple[int, int]:
     """The model tags e-mail addresses piecemeal ("jl" of "jl@example.com"): widen to the address."""
+    if span.kind == "PHONE":
+        return _phone_extent(span, text)
     if span.kind != "EMAIL":
         return span.start, span.end
     for match in _EMAIL_SHAPE.finditer(text, max(0, span.start - 64), min(len(text), span.end + 64)):

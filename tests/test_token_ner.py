@@ -170,3 +170,21 @@ def test_one_instance_serves_several_threads_alike(ner: TokenNer) -> None:
     serial = [ner.find(text) for text in texts]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(ner.find, texts)) == serial
+
+
+def test_phone_tagged_in_its_last_group_covers_the_whole_number() -> None:
+    from routing.token_ner import RawSpan, to_findings
+
+    text = "no message on my registered 668 5702. Could you look?"
+    start = text.index("5702")
+    (finding,) = to_findings([RawSpan("PHONE", start, start + 4, 0.9)], text)
+    assert (finding.entity_type, text[finding.start : finding.end]) == ("PHONE_NUMBER", "668 5702")
+
+
+def test_phone_inside_a_long_digit_run_is_not_widened() -> None:
+    from routing.token_ner import RawSpan, to_findings
+
+    text = "serial " + "1 2 3 4 5 6 7 8 9 " * 4 + "end"
+    start = text.index("5 6", 30)
+    (finding,) = to_findings([RawSpan("PHONE", start, start + 3, 0.9)], text)
+    assert text[finding.start : finding.end] == "5 6"
