@@ -46,6 +46,8 @@ class Turn:
     sent: float
     first_token: float | None
     refused: bool
+    total_s: float
+    chars: int
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -65,7 +67,7 @@ async def _session(base_url: str, token: str, user: int, questions: int, turns: 
             timing = await socket.ask(text, timeout_s=900.0)
             first = None if timing.ttft_s is None else sent + timing.ttft_s
             refused = any(marker in timing.text for marker in BUSY_MARKERS)
-            turns.append(Turn(user, number, sent, first, refused))
+            turns.append(Turn(user, number, sent, first, refused, timing.total_s, len(timing.text)))
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     finally:
@@ -127,6 +129,9 @@ def _report(args: argparse.Namespace, turns: list[Turn], errors: list[str], wall
     print(f"every user's first question answered before any user's last: {_in_order(turns, args.questions)}")
     print(f"TTFT as seen by the user (queue wait included): p50 {_percentile(ttft, 0.5):.1f} s, "
           f"p95 {_percentile(ttft, 0.95):.1f} s, max {max(ttft, default=float('nan')):.1f} s")  # fmt: skip
+    answered = [t for t in turns if not t.refused]
+    chars = sum(t.chars for t in answered) / max(1, len(answered))
+    print(f"answers: {chars:.0f} characters on average; {len(answered) / wall:.2f} answers/s")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
