@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from assistant.pipeline import ChatPipeline, ModelSet
 from assistant.privacy import FailClosedPrivacy
 from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
+from models.base import ChatMessage, ChatRequest, collect
 from models.local import LocalModel
 from models.settings import LocalModelSettings
 
@@ -102,3 +104,58 @@ async def test_ten_users_three_questions_each_nobody_refused_and_served_in_turn(
     last_first = max(position[f"user-{u} question-1"] for u in range(USERS))
     first_third = min(position[f"user-{u} question-3"] for u in range(USERS))
     assert last_first < first_third, llama.served
+
+
+class GatedLlama:
+    """Each answer waits until the test opens its gate (threading: it runs on the worker)."""
+
+    def __init__(self) -> None:
+        self.served: list[str] = []
+        self.gates: dict[str, threading.Event] = {}
+
+    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return list(range(len(data.split())))
+
+    def create_chat_completion(self, messages: list[dict[str, Any]], **_: Any) -> Any:
+        question = messages[-1]["content"]
+        self.served.append(question)
+        self.gates.setdefault(question, threading.Event()).wait(timeout=30)
+        yield {"choices": [{"delta": {"content": question}, "finish_reason": "stop"}]}
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(4000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("never got there")
+
+
+def _ask(text: str, user: str) -> ChatRequest:
+    return ChatRequest.of([ChatMessage(role="user", content=text)], max_tokens=8, requester=user)
+
+
+async def test_a_user_who_stops_waiting_frees_their_place_in_the_worker_queue() -> None:
+    llama = GatedLlama()
+    model = LocalModel(Path("unused.gguf"), LocalModelSettings(), loader=lambda: llama)
+    model.wait_ready()
+    try:
+        running = asyncio.create_task(collect(model.stream(_ask("a-1", "a"))))
+        await until(lambda: bool(llama.served))  # a-1 is on the worker
+        leaving = asyncio.create_task(collect(model.stream(_ask("b-1", "b"))))
+        staying = asyncio.create_task(collect(model.stream(_ask("c-1", "c"))))
+        await until(lambda: model.queue.waiting == 2)
+        before = model.queue.place("c")
+        assert before is not None and (before.position, before.waiting) == (2, 2)
+        leaving.cancel()
+        await until(lambda: model.queue.waiting == 1)
+        place = model.queue.place("c")
+        assert place is not None and place.position == 1
+        llama.gates.setdefault("a-1", threading.Event()).set()
+        llama.gates.setdefault("c-1", threading.Event()).set()
+        assert (await running).text == "a-1" and (await staying).text == "c-1"
+        assert llama.served == ["a-1", "c-1"]  # b-1 never reached the model
+    finally:
+        for gate in llama.gates.values():
+            gate.set()
+        model.close()
