@@ -185,6 +185,13 @@ def test_phone_inside_a_long_digit_run_is_not_widened() -> None:
     from routing.token_ner import RawSpan, to_findings
 
     text = "serial " + "1 2 3 4 5 6 7 8 9 " * 4 + "end"
-    start = text.index("5 6", 30)
-    (finding,) = to_findings([RawSpan("PHONE", start, start + 3, 0.9)], text)
-    assert text[finding.start : finding.end] == "5 6"
+    start = text.index("5 6 7 8 9 1 2", 30)
+    (finding,) = to_findings([RawSpan("PHONE", start, start + 13, 0.9)], text)
+    assert text[finding.start : finding.end] == "5 6 7 8 9 1 2"
+
+
+def test_short_number_tagged_as_phone_is_dropped() -> None:
+    from routing.token_ner import RawSpan, to_findings
+
+    text = "0138 Brisas 6802\n Suite 084"
+    assert to_findings([RawSpan("PHONE", 0, 4, 0.65)], text) == []
