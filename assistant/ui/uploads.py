@@ -31,7 +31,10 @@ from assistant.uploads.service import UploadService
 log = logging.getLogger(__name__)
 CANCEL_ACTION = "cancel_upload_job"
 RECEIPT_STEP = "Privacy receipt"  # the same name as a chat answer's receipt
-SUMMARY_RUN = "upload_summary"
+# Chainlit's frontend shows a run as "Used <name>" unless the name is one of its own callbacks';
+# the summary answers the upload message, so its run takes on_message's name and shows like any
+# answer (no wrapper line), with the feedback buttons on its last message.
+SUMMARY_RUN = "on_message"
 
 
 @dataclass

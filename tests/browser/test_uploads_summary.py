@@ -64,6 +64,8 @@ def test_summary_has_its_receipt_and_takes_feedback(
     # The receipt is the summary's own step, shown right under it; this chat has no other turn,
     # so the one receipt on the page is the summary's.
     expect(chat.page.locator(RECEIPT_BUTTON)).to_have_count(1)
+    # The summary's run shows like a chat answer's: no "Used <run name>" line above it.
+    expect(chat.page.get_by_text(re.compile(r"Used (upload_summary|on_message)"))).to_have_count(0)
     receipt = chat.open_receipt(-1)
     expect(receipt).to_contain_text(re.compile(r"Tier:\s*(public|internal)"))
     expect(receipt).to_contain_text("Document: orchard-notes.pdf")
