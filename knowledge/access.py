@@ -3,7 +3,12 @@
 A chunk carries ACL markers in its metadata: `acl_public`, `acl_owner`, and one boolean key per
 group. The dense side turns a principal into a Chroma `where` filter; the lexical side turns the
 same principal into a boolean mask applied to BM25 scores *before* top-k. Results are never
-filtered in Python after top-k, so a user can never learn that hidden documents crowded out theirs.
+filtered in Python after a truncated top-k, so a user can never learn that hidden documents crowded
+out theirs. The dense side may over-fetch an unfiltered top-m and apply `metadata_allows` (the same
+rule as `chroma_where`) to all m before choosing its top n, but only when that provably gives the
+filtered answer: at least n allowed hits among the m, or m covering the whole collection; otherwise
+it runs the filtered query (`knowledge.dense_search`). Either way the chunks returned are exactly
+those the filtered query returns, whatever the hidden documents are; only the time taken differs.
 A principal with no groups sees public documents and their own uploads; admins get no bypass
 unless `admins_see_everything` is set.
 
@@ -14,7 +19,7 @@ from the signed-in account and passes it down. It carries no secrets.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -86,3 +91,16 @@ def may_read(
     if sees_everything(principal, admins_see_everything=admins_see_everything):
         return True
     return public or owner == principal.user_id or bool(set(groups) & set(principal.groups))
+
+
+def metadata_allows(
+    principal: Principal, metadata: Mapping[str, Any], *, admins_see_everything: bool = False
+) -> bool:
+    """`chroma_where` as a predicate on one chunk's metadata (for filtering an over-fetched list).
+
+    Fails closed: a missing or non-boolean marker allows nothing."""
+    if sees_everything(principal, admins_see_everything=admins_see_everything):
+        return True
+    if metadata.get(PUBLIC_KEY) is True or metadata.get(OWNER_KEY) == principal.user_id:
+        return True
+    return any(metadata.get(group_key(group)) is True for group in principal.groups)

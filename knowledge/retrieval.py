@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank, then exact-match boost.
 
-Access control is inside both queries (a Chroma `where` filter and a BM25 score mask built from
-the same principal, see `access`); nothing here filters results after top-k for access. The
+Access control is inside both queries (the dense side in `dense_search`: the ACL applied before
+its top n, falling back to a Chroma `where` filter; a BM25 score mask built from the same
+principal, see `access`); nothing here filters results after top-k for access. The
 exact-match boost is deterministic: quoted phrases, identifiers and numbers in the question that
 appear verbatim in a candidate add to its fused score, scaled by the share found. When reranking is
 on (`settings.rerank`), the top `rerank.candidates` of that list are reordered by `knowledge.rerank`
@@ -15,7 +16,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.access import Principal, chroma_where, principal_tokens, sees_everything
+from knowledge.access import Principal, principal_tokens, sees_everything
+from knowledge.dense_search import dense_search
 from knowledge.embeddings import Embedder
 from knowledge.lexical import LexicalHit, LexicalIndex, lexical_tokens
 from knowledge.settings import RerankSettings, RetrievalSettings
@@ -107,8 +109,13 @@ class HybridRetriever:
         pool = max(k, rerank_settings.candidates) if rerank_settings.enabled else k
         n = max(self.settings.candidates, pool)
         bypass = sees_everything(principal, admins_see_everything=self.settings.admins_see_everything)
-        where = chroma_where(principal, admins_see_everything=self.settings.admins_see_everything)
-        dense = self.store.query(self.embedder.embed([query])[0], where=where, n=n)
+        dense = dense_search(
+            self.store,
+            self.embedder.embed([query])[0],
+            principal,
+            n=n,
+            admins_see_everything=self.settings.admins_see_everything,
+        ).chunks
         lexical_hits = self._lexical().search(
             query, allowed_tokens=None if bypass else principal_tokens(principal), k=n
         )

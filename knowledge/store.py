@@ -123,6 +123,44 @@ class KnowledgeStore:
             for i, t, m, d in zip(ids, docs, metas, dists, strict=True)
         ]
 
+    def query_unfiltered(self, embedding: Sequence[float], *, n: int) -> list[StoredChunk]:
+        """The n nearest chunks with metadata and similarity but no text (callers filter, then `get`).
+
+        Never return these to a user as they are: access has not been applied (see
+        `knowledge.dense_search`)."""
+        if n <= 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[list(embedding)], n_results=n, include=["metadatas", "distances"]
+        )
+        metas = (result.get("metadatas") or [[]])[0] or []
+        dists = (result.get("distances") or [[]])[0] or []
+        return [
+            StoredChunk(chunk_id=i, text="", metadata=dict(m or {}), similarity=1.0 - float(d))
+            for i, m, d in zip(result["ids"][0], metas, dists, strict=True)
+        ]
+
+    def texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        if not chunk_ids:
+            return {}
+        result = self.collection.get(ids=list(chunk_ids), include=["documents"])
+        return {i: t or "" for i, t in zip(result["ids"], result.get("documents") or [], strict=True)}
+
+    def iterate_versions(self, version_ids: Sequence[str], page: int = 5000) -> Iterator[StoredChunk]:
+        """Every chunk of these versions (for the lexical index's incremental update)."""
+        for begin in range(0, len(version_ids), 100):
+            where = {"version_id": {"$in": list(version_ids[begin : begin + 100])}}
+            offset = 0
+            while True:
+                result = self.collection.get(
+                    where=where, include=["documents", "metadatas"], limit=page, offset=offset
+                )
+                batch = _stored(result)
+                yield from batch
+                if len(batch) < page:
+                    break
+                offset += page
+
     def get(self, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         if not chunk_ids:
             return []
