@@ -37,6 +37,7 @@ _FILLER = frozenset(
     """.strip(),
     )
 )
+_DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 # A question or how-to request, after an optional short greeting ("Hi team, ...", "Quick q: ...").
@@ -47,6 +48,52 @@ _QUESTION_OR_HOWTO = re.compile(
     r"explain|describe|define|tell\s+me|show\s+me|walk\s+me\s+through|remind\s+me|"
     r"i(?:\s+want|\s+would\s+like|'d\s+like|\s+need)\s+to\s+(?:know|understand|learn)|"
     r"i\s+wonder|i'm\s+wondering|im\s+wondering|any\s+idea|is\s+there|are\s+there)\b",
+    re.IGNORECASE,
+)
+
+# A task request about a given text ("Translate this phrase", "Rewrite this more politely", "Draft
+# a reply"): an imperative asks for work, it states nothing about anyone by itself.
+_REQUEST = re.compile(
+    r"^\W*(?P<lead>[\w'-]+(?:\s+[\w'-]+){0,3}\s*[,:;!-]+\s*)?(?:please\s+|pls\s+|kindly\s+)?"
+    r"(?:translate|rewrite|reword|rephrase|paraphrase|draft|write|compose|summari[sz]e|proofread|"
+    r"edit|fix|correct|check|double-check|recheck|review|improve|polish|shorten|simplify|format|"
+    r"convert|make|turn|give\s+me|help\s+me|list|compare|suggest|create|generate|tidy|clean\s+up|"
+    r"change|add|remove|expand|reply|respond|answer|calculate|count|sort|extract|outline|"
+    r"brainstorm|recommend|find|look\s+up|spell|redo|prepare|produce|explain|"
+    r"describe|define|show|tell|walk|remind|let's|lets)\b",
+    re.IGNORECASE,
+)
+
+# A complaint or correction that carries no value: "That's wrong, check the numbers again", "I
+# forgot my password again". Self-service trouble with a login is a help request, not a disclosure.
+_CORRECTION = re.compile(
+    r"^\W*(?:(?:no|nope|hmm|um|wait|sorry|ugh|still)\W+)*"
+    r"(?:that|this|it|these|those|the\s+\w+|you)(?:'s|'re|\s+is|\s+was|\s+are|\s+were|\s+got)\s+"
+    r"(?:still\s+|not\s+|all\s+|completely\s+|totally\s+|a\s+bit\s+)*"
+    r"(?:wrong|incorrect|off|broken|right|correct|accurate|it|what\s+i\s+(?:asked|meant|wanted)|"
+    r"a\s+mistake|mistaken|confused|mixed\s+up)\b",
+    re.IGNORECASE,
+)
+_LOGIN_TROUBLE = re.compile(
+    r"^\W*(?:(?:ugh|argh|sorry|help|so|hi|hey|hello|again)\W+)*"
+    r"(?:i|i've|ive|i\s+have|i'm|im|i\s+am)\s+(?:just\s+|accidentally\s+|completely\s+)?"
+    r"(?:forgot|forgotten|forget|can't\s+remember|cannot\s+remember|don't\s+remember|lost|"
+    r"need\s+to\s+reset|have\s+to\s+reset|locked\s+out\s+of|got\s+locked\s+out\s+of|"
+    r"been\s+locked\s+out\s+of|can't\s+(?:log|sign)\s+(?:in|into|on)(?:\s+to)?|"
+    r"cannot\s+(?:log|sign)\s+(?:in|into|on)(?:\s+to)?|mistyped|keep\s+mistyping)\s+"
+    r"(?:my\s+|the\s+|our\s+)?(?:\w+\s+)?"
+    r"(?:password|passcode|passphrase|pin|login|log-in|username|user\s+name|2fa|mfa|"
+    r"authenticator|account|sign-in)s?\b",
+    re.IGNORECASE,
+)
+# A first-person possession or relation ("my payslip", "her diagnosis"): a request about it is
+# about a person. "our" is left out: it is usually the organisation speaking.
+_POSSESSION = re.compile(r"\b(?:my|his|her|their|mom's|mum's|dad's|mine|hers|theirs)\b", re.IGNORECASE)
+# An auxiliary before its subject ("do I use", "should we keep") is a question, not a statement:
+# "which form do I use" says nothing about the asker.
+_INVERTED = re.compile(
+    r"\b(do|does|did|don't|doesn't|should|shall|can|could|would|will|may|might|must|have|has|"
+    r"had|am|are|is|was|were)\s+(?:i|we|he|she|they)\b",
     re.IGNORECASE,
 )
 
@@ -85,17 +132,66 @@ def is_contentless(text: str) -> bool:
 
 def is_question_or_howto(text: str) -> bool:
     """A question or how-to request; a lead-in that names someone ("my diary, can you ...") is
-    not a greeting, so the sentence is not read as a question."""
+    not a greeting, so the sentence is not read as a question. A sentence ending in a question
+    mark that names no one and has no digit ("Zoom approved by IT?") is a question too, verb or
+    not."""
     found = _QUESTION_OR_HOWTO.match(text)
     if found is None:
-        return False
+        # A digit may be part of a value ("use Dragon2013? to log in"), so not a plain question.
+        return text.rstrip().endswith("?") and not names_someone(text) and not _DIGIT.search(text)
     lead = found.group("lead")
     return not (lead and names_someone(lead))
 
 
+def is_task_request(text: str) -> bool:
+    """An imperative asking for work on a given text ("Rewrite this more politely") that mentions
+    no one's possession; "Summarise my disciplinary meeting" is about a person, so it is not one."""
+    found = _REQUEST.match(text)
+    if found is None or _POSSESSION.search(text):
+        return False
+    lead = found.group("lead") or ""
+    # Only a greeting may come first ("Hi team, rewrite ..."); "driver licence D97..., please add
+    # it" opens with content, so it is not a bare request.
+    return not any(word not in _GREETING for word in content_words(lead))
+
+
+_GREETING = frozenset(
+    [
+        "team",
+        "all",
+        "folks",
+        "everyone",
+        "everybody",
+        "guys",
+        "quick",
+        "question",
+        "q",
+        "request",
+        "favour",
+        "favor",
+        "thing",
+        "morning",
+        "afternoon",
+        "evening",
+        "bother",
+    ]
+)
+
+
+def is_complaint_or_correction(text: str) -> bool:
+    """ "That's wrong, check again", "I forgot my password again": help with no value in it."""
+    return bool(_CORRECTION.match(text) or _LOGIN_TROUBLE.match(text))
+
+
+def asks_without_stating(text: str) -> bool:
+    """A question, how-to, task request, complaint or correction: a sentence that asks for help."""
+    return is_question_or_howto(text) or is_task_request(text) or is_complaint_or_correction(text)
+
+
 def has_disclosure_cue(text: str) -> bool:
-    """A person stated to have, be or do something ("my PIN is", "I take", "she has")."""
-    return bool(_DISCLOSURE.search(text))
+    """A person stated to have, be or do something ("my PIN is", "I take", "she has"); a pronoun
+    after an auxiliary ("do I use") is a question's subject, not a statement."""
+    return bool(_DISCLOSURE.search(_INVERTED.sub(r"\1 one", text)))
 
 
 def names_someone(text: str) -> bool:
@@ -134,15 +230,16 @@ def why_classifier_alone_cannot_flag(text: str) -> str | None:
     if is_contentless(text):
         return "no content word"
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
-    asks = [is_question_or_howto(s) for s in sentences]
+    asks = [asks_without_stating(s) for s in sentences]
     # The other sentences are greetings and asides ("no rush", "(for the wiki)") unless they
-    # name someone; a disclosure cue anywhere lets the classifier speak.
+    # name someone; a disclosure cue anywhere lets the classifier speak ("I'm locked out of my
+    # account" is login trouble, not a statement, so that phrase is not searched for one).
     if (
         any(asks)
-        and not has_disclosure_cue(text)
+        and not any(has_disclosure_cue(_LOGIN_TROUBLE.sub("", s)) for s in sentences)
         and not any(names_someone(s) for s, asked in zip(sentences, asks, strict=True) if not asked)
     ):
-        return "questions or how-tos with no disclosure cue"
+        return "questions, requests or corrections with no disclosure cue"
     if is_about_documents(text):
         return "about a document or policy, naming no individual"
     return None

@@ -22,6 +22,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from routing.known_test_values import KnownTestValues
 from routing.tiers import Route, Tier
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ class Policy(_Strict):
     # product names that look like people). Compared case-insensitively, whole value only; never
     # put an identifier here.
     allow_terms: tuple[str, ...] = ()
+    # Published test and sample values (test cards, advertising SSNs, example IBANs, documentation
+    # IP ranges, fictional phone numbers): a finding whose whole value is one is dropped.
+    known_test_values: KnownTestValues = KnownTestValues()
     contextual: ContextualRule = ContextualRule()
 
     @field_validator("entities")

@@ -93,3 +93,88 @@ def test_implied_disclosures_with_no_question_are_left_to_the_classifier() -> No
 def test_names_someone() -> None:
     assert names_someone("we were served papers") and names_someone("Her results came back")
     assert not names_someone("How is a credit score different from a credit report?")
+
+
+# Round two (issue 12): task requests, verbless and inverted questions, complaints and corrections.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Translate this phrase into German: the invoice is attached",
+        "Rewrite this more politely: send the file by noon",
+        "Draft a reply saying we will ship on Monday",
+        "Hi team, proofread the paragraph below",
+        "please shorten this to two lines",
+        "Make the tone friendlier",
+    ],
+)
+def test_task_requests_without_a_disclosure_cue(text: str) -> None:
+    assert why_classifier_alone_cannot_flag(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Summarise the transcript of my disciplinary meeting",
+        "Rewrite this: my husband has cancer and I need time off",
+        "Translate for the doctor: she has had seizures since May",
+        "driver licence D97WUY5GX, please add it to the rental",
+        "Use the ID I showed at reception for the badge",
+    ],
+)
+def test_requests_about_a_person_or_led_by_content_may_be_flagged(text: str) -> None:
+    assert why_classifier_alone_cannot_flag(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zoom approved by IT?",
+        "Which form do I use for a travel claim?",
+        "Should we keep the old VPN client?",
+        "Laptop encryption mandatory for contractors?",
+    ],
+)
+def test_verbless_and_inverted_questions_are_not_disclosures(text: str) -> None:
+    assert why_classifier_alone_cannot_flag(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["the thing with my thyroid?", "use Dragon2013? to get into the shared account"]
+)
+def test_a_question_mark_alone_does_not_make_a_question(text: str) -> None:
+    # A person word or a digit (part of a value) keeps a verbless "question" scoreable.
+    assert why_classifier_alone_cannot_flag(text) is None
+
+
+def test_a_pronoun_after_an_auxiliary_is_not_a_disclosure_cue() -> None:
+    assert not has_disclosure_cue("Which form do I use for a visa?")
+    assert has_disclosure_cue("I use my maiden name on my passport")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I forgot my password again",
+        "I forgot my password again, where is the reset link?",
+        "ugh, I'm locked out of my account",
+        "That's wrong, check the numbers again",
+        "No, that's not what I asked",
+        "This is still incorrect",
+    ],
+)
+def test_complaints_and_corrections_without_a_value(text: str) -> None:
+    assert why_classifier_alone_cannot_flag(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "That's wrong, my salary is higher than that",
+        "I forgot my insulin at home and feel dizzy",
+        "I lost my passport in Lisbon",
+    ],
+)
+def test_complaints_that_disclose_may_be_flagged(text: str) -> None:
+    assert why_classifier_alone_cannot_flag(text) is None
