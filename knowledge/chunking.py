@@ -8,21 +8,18 @@ a "sentence" longer than the target is cut at word boundaries.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.parsing.documents import ParsedDocument, Section
 
-TokenCounter = Callable[[str], int]
-_WORDISH = re.compile(r"\w+|[^\w\s]")
+# Re-exported: the knowledge base's callers name the estimate from here.
+from models.tokens import TokenCounter as TokenCounter
+from models.tokens import approximate_tokens as approximate_tokens
+
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
 _SENTENCE = re.compile(r"\S.*?(?:[.!?][\"')\]]*(?=\s)|\n|\Z)", re.S)
-
-
-def approximate_tokens(text: str) -> int:
-    """WordPiece-like count without a tokenizer: words and punctuation, long words count extra."""
-    return sum(1 + len(piece) // 8 for piece in _WORDISH.findall(text))
 
 
 class TextChunk(BaseModel):

@@ -28,7 +28,7 @@ from models.base import (
     ToolCallEvent,
     Usage,
 )
-from models.hosted import approximate_tokens
+from models.tokens import approximate_tokens
 
 Reply = str | ToolCall | Iterable[str | ToolCall | BaseException] | BaseException
 _call_ids = itertools.count(1)

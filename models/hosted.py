@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -36,16 +36,11 @@ from models.base import (
     Usage,
 )
 from models.settings import HostedModelSettings
+from models.tokens import TokenCounter
+from models.tokens import approximate_tokens as approximate_tokens  # re-exported for the app
 from models.tool_calls import ToolCallAssembler
 
 log = logging.getLogger(__name__)
-
-TokenCounter = Callable[[str], int]
-
-
-def approximate_tokens(text: str) -> int:
-    """A tokenizer-free estimate (about four characters a token) for when nothing better exists."""
-    return max(1, round(len(text) / 4)) if text else 0
 
 
 class HostedModel:
