@@ -96,7 +96,8 @@ def _create_form(csrf_field: str) -> str:
     templates = ", ".join(PROMPT_TEMPLATES)
     return (
         f'<section><h2>New experiment</h2><form method="post" action="{EXPERIMENTS_PATH}">{csrf_field}'
-        '<p><label>Name <input name="experiment_id" required pattern="[a-z0-9][a-z0-9_-]{0,39}"></label></p>'
+        '<p><label>Experiment name <input name="experiment_id" required '
+        'pattern="[a-z0-9][a-z0-9_-]{0,39}"></label></p>'
         f'<p><label>Capability <select name="capability">{options}</select></label></p>'
         '<p><label>Description <input name="description" maxlength="500"></label></p>'
         "<p><label>Variants, one a line: NAME:SHARE[:prompt=…,k=…,rerank=on|off,model=…]<br>"
