@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
-from knowledge.access import Principal, acl_tokens, may_read
+from knowledge.access import Principal, may_read
 from knowledge.chunking import TextChunk, approximate_tokens, chunk_document
 from knowledge.citations import CitationReport, check_citations
 from knowledge.confidence import Confidence, answerability, assess_confidence
@@ -27,6 +27,7 @@ from knowledge.embeddings import Embedder, build_embedder
 from knowledge.grounding import GroundedPrompt, Source, build_grounded_prompt
 from knowledge.ingestion import Classifier, chunk_records, indexed_text
 from knowledge.lexical import LexicalIndex
+from knowledge.lexical_sync import sync_lexical
 from knowledge.parsing import DocumentRejected, ParsedDocument, parse_document_safely, safe_display_name
 from knowledge.registry import DocumentRegistry, KnowledgeDocument, document_id_for
 from knowledge.retrieval import HybridRetriever, RetrievedChunk
@@ -311,28 +312,12 @@ class KnowledgeBase:
     # -- retrieval and grounding -------------------------------------------------------------
 
     def lexical_index(self) -> LexicalIndex:
-        """The BM25 index, rebuilt from the committed chunks whenever the registry changed."""
+        """The BM25 index, brought up to the committed chunks by the delta whenever the registry changed."""
         fingerprint = self.registry.fingerprint()
         if self._lexical.fingerprint != fingerprint:
-            visible = self.registry.committed_versions()
-            ids, texts, acls = [], [], []
-            for chunk in self.store.iterate_all():
-                meta = chunk.metadata
-                if meta.get("version_id") not in visible:
-                    continue
-                ids.append(chunk.chunk_id)
-                texts.append(
-                    indexed_text(str(meta.get("title", "")), str(meta.get("section", "")), chunk.text)
-                )
-                groups = [g for g in str(meta.get("groups", "")).split(",") if g]
-                acls.append(
-                    acl_tokens(
-                        owner=str(meta.get("acl_owner", "")),
-                        groups=groups,
-                        public=bool(meta.get("acl_public")),
-                    )
-                )
-            self._lexical.build(fingerprint, ids, texts, acls)
+            sync_lexical(
+                self._lexical, self.store, fingerprint=fingerprint, visible=self.registry.committed_versions()
+            )
         return self._lexical
 
     def search(
