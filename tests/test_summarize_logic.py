@@ -359,7 +359,7 @@ async def test_the_receipt_says_who_actually_wrote_each_section() -> None:
     stored = render_summary(summary, display_name="a.pdf", pages=2, local_model="x", sections=secs)
     facts = split_summary(stored).receipt
     said = receipt_writers(facts, "public")
-    assert facts["steps_quote"] >= 1 and facts["hosted_calls"] >= 1
+    assert int(facts["steps_quote"]) >= 1 and int(facts["hosted_calls"]) >= 1
     assert "nothing left" not in said and "hosted model call" in said
     # A summary stored before the counts existed keeps the old wording.
     assert "may go to a hosted model" in receipt_writers({"local_model": "x"}, "public")
