@@ -161,10 +161,24 @@ def _street_name_before(text: str, start: int, findings: Sequence[Finding]) -> i
             break
         new_start = word.start()
     inside_other = any(
-        f.entity_type not in _BLOCK_TYPES and f.score >= _SURE and f.start < start and new_start < f.end
+        f.entity_type not in _BLOCK_TYPES
+        and f.score >= _SURE
+        and not _short_number(text, f)
+        and f.start < start
+        and new_start < f.end
         for f in findings
     )
     return start if inside_other else new_start
+
+
+# A "phone" or an ID of fewer digits than a phone number has, right before a street name, is
+# the postcode or house number of the same line ("0138 Brisas 6802"): it does not stop the block.
+_MIN_PHONE_DIGITS = 7
+
+
+def _short_number(text: str, finding: Finding) -> bool:
+    value = text[finding.start : finding.end]
+    return value.isdigit() and len(value) < _MIN_PHONE_DIGITS
 
 
 def _town_after(text: str, end: int) -> int:

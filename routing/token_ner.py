@@ -217,13 +217,9 @@ def to_findings(spans: Sequence[RawSpan], text: str) -> list[Finding]:
             # A city or region with no street part: a place ("Springfield, IL" is one).
             findings.append(_merged(chain, "LOCATION"))
     findings += [
-        finding
-        for finding in (
-            Finding(TYPE_MAP[s.kind], *_value_extent(s, text), s.score, RECOGNIZER)
-            for s in ordered
-            if s.kind in TYPE_MAP and TYPE_MAP[s.kind] != "PERSON"
-        )
-        if finding.entity_type != "PHONE_NUMBER" or _phone_digits(text[finding.start : finding.end])
+        Finding(TYPE_MAP[s.kind], *_value_extent(s, text), s.score, RECOGNIZER)
+        for s in ordered
+        if s.kind in TYPE_MAP and TYPE_MAP[s.kind] != "PERSON"
     ]
     unique: dict[tuple[str, int, int], Finding] = {}
     for finding in findings:
@@ -239,12 +235,6 @@ _EMAIL_SHAPE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A phone number's digit groups, joined by single spaces, dots, dashes or brackets.
 _PHONE_SHAPE = re.compile(r"\+?(?:\(\d+\)|\d++)(?:[ .-]?(?:\(\d+\)|\d++))*+")
 _MAX_PHONE_DIGITS = 15
-# Fewer digits than this is a house number or a postcode the model mistook ("0138 Brisas 6802").
-_MIN_PHONE_DIGITS = 7
-
-
-def _phone_digits(value: str) -> bool:
-    return _MIN_PHONE_DIGITS <= sum(char.isdigit() for char in value) <= _MAX_PHONE_DIGITS
 
 
 def _phone_extent(span: RawSpan, text: str) -> tuple[int, int]:

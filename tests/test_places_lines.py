@@ -102,3 +102,9 @@ def test_label_between_a_place_and_an_address_keeps_them_apart() -> None:
     findings = [_at(text, "Hakuba his", "LOCATION"), _at(text, "0304 Rua Cidade 468")]
     findings[0] = Finding("LOCATION", 17, 23, 0.85, "test")
     assert all("his" not in block for block in _blocks(text, findings))
+
+
+def test_short_number_read_as_a_phone_does_not_stop_the_street_name() -> None:
+    text = "0138 Brisas 6802\n Suite 084"
+    findings = [_at(text, "0138", "PHONE_NUMBER", 0.65), _at(text, "6802\n Suite 084")]
+    assert any(block.startswith("0138 Brisas 6802") for block in _blocks(text, findings))

@@ -188,10 +188,3 @@ def test_phone_inside_a_long_digit_run_is_not_widened() -> None:
     start = text.index("5 6 7 8 9 1 2", 30)
     (finding,) = to_findings([RawSpan("PHONE", start, start + 13, 0.9)], text)
     assert text[finding.start : finding.end] == "5 6 7 8 9 1 2"
-
-
-def test_short_number_tagged_as_phone_is_dropped() -> None:
-    from routing.token_ner import RawSpan, to_findings
-
-    text = "0138 Brisas 6802\n Suite 084"
-    assert to_findings([RawSpan("PHONE", 0, 4, 0.65)], text) == []
