@@ -11,16 +11,20 @@ Run: .venv/bin/python bench/bench_query.py [--sizes 10000 100000] [--queries 50]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.governance.db import open_database
 from assistant.governance.settings import GovernanceSettings
 from assistant.identity import Principal
 from assistant.settings import load_settings
+from knowledge.access import chroma_where, principal_tokens
+from knowledge.dense_search import DenseResult, dense_search
 from knowledge.embeddings import OnnxMiniLMEmbedder
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.parsing.documents import ParsedDocument, SectionDraft, assemble_sections
@@ -113,21 +117,55 @@ def build(kb: KnowledgeBase, size: int, rng: random.Random) -> None:
         )
 
 
-def measure(
-    kb: KnowledgeBase, embedder: MixedEmbedder, queries: int, rng: random.Random
-) -> tuple[float, float]:
+def percentiles(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def timed_ms(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(kb: KnowledgeBase, embedder: MixedEmbedder, queries: int, rng: random.Random) -> None:
+    """Whole hybrid search (new dense path), then the dense step alone: today's `where` vs over-fetch."""
     user = Principal(user_id="u", groups=frozenset({"eng"}))
     embedder.querying = True
     kb.search("warm up query", user, k=5)
-    times = []
-    for _ in range(queries):
-        query = " ".join(rng.choice(WORDS) for _ in range(6)) + "?"
-        start = time.perf_counter()
-        kb.search(query, user, k=5)
-        times.append((time.perf_counter() - start) * 1000)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(6)) + "?" for _ in range(queries)]
+    searches = [timed_ms(lambda q=q: kb.search(q, user, k=5)) for q in texts]
+    vectors = embedder.embed(texts)
     embedder.querying = False
-    times.sort()
-    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+    n = kb.config.retrieval.candidates
+    where = chroma_where(user)
+    index, tokens = kb.lexical_index(), principal_tokens(user)
+
+    def new_path(v: list[float]) -> DenseResult:
+        return dense_search(kb.store, v, user, n=n, readable=lambda ids: index.readable(ids, tokens))
+
+    old = [timed_ms(lambda v=v: kb.store.query(v, where=where, n=n)) for v in vectors]
+    paths: list[str] = []
+    new = [timed_ms(lambda v=v: paths.append(new_path(v).path)) for v in vectors]
+    same = overlap = 0
+    for v in vectors:
+        filtered = [c.chunk_id for c in kb.store.query(v, where=where, n=n)]
+        fetched = [c.chunk_id for c in new_path(v).chunks]
+        same += filtered == fetched
+        overlap += len(set(filtered) & set(fetched))
+    for label, times in (
+        ("hybrid search (new)", searches),
+        ("dense, where (old)", old),
+        ("dense, over-fetch (new)", new),
+    ):
+        p50, p95 = percentiles(times)
+        print(f"    {label:<26} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+    print(
+        f"    dense p95 ratio old/new {percentiles(old)[1] / percentiles(new)[1]:.1f}x; "
+        f"fell back to the filtered query {paths.count('filtered')}/{len(paths)}; "
+        f"identical lists {same}/{len(vectors)}, recall@{n} vs the filtered query "
+        f"{overlap / (n * len(vectors)):.3f} ({queries} queries, user sees public + eng)"
+    )
 
 
 def main() -> None:
@@ -155,11 +193,8 @@ def main() -> None:
                 f"{size} chunks: stored in {indexed_start - start:.0f} s, "
                 f"BM25 rebuilt in {time.perf_counter() - indexed_start:.1f} s"
             )
-            p50, p95 = measure(kb, embedder, args.queries, rng)
-            print(
-                f"{size:>7} chunks: query p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
-                f"({args.queries} queries, ACL filter on)"
-            )
+            measure(kb, embedder, args.queries, rng)
+        print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
 
 
 if __name__ == "__main__":

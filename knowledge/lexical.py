@@ -159,6 +159,7 @@ class LexicalIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._terms: dict[str, _Postings] = {}
         self._acl_rows: dict[str, _Postings] = {}
+        self._row_of: dict[str, int] | None = None
 
     # -- writing -------------------------------------------------------------------------
 
@@ -187,6 +188,7 @@ class LexicalIndex:
         if not chunk_ids:
             return
         first = len(self._chunk_ids)
+        self._row_of = None
         token_lists = [lexical_tokens(t) or [PLACEHOLDER_WORD] for t in texts]
         self._chunk_ids += list(chunk_ids)
         self._versions += list(versions) if versions is not None else [c.rsplit(":", 1)[0] for c in chunk_ids]
@@ -237,6 +239,7 @@ class LexicalIndex:
                 return False
             with np.load(self.directory / "index.npz") as arrays:
                 self._chunk_ids, self._versions = data["chunk_ids"], data["versions"]
+                self._row_of = None
                 self._lengths, self._alive = arrays["lengths"], arrays["alive"].astype(bool)
                 self._terms = _unflatten(data["terms"], arrays, "t")
                 self._acl_rows = _unflatten(data["acl_tokens"], arrays, "a")
@@ -259,6 +262,16 @@ class LexicalIndex:
             if postings is not None:
                 mask[postings.arrays()[0]] = True
         return mask & self._alive
+
+    def readable(self, chunk_ids: Sequence[str], allowed_tokens: set[str] | None) -> list[bool]:
+        """Which of these chunks the principal may read, by the same ACL rows as the mask.
+
+        A chunk this index does not hold (not committed, or not synced yet) is not readable."""
+        if self._row_of is None:
+            self._row_of = {chunk_id: row for row, chunk_id in enumerate(self._chunk_ids)}
+        mask = self.mask_for(allowed_tokens)
+        rows = [self._row_of.get(chunk_id) for chunk_id in chunk_ids]
+        return [row is not None and bool(mask[row]) for row in rows]
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 of every row (dead rows 0) with the live corpus statistics."""

@@ -109,16 +109,17 @@ class HybridRetriever:
         pool = max(k, rerank_settings.candidates) if rerank_settings.enabled else k
         n = max(self.settings.candidates, pool)
         bypass = sees_everything(principal, admins_see_everything=self.settings.admins_see_everything)
+        allowed_tokens = None if bypass else principal_tokens(principal)
+        lexical = self._lexical()
         dense = dense_search(
             self.store,
             self.embedder.embed([query])[0],
             principal,
             n=n,
+            readable=lambda ids: lexical.readable(ids, allowed_tokens),
             admins_see_everything=self.settings.admins_see_everything,
         ).chunks
-        lexical_hits = self._lexical().search(
-            query, allowed_tokens=None if bypass else principal_tokens(principal), k=n
-        )
+        lexical_hits = lexical.search(query, allowed_tokens=allowed_tokens, k=n)
         fused = self._fuse(query, dense, lexical_hits, pool)
         return self._rerank(query, fused, rerank_settings)[:k]
 

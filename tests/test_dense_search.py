@@ -119,3 +119,24 @@ def test_metadata_allows_is_the_where_filter_as_a_predicate(
     metadata: dict[str, str | bool], allowed: bool
 ) -> None:
     assert metadata_allows(ALICE, metadata) is allowed
+
+
+def test_the_lexical_index_rows_answer_the_acl_like_the_metadata(tmp_path: Path) -> None:
+    from knowledge.access import principal_tokens
+    from knowledge.lexical import LexicalIndex
+
+    store = _store(tmp_path)
+    _hidden_dominated(store)
+    index = LexicalIndex(tmp_path / "lex")
+    chunks = store.get([f"h{i:02d}" for i in range(60)] + [f"m{i}" for i in range(8)])
+    tokens = [["owner:mallory", "group:hr"] if c.chunk_id.startswith("h") else ["group:eng"] for c in chunks]
+    index.add([c.chunk_id for c in chunks], [c.text for c in chunks], tokens, ["v"] * len(chunks))
+    allowed = principal_tokens(ALICE)
+    query = EMBED.embed(["salary review salary"])[0]
+    for overfetch in (1, 20):
+        by_rows = dense_search(
+            store, query, ALICE, n=4, overfetch=overfetch, readable=lambda ids: index.readable(ids, allowed)
+        )
+        by_metadata = dense_search(store, query, ALICE, n=4, overfetch=overfetch)
+        assert by_rows == by_metadata
+    assert index.readable(["m0", "h00", "not-indexed"], allowed) == [True, False, False]
