@@ -45,11 +45,13 @@ def dense_search(
     readable: Readable | None = None,
     admins_see_everything: bool = False,
     overfetch: int = DEFAULT_OVERFETCH,
+    fetch: bool = True,
 ) -> DenseResult:
     """The n nearest chunks `principal` may read, nearest first.
 
     `readable(ids)` answers the ACL for a list of chunk ids by the same rule as `chroma_where`
-    (the lexical index's rows, in memory); without it the chunks' metadata is read from the store."""
+    (the lexical index's rows, in memory); without it the chunks' metadata is read from the store.
+    `fetch=False` returns over-fetched hits as stubs (id and similarity, no text or metadata)."""
     if sees_everything(principal, admins_see_everything=admins_see_everything):
         return DenseResult(chunks=store.query(embedding, where=None, n=n), path="bypass")
     if n <= 0:
@@ -61,7 +63,11 @@ def dense_search(
     allowed = [hit for hit, ok in zip(nearest, flags, strict=True) if ok]
     # A list shorter than m means the collection holds fewer than m chunks: we saw all of them.
     if len(allowed) >= n or len(nearest) < m:
-        return DenseResult(chunks=_fetch(store, allowed[:n]), path="overfetch")
+        chosen = allowed[:n]
+        if not fetch:  # the caller reads text and metadata itself, with its other ids in one call
+            stubs = [StoredChunk(chunk_id=i, text="", metadata={}, similarity=sim) for i, sim in chosen]
+            return DenseResult(chunks=stubs, path="overfetch")
+        return DenseResult(chunks=_fetch(store, chosen), path="overfetch")
     where = chroma_where(principal, admins_see_everything=admins_see_everything)
     return DenseResult(chunks=store.query(embedding, where=where, n=n), path="filtered")
 

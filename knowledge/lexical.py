@@ -12,6 +12,7 @@ can never take a top-k slot.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -98,6 +99,7 @@ def lexical_tokens(text: str) -> list[str]:
     return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(token: str) -> str:
     """A deliberately tiny suffix stripper (plural/-ing/-ed): cheap, deterministic, language-light."""
     if len(token) > 4 and not token.isdigit():

@@ -118,6 +118,7 @@ class HybridRetriever:
             n=n,
             readable=lambda ids: lexical.readable(ids, allowed_tokens),
             admins_see_everything=self.settings.admins_see_everything,
+            fetch=False,
         ).chunks
         lexical_hits = lexical.search(query, allowed_tokens=allowed_tokens, k=n)
         fused = self._fuse(query, dense, lexical_hits, pool)
@@ -136,12 +137,16 @@ class HybridRetriever:
         self, query: str, dense: list[StoredChunk], lexical_hits: list[LexicalHit], k: int
     ) -> list[RetrievedChunk]:
         rrf_k = self.settings.rrf_k
-        by_id: dict[str, StoredChunk] = {chunk.chunk_id: chunk for chunk in dense}
+        # Dense hits may be stubs (id and similarity): text and metadata come in one read below.
+        by_id: dict[str, StoredChunk] = {chunk.chunk_id: chunk for chunk in dense if chunk.metadata}
+        similarity = {chunk.chunk_id: chunk.similarity for chunk in dense}
         dense_rank = {chunk.chunk_id: rank for rank, chunk in enumerate(dense, start=1)}
         bm25_rank = {hit.chunk_id: rank for rank, hit in enumerate(lexical_hits, start=1)}
         bm25_score = {hit.chunk_id: hit.score for hit in lexical_hits}
-        missing = [hit.chunk_id for hit in lexical_hits if hit.chunk_id not in by_id]
-        by_id.update({chunk.chunk_id: chunk for chunk in self.store.get(missing)})
+        wanted = [chunk.chunk_id for chunk in dense] + [hit.chunk_id for hit in lexical_hits]
+        missing = list(dict.fromkeys(i for i in wanted if i not in by_id))
+        for chunk in self.store.get(missing):
+            by_id[chunk.chunk_id] = chunk.model_copy(update={"similarity": similarity.get(chunk.chunk_id)})
         # Chunks of a version still being written (or just retired) are not part of the knowledge base.
         visible = self._visible_versions()
         terms = exact_terms(query)
