@@ -269,12 +269,27 @@ def _to_original_spans(
 
 
 def resolve_overlaps(spans: Sequence[PiiSpan]) -> list[PiiSpan]:
-    """Non-overlapping spans for replacement: longer first, then higher score."""
+    """Non-overlapping spans for replacement: longer first, then higher score. A span that sticks
+    out of a chosen one widens it (keeping the chosen type): dropping it would leave its
+    outer part in clear (a name "Fritz-Armstrong Đoko" over an address "Đoko and ul. Miła 53")."""
     chosen: list[PiiSpan] = []
     for span in sorted(spans, key=lambda s: (-(s.end - s.start), -s.score, s.start)):
-        if all(span.end <= other.start or span.start >= other.end for other in chosen):
+        overlapping = [other for other in chosen if span.start < other.end and other.start < span.end]
+        if not overlapping:
             chosen.append(span)
+        elif len(overlapping) == 1 and (span.start < overlapping[0].start or span.end > overlapping[0].end):
+            chosen[chosen.index(overlapping[0])] = _widened(overlapping[0], span)
     return sorted(chosen, key=lambda s: s.start)
+
+
+def _widened(kept: PiiSpan, other: PiiSpan) -> PiiSpan:
+    value = kept.value
+    if other.start < kept.start:
+        value = other.value[: kept.start - other.start] + value
+    if other.end > kept.end:
+        value += other.value[kept.end - other.start :]
+    start, end = min(kept.start, other.start), max(kept.end, other.end)
+    return PiiSpan(kept.type, start, end, kept.score, kept.recognizer, value)
 
 
 def _entity_tier(policy: Policy, entity_type: str) -> Tier:
