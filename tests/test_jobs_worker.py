@@ -199,7 +199,12 @@ async def test_a_fresh_heartbeat_is_not_taken_over(engine, data_dir: Path) -> No
 class SlowEvents(Events):
     """Announcing takes a while (a busy UI): the window in which an ended job used to lose its news."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.announcing = asyncio.Event()
+
     async def job_finished(self, job: JobView) -> None:
+        self.announcing.set()
         await asyncio.sleep(0.5)
         await super().job_finished(job)
 
@@ -211,8 +216,7 @@ async def test_stop_right_after_a_job_ends_still_announces_it(engine, data_dir: 
     job = queue_job(store, staging, 2, classified=False)
     await worker.start()
     try:
-        while (seen := store.get(job.id)) is None or not seen.finished:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(events.announcing.wait(), 30)
     finally:
         await worker.stop()  # lands while the end is being announced
     assert [j.id for j in events.finished] == [job.id]
