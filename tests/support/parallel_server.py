@@ -7,8 +7,12 @@ llama-cpp-python, into `~/.cache/confidante/bin/` (`CONFIDANTE_LLAMA_SERVER` nam
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
+
+import httpx
 
 from tests.support.servers import SERVER_MODEL_ALIAS, LlamaServer
 
@@ -56,3 +60,18 @@ class ParallelLlamaServer(LlamaServer):
             "--no-webui",
             *(["--ignore-eos"] if self.ignore_eos else []),
         ]  # fmt: skip
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        """Ready means `/health` says ok: llama-server answers HTTP while the model still loads
+        (503 there), and a request sent in that window can be dropped without a response."""
+        deadline = time.monotonic() + timeout_s
+        health = self.base_url.removesuffix("/v1") + "/health"
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"llama-server exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(health, timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"llama-server was not ready in {timeout_s:.0f}s:\n{self.log_tail()}")
