@@ -48,21 +48,21 @@ def private_model(server: ParallelLlamaServer, slots: int) -> QueuedModel:
     return QueuedModel(HostedModel(ALIAS, settings, kind="local"), FairQueue(slots=slots))
 
 
-def ask(user: str) -> ChatRequest:
+def ask(user: str, max_tokens: int = 32) -> ChatRequest:
     return ChatRequest.of(
         [ChatMessage(role="user", content="Count from one to fifty.")],
-        max_tokens=32,
+        max_tokens=max_tokens,
         temperature=0.0,
         requester=user,
     )
 
 
-async def stream_all(model: QueuedModel, users: list[str]) -> list[str]:
+async def stream_all(model: QueuedModel, users: list[str], max_tokens: int = 32) -> list[str]:
     """Run one turn per user at once; the log says whose token or end came, in arrival order."""
     log: list[str] = []
 
     async def turn(user: str) -> None:
-        async for event in model.stream(ask(user)):
+        async for event in model.stream(ask(user, max_tokens)):
             if isinstance(event, TextDelta):
                 log.append(user)
             elif isinstance(event, StreamEnd):
@@ -73,7 +73,9 @@ async def stream_all(model: QueuedModel, users: list[str]) -> list[str]:
 
 
 async def test_parallel_slots_generate_several_turns_at_once(parallel_server: ParallelLlamaServer) -> None:
-    log = await stream_all(private_model(parallel_server, SLOTS), ["ann", "bob", "cat"])
+    # Long answers (the server ignores EOS): on a busy machine a turn's request may reach the
+    # server a moment after another's; the overlap must not depend on that moment.
+    log = await stream_all(private_model(parallel_server, SLOTS), ["ann", "bob", "cat"], max_tokens=256)
     first_token = {user: log.index(user) for user in ("ann", "bob", "cat")}
     first_end = min(index for index, entry in enumerate(log) if entry.endswith(":end"))
     assert max(first_token.values()) < first_end, f"the turns did not overlap: {log}"
