@@ -44,8 +44,9 @@ from assistant.security.jailbreak_guard import BLOCKED_MESSAGE, persona_answer, 
 from assistant.security.leak_guard import PromptLeakGuard
 from assistant.security.output_hygiene import OutputSanitizer
 from assistant.settings import Settings
-from assistant.tools.chat_turn import ChatTools, LiveVault, ToolTurnResult
+from assistant.tools.chat_turn import ChatTools, ToolTurnResult
 from assistant.tools.loop import RoundRequest
+from assistant.tools.rounds import VaultPlaceholders
 from assistant.turns import (
     AnswerDelta,
     ConfidenceView,
@@ -395,7 +396,7 @@ class ChatPipeline:
             route_for=self._privacy.route_for,
             result=tools,
             thread_id=conversation.id,
-            restore=LiveVault(lambda: conversation.vault),
+            restore=VaultPlaceholders(lambda: conversation.vault),
         ):
             yield cast(TurnEvent, item)  # the rounds' own events: answer text and notices
         if state.end is not None:  # the turn is charged for every round

@@ -12,7 +12,7 @@ lower the turn's decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,30 +51,6 @@ class ToolTurnResult:
 
     decision: GateDecision
     report: LoopReport | None = None
-
-
-class LiveVault(Mapping[str, str]):
-    """Placeholder -> value from the conversation's vault, read when used (it is made lazily)."""
-
-    def __init__(self, vault: Callable[[], object]) -> None:
-        self._vault = vault
-
-    def _pairs(self) -> dict[str, str]:
-        vault = self._vault()
-        placeholders = getattr(vault, "placeholders", None)
-        original = getattr(vault, "original", None)
-        if placeholders is None or original is None:
-            return {}
-        return {p: value for p in placeholders() if (value := original(p)) is not None}
-
-    def __getitem__(self, key: str) -> str:
-        return self._pairs()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._pairs())
-
-    def __len__(self) -> int:
-        return len(self._pairs())
 
 
 @dataclass

@@ -40,14 +40,16 @@ class Pseudonymizer(Protocol):
 
 
 class VaultPlaceholders(Mapping[str, str]):
-    """Placeholder -> original value, read live from a pseudonym vault (it grows during a turn)."""
+    """Placeholder -> original value, read live from a pseudonym vault (it grows during a turn,
+    and a conversation makes its vault lazily: `vault` is called at each read)."""
 
-    def __init__(self, vault: object) -> None:
+    def __init__(self, vault: Callable[[], object]) -> None:
         self._vault = vault
 
     def _pairs(self) -> dict[str, str]:
-        placeholders = getattr(self._vault, "placeholders", None)
-        original = getattr(self._vault, "original", None)
+        vault = self._vault()
+        placeholders = getattr(vault, "placeholders", None)
+        original = getattr(vault, "original", None)
         if placeholders is None or original is None:
             return {}
         return {p: value for p in placeholders() if (value := original(p)) is not None}
@@ -80,7 +82,7 @@ class RoutedRound:
 
     @property
     def placeholders(self) -> Mapping[str, str]:
-        return VaultPlaceholders(self.vault)
+        return VaultPlaceholders(lambda: self.vault)
 
     async def __call__(self, request: RoundRequest) -> AsyncIterator[object]:
         async for item in in_order(self.models.chain(request.route), lambda c: self._attempt(c, request)):
