@@ -1,13 +1,14 @@
 """From a parsed document to chunk records: text, metadata (ids, place, ACL, tier) and index text.
 
 The tier of every chunk comes from the `classify` callable (the sensitivity gate). If it raises,
-the chunk is treated as regulated: classification fails closed, never open.
+the chunk is treated as regulated: classification fails closed, never open. Each distinct text of a
+document goes to the gate once, and in one batch when the classifier offers `many(texts)`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -43,6 +44,25 @@ def classify_safely(classify: Classifier, text: str) -> Tier:
         return Tier.REGULATED
 
 
+def classify_all(classify: Classifier, texts: Sequence[str]) -> list[Tier]:
+    """The tier of each text: one gate call per distinct text, batched through `classify.many`
+    when the classifier has it. A failed or malformed batch makes every text regulated."""
+    unique = list(dict.fromkeys(texts))
+    many = getattr(classify, "many", None)
+    if callable(many):
+        try:
+            tiers = [Tier(tier) for tier in many(unique)]
+            if len(tiers) != len(unique):
+                raise ValueError(f"{len(tiers)} tiers for {len(unique)} texts")
+        except Exception:  # the batch proved nothing harmless
+            log.exception("batch classification failed; treating the document's chunks as regulated")
+            tiers = [Tier.REGULATED] * len(unique)
+    else:
+        tiers = [classify_safely(classify, text) for text in unique]
+    by_text = dict(zip(unique, tiers, strict=True))
+    return [by_text[text] for text in texts]
+
+
 def chunk_records(
     document: ParsedDocument,
     chunks: Iterable[TextChunk],
@@ -66,8 +86,10 @@ def chunk_records(
         "groups": ",".join(group_list),
         **acl_metadata(owner=owner, groups=group_list, public=public),
     }
+    chunk_list = list(chunks)
+    tiers = classify_all(classify, [chunk.text for chunk in chunk_list])
     records = []
-    for chunk in chunks:
+    for chunk, tier in zip(chunk_list, tiers, strict=True):
         metadata = {
             **base,
             "chunk_index": chunk.index,
@@ -77,7 +99,7 @@ def chunk_records(
             "hidden": chunk.hidden,
             "start": chunk.start,
             "end": chunk.end,
-            "tier": classify_safely(classify, chunk.text).value,
+            "tier": tier.value,
         }
         records.append(
             ChunkRecord(chunk_id=f"{version_id}:{chunk.index:06d}", text=chunk.text, metadata=metadata)
