@@ -3,7 +3,12 @@
 The corpus is generated (random sentences over a fixed vocabulary) and embedded with the
 deterministic hashing embedder of the same dimension as MiniLM (384), so building 100k chunks
 takes minutes, not hours; queries are embedded with the real ONNX model, as in production, so
-the figures include query embedding + Chroma HNSW search with the ACL filter + BM25 + fusion.
+the figures include query embedding + Chroma HNSW search with the ACL + BM25 + fusion.
+In the same process it then times the dense step alone both ways: today's filtered query (the
+`where` from `access.chroma_where`) and the over-fetch of `knowledge.dense_search`, with how often
+the over-fetch fell back and how far its lists agree with the filtered query's (HNSW is approximate;
+the synthetic vectors, 35 words hashed into 384 buckets, are a hard case for it). Last, after one
+more document, the BM25 delta sync against a full rebuild (the old path).
 
 Run: .venv/bin/python bench/bench_query.py [--sizes 10000 100000] [--queries 50]
 """
