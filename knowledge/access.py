@@ -4,11 +4,12 @@ A chunk carries ACL markers in its metadata: `acl_public`, `acl_owner`, and one 
 group. The dense side turns a principal into a Chroma `where` filter; the lexical side turns the
 same principal into a boolean mask applied to BM25 scores *before* top-k. Results are never
 filtered in Python after a truncated top-k, so a user can never learn that hidden documents crowded
-out theirs. The dense side may over-fetch an unfiltered top-m and apply `metadata_allows` (the same
-rule as `chroma_where`) to all m before choosing its top n, but only when that provably gives the
-filtered answer: at least n allowed hits among the m, or m covering the whole collection; otherwise
-it runs the filtered query (`knowledge.dense_search`). Either way the chunks returned are exactly
-those the filtered query returns, whatever the hidden documents are; only the time taken differs.
+out theirs. The dense side may over-fetch an unfiltered top-m and apply the same rule to all m
+(`metadata_allows`, or the lexical index's ACL rows built from the same metadata) before choosing
+its top n, but only when that gives the filtered answer: at least n allowed hits among the m, or m
+covering the whole collection; otherwise it runs the filtered query (`knowledge.dense_search`).
+Either way the user gets the n nearest chunks they may read, whatever the hidden documents are
+(up to HNSW's approximation); only the time taken differs (a fallback is slower).
 A principal with no groups sees public documents and their own uploads; admins get no bypass
 unless `admins_see_everything` is set.
 
