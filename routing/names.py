@@ -3,14 +3,17 @@
 `en_core_web_sm` labels many names ORG or nothing ("Write a greeting for Margaret Thornbury"). A
 missed name leaves the machine unmasked, so names are also found here from three kinds of evidence:
 a Title-case run that starts with a known given name ("Margaret Thornbury"), a run with a middle
-initial ("Ravil G. Yefimov"), a run that ends with a known surname, and a lone given name that
-spaCy tags as a proper noun outside a sentence start. Finally every later mention of a word of a
-name found anywhere in the text is a name too ("... early Yefremova").
+initial ("Ravil G. Yefimov"), a run that ends with a known surname, a lone given name that
+spaCy tags as a proper noun, and a lone surname of another language inside a sentence ("the
+Sokolov novel"). Layout is evidence too: the first line of a contact card, a transcript's
+speaker. Finally every later mention of a word of a name found anywhere in the text is a name
+too ("... early Yefremova"), and so are the other items of a list that holds a name.
 
 The gazetteer is the US Census name frequency lists shipped in the PyPI package `names` (MIT),
-plus our own list of common given names of other languages and regions
-(`routing/data/given_names.txt`), read once, lazily, from the installed files: nothing here
-touches the network. Words that are
+our own list of common given names of other languages and regions
+(`routing/data/given_names.txt`), and given names and surnames of ~70 locales extracted from
+Faker (`routing/data/world_*.txt`, MIT, frequent English words removed), read once, lazily, from
+the installed files: nothing here touches the network. Words that are
 also ordinary English words ("Will", "May", "Bill", "Street") never count as names on their own.
 This module reports spans only; it never decides a tier and never keeps a value.
 """
