@@ -4,8 +4,12 @@
  * Messages are markdown with HTML switched off, so the server marks things with inline code:
  * `public`, `internal`, `regulated` (a tier) and `high confidence` (a confidence level). This
  * script only adds data attributes to those spans so that confidante.css can colour them; it
- * never changes text, never fetches anything and never reads message content beyond those spans.
+ * never changes text and never reads message content beyond those spans.
  * Without it the UI still says everything in words.
+ *
+ * The header's "Admin console" link (`.chainlit/config.toml`) stays hidden (confidante.css) until
+ * Chainlit's own `/user` endpoint says the signed-in account is an administrator: one same-origin
+ * GET each time the header (re)appears, the only request this script makes. The console checks the role again.
  *
  * It also gives Chainlit's icon-only buttons (and the welcome icon) the accessible names they
  * lack, so screen-reader and voice-control users can find them; it never overrides a name.
@@ -135,6 +139,7 @@
 
   function scan() {
     label();
+    consoleLink();
     var codes = document.querySelectorAll(
       ".ai-message .message-content code:not([data-cf-chip]), [role='region'] code:not([data-cf-chip])"
     );
@@ -152,6 +157,33 @@
       pending = false;
       scan();
     });
+  }
+
+  function revealConsoleLink() {
+    if (!window.fetch) return;
+    window
+      .fetch("/user", { credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (user) {
+        if (user && user.metadata && user.metadata.role === "admin") {
+          document.documentElement.setAttribute("data-cf-admin", "");
+        }
+      })
+      .catch(function () {});
+  }
+
+  var askedRole = false;
+  function consoleLink() {
+    var link = document.querySelector('#header a[href="/admin/dashboard"]');
+    if (link && !askedRole) {
+      askedRole = true;
+      revealConsoleLink();
+    } else if (!link && askedRole) {
+      askedRole = false; // signed out: the next account is asked afresh
+      document.documentElement.removeAttribute("data-cf-admin");
+    }
   }
 
   function start() {

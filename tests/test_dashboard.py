@@ -116,7 +116,7 @@ def test_admin_sees_charts_without_scripts(server):
         "Token usage per day",
         "Feedback",
         "Escalation and fallback rates",
-        "Schema-validation success rate",
+        "Answers in the expected format",
     ]
     for title in titles:
         assert title in html

@@ -30,7 +30,7 @@ from assistant.governance.requester import (
     token_from_scope,
 )
 from assistant.identity import Principal
-from assistant.ui.charts import bar_chart, line_chart
+from assistant.ui.charts import CHART_STYLE, bar_chart, duration, line_chart, plain_number
 from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
 from assistant.ui.session_guard import install_session_guard
 
@@ -42,14 +42,29 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1240px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(580px,1fr));gap:1rem}
-figure.chart{margin:0;border:1px solid #ddd;border-radius:6px;padding:.5rem}
+STYLE = (
+    """
+:root{color-scheme:light dark}
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;background:#fff;max-width:1240px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,520px),1fr));gap:1rem}
+figure.chart{margin:0;border:1px solid #ddd;border-radius:6px;padding:.5rem;min-width:0}
 figcaption{font-weight:600;font-size:.95rem}.legend{font-weight:400;margin-left:.75rem}
 .key{margin-right:.75rem}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.25em}
 .esc{border:1px solid #ddd;border-radius:6px;padding:.5rem;margin:.5rem 0}
+nav a{margin-right:.9rem}input,select,textarea{max-width:100%}
+@media (prefers-color-scheme:dark){body{color:#e5e5e5;background:#161616}a{color:#8ab4f8}
+figure.chart,.esc{border-color:#444}}
+@media (max-width:600px){body{margin:.75rem}}
 """
+    + CHART_STYLE
+)
+CONSOLE_NAV = (
+    '<nav aria-label="Console"><a href="/admin/dashboard">Dashboard</a>'
+    '<a href="/admin/experiments">Experiments: compare variants</a>'
+    '<a href="/admin/review">Review queue</a><a href="/admin/capabilities">Capability map</a>'
+    '<a href="/">Back to the chat</a></nav>'
+)
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 
 class ConsoleRefusal(Exception):
@@ -80,7 +95,7 @@ def signed_in_admin(request: Request, governance: Governance) -> Principal:
 def refusal_page(refusal: ConsoleRefusal) -> HTMLResponse:
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Confidante admin console</title>'
-        f"<style>{STYLE}</style></head><body><h1>{escape(refusal.title)}</h1>{refusal.body}</body></html>"
+        f"{VIEWPORT}<style>{STYLE}</style></head><body><h1>{escape(refusal.title)}</h1>{refusal.body}</body></html>"
     )
     headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
     return HTMLResponse(html, status_code=refusal.status, headers=headers)
@@ -106,14 +121,10 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
-def _ms(value: float) -> str:
-    return f"{value:,.0f} ms"
-
-
 def dashboard_charts(figures: DashboardFigures) -> list[str]:
     days = [day[5:] for day in figures.days]
     charts = [
-        line_chart(f"Latency by route: {route}", days, series, fmt=_ms)
+        line_chart(f"Latency by route: {route}", days, series, fmt=duration)
         for route, series in figures.latency_ms.items()
     ] or [line_chart("Latency by route", days, {})]
     tiers = figures.tier_split
@@ -126,12 +137,17 @@ def dashboard_charts(figures: DashboardFigures) -> list[str]:
         bar_chart("Routing split by tier (turns)", list(tiers), list(tiers.values())),
         bar_chart("Cost per day", days, figures.cost_per_day, fmt=_usd),
         line_chart("Cost per query", days, {"cost per turn": figures.cost_per_query}, fmt=_usd),
-        line_chart("Token usage per day", days, figures.tokens_per_day),
+        line_chart("Token usage per day", days, figures.tokens_per_day, fmt=plain_number),
         line_chart(
             "Feedback: share of thumbs up", days, {"thumbs up": figures.feedback_positive_ratio}, fmt=_pct
         ),
         line_chart("Escalation and fallback rates", days, rates, fmt=_pct),
-        line_chart("Schema-validation success rate", days, {"valid": figures.schema_success_rate}, fmt=_pct),
+        line_chart(
+            "Answers in the expected format",
+            days,
+            {"in the expected format": figures.schema_success_rate},
+            fmt=_pct,
+        ),
         *_tool_charts(figures),
     ]
 
@@ -157,11 +173,12 @@ def render_dashboard(
     charts = dashboard_charts(figures)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Confidante admin dashboard</title>'
-        f"<style>{STYLE}</style></head><body><header><h1>Confidante: how the assistant is doing</h1>"
+        f"{VIEWPORT}<style>{STYLE}</style></head><body>"
+        "<header><h1>Confidante: how the assistant is doing</h1>"
         f"<p>Signed in as {escape(admin.display_name or admin.user_id)}. "
         f"Last {len(figures.days)} days (UTC): "
         f"{figures.turns} turns, {figures.model_calls} model calls.</p>"
-        '<p><a href="/admin/experiments">Experiments: compare variants</a></p></header>'
+        f"{CONSOLE_NAV}</header>"
         f'<main><section aria-label="Charts"><div class="grid">{"".join(charts)}</div></section>'
         f"<section><h2>Open escalations ({len(escalations)})</h2>"
         f"{_escalations_html(escalations, csrf_field)}</section>"
