@@ -17,6 +17,7 @@ import json
 import math
 import re
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -152,6 +153,9 @@ class LexicalIndex:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.fingerprint: str | None = None
+        # A sync after an ingest grows several arrays; a search on another thread must not see
+        # them half grown.
+        self.lock = threading.RLock()
         self._clear()
 
     def _clear(self) -> None:
@@ -187,25 +191,29 @@ class LexicalIndex:
         versions: Sequence[str] | None = None,
     ) -> None:
         """Append rows (live at once); the caller saves and sets the fingerprint."""
-        if not chunk_ids:
-            return
-        first = len(self._chunk_ids)
-        self._row_of = None
-        token_lists = [lexical_tokens(t) or [PLACEHOLDER_WORD] for t in texts]
-        self._chunk_ids += list(chunk_ids)
-        self._versions += list(versions) if versions is not None else [c.rsplit(":", 1)[0] for c in chunk_ids]
-        lengths = np.asarray([len(tokens) for tokens in token_lists], dtype=np.float64)
-        self._lengths = np.concatenate([self._lengths, lengths])
-        self._alive = np.concatenate([self._alive, np.ones(len(chunk_ids), dtype=bool)])
-        _append_grouped(self._terms, ((first + i, Counter(t)) for i, t in enumerate(token_lists)))
-        _append_grouped(self._acl_rows, ((first + i, Counter(a)) for i, a in enumerate(acls)))
+        with self.lock:
+            if not chunk_ids:
+                return
+            first = len(self._chunk_ids)
+            self._row_of = None
+            token_lists = [lexical_tokens(t) or [PLACEHOLDER_WORD] for t in texts]
+            self._chunk_ids += list(chunk_ids)
+            self._versions += (
+                list(versions) if versions is not None else [c.rsplit(":", 1)[0] for c in chunk_ids]
+            )
+            lengths = np.asarray([len(tokens) for tokens in token_lists], dtype=np.float64)
+            self._lengths = np.concatenate([self._lengths, lengths])
+            self._alive = np.concatenate([self._alive, np.ones(len(chunk_ids), dtype=bool)])
+            _append_grouped(self._terms, ((first + i, Counter(t)) for i, t in enumerate(token_lists)))
+            _append_grouped(self._acl_rows, ((first + i, Counter(a)) for i, a in enumerate(acls)))
 
     def remove_versions(self, version_ids: Iterable[str]) -> int:
         """Retire every row of these versions (they stop counting in scores and statistics)."""
-        gone = set(version_ids)
-        rows = [i for i, version in enumerate(self._versions) if version in gone and self._alive[i]]
-        self._alive[rows] = False
-        return len(rows)
+        with self.lock:
+            gone = set(version_ids)
+            rows = [i for i, version in enumerate(self._versions) if version in gone and self._alive[i]]
+            self._alive[rows] = False
+            return len(rows)
 
     def versions(self) -> set[str]:
         return {v for v, alive in zip(self._versions, self._alive, strict=True) if alive}
@@ -213,25 +221,31 @@ class LexicalIndex:
     # -- persistence -----------------------------------------------------------------------
 
     def save(self) -> None:
-        # Write to a sibling directory, then swap: a crash mid-save leaves the old index or none.
-        staging = self.directory.with_name(self.directory.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        terms, term_arrays = _flatten(self._terms, "t")
-        tokens, acl_arrays = _flatten(self._acl_rows, "a")
-        arrays: dict[str, Any] = {"lengths": self._lengths, "alive": self._alive, **term_arrays, **acl_arrays}
-        np.savez(staging / "index.npz", **arrays)
-        manifest = {
-            "format": 2,
-            "fingerprint": self.fingerprint,
-            "chunk_ids": self._chunk_ids,
-            "versions": self._versions,
-            "terms": terms,
-            "acl_tokens": tokens,
-        }
-        (staging / "manifest.json").write_text(json.dumps(manifest))
-        shutil.rmtree(self.directory, ignore_errors=True)
-        staging.rename(self.directory)
+        with self.lock:
+            # Write to a sibling directory, then swap: a crash mid-save leaves the old index or none.
+            staging = self.directory.with_name(self.directory.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            terms, term_arrays = _flatten(self._terms, "t")
+            tokens, acl_arrays = _flatten(self._acl_rows, "a")
+            arrays: dict[str, Any] = {
+                "lengths": self._lengths,
+                "alive": self._alive,
+                **term_arrays,
+                **acl_arrays,
+            }
+            np.savez(staging / "index.npz", **arrays)
+            manifest = {
+                "format": 2,
+                "fingerprint": self.fingerprint,
+                "chunk_ids": self._chunk_ids,
+                "versions": self._versions,
+                "terms": terms,
+                "acl_tokens": tokens,
+            }
+            (staging / "manifest.json").write_text(json.dumps(manifest))
+            shutil.rmtree(self.directory, ignore_errors=True)
+            staging.rename(self.directory)
 
     def load(self) -> bool:
         """Load the persisted index; False when there is none (or it is unreadable or old)."""
@@ -269,11 +283,12 @@ class LexicalIndex:
         """Which of these chunks the principal may read, by the same ACL rows as the mask.
 
         A chunk this index does not hold (not committed, or not synced yet) is not readable."""
-        if self._row_of is None:
-            self._row_of = {chunk_id: row for row, chunk_id in enumerate(self._chunk_ids)}
-        mask = self.mask_for(allowed_tokens)
-        rows = [self._row_of.get(chunk_id) for chunk_id in chunk_ids]
-        return [row is not None and bool(mask[row]) for row in rows]
+        with self.lock:
+            if self._row_of is None:
+                self._row_of = {chunk_id: row for row, chunk_id in enumerate(self._chunk_ids)}
+            mask = self.mask_for(allowed_tokens)
+            rows = [self._row_of.get(chunk_id) for chunk_id in chunk_ids]
+            return [row is not None and bool(mask[row]) for row in rows]
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 of every row (dead rows 0) with the live corpus statistics."""
@@ -297,17 +312,18 @@ class LexicalIndex:
         return scores
 
     def search(self, query: str, *, allowed_tokens: set[str] | None, k: int) -> list[LexicalHit]:
-        tokens = lexical_tokens(query)
-        if not tokens or not len(self):
-            return []
-        # The ACL mask goes into the scoring itself: hidden chunks score 0 and can't take a top-k slot.
-        scores = self.scores(tokens) * self.mask_for(allowed_tokens)
-        take = min(k, int(np.count_nonzero(scores > 0)))
-        if take <= 0:
-            return []
-        top = np.argpartition(-scores, take - 1)[:take]
-        top = top[np.lexsort((top, -scores[top]))]
-        return [LexicalHit(chunk_id=self._chunk_ids[i], score=float(scores[i])) for i in top]
+        with self.lock:
+            tokens = lexical_tokens(query)
+            if not tokens or not len(self):
+                return []
+            # The ACL mask goes into the scoring itself: hidden chunks score 0 and can't take a top-k slot.
+            scores = self.scores(tokens) * self.mask_for(allowed_tokens)
+            take = min(k, int(np.count_nonzero(scores > 0)))
+            if take <= 0:
+                return []
+            top = np.argpartition(-scores, take - 1)[:take]
+            top = top[np.lexsort((top, -scores[top]))]
+            return [LexicalHit(chunk_id=self._chunk_ids[i], score=float(scores[i])) for i in top]
 
     def __len__(self) -> int:
         return int(self._alive.sum())

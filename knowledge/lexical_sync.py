@@ -21,15 +21,17 @@ def sync_lexical(
     index: LexicalIndex, store: KnowledgeStore, *, fingerprint: str, visible: set[str]
 ) -> LexicalIndex:
     """Bring `index` to the committed versions `visible` (registry state `fingerprint`)."""
-    if index.fingerprint == fingerprint:
-        return index
-    present = index.versions()
-    index.remove_versions(present - visible)
-    added = sorted(visible - present)
-    if added:
-        _append(index, store.iterate_versions(added))
-    index.fingerprint = fingerprint
-    index.save()
+    # One sync at a time, checked again under the lock: two would append the same version twice.
+    with index.lock:
+        if index.fingerprint == fingerprint:
+            return index
+        present = index.versions()
+        index.remove_versions(present - visible)
+        added = sorted(visible - present)
+        if added:
+            _append(index, store.iterate_versions(added))
+        index.fingerprint = fingerprint
+        index.save()
     return index
 
 
