@@ -555,6 +555,7 @@ def _plausible_after_greeting(name: str, pattern: re.Pattern[str], gazetteer: Na
     return bool(words) and gazetteer.is_given(words[0])
 
 
+_ARTICLES = frozenset({"the", "a", "an", "this", "that", "these", "those", "each", "every", "our", "your"})
 _MIDDLE_INITIAL = re.compile(r"[ \t]+(?:[a-z]\.?[ \t]+)?")
 
 
@@ -565,6 +566,10 @@ def _lower_case_full_names(text: str, gazetteer: NameGazetteer) -> list[tuple[in
     found = []
     for index, given in enumerate(words):
         if not gazetteer.is_core_name(given.group(), surname=False) or given.group() in gazetteer.stop_words:
+            continue
+        # After an article a lower-case pair is a noun phrase ("the charity bake sale").
+        before = words[index - 1] if index > 0 else None
+        if before is not None and before.group() in _ARTICLES and before.end() + 1 == given.start():
             continue
         for surname in words[index + 1 : index + 3]:
             if (

@@ -145,3 +145,12 @@ def test_common_english_words_have_no_foreign_surname_ending() -> None:
     gazetteer = NameGazetteer(given=[], surnames=[], lone_surnames=[])
     for word in ("Lesson", "Person", "Season", "Review", "Preview", "Comparison", "Reason", "Mission"):
         assert not gazetteer.is_foreign_surname(word), word
+
+
+def test_lower_case_pair_after_an_article_is_a_noun_phrase() -> None:
+    from routing.names import context_names
+
+    text = "we are looking for volunteers to run the charity bake sale"
+    assert _values(text, context_names(text, default_gazetteer())) == []
+    named = "write to benjamin a seiler today"
+    assert _values(named, context_names(named, default_gazetteer())) == ["benjamin a seiler"]
