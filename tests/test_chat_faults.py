@@ -9,7 +9,6 @@ repeated failures and closes again after its cool-down.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -147,6 +146,10 @@ async def test_breaker_opens_under_repeated_failures_and_closes_after_cooldown(
         for m in services.models.hosted
         if isinstance(getattr(m, "inner", None), BreakerModel)
     )
+    # The breaker's own clock, moved by hand: on a busy machine a local fallback answer can
+    # outlast a real 1 s cool-down, and the breaker would half-open between two turns.
+    now = [0.0]
+    breaker._clock = lambda: now[0]
     hosted_proxy.set_fault("http_500", times=None)
     for _ in range(3):
         await chat(services, "Name a colour.")
@@ -156,7 +159,7 @@ async def test_breaker_opens_under_repeated_failures_and_closes_after_cooldown(
     assert result.route == "local"
     assert len(hosted_proxy.chat_exchanges()) == calls_when_open  # open: failed fast, no request
     hosted_proxy.clear()
-    await asyncio.sleep(1.2)  # the cool-down
+    now[0] += breaker.cooldown_s + 0.1  # the cool-down passes
     result, _ = await chat(services, "Name a fruit.")
     assert result.route == "hosted"
     assert breaker.state == "closed"
