@@ -1,0 +1,52 @@
+"""Human-graded accuracy per experiment variant, for the experiments metrics and the console.
+
+Accuracy is the share of graded answers graded "correct", with the same Wilson interval and
+"not enough data yet" rule as the other per-variant rates; "partly" counts as not correct and is
+reported beside it. Counts only: never returns a question, an answer or a note.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from assistant.experiments.metrics import Estimate, wilson
+from assistant.review.table import ReviewItemRow
+
+
+@dataclass(frozen=True, slots=True)
+class GradedAccuracy:
+    variant: str
+    graded: int
+    correct: int
+    partly: int
+    wrong: int
+    accuracy: Estimate
+
+
+def graded_accuracy_by_variant(engine: Engine, experiment_id: str) -> dict[str, GradedAccuracy]:
+    """{variant: GradedAccuracy} over the experiment's graded review items."""
+    query = select(ReviewItemRow.variant, ReviewItemRow.grade).where(
+        ReviewItemRow.experiment_id == experiment_id, col(ReviewItemRow.grade).is_not(None)
+    )
+    with Session(engine) as session:
+        rows = session.exec(query).all()
+    counts: dict[str, Counter[str]] = {}
+    for variant, grade in rows:
+        counts.setdefault(variant or "", Counter())[grade or ""] += 1
+    return {variant: _accuracy(variant, c) for variant, c in sorted(counts.items())}
+
+
+def _accuracy(variant: str, counts: Counter[str]) -> GradedAccuracy:
+    graded = counts["correct"] + counts["partly"] + counts["wrong"]
+    return GradedAccuracy(
+        variant=variant,
+        graded=graded,
+        correct=counts["correct"],
+        partly=counts["partly"],
+        wrong=counts["wrong"],
+        accuracy=wilson(counts["correct"], graded),
+    )
