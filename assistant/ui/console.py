@@ -62,6 +62,7 @@ CONSOLE_NAV = (
     '<nav aria-label="Console"><a href="/admin/dashboard">Dashboard</a>'
     '<a href="/admin/experiments">Experiments: compare variants</a>'
     '<a href="/admin/review">Review queue</a><a href="/admin/capabilities">Capability map</a>'
+    '<a href="/admin/api-keys">API keys</a>'
     '<a href="/">Back to the chat</a></nav>'
 )
 VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -168,7 +169,11 @@ def _tool_charts(figures: DashboardFigures) -> list[str]:
 
 
 def render_dashboard(
-    figures: DashboardFigures, escalations: list[Escalation], admin: Principal, csrf_field: str = ""
+    figures: DashboardFigures,
+    escalations: list[Escalation],
+    admin: Principal,
+    csrf_field: str = "",
+    extra: str = "",
 ) -> str:
     charts = dashboard_charts(figures)
     return (
@@ -181,7 +186,7 @@ def render_dashboard(
         f"{CONSOLE_NAV}</header>"
         f'<main><section aria-label="Charts"><div class="grid">{"".join(charts)}</div></section>'
         f"<section><h2>Open escalations ({len(escalations)})</h2>"
-        f"{_escalations_html(escalations, csrf_field)}</section>"
+        f"{_escalations_html(escalations, csrf_field)}</section>{extra}"
         "</main></body></html>"
     )
 
@@ -221,7 +226,11 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
             return refusal_page(refusal)
         figures = await asyncio.to_thread(compute_figures, governance.engine, days=max(1, min(days, 90)))
         escalations = await asyncio.to_thread(governance.escalations.list_open)
-        html = render_dashboard(figures, escalations, admin, hidden_field(token_from_scope(request.scope)))
+        from assistant.ui.keys_console import usage_section  # the API split by key (issue 15)
+
+        keys = await asyncio.to_thread(usage_section, governance)
+        csrf_field = hidden_field(token_from_scope(request.scope))
+        html = render_dashboard(figures, escalations, admin, csrf_field, keys)
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
     @router.post("/admin/escalations/{escalation_id}/resolve")
@@ -275,6 +284,9 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
     from assistant.ui.experiments_console import experiments_router
 
     router.include_router(experiments_router(governance, allowed_origins=allowed_origins))
+    from assistant.ui.keys_console import keys_router
+
+    router.include_router(keys_router(governance, allowed_origins=allowed_origins))
     return router
 
 
