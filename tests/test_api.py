@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -82,10 +83,6 @@ def test_the_request_must_end_with_a_user_message_of_text() -> None:
         _request([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
     with pytest.raises(ValueError, match="text content"):
         _request([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])
-    with pytest.raises(ValueError, match="tool calling"):
-        ChatCompletionRequest.model_validate(
-            {"model": "confidante", "messages": [{"role": "user", "content": "hi"}], "tools": [{"x": 1}]}
-        )
 
 
 class _Assessment:
@@ -277,3 +274,32 @@ def test_a_client_that_disconnects_mid_stream_is_recorded(api: Api) -> None:
             break
         time.sleep(0.5)
     assert any("client disconnected" in d for d in details)
+
+
+@pytest.mark.slow
+def test_caller_tools_get_a_400_and_nothing_reaches_the_hosted_endpoint(api: Api) -> None:
+    before = len(api.proxy.chat_exchanges())
+    client = api.client(api.key())
+    schema: dict[str, Any] = {"name": "lookup", "description": f"records for SSN {SSN}", "parameters": {}}
+    tool: Any = {"type": "function", "function": schema}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="confidante", messages=[{"role": "user", "content": "Look me up"}], tools=[tool]
+        )
+    assert caught.value.status_code == 400
+    assert caught.value.body["code"] == "unsupported_parameter" and caught.value.body["param"] == "tools"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as result:
+        client.chat.completions.create(
+            model="confidante",
+            messages=[
+                {"role": "user", "content": "Look me up"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+                ]},
+                {"role": "tool", "tool_call_id": "c1", "content": f"SSN {SSN} belongs to {NAME}"},
+                {"role": "user", "content": "Summarize that"},
+            ],
+        )  # fmt: skip
+    assert result.value.body["param"] == "messages.1"  # type: ignore[index]
+    sent = [e.body for e in api.proxy.chat_exchanges()[before:]]
+    assert sent == []  # refused before the gate: not even a pseudonymized copy went out

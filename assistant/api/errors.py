@@ -58,3 +58,8 @@ def rate_limited(retry_after_s: float, message: str, code: str = "rate_limit_exc
 
 def unavailable(message: str) -> ApiError:
     return ApiError(503, message, type="server_error", code="service_unavailable")
+
+
+def unsupported(message: str, param: str) -> ApiError:
+    """A field the API understands and deliberately does not serve (OpenAI answers these 400)."""
+    return ApiError(400, message, code="unsupported_parameter", param=param)

@@ -1,15 +1,17 @@
 """The HTTP face of the API: authentication, limits, and the two OpenAI routes.
 
-Order of checks for a completion: API key (401) → scope (403) → body size (413) → body shape
-(422) → model (404) → per-key rate limit (429 + Retry-After) → per-key and per-user budget (429
-`insufficient_quota`) → the pipeline. Each request leaves one `api_request` audit record naming
-the key and the outcome (the turn's own records carry the key in their thread id) and one metric
-sample by key and status. Any unexpected error is logged by type and answered 500 in the OpenAI
-shape, never with a traceback.
+Order of checks for a completion: API key (401) → scope (403) → body size (413) → caller
+tools (400) → body shape (422) → model (404) → per-key rate limit (429 + Retry-After) → per-key
+and per-user budget (429 `insufficient_quota`) → the pipeline. The key and budget look-ups are
+database reads run off the event loop, so one request's I/O never delays another's stream.
+Each request leaves one `api_request` audit record naming the key and the outcome (the turn's
+own records carry the key in their thread id) and one metric sample by key and status. Any
+unexpected error is logged by type and answered 500 in the OpenAI shape, never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -34,7 +36,7 @@ from assistant.api.completions import (
     receipt_headers,
 )
 from assistant.api.ratelimit import RateLimiter
-from assistant.api.schema import MODELS, ChatCompletionRequest
+from assistant.api.schema import MODELS, TOOLS_REFUSED, ChatCompletionRequest, unsupported_tools
 from assistant.governance.api_keys import AuthorizedKey
 from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance
@@ -81,6 +83,8 @@ async def _body(request: Request) -> ChatCompletionRequest:
         raise errors.invalid("The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise errors.invalid("The request body must be a JSON object.")
+    if (field := unsupported_tools(payload)) is not None:
+        raise errors.unsupported(TOOLS_REFUSED, field)
     try:
         return ChatCompletionRequest.model_validate(payload)
     except ValidationError as exc:
@@ -126,13 +130,13 @@ def _audit(context: ApiContext, key: AuthorizedKey | None, status: int, detail: 
 async def chat_completions(context: ApiContext, request: Request) -> Response:
     key: AuthorizedKey | None = None
     try:
-        key = _authorize(context, request, "chat")
+        key = await asyncio.to_thread(_authorize, context, request, "chat")
         body = await _body(request)
         if body.model not in MODELS:
             raise errors.model_not_found(body.model, list(MODELS))
         if body.confidante.use_documents and "knowledge" not in key.key.scopes:
             raise errors.forbidden("Grounding in documents needs the 'knowledge' scope.")
-        _check_limits(context, key)
+        await asyncio.to_thread(_check_limits, context, key)
         return await _answer(context, key, body)
     except errors.ApiError as exc:
         _audit(context, key, exc.status, exc.code or exc.type)

@@ -3,6 +3,9 @@
 Only text content is accepted (strings, or `text` parts). The last message must be the user's:
 it is the turn; the messages before it are the history, and every one of them passes the gate.
 Confidante's own options travel in the extension field `confidante`.
+
+Caller-defined tools (`tools`, `functions`, a `tool_choice` naming one, `tool`/`function`
+messages) are refused with a 400 before validation (`unsupported_tools`): see that function.
 """
 
 from __future__ import annotations
@@ -18,6 +21,40 @@ MODEL_LOCAL = "confidante-local"
 MODELS = (MODEL_ROUTED, MODEL_LOCAL)
 # Roles the pipeline understands; OpenAI's "developer" is a system message by another name.
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+TOOLS_REFUSED = (
+    "Caller-defined tools are not supported by this API: Confidante runs its own governed tools "
+    "on the server (their calls and results pass the privacy gate and the audit trail). Send the "
+    "request without 'tools', 'functions', 'tool_choice' and tool messages."
+)
+
+
+def unsupported_tools(payload: dict[str, object]) -> str | None:
+    """The field that asks for caller-run tools, or None.
+
+    Refused rather than passed through: a caller's tool definitions and tool results are text
+    for the model that this API cannot attribute or tier the way it tiers messages, and tool-call
+    arguments written from pseudonymized text would come back with placeholders in machine-read
+    JSON. Empty lists and `tool_choice: "none"` ask for nothing and are accepted.
+    """
+    for field in ("tools", "functions"):
+        if payload.get(field):
+            return field
+    if payload.get("tool_choice") not in (None, "none", "auto") or payload.get("function_call") not in (
+        None,
+        "none",
+        "auto",
+    ):
+        return "tool_choice"
+    messages = payload.get("messages")
+    if isinstance(messages, list):
+        for index, message in enumerate(messages):
+            if isinstance(message, dict) and (
+                message.get("role") in ("tool", "function") or message.get("tool_calls")
+            ):
+                return f"messages.{index}"
+    return None
 
 
 class ContentPart(BaseModel):
@@ -73,8 +110,6 @@ class ChatCompletionRequest(BaseModel):
     def _ends_with_the_user(self) -> ChatCompletionRequest:
         if self.messages[-1].role != "user" or not self.messages[-1].text().strip():
             raise ValueError("the last message must be a non-empty user message")
-        if getattr(self, "tools", None) or getattr(self, "functions", None):
-            raise ValueError("tool calling is not available through this API yet")
         return self
 
     @property
