@@ -1,33 +1,46 @@
-"""What the governed API adds over calling the same upstream directly.
+"""What the governed API adds over calling the same upstream directly, before and after a change.
 
-One real OpenAI-compatible upstream (`llama_cpp.server` with the bundled model, greedy, on
-loopback) is called two ways with the official SDK, alternating, same prompt, same token cap:
-directly, and through `confidante serve`'s `/v1/chat/completions` (model `confidante`: gate,
-routing to the hosted upstream, audit, budgets, streaming back). Prints TTFT and total time
-medians and their ratios, and the gate's own time per request measured in this process.
+One OpenAI-compatible upstream is called with the official SDK, round-robin, same prompt, same
+token cap: directly, and through `confidante serve`'s `/v1/chat/completions` (model `confidante`:
+gate, routing to the hosted upstream, audit, budgets, streaming back). With `--before REV` a
+second server runs the code of commit REV (exported with `git archive`, the working tree is not
+touched) in the same round-robin, so before and after are measured under the same load.
 
-    .venv/bin/python bench/bench_api.py --runs 8
+Upstreams: `llama` (the bundled model behind `llama_cpp.server`, greedy; its time dominates and
+varies with the machine's load) or `scripted` (an instant scripted stream: what remains is the
+gateway's own time, in ms). Prints medians of TTFT and total, the ratios, and the gate's own
+time per request (the gate itself, not the memoized `assess`).
+
+    .venv/bin/python bench/bench_api.py --runs 8 --upstream llama --before HEAD~1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import openai  # noqa: E402
 
+from tests.browser import app_server  # noqa: E402
 from tests.browser.app_server import AppServer  # noqa: E402
+from tests.support.scripted_openai import ScriptedOpenAI, text_stream  # noqa: E402
 from tests.support.servers import SERVER_MODEL_ALIAS, LlamaServer, bundled_gguf  # noqa: E402
 
 PROMPT = "List three practical tips for writing a clear weekly status update."
 MAX_TOKENS = 64
+SCRIPTED_ANSWER = "Be brief. Say what changed, what is next, and what is blocked. Name owners and dates."
 
 
 def _timed(client: openai.OpenAI, model: str, system: str | None) -> tuple[float, float]:
@@ -36,12 +49,12 @@ def _timed(client: openai.OpenAI, model: str, system: str | None) -> tuple[float
     ]
     started = time.perf_counter()
     first = None
-    stream = client.chat.completions.create(
+    stream: Any = client.chat.completions.create(
         model=model,
-        messages=messages,
+        messages=messages,  # type: ignore[arg-type]
         stream=True,
         max_tokens=MAX_TOKENS,
-        temperature=0.0,  # type: ignore[arg-type]
+        temperature=0.0,
     )
     for chunk in stream:
         if first is None and chunk.choices and chunk.choices[0].delta.content:
@@ -54,65 +67,132 @@ def _gate_ms(runs: int) -> float:
     from assistant.privacy_gate import build_gate_privacy
     from assistant.settings import load_settings
 
-    privacy = build_gate_privacy(load_settings())
-    privacy.assess(PROMPT, source="message")
+    # The gate itself, not `assess`: that one memoizes the decision per text, so a repeated prompt
+    # would measure a dictionary look-up (the last session's bench printed 0.0 ms that way).
+    gate = build_gate_privacy(load_settings()).gate
+    gate.classify(PROMPT, source="message")
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        privacy.assess(PROMPT, source="message")
+        gate.classify(PROMPT, source="message")
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
+
+
+@contextlib.contextmanager
+def _tree(path: Path) -> Iterator[None]:
+    """Run `confidante` from another source tree (AppServer starts it with that tree as cwd)."""
+    saved = app_server.REPO
+    app_server.REPO = path
+    try:
+        yield
+    finally:
+        app_server.REPO = saved
+
+
+def _export(rev: str, root: Path) -> Path:
+    """The files of commit `rev`, exported read-only from git (nothing in the work tree changes)."""
+    target = root / f"tree-{rev.replace('/', '_')}"
+    target.mkdir()
+    archive = root / "tree.tar"
+    subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def _gateway(root: Path, name: str, env: dict[str, str], tree: Path) -> tuple[AppServer, openai.OpenAI]:
+    with _tree(tree):
+        server = AppServer(root / name, root / f"{name}.log", env=env)
+        server.start()
+        server.cli("users", "add", "bench", "--no-password")
+        key = server.cli("keys", "create", "bench", "--rate", "1000").stdout.strip().splitlines()[-1]
+    return server, openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+
+
+def _upstream(kind: str, root: Path) -> tuple[Any, str, str]:
+    """The running upstream, its base URL and the model name to ask it for."""
+    if kind == "scripted":
+        scripted = ScriptedOpenAI().start()
+        return scripted, scripted.base_url, "scripted"
+    llama = LlamaServer(bundled_gguf(), root / "llama.log", threads=2)
+    llama.start()
+    return llama, llama.base_url, SERVER_MODEL_ALIAS
+
+
+def _feed(upstream: Any) -> None:
+    """The scripted upstream answers from a queue: one stream per call, cut at the token cap."""
+    if isinstance(upstream, ScriptedOpenAI):
+        chunks = text_stream(SCRIPTED_ANSWER)
+        chunks[-1]["choices"][0]["finish_reason"] = "length"  # never served from the answer cache
+        upstream.script.append(chunks)
+
+
+def _line(name: str, pairs: list[tuple[float, float]], direct: tuple[float, float]) -> str:
+    ttft = statistics.median(p[0] for p in pairs)
+    total = statistics.median(p[1] for p in pairs)
+    return (
+        f"{name:8s} TTFT {ttft * 1000:7.1f} ms  total {total * 1000:8.1f} ms  "
+        f"added TTFT {(ttft - direct[0]) * 1000:+7.1f} ms  "
+        f"added total {(total - direct[1]) * 1000:+7.1f} ms  "
+        f"ratio TTFT {ttft / direct[0]:.2f}x total {total / direct[1]:.2f}x"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--upstream", choices=("llama", "scripted"), default="llama")
+    parser.add_argument("--before", metavar="REV", help="also run the gateway of this commit")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    upstream = LlamaServer(bundled_gguf(), root / "llama.log", threads=2)
-    upstream.start()
+    upstream, base_url, model = _upstream(args.upstream, root)
     env = {
-        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_BASE_URL": base_url,
         "OPENAI_API_KEY": "bench",
-        "CONFIDANTE_MODELS__HOSTED__MODELS__STRONG": SERVER_MODEL_ALIAS,
-        "CONFIDANTE_MODELS__HOSTED__MODELS__CHEAP": SERVER_MODEL_ALIAS,
+        "CONFIDANTE_MODELS__HOSTED__MODELS__STRONG": model,
+        "CONFIDANTE_MODELS__HOSTED__MODELS__CHEAP": model,
         "CONFIDANTE_MODELS__HOSTED__MAX_TOKENS": str(MAX_TOKENS),
         "CONFIDANTE_MODELS__HOSTED__TEMPERATURE": "0",
+        "CONFIDANTE_MODELS__LOCAL__PROFILE": "small",
         "CONFIDANTE_LOGGING__LEVEL": "WARNING",
     }
-    app = AppServer(root / "data", root / "serve.log", env=env)
-    app.start()
+    servers: list[AppServer] = []
     try:
-        app.cli("users", "add", "bench", "--no-password")
-        key = app.cli("keys", "create", "bench", "--rate", "1000").stdout.strip().splitlines()[-1]
-        direct = openai.OpenAI(base_url=upstream.base_url, api_key="bench", max_retries=0)
-        gateway = openai.OpenAI(base_url=f"{app.base_url}/v1", api_key=key, max_retries=0)
+        gateways: dict[str, openai.OpenAI] = {}
+        if args.before:
+            server, gateways[f"before ({args.before})"] = _gateway(
+                root, "before", env, _export(args.before, root)
+            )
+            servers.append(server)
+        server, gateways["after (work tree)"] = _gateway(root, "after", env, REPO)
+        servers.append(server)
+        direct = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
         from assistant.settings import load_settings
 
         system = load_settings().chat.system_prompt
-        _timed(direct, SERVER_MODEL_ALIAS, system)  # warm both paths
-        _timed(gateway, "confidante", None)
-        pairs = [
-            (_timed(direct, SERVER_MODEL_ALIAS, system), _timed(gateway, "confidante", None))
-            for _ in range(args.runs)
+        clients = [("direct", direct, model, system)] + [
+            (n, c, "confidante", None) for n, c in gateways.items()
         ]
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name, *_ in clients}
+        for run in range(args.runs + 1):  # the first round warms every path and is dropped
+            for name, client, asked, sys_prompt in clients:
+                _feed(upstream)
+                timing = _timed(client, asked, sys_prompt)
+                if run:
+                    samples[name].append(timing)
     finally:
-        app.stop()
+        for server in servers:
+            server.stop()
         upstream.stop()
-    d_ttft = statistics.median(p[0][0] for p in pairs)
-    d_total = statistics.median(p[0][1] for p in pairs)
-    g_ttft = statistics.median(p[1][0] for p in pairs)
-    g_total = statistics.median(p[1][1] for p in pairs)
-    gate = _gate_ms(50)
-    print(f"runs: {args.runs}, prompt {len(PROMPT)} chars, up to {MAX_TOKENS} tokens, greedy")
-    print(f"direct:  TTFT {d_ttft * 1000:.0f} ms  total {d_total * 1000:.0f} ms")
-    print(f"gateway: TTFT {g_ttft * 1000:.0f} ms  total {g_total * 1000:.0f} ms")
-    print(f"ratio gateway/direct: TTFT {g_ttft / d_ttft:.2f}x  total {g_total / d_total:.2f}x")
-    overhead_ms = (g_total - d_total) * 1000 - gate
+    base = samples["direct"]
+    direct_medians = (statistics.median(p[0] for p in base), statistics.median(p[1] for p in base))
     print(
-        f"gate alone (median, this process): {gate:.1f} ms; total overhead minus the gate: "
-        f"{overhead_ms:.0f} ms ({100 * overhead_ms / (d_total * 1000):+.1f} %)"
+        f"upstream: {args.upstream}, runs: {args.runs}, prompt {len(PROMPT)} chars, up to {MAX_TOKENS} tokens"
     )
+    for name, pairs in samples.items():
+        print(_line(name, pairs, direct_medians))
+    print(f"gate alone (median, this process): {_gate_ms(50):.1f} ms")
 
 
 if __name__ == "__main__":
