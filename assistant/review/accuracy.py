@@ -19,7 +19,7 @@ from assistant.review.table import ReviewItemRow
 
 @dataclass(frozen=True, slots=True)
 class GradedAccuracy:
-    variant: str
+    variant: str  # or the capability, from graded_accuracy_by_capability
     graded: int
     correct: int
     partly: int
@@ -50,3 +50,14 @@ def _accuracy(variant: str, counts: Counter[str]) -> GradedAccuracy:
         wrong=counts["wrong"],
         accuracy=wilson(counts["correct"], graded),
     )
+
+
+def graded_accuracy_by_capability(engine: Engine) -> dict[str, GradedAccuracy]:
+    """{capability: GradedAccuracy} over every graded review item (the capability map's figure)."""
+    query = select(ReviewItemRow.capability, ReviewItemRow.grade).where(col(ReviewItemRow.grade).is_not(None))
+    with Session(engine) as session:
+        rows = session.exec(query).all()
+    counts: dict[str, Counter[str]] = {}
+    for capability, grade in rows:
+        counts.setdefault(capability, Counter())[grade or ""] += 1
+    return {capability: _accuracy(capability, c) for capability, c in sorted(counts.items())}

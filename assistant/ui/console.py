@@ -11,6 +11,7 @@ needs the session's CSRF token from the form (`assistant.ui.csrf`), not an Origi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from assistant.identity import Principal
 from assistant.ui.charts import CHART_STYLE, bar_chart, duration, line_chart, plain_number
 from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
 from assistant.ui.session_guard import install_session_guard
+from routing.policy import Policy, PolicySource
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
@@ -287,7 +289,26 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
     from assistant.ui.keys_console import keys_router
 
     router.include_router(keys_router(governance, allowed_origins=allowed_origins))
+    from assistant.ui.capability_console import capability_router
+    from assistant.ui.review_console import review_router
+
+    router.include_router(review_router(governance, allowed_origins=allowed_origins))
+    router.include_router(capability_router(governance, _policy_source()))
     return router
+
+
+def _policy_source() -> Callable[[], Policy]:
+    """The policy in force, read when the capability map is shown (reloaded when its file changes)."""
+    source: list[PolicySource] = []
+
+    def current() -> Policy:
+        if not source:
+            from assistant.settings import load_settings
+
+            source.append(PolicySource(load_settings().routing.policy_path))
+        return source[0].current()
+
+    return current
 
 
 def mount_governance_routes(
