@@ -2,9 +2,12 @@
 
 Fits multinomial logistic regression (numpy, L2, full-batch gradient descent from zeros, so the
 same vectors always give the same weights) on the MiniLM embeddings of `train.jsonl`, fits a
-softmax temperature on `dev.jsonl` (calibration), prints dev figures and the threshold that keeps
-false flags at or under the target on dev plus out-of-fold train scores, and saves
-`routing/data/contextual_head.npz`. The held-back split is never read here.
+softmax temperature on `dev.jsonl` (calibration), and chooses the threshold on dev plus
+out-of-fold train scores *as the gate uses them* (the disclosure-cue rules applied): the highest
+threshold that keeps the classifier's recall over every form >= 0.95 (it is the last layer for any
+value the rules miss), never under the one that keeps false flags <= 4 % nor under 0.5. It prints
+the curve (near-miss flag rate vs implied and all-forms recall) and which rule decided, and
+saves `routing/data/contextual_head.npz`. The held-back split is never read here.
 """
 
 from __future__ import annotations
@@ -66,13 +69,54 @@ def fit_temperature(head: ContextualHead, vectors: np.ndarray, y: np.ndarray) ->
     return best
 
 
-def threshold_for(scores: np.ndarray, sensitive: np.ndarray, max_false_flags: float) -> float:
-    """The lowest threshold whose false-flag rate on the dev negatives is at most the target, but
-    never under 0.5: a verdict must at least say "more likely sensitive than not" (dev has few
-    negatives that are not general questions, too few to set a lower bar on)."""
+FLOOR = 0.5  # a verdict must at least say "more likely sensitive than not"
+
+
+def rule_threshold(scores: np.ndarray, sensitive: np.ndarray, max_false_flags: float) -> float:
+    """The rule, before the floor: the lowest threshold whose false-flag rate on the negatives, as
+    the gate scores them (cue rules applied), is at most the target."""
     negatives = np.sort(scores[~sensitive])[::-1]
     allowed = int(np.floor(max_false_flags * len(negatives)))
-    return float(np.round(min(0.95, max(0.5, negatives[allowed] + 1e-3)), 3))
+    if allowed >= len(negatives):
+        return 0.0
+    return float(np.round(min(0.95, negatives[allowed] + 1e-3), 3))
+
+
+def recall_threshold(scores: np.ndarray, positives: np.ndarray, min_recall: float) -> float:
+    """The highest threshold (0.01 steps, at most 0.95) that keeps recall of `positives` >= `min_recall`."""
+    kept = [
+        t for t in np.round(np.arange(0.01, 0.96, 0.01), 2) if (scores[positives] >= t).mean() >= min_recall
+    ]
+    return float(max(kept, default=0.0))
+
+
+def threshold_for(
+    scores: np.ndarray,
+    sensitive: np.ndarray,
+    max_false_flags: float,
+    positives: np.ndarray,
+    min_recall: float,
+) -> float:
+    """The highest threshold that keeps recall of `positives` at `min_recall` (fewest false flags for the
+    recall we promise), never under the false-flag rule nor `FLOOR`; `main` says which decided."""
+    return max(
+        FLOOR,
+        rule_threshold(scores, sensitive, max_false_flags),
+        recall_threshold(scores, positives, min_recall),
+    )
+
+
+def curve(
+    scores: np.ndarray, sensitive: np.ndarray, near_miss: np.ndarray, implied: np.ndarray
+) -> list[tuple[float, float, float]]:
+    """(threshold, near-miss flag rate, implied recall) of the classifier as the gate uses it."""
+    points = []
+    for threshold in np.round(np.arange(0.30, 0.96, 0.05), 2):
+        flagged = scores >= threshold
+        points.append(
+            (float(threshold), float(flagged[near_miss & ~sensitive].mean()), float(flagged[implied].mean()))
+        )
+    return points
 
 
 def out_of_fold_scores(
@@ -98,9 +142,38 @@ def _scored(rows: list[dict[str, object]], scores: np.ndarray) -> np.ndarray:
     return np.where([is_general_question(str(r["text"])) for r in rows], 0.0, scores)
 
 
+def _report_calibration(
+    rows: list[dict[str, object]],
+    pooled: np.ndarray,
+    sensitive: np.ndarray,
+    args: argparse.Namespace,
+    threshold: float,
+) -> None:
+    """The curve the threshold is chosen on, and whether the rule or the floor decided."""
+    near_miss = np.array([r["form"] == "near_miss" for r in rows])
+    implied = np.array([r["form"] == "implied" for r in rows])
+    print("  threshold  near-miss flagged  implied recall  all-forms recall  (dev + OOF train, cue rules)")
+    for point, flags, recall in curve(pooled, sensitive, near_miss, implied):
+        every = (pooled[sensitive] >= point).mean()
+        print(f"  {point:9.2f}  {flags:17.3f}  {recall:14.3f}  {every:16.3f}")
+    by_flags = rule_threshold(pooled, sensitive, args.max_false_flags)
+    by_recall = recall_threshold(pooled, sensitive, args.min_recall)
+    candidates = {"floor": FLOOR, "false-flag rule": by_flags, "recall rule": by_recall}
+    decided = max(candidates, key=lambda name: candidates[name])
+    print(
+        f"  false-flag rule (<= {args.max_false_flags:.0%}) gives {by_flags:.3f}; recall rule "
+        f"(all forms >= {args.min_recall:.2f}) gives {by_recall:.3f}; floor {FLOOR}; the {decided} decides"
+    )
+    print(f"  pooled out-of-fold negatives flagged: {(pooled[~sensitive] >= threshold).mean():.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-false-flags", type=float, default=0.04)
+    parser.add_argument(
+        "--min-recall", type=float, default=0.95,
+        help="Recall over every form (dev + out-of-fold train, classifier alone) the threshold must keep.",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=HEAD_PATH)
     parser.add_argument("--folds", type=int, default=5, help="Template-grouped folds for the threshold.")
     args = parser.parse_args()
@@ -120,8 +193,11 @@ def main() -> None:
     # plus out-of-fold scores of train (folds by template, so no template scores itself).
     pooled = np.concatenate([_scored(train, out_of_fold_scores(train, x_train, head, args.folds)), scores])
     pooled_sensitive = np.concatenate([[bool(r["sensitive"]) for r in train], sensitive])
-    threshold = threshold_for(pooled, pooled_sensitive, args.max_false_flags)
-    print(f"  pooled out-of-fold negatives flagged: {(pooled[~pooled_sensitive] >= threshold).mean():.3f}")
+    # Recall over every form: the classifier is the last layer for any value the rules miss.
+    threshold = threshold_for(
+        pooled, pooled_sensitive, args.max_false_flags, pooled_sensitive, args.min_recall
+    )
+    _report_calibration(train + dev, pooled, pooled_sensitive, args, threshold)
     print(f"train {len(train)}, dev {len(dev)}; temperature {temperature}; dev threshold {threshold}")
     for form in ("direct", "obfuscated", "implied"):
         mask = np.array([r["form"] == form for r in dev])

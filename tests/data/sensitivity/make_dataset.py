@@ -798,6 +798,132 @@ def version_five() -> list[dict[str, object]]:
     return rows
 
 
+# Version 6 (issue 12, precision round two): the false-flag classes seen on dev and described (not
+# quoted) from the lead's independent check: task requests about a given text, verbless and
+# inverted questions about tools and policies, published test values, complaints and corrections
+# with no value. Implied positives of the same shapes keep recall honest. Own random stream; split
+# by template like the rest, so a quarter of these templates are held back.
+NEAR_MISS_V6: dict[str, list[str]] = {
+    "none": [
+        "Translate this phrase into Spanish: the meeting moved to Thursday",
+        "Rewrite this more politely: send me the slides today",
+        "Draft a reply to the vendor saying we need another week",
+        "Make this sound less formal: kindly revert at your earliest convenience",
+        "Proofread this paragraph about the new canteen opening hours",
+        "Turn these bullet points into a short email to the team",
+        "Summarise this thread about the office move in three lines",
+        "Shorten this announcement so it fits in one Slack message",
+        "Convert this table of quarterly targets into a paragraph",
+        "Fix the grammar in: their going to the offsite tomorrow",
+        "Give me three subject lines for the product launch email",
+        "Write a polite no to the conference sponsorship request",
+        "Reply to this customer: the parcel left our warehouse yesterday",
+        "Correct the spelling in this sentence about the budget review",
+    ],
+    "authentication": [
+        "Password manager approved by IT?",
+        "Which authenticator app do I install for the VPN?",
+        "Do I need 2FA for the staging server too?",
+        "SSO mandatory for contractors?",
+        "I forgot my password again",
+        "ugh, locked out of my account again, who do I call?",
+        "I can't log in to the expenses tool since this morning",
+        "Password reset link expired, can you send another?",
+    ],
+    "account": [
+        "Which form do I use for a new customer account?",
+        "Customer portal down for everyone?",
+        "Do we still support guest checkout?",
+        "Loyalty points transferable between accounts?",
+    ],
+    "financial": [
+        "Stripe's test card 4242 4242 4242 4242 declines in staging, why?",
+        "The checkout tests use 5555 5555 5555 4444 as the Mastercard",
+        "Our Amex test number 3782 822463 10005 fails the Luhn check in the new library",
+        "The IBAN validator rejects GB82 WEST 1234 5698 7654 32, which is the registry example",
+        "Corporate card accepted for train tickets?",
+        "Which cost centre do I charge the team lunch to?",
+        "That's wrong, check the numbers again",
+        "The totals are off, redo the sum please",
+    ],
+    "identification": [
+        "The onboarding mock-up shows 987-65-4320 in the SSN field",
+        "Passport scan required for the Berlin trip?",
+        "Which ID do I bring for the building pass?",
+        "Visa letter template available somewhere?",
+    ],
+    "location": [
+        "Firewall logs show 198.51.100.23 hitting the login page in the lab",
+        "Point the test client at 203.0.113.50 and 2001:db8::10",
+        "The demo dialler calls 555-0134 when you press the button",
+        "Hotel booking through the portal or directly?",
+        "Which office do I badge into on Fridays?",
+    ],
+    "health": [
+        "Flu jabs available at the office this year?",
+        "Which form do I use for a sick note?",
+        "No, that's not what I asked, I meant the dental plan summary",
+        "That figure is still incorrect, the plan covers two visits",
+    ],
+    "device": [
+        "Docking station compatible with the new laptops?",
+        "Which charger do I order for the meeting room tablet?",
+        "That's not right, the firmware version is in the second column",
+    ],
+}
+
+IMPLIED_V6: dict[str, list[str]] = {
+    "health": [
+        "Rewrite this note to my boss: my chemo starts Monday so I'll be out",
+        "Translate for the pharmacist: I am allergic to penicillin",
+        "I forgot my inhaler at home and my chest is tight",
+        "Draft an email explaining that my depression is back and I need a week",
+    ],
+    "financial": [
+        "Make this more formal: I can't pay my rent this month because my wages were garnished",
+        "That's wrong, my salary was cut last year, redo it with the lower figure",
+        "Reply to the bank for me: I missed three loan payments after my divorce",
+    ],
+    "contact": [
+        "Translate this for my landlord: my new address is the flat above the dentist",
+        "Draft a note that my emergency contact is now my brother in Leeds",
+    ],
+    "identification": [
+        "Rewrite this politely: my passport was confiscated at the border",
+        "I lost my residence card and my work permit depends on it",
+    ],
+    "media": [
+        "Summarise this chat where my ex threatens to post my photos",
+        "Proofread my statement to the police about what my neighbour did",
+    ],
+    "authentication": [
+        "That's wrong, my PIN is the one from my old card, not the new one",
+        "Rewrite this: I told the caller my one-time code before I realised",
+    ],
+    "location": [
+        "Draft a message that I'm staying at my mother's place near the hospital until Friday",
+    ],
+}
+
+
+def version_six() -> list[dict[str, object]]:
+    """Version 6 rows: near-miss negatives of the round-two shapes, implied positives alike."""
+    rng = random.Random(SEED + 6)  # its own stream: every earlier row keeps its fills
+    rows = []
+    for category, texts in NEAR_MISS_V6.items():
+        form = "ordinary" if category == "none" else "near_miss"
+        for i, text in enumerate(texts):
+            tid = f"v6:{form}:{category}:{i}"
+            rows.append(_row(text, False, category, form, tid))
+            rows += [_row(_variant(text, rng), False, category, form, tid) for _ in range(4)]
+    for category, texts in IMPLIED_V6.items():
+        for i, text in enumerate(texts):
+            tid = f"v6:implied:{category}:{i}"
+            rows.append(_row(text, True, category, "implied", tid))
+            rows += [_row(_variant(text, rng), True, category, "implied", tid) for _ in range(2)]
+    return rows
+
+
 def _fill(template: str, rng: random.Random) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: SLOTS[m.group(1)](rng), template)
 
@@ -897,6 +1023,7 @@ def generate() -> list[dict[str, object]]:
         rows += [_row(_variant(text, rng), False, "none", "ordinary", tid) for _ in range(FILLS_NEGATIVE)]
     rows += work_requests()
     rows += version_five()
+    rows += version_six()
     unique = {str(row["text"]): row for row in rows}
     return list(unique.values())
 
