@@ -53,7 +53,7 @@ figure.chart{margin:0;border:1px solid #ddd;border-radius:6px;padding:.5rem;min-
 figcaption{font-weight:600;font-size:.95rem}.legend{font-weight:400;margin-left:.75rem}
 .key{margin-right:.75rem}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.25em}
 .esc{border:1px solid #ddd;border-radius:6px;padding:.5rem;margin:.5rem 0}
-nav a{margin-right:.9rem}input,select,textarea{max-width:100%}
+nav a{margin-right:.9rem}input,select,textarea{max-width:100%}main{overflow-wrap:anywhere}
 @media (prefers-color-scheme:dark){body{color:#e5e5e5;background:#161616}a{color:#8ab4f8}
 figure.chart,.esc{border-color:#444}}
 @media (max-width:600px){body{margin:.75rem}}
