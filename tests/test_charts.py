@@ -10,6 +10,7 @@ from assistant.ui.charts import (
     TIER_COLOURS,
     bar_chart,
     duration,
+    duration_scale,
     line_chart,
     plain_number,
 )
@@ -43,3 +44,8 @@ def test_tier_bars_use_the_chat_badge_colours() -> None:
 def test_the_svg_has_no_fixed_pixel_width() -> None:
     svg = bar_chart("Tiers", ["public"], [1])
     assert 'width="560"' not in svg and 'viewBox="0 0 560 240"' in svg
+
+
+def test_a_latency_axis_uses_one_unit() -> None:
+    assert duration_scale([120.0, None, 56883.0])(0) == "0.0 s"
+    assert duration_scale([120.0, 900.0])(0) == "0 ms"

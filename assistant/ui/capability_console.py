@@ -64,8 +64,8 @@ def _accuracy(graded: GradedAccuracy | None) -> str:
 
 
 def capability_card(f: CapabilityFigures, days: int, routing: str, graded: GradedAccuracy | None) -> str:
-    models = (
-        "".join(f"<li>{escape(m)}: {n:,} calls</li>" for m, n in top_models(f.models)) or "<li>none yet</li>"
+    models = "".join(
+        f"<li>{escape(m)}: {n:,} call{'s' if n != 1 else ''}</li>" for m, n in top_models(f.models)
     )
     tiers = ", ".join(f"{tier_chip(t)} {n:,}" for t, n in sorted(f.tiers.items())) or "none yet"
     latency = f.latency_p95_ms
@@ -74,7 +74,7 @@ def capability_card(f: CapabilityFigures, days: int, routing: str, graded: Grade
     return (
         f'<section class="item" aria-labelledby="{anchor}">'
         f'<h2 id="{anchor}">{escape(f.name)}</h2><p>{escape(PURPOSE[f.name])}</p>'
-        f"<h3>Routing by tier</h3>{routing}<h3>Models that answered</h3><ul>{models}</ul>"
+        f"<h3>Routing by tier</h3>{routing}<h3>Models that answered</h3><ul>{models or '<li>none yet</li>'}</ul>"
         "<h3>Outcomes</h3><dl>"
         f"<dt>Use</dt><dd>{f.turns:,} turns, {f.model_calls:,} model calls; by tier: {tiers}</dd>"
         f"<dt>Cost per day</dt><dd>${f.cost_per_day(days):,.4f} (${f.cost_usd:,.4f} in {days} days)</dd>"

@@ -48,6 +48,16 @@ def duration(ms: float) -> str:
     return f"{seconds:,.0f} s" if abs(seconds) >= 100 else f"{seconds:,.1f} s"
 
 
+def seconds(ms: float) -> str:
+    return f"{ms / 1000:,.0f} s" if abs(ms) >= 100_000 else f"{ms / 1000:,.1f} s"
+
+
+def duration_scale(values: Sequence[float | None]) -> Formatter:
+    """One unit for a whole axis: seconds when the largest value reads better in seconds."""
+    top = max((v for v in values if v is not None), default=0.0)
+    return seconds if top >= 2000 else duration
+
+
 def _left_margin(labels: Sequence[str]) -> float:
     return max(LEFT, 12 + CHAR_WIDTH * max((len(label) for label in labels), default=0))
 

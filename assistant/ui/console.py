@@ -31,7 +31,7 @@ from assistant.governance.requester import (
     token_from_scope,
 )
 from assistant.identity import Principal
-from assistant.ui.charts import CHART_STYLE, bar_chart, duration, line_chart, plain_number
+from assistant.ui.charts import CHART_STYLE, bar_chart, duration_scale, line_chart, plain_number
 from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
 from assistant.ui.session_guard import install_session_guard
 from routing.policy import Policy, PolicySource
@@ -127,7 +127,12 @@ def _pct(value: float) -> str:
 def dashboard_charts(figures: DashboardFigures) -> list[str]:
     days = [day[5:] for day in figures.days]
     charts = [
-        line_chart(f"Latency by route: {route}", days, series, fmt=duration)
+        line_chart(
+            f"Latency by route: {route}",
+            days,
+            series,
+            fmt=duration_scale([v for points in series.values() for v in points]),
+        )
         for route, series in figures.latency_ms.items()
     ] or [line_chart("Latency by route", days, {})]
     tiers = figures.tier_split
