@@ -303,3 +303,21 @@ def test_caller_tools_get_a_400_and_nothing_reaches_the_hosted_endpoint(api: Api
     assert result.value.body["param"] == "messages.1"  # type: ignore[index]
     sent = [e.body for e in api.proxy.chat_exchanges()[before:]]
     assert sent == []  # refused before the gate: not even a pseudonymized copy went out
+
+
+@pytest.mark.slow
+def test_a_finished_stream_is_charged_and_recorded_after_its_last_byte(api: Api) -> None:
+    key = api.key("--daily-tokens", "1")
+    client = api.client(key)
+    ask: Any = {"model": "confidante", "messages": [{"role": "user", "content": "Say hello to the team"}]}
+    chunks = list(client.chat.completions.create(**ask, stream=True))
+    assert chunks and chunks[-1].choices[0].finish_reason == "stop"
+    prefix = key.split("_")[1]
+    for _ in range(120):  # the record is written by a background task once the response is sent
+        details = [str(r.get("detail")) for r in api.audit() if r.get("kind") == "api_request"]
+        if any(d.startswith(f"key={prefix} status=200 stream outcome=") for d in details):
+            break
+        time.sleep(0.5)
+    assert any(d.startswith(f"key={prefix} status=200 stream outcome=") for d in details)
+    with pytest.raises(openai.RateLimitError):  # the stream's tokens were charged to the key
+        client.chat.completions.create(**ask)

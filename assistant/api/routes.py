@@ -17,11 +17,12 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -164,29 +165,54 @@ async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionR
         _audit(context, key, 200, f"outcome={result.outcome} tier={result.receipt.tier.value}")
         payload = completion_object(exchange.completion_id, body.model, result, sources=sources)
         return JSONResponse(payload, headers=receipt_headers(result))
+    settle = _Settlement(context, key, exchange)
     return StreamingResponse(
-        _streamed(context, key, exchange, first, sources),
+        _streamed(settle, first, sources),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(settle.after_response),
     )
 
 
-async def _streamed(
-    context: ApiContext, key: AuthorizedKey, exchange: Exchange, first: Any, sources: bool
-) -> AsyncIterator[bytes]:
-    started = time.perf_counter()
+@dataclass
+class _Settlement:
+    """Charging the key and the `api_request` record of one stream, written exactly once.
+
+    A stream that ends normally is settled after its last byte is sent (a background task, off the
+    event loop), so the client's stream ends without waiting for two database commits; one that
+    was cut (a disconnect, an error) is settled right there, since no background task follows."""
+
+    context: ApiContext
+    key: AuthorizedKey
+    exchange: Exchange
+    started: float = field(default_factory=time.perf_counter)
+    completed: bool = False
+    done: bool = False
+
+    def settle(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        result = self.exchange.result
+        _charge_key(self.context, self.key, result.usage.total_tokens if result is not None else 0)
+        if self.exchange.disconnected or result is None:
+            ended = "client disconnected"
+        else:
+            ended = f"outcome={result.outcome} tier={result.receipt.tier.value}"
+        _audit(self.context, self.key, 200, f"stream {ended} {time.perf_counter() - self.started:.1f}s")
+
+    async def after_response(self) -> None:
+        await asyncio.to_thread(self.settle)
+
+
+async def _streamed(settle: _Settlement, first: Any, sources: bool) -> AsyncIterator[bytes]:
     try:
-        async for piece in exchange.stream(first, sources=sources):
+        async for piece in settle.exchange.stream(first, sources=sources):
             yield piece
+        settle.completed = True
     finally:
-        result = exchange.result
-        tokens = result.usage.total_tokens if result is not None else 0
-        _charge_key(context, key, tokens)
-        ended = (
-            "client disconnected" if exchange.disconnected or result is None else f"outcome={result.outcome}"
-        )
-        tier = f" tier={result.receipt.tier.value}" if result is not None else ""
-        _audit(context, key, 200, f"stream {ended}{tier} {time.perf_counter() - started:.1f}s")
+        if not settle.completed:
+            settle.settle()
 
 
 def _charge_key(context: ApiContext, key: AuthorizedKey, tokens: int) -> None:
