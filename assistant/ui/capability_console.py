@@ -74,7 +74,8 @@ def capability_card(f: CapabilityFigures, days: int, routing: str, graded: Grade
     return (
         f'<section class="item" aria-labelledby="{anchor}">'
         f'<h2 id="{anchor}">{escape(f.name)}</h2><p>{escape(PURPOSE[f.name])}</p>'
-        f"<h3>Routing by tier</h3>{routing}<h3>Models that answered</h3><ul>{models or '<li>none yet</li>'}</ul>"
+        f"<h3>Routing by tier</h3>{routing}"
+        f"<h3>Models that answered</h3><ul>{models or '<li>none yet</li>'}</ul>"
         "<h3>Outcomes</h3><dl>"
         f"<dt>Use</dt><dd>{f.turns:,} turns, {f.model_calls:,} model calls; by tier: {tiers}</dd>"
         f"<dt>Cost per day</dt><dd>${f.cost_per_day(days):,.4f} (${f.cost_usd:,.4f} in {days} days)</dd>"
