@@ -122,3 +122,11 @@ def test_the_table_matches_its_migration(engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = compare_metadata(context, SQLModel.metadata)
     assert [d for d in diffs if "review_items" in repr(d)] == []
+
+
+def test_deleting_a_chat_deletes_its_review_items(engine: Engine) -> None:
+    queue = ReviewQueue(engine, ALL)
+    queue.offer(_candidate("t1", thread_id="chat-1"))
+    queue.offer(_candidate("t2", thread_id="chat-2"))
+    assert queue.forget_thread("chat-1") == 1
+    assert [i.turn_id for i in queue.pending_for(ADMIN)] == ["t2"]

@@ -97,6 +97,15 @@ class ReviewQueue:
             session.refresh(row)
             return _item(row)
 
+    def forget_thread(self, thread_id: str) -> int:
+        """Delete the items of a deleted chat (their text goes with it); grades already counted go too."""
+        with Session(self._engine) as session:
+            rows = session.exec(select(ReviewItemRow).where(ReviewItemRow.thread_id == thread_id)).all()
+            for row in rows:
+                session.delete(row)
+            session.commit()
+            return len(rows)
+
 
 def _item(row: ReviewItemRow) -> ReviewItem:
     assert row.id is not None
