@@ -25,6 +25,10 @@ from routing.policy import CONTEXTUAL_CATEGORIES
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "sensitivity"
 HEAD_PATH = Path(__file__).resolve().parent / "data" / "contextual_head.npz"
 LABELS = (NONE_LABEL, *CONTEXTUAL_CATEGORIES)
+# Templates that measure the gate but do not train or calibrate the head: retraining with the
+# version 6 templates gave no gain on dev (same recall, ordinary flags 0.018 -> 0.027) and lowered
+# the scores of password messages the rules miss; the cue rules already cover their shapes.
+EVAL_ONLY_TEMPLATES = ("v6:",)
 
 
 def read_split(name: str, data_dir: Path = DATA_DIR) -> list[dict[str, object]]:
@@ -180,7 +184,10 @@ def main() -> None:
     from models.embeddings import OnnxMiniLMEmbedder
 
     embedder = OnnxMiniLMEmbedder()
-    train, dev = read_split("train"), read_split("dev")
+    train, dev = (
+        [r for r in read_split(name) if not str(r["template"]).startswith(EVAL_ONLY_TEMPLATES)]
+        for name in ("train", "dev")
+    )
     x_train = embedder.embed_array([str(r["text"]) for r in train])
     x_dev = embedder.embed_array([str(r["text"]) for r in dev])
     weights, bias = fit(x_train, targets(train), classes=len(LABELS))
