@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
 import subprocess
 import sys
@@ -35,12 +36,28 @@ import openai  # noqa: E402
 
 from tests.browser import app_server  # noqa: E402
 from tests.browser.app_server import AppServer  # noqa: E402
-from tests.support.scripted_openai import ScriptedOpenAI, text_stream  # noqa: E402
+from tests.support.scripted_openai import ScriptedOpenAI, _chunk  # noqa: E402
 from tests.support.servers import SERVER_MODEL_ALIAS, LlamaServer, bundled_gguf  # noqa: E402
 
 PROMPT = "List three practical tips for writing a clear weekly status update."
 MAX_TOKENS = 64
-SCRIPTED_ANSWER = "Be brief. Say what changed, what is next, and what is blocked. Name owners and dates."
+# Model-like tokens (sub-word pieces, a list marker first) so a paced stream looks like generation.
+SCRIPTED_TOKENS = [
+    "1",
+    ".",
+    " **",
+    "Be",
+    " brief",
+    "**",
+    ":",
+    " say",
+    " what",
+    " changed",
+    ".",
+    "\n",
+    "2",
+    ".",
+]
 
 
 def _timed(client: openai.OpenAI, model: str, system: str | None) -> tuple[float, float]:
@@ -110,10 +127,34 @@ def _gateway(root: Path, name: str, env: dict[str, str], tree: Path) -> tuple[Ap
     return server, openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
 
 
-def _upstream(kind: str, root: Path) -> tuple[Any, str, str]:
+def _paced(scripted: ScriptedOpenAI, delay_s: float) -> None:
+    """Send the scripted stream one chunk every `delay_s`, like a model generating tokens: the
+    gateway's TTFT then shows how many tokens its output filter holds back before the first word."""
+    base = scripted._server.RequestHandlerClass
+
+    class Paced(base):  # type: ignore[misc, valid-type]
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            scripted.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")
+            self.end_headers()
+            for chunk in scripted.script.popleft():
+                time.sleep(delay_s)
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+
+    scripted._server.RequestHandlerClass = Paced
+
+
+def _upstream(kind: str, root: Path, token_ms: float) -> tuple[Any, str, str]:
     """The running upstream, its base URL and the model name to ask it for."""
     if kind == "scripted":
         scripted = ScriptedOpenAI().start()
+        if token_ms > 0:
+            _paced(scripted, token_ms / 1000)
         return scripted, scripted.base_url, "scripted"
     llama = LlamaServer(bundled_gguf(), root / "llama.log", threads=2)
     llama.start()
@@ -123,8 +164,8 @@ def _upstream(kind: str, root: Path) -> tuple[Any, str, str]:
 def _feed(upstream: Any) -> None:
     """The scripted upstream answers from a queue: one stream per call, cut at the token cap."""
     if isinstance(upstream, ScriptedOpenAI):
-        chunks = text_stream(SCRIPTED_ANSWER)
-        chunks[-1]["choices"][0]["finish_reason"] = "length"  # never served from the answer cache
+        chunks = [_chunk({"content": token}) for token in SCRIPTED_TOKENS]
+        chunks.append(_chunk({}, "length"))  # cut at the cap: never served from the answer cache
         upstream.script.append(chunks)
 
 
@@ -144,9 +185,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--upstream", choices=("llama", "scripted"), default="llama")
     parser.add_argument("--before", metavar="REV", help="also run the gateway of this commit")
+    parser.add_argument("--token-ms", type=float, default=0.0, help="scripted upstream: ms between chunks")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    upstream, base_url, model = _upstream(args.upstream, root)
+    upstream, base_url, model = _upstream(args.upstream, root, args.token_ms)
     env = {
         "OPENAI_BASE_URL": base_url,
         "OPENAI_API_KEY": "bench",
