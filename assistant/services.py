@@ -164,6 +164,8 @@ def build_services(
         from assistant.experiments.recorder import ExperimentRecorder
         from assistant.experiments.store import ExperimentStore
         from assistant.governance.component import build_governance
+        from assistant.review.queue import ReviewQueue
+        from assistant.review.recorder import ReviewRecorder
         from assistant.tools.wiring import build_chat_tools
         from assistant.turn_records import GovernanceBudgets, GovernanceEscalations, GovernanceRecorder
 
@@ -184,7 +186,13 @@ def build_services(
             settings, privacy=privacy, knowledge=knowledge, governance=governance
         )
         recorder = GovernanceRecorder(governance, settings)
-        observers.extend([recorder, ExperimentRecorder(experiments, settings)])
+        observers.extend(
+            [
+                recorder,
+                ExperimentRecorder(experiments, settings),
+                ReviewRecorder(ReviewQueue(governance.engine, settings.review)),
+            ]
+        )
     pipeline = ChatPipeline(
         settings=settings, models=models, privacy=privacy, observers=observers, services=turn_services
     )

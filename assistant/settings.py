@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from assistant.governance.settings import GovernanceSettings
+from assistant.review.models import ReviewSettings
 from assistant.security.settings import SecuritySettings
 from assistant.tools.catalog_settings import ToolCatalogSettings
 from assistant.tools.settings import ToolSettings
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     tool_catalog: ToolCatalogSettings = ToolCatalogSettings()
     tools: ToolSettings = ToolSettings()
+    # Which answers are sampled for human review, and who may grade regulated ones.
+    review: ReviewSettings = ReviewSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")

@@ -130,3 +130,17 @@ def test_deleting_a_chat_deletes_its_review_items(engine: Engine) -> None:
     queue.offer(_candidate("t2", thread_id="chat-2"))
     assert queue.forget_thread("chat-1") == 1
     assert [i.turn_id for i in queue.pending_for(ADMIN)] == ["t2"]
+
+
+def test_deleting_a_chat_deletes_its_sampled_answers(engine: Engine) -> None:
+    """A review item holds the chat's text: it must not outlive the chat its owner deleted."""
+    from assistant.governance.chat_history import ChatHistory
+
+    history, queue = ChatHistory(engine), ReviewQueue(engine, ALL)
+    assert history.upsert_thread("t-gone", "bob") and history.upsert_thread("t-kept", "bob")
+    queue.offer(_candidate("a", thread_id="t-gone"))
+    queue.offer(_candidate("b", thread_id="t-kept"))
+    history.delete_thread("t-gone", "mallory")  # not the owner: nothing goes
+    assert len(queue.pending_for(ADMIN)) == 2
+    history.delete_thread("t-gone", "bob")
+    assert [item.question for item in queue.pending_for(ADMIN)] == ["question b"]

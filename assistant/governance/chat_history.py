@@ -12,10 +12,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_
+from sqlalchemy import Engine, and_, delete, or_
 from sqlmodel import Session, col, select
 
 from assistant.governance.tables import ChatElement, ChatFeedback, ChatStep, ChatThread, User, as_utc, utcnow
+from assistant.review.table import ReviewItemRow
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ class ChatHistory:
                 )
                 if key
             ]
+            # Sampled answers of this chat wait for review with their text: they go with it.
+            session.exec(delete(ReviewItemRow).where(col(ReviewItemRow.thread_id) == thread_id))  # type: ignore[call-overload]
             session.delete(thread)
             session.commit()
             return keys

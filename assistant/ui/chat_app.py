@@ -69,7 +69,12 @@ class ChatApp:
 
         settings = self.settings
         self._governance = build_governance(settings.governance, settings.data_dir)
-        mount_governance_routes(server_app, self._governance, allowed_origins=settings.server.allowed_origins)
+        mount_governance_routes(
+            server_app,
+            self._governance,
+            allowed_origins=settings.server.allowed_origins,
+            review=settings.review,
+        )
         # First run: /setup creates the first admin from the link `confidante serve` printed.
         mount_first_run(server_app, self._governance.accounts, settings.data_dir)
         # The OpenAI-compatible API for other apps: the same pipeline, behind API keys.

@@ -31,6 +31,7 @@ from assistant.governance.requester import (
     token_from_scope,
 )
 from assistant.identity import Principal
+from assistant.review.models import ReviewSettings
 from assistant.ui.charts import CHART_STYLE, bar_chart, duration_scale, line_chart, plain_number
 from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
 from assistant.ui.session_guard import install_session_guard
@@ -221,7 +222,9 @@ def _escalations_html(escalations: list[Escalation], csrf_field: str = "") -> st
     return "".join(items)
 
 
-def governance_router(governance: Governance, *, allowed_origins: list[str]) -> APIRouter:
+def governance_router(
+    governance: Governance, *, allowed_origins: list[str], review: ReviewSettings | None = None
+) -> APIRouter:
     router = APIRouter()
     storage = LocalFileStorage(governance.files_dir)
 
@@ -297,7 +300,7 @@ def governance_router(governance: Governance, *, allowed_origins: list[str]) -> 
     from assistant.ui.capability_console import capability_router
     from assistant.ui.review_console import review_router
 
-    router.include_router(review_router(governance, allowed_origins=allowed_origins))
+    router.include_router(review_router(governance, allowed_origins=allowed_origins, settings=review))
     router.include_router(capability_router(governance, _policy_source()))
     return router
 
@@ -322,10 +325,11 @@ def mount_governance_routes(
     *,
     allowed_origins: list[str] | None = None,
     account_cache_s: float = 5.0,
+    review: ReviewSettings | None = None,
 ) -> None:
     """Add the dashboard, escalation, file and /metrics routes ahead of Chainlit's catch-all route,
     and the requester middleware every ownership check relies on. Call before the server starts."""
-    router = governance_router(governance, allowed_origins=allowed_origins or [])
+    router = governance_router(governance, allowed_origins=allowed_origins or [], review=review)
     before = list(app.router.routes)
     app.include_router(router)
     added: list[BaseRoute] = [route for route in app.router.routes if route not in before]

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from assistant.experiments.store import ExperimentStore
 from assistant.governance.requester import current_requester, identity_from_token, token_from_scope
 from assistant.review.accuracy import GradedAccuracy, graded_accuracy_by_variant
-from assistant.review.models import GRADES, ReviewItem
+from assistant.review.models import GRADES, ReviewItem, ReviewSettings
 from assistant.review.queue import ReviewError, ReviewQueue, may_review
 from assistant.ui.console import ConsoleRefusal, cross_site, refusal_page
 from assistant.ui.console_page import console_page, tier_chip
@@ -116,9 +116,11 @@ def render_review(
     )
 
 
-def review_router(governance: Governance, *, allowed_origins: list[str]) -> APIRouter:
+def review_router(
+    governance: Governance, *, allowed_origins: list[str], settings: ReviewSettings | None = None
+) -> APIRouter:
     router = APIRouter()
-    queue = ReviewQueue(governance.engine)
+    queue = ReviewQueue(governance.engine, settings)
     experiments = ExperimentStore(governance.engine)
 
     def accuracy() -> dict[str, dict[str, GradedAccuracy]]:
