@@ -1,4 +1,4 @@
-"""The chat turn's tools as the app builds them: off unless enabled, the built-ins on, and the
+"""The chat turn's tools as the app builds them: on by default, off when disabled, the built-ins on, and the
 acceptance question answered through the real `calculator` built-in with a scripted model."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ def built_in(**tools: object) -> ChatTools | None:
     return build_chat_tools(settings, privacy=ScriptedPrivacy(), knowledge=None, governance=None)
 
 
-def test_tools_are_off_unless_enabled_and_the_built_ins_need_no_database() -> None:
-    assert built_in() is None
-    built = built_in(enabled=True)
+def test_tools_are_on_by_default_off_when_disabled_and_the_built_ins_need_no_database() -> None:
+    assert built_in(enabled=False) is None
+    built = built_in()
     assert built is not None
     offered = [t.spec.name for t in built.catalog.offered_to(Principal(user_id="u"), "public")]
     assert offered == ["calculator", "current_date"]

@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 class ToolSettings(BaseModel):
     # Tools are offered only when this is on *and* the answering model supports them
-    # (`models.local.supports_tools` for the local model; hosted models always do). Off by
-    # default until the whole suite has run with it on (`CONFIDANTE_TOOLS__ENABLED=true`).
-    enabled: bool = False
+    # (`models.local.supports_tools` for the local model; hosted models always do).
+    # `CONFIDANTE_TOOLS__ENABLED=false` turns every tool off.
+    enabled: bool = True
     max_steps: int = Field(default=5, ge=1, le=50)
     wall_time_s: float = Field(default=90.0, gt=0)
     token_budget: int = Field(default=12_000, ge=1)
