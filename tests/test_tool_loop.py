@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from assistant.tools.base import ToolSpec
+from assistant.tools.base import ToolResult, ToolSpec
 from assistant.tools.loop import (
     ANSWER_NOW,
     LoopFinished,
@@ -281,6 +281,19 @@ async def test_a_fixed_result_tier_taints_without_classifying() -> None:
     hosted = QueueModel(call("payroll", expression="x"), kind="hosted")
     run = await drive(hosted, [payroll], local=local, classifier=classifier)
     assert run.finished.decision.route is Route.LOCAL and classifier.seen == []
+
+
+async def test_a_result_is_never_below_the_tier_its_tool_stored_it_with() -> None:
+    """A passage stored as regulated stays regulated even when its text reads as public."""
+    stored = ToolResult(content="The plan for case 17 is attached.", tier_floor=Tier.REGULATED)
+    docs = tool("search_documents", stored, max_argument_tier=Tier.REGULATED)
+    classifier = ScriptedClassifier()
+    local = QueueModel("done", kind="local")
+    hosted = QueueModel(call("search_documents", expression="case 17"), kind="hosted")
+    run = await drive(hosted, [docs], local=local, classifier=classifier)
+    assert ("tool-result", stored.content) in classifier.seen  # read, and still floored
+    assert run.report.result_tier is Tier.REGULATED and run.finished.decision.route is Route.LOCAL
+    assert len(hosted.requests) == 1 and "case 17 is attached" not in hosted.sent_text()
 
 
 async def test_a_regulated_argument_never_reaches_an_external_tool() -> None:

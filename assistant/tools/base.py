@@ -73,6 +73,9 @@ class ToolResult(BaseModel):
     content: str
     is_error: bool = False
     data: dict[str, Any] | None = None
+    # The least sensitive tier this result may be treated as: a tool that returns stored data
+    # (document passages) knows the tier it was stored with, which reading the text alone can miss.
+    tier_floor: Tier | None = None
 
 
 @runtime_checkable

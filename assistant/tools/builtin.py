@@ -102,7 +102,9 @@ class SearchDocumentsTool:
         # The stored tiers of the passages: the loop may take the highest with its own reading.
         tier = highest(*(chunk.tier for chunk in chunks))
         return ToolResult(
-            content=content, data={"passages": [_passage_data(c) for c in chunks], "tier": tier.value}
+            content=content,
+            data={"passages": [_passage_data(c) for c in chunks], "tier": tier.value},
+            tier_floor=tier,
         )
 
 
@@ -191,7 +193,11 @@ class ReadDocumentSectionTool:
             "truncated": cut,
             "tier": highest(tier).value,
         }
-        return ToolResult(content=f"{title} (doc_id {doc_id}, {where or 'start'})\n\n{body}", data=data)
+        return ToolResult(
+            content=f"{title} (doc_id {doc_id}, {where or 'start'})\n\n{body}",
+            data=data,
+            tier_floor=highest(tier),
+        )
 
 
 # -- current_date ------------------------------------------------------------------------------

@@ -207,9 +207,13 @@ class ToolRunner:
         raise failure
 
     async def _result_tier(self, spec: ToolSpec, result: ToolResult) -> Tier:
+        """The spec's fixed tier, else the gate's reading of the text; never below the tier the
+        tool says its data was stored with."""
         if spec.result_tier is not None:
-            return spec.result_tier
-        return await self._classify(result.content, "tool-result")
+            read = spec.result_tier
+        else:
+            read = await self._classify(result.content, "tool-result")
+        return highest(read, result.tier_floor)
 
     async def _classify(self, text: str, source: str) -> Tier:
         try:

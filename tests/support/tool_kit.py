@@ -66,7 +66,7 @@ class ScriptedTool:
             value = await value
         if isinstance(value, BaseException):
             raise value
-        return ToolResult(content=str(value))
+        return value if isinstance(value, ToolResult) else ToolResult(content=str(value))
 
 
 def percent_tool() -> ScriptedTool:
