@@ -9,6 +9,7 @@ The SDK's own retries are off (`max_retries=0`): exactly one layer owns retries
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -204,6 +205,10 @@ def openai_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice.name}}
 
 
+# Seconds an idle pooled connection is kept: below every server's own idle timeout we meet.
+IDLE_EXPIRY_S = 2.0
+
+
 def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:
     timeout = httpx.Timeout(
         settings.total_timeout_s,
@@ -218,6 +223,22 @@ def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:
         base_url=settings.base_url,
         max_retries=0,
         timeout=timeout,  # type: ignore[arg-type]
+        http_client=openai.DefaultAsyncHttpxClient(limits=_pool_limits()),
+    )
+
+
+def _pool_limits() -> Any:
+    """Idle connections are dropped well before a server drops them. The SDK keeps them 5 s,
+    exactly as long as llama.cpp's server does, so a request sent at that moment went out on a
+    connection the server was closing ("Connection error" before any byte; no retry layer may
+    repeat a private turn). The SDK's client library is `httpx2` from openai 3 on."""
+    client_http: Any
+    try:
+        client_http = importlib.import_module("httpx2")
+    except ImportError:  # pragma: no cover - openai 1.x
+        client_http = httpx
+    return client_http.Limits(
+        max_connections=1000, max_keepalive_connections=100, keepalive_expiry=IDLE_EXPIRY_S
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 from assistant.services import build_local_model
 from assistant.settings import Settings
 from models.base import ChatMessage, ChatRequest, StreamEnd, TextDelta
-from models.hosted import HostedModel
+from models.hosted import IDLE_EXPIRY_S, HostedModel, make_client
 from models.local_queue import FairQueue, QueuedModel, queue_of
 from models.settings import HostedModelSettings
 from tests.support.parallel_server import ParallelLlamaServer, llama_server_binary
@@ -103,3 +103,11 @@ async def test_the_app_puts_the_private_server_behind_a_queue_with_its_slots(
     events = [event async for event in model.stream(ask("ann"))]
     assert isinstance(events[-1], StreamEnd) and events[-1].kind == "local"
     assert queue.running == 0 and queue.waiting == 0
+
+
+def test_idle_connections_are_dropped_before_the_server_drops_them() -> None:
+    """llama.cpp's server closes an idle connection after 5 s, as long as the SDK kept one: a
+    turn that waited about that long in the queue went out on a closing connection."""
+    client = make_client(HostedModelSettings(base_url="http://127.0.0.1:9/v1", api_key="unused"))  # type: ignore[arg-type]
+    pool = client._client._transport._pool  # the SDK's HTTP client's connection pool
+    assert pool._keepalive_expiry == IDLE_EXPIRY_S < 5.0
