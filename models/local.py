@@ -154,7 +154,8 @@ class LocalModel:
         self.queue: FairQueue[_Job] = FairQueue(
             slots=1, max_wait_s=settings.queue_max_wait_s, max_waiting=settings.queue_size
         )
-        self._inbox: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        # Tickets, not jobs: a ticket can start inside `submit`, before `submit` has returned it.
+        self._inbox: queue.SimpleQueue[Ticket[_Job] | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._load_error: BaseException | None = None
@@ -187,7 +188,7 @@ class LocalModel:
             job,
             requester=request.requester,
             background=request.background,
-            on_start=lambda ticket: self._inbox.put(ticket.job),
+            on_start=self._inbox.put,
         )
         try:
             while True:
@@ -273,14 +274,15 @@ class LocalModel:
             llm = None
         self._ready.set()
         while True:
-            job = self._inbox.get()
-            if job is _STOP:
+            ticket = self._inbox.get()
+            if ticket is _STOP:
                 return
-            assert isinstance(job, _Job) and job.ticket is not None
+            assert isinstance(ticket, Ticket)
+            job = ticket.job
             try:
                 self._serve(llm, job)
             finally:
-                self.queue.finish(job.ticket, measured=job.completed)
+                self.queue.finish(ticket, measured=job.completed)
 
     def _serve(self, llm: Any, job: _Job) -> None:
         if job.cancel.is_set():

@@ -159,3 +159,36 @@ async def test_a_user_who_stops_waiting_frees_their_place_in_the_worker_queue() 
         for gate in llama.gates.values():
             gate.set()
         model.close()
+
+
+class EchoLlama:
+    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return list(range(len(data.split())))
+
+    def create_chat_completion(self, messages: list[dict[str, Any]], **_: Any) -> Any:
+        yield {"choices": [{"delta": {"content": "ok"}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": "stop"}]}
+
+
+async def test_a_request_that_starts_inside_submit_is_served_and_the_worker_lives_on() -> None:
+    """A free slot starts the request inside `submit`, before `submit` returns its ticket. The
+    worker once read the ticket from the job, found none, and died: every later turn hung."""
+    from models.base import ChatMessage, ChatRequest, StreamEnd
+
+    model = LocalModel(Path("unused.gguf"), LocalModelSettings(), loader=EchoLlama)
+    model.wait_ready()
+    submit = model.queue.submit
+
+    def slow_return(*args: Any, **kwargs: Any) -> Any:
+        ticket = submit(*args, **kwargs)
+        time.sleep(0.3)  # the submitting thread is preempted here; the worker runs first
+        return ticket
+
+    model.queue.submit = slow_return  # type: ignore[method-assign]
+    request = ChatRequest.of([ChatMessage(role="user", content="hi")], max_tokens=4)
+    try:
+        for _ in range(2):  # the second proves the worker is still alive
+            events = [e async for e in model.stream(request)]
+            assert isinstance(events[-1], StreamEnd) and events[-1].text.strip() == "ok"
+    finally:
+        model.close()
