@@ -47,6 +47,8 @@
     ["button:has(> svg.lucide-check)", "Copied"],
     ["button:has(> svg.lucide-thumbs-up)", "Helpful"],
     ["button:has(> svg.lucide-thumbs-down)", "Not helpful"],
+    // Shown only while the chat is scrolled up (e.g. when a receipt opens): easy to miss in tests.
+    ["button.rounded-full:has(> svg.lucide-arrow-down)", "Scroll to the latest message"],
   ];
 
   function name(selector, label) {
