@@ -30,7 +30,9 @@ SLOTS = 3
 ALIAS = "private-parallel"
 
 
-@pytest.fixture(scope="module")
+# One server per test: a test's streams (and the connections its client keeps) never meet the
+# next test's on a shared server.
+@pytest.fixture
 def parallel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParallelLlamaServer]:
     if not llama_server_binary().is_file():
         pytest.fail(f"no llama-server at {llama_server_binary()}: run `make llama-server` (or `make test`)")
