@@ -2,8 +2,9 @@
 
 This adapter only speaks the wire format. It never decides what may be sent: by the time a
 request reaches it, routing has already kept regulated turns local and pseudonymized the rest.
-The SDK's own retries are off (`max_retries=0`): exactly one layer owns retries
-(`routing.retry`), and timeouts are explicit (the SDK default is 600 s).
+The SDK's own retries are off for hosted endpoints (`max_retries=0`): exactly one layer owns
+retries (`routing.retry`); a private server (kind "local") has no such layer, so its client
+retries once. Timeouts are explicit (the SDK default is 600 s).
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ class HostedModel:
         self._settings = settings
         self._count = count_tokens
         self._context_window = context_window
-        self._client = client or make_client(settings)
+        # The private server has no retry layer above it (the routed chain's retries are for
+        # hosted endpoints), and llama.cpp's server can drop a kept-alive connection as it is
+        # reused ("Server disconnected without sending a response"): its client retries once.
+        self._client = client or make_client(settings, retries=1 if kind == "local" else 0)
 
     @property
     def name(self) -> str:
@@ -209,7 +213,7 @@ def openai_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
 IDLE_EXPIRY_S = 2.0
 
 
-def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:
+def make_client(settings: HostedModelSettings, *, retries: int = 0) -> openai.AsyncOpenAI:
     timeout = httpx.Timeout(
         settings.total_timeout_s,
         connect=settings.connect_timeout_s,
@@ -221,7 +225,7 @@ def make_client(settings: HostedModelSettings) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         api_key=key,
         base_url=settings.base_url,
-        max_retries=0,
+        max_retries=retries,
         timeout=timeout,  # type: ignore[arg-type]
         http_client=openai.DefaultAsyncHttpxClient(limits=_pool_limits()),
     )
