@@ -96,13 +96,18 @@ def stop(experiment_id: str) -> None:
 @click.argument("experiment_id")
 @click.option("--min-n", type=click.IntRange(min=1), default=MIN_N, show_default=True)
 def show(experiment_id: str, min_n: int) -> None:
-    """The metrics of EXPERIMENT_ID's variants side by side, from live traffic."""
-    store = _store()
+    """The metrics of EXPERIMENT_ID's variants side by side, from live traffic, with the accuracy
+    reviewers graded (counts only: no question, answer or note is printed)."""
+    from assistant.review.accuracy import graded_accuracy_by_variant
+
+    engine = _ctx().engine
+    store = ExperimentStore(engine)
     experiment = store.get(experiment_id)
     if experiment is None:
         raise click.ClickException(f"No experiment named {experiment_id!r}.")
     names = [v.name for v in experiment.variants]
-    click.echo(text_table(compare(store.turn_facts(experiment_id), names, min_n=min_n)))
+    graded = graded_accuracy_by_variant(engine, experiment_id, min_n=min_n)
+    click.echo(text_table(compare(store.turn_facts(experiment_id), names, min_n=min_n), graded))
 
 
 @experiments.command("eval-corrections")

@@ -7,8 +7,8 @@ data yet (n=…)", never a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, Protocol
 
 from assistant.experiments.metrics import Estimate, VariantMetrics
 
@@ -45,16 +45,52 @@ def format_estimate(estimate: Estimate, kind: Kind) -> str:
     return f"{fmt(estimate.value)} ({fmt(estimate.low)}–{fmt(estimate.high)}, n={estimate.n})"
 
 
+class Graded(Protocol):
+    """Human grades of one variant's reviewed answers (`assistant.review.accuracy.GradedAccuracy`)."""
+
+    @property
+    def correct(self) -> int: ...
+    @property
+    def partly(self) -> int: ...
+    @property
+    def wrong(self) -> int: ...
+    @property
+    def accuracy(self) -> Estimate: ...
+
+
+GRADED_LABELS = ("Graded accuracy (human review)", "Graded correct / partly / wrong")
+
+
+def graded_rows(variants: Sequence[str], graded: Mapping[str, Graded]) -> list[list[str]]:
+    """The two review rows, one cell per variant: accuracy with its interval, and the counts.
+
+    A variant with no graded answer reads "not enough data yet (n=0)", like any other figure."""
+    accuracy = [
+        format_estimate(graded[name].accuracy, "rate") if name in graded else f"{NOT_ENOUGH} (n=0)"
+        for name in variants
+    ]
+    counts = [
+        f"{graded[name].correct} / {graded[name].partly} / {graded[name].wrong}"
+        if name in graded
+        else "0 / 0 / 0"
+        for name in variants
+    ]
+    return [[GRADED_LABELS[0], *accuracy], [GRADED_LABELS[1], *counts]]
+
+
 def cells(metrics: VariantMetrics) -> list[str]:
     return [format_estimate(getattr(metrics, attribute), kind) for _, attribute, kind in ROWS]
 
 
-def text_table(metrics: Sequence[VariantMetrics]) -> str:
-    """Metrics down, variants across; 95 % intervals in brackets."""
+def text_table(metrics: Sequence[VariantMetrics], graded: Mapping[str, Graded] | None = None) -> str:
+    """Metrics down, variants across; 95 % intervals in brackets. With `graded` (live traffic, not
+    a replay: nobody grades a replayed answer), the human review rows follow."""
     header = ["metric", *[f"{m.variant} ({m.turns} turns)" for m in metrics]]
     body = [
         [label, *values] for (label, _, _), *values in zip(ROWS, *[cells(m) for m in metrics], strict=True)
     ]
+    if graded is not None:
+        body += graded_rows([m.variant for m in metrics], graded)
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from assistant.experiments.metrics import Estimate, wilson
+from assistant.experiments.metrics import MIN_N, Estimate, wilson
 from assistant.review.table import ReviewItemRow
 
 
@@ -27,8 +27,11 @@ class GradedAccuracy:
     accuracy: Estimate
 
 
-def graded_accuracy_by_variant(engine: Engine, experiment_id: str) -> dict[str, GradedAccuracy]:
-    """{variant: GradedAccuracy} over the experiment's graded review items."""
+def graded_accuracy_by_variant(
+    engine: Engine, experiment_id: str, *, min_n: int = MIN_N
+) -> dict[str, GradedAccuracy]:
+    """{variant: GradedAccuracy} over the experiment's graded review items (each item carries the
+    variant its turn ran under, stored when the turn was offered to the queue)."""
     query = select(ReviewItemRow.variant, ReviewItemRow.grade).where(
         ReviewItemRow.experiment_id == experiment_id, col(ReviewItemRow.grade).is_not(None)
     )
@@ -37,10 +40,10 @@ def graded_accuracy_by_variant(engine: Engine, experiment_id: str) -> dict[str, 
     counts: dict[str, Counter[str]] = {}
     for variant, grade in rows:
         counts.setdefault(variant or "", Counter())[grade or ""] += 1
-    return {variant: _accuracy(variant, c) for variant, c in sorted(counts.items())}
+    return {variant: _accuracy(variant, c, min_n) for variant, c in sorted(counts.items())}
 
 
-def _accuracy(variant: str, counts: Counter[str]) -> GradedAccuracy:
+def _accuracy(variant: str, counts: Counter[str], min_n: int = MIN_N) -> GradedAccuracy:
     graded = counts["correct"] + counts["partly"] + counts["wrong"]
     return GradedAccuracy(
         variant=variant,
@@ -48,7 +51,7 @@ def _accuracy(variant: str, counts: Counter[str]) -> GradedAccuracy:
         correct=counts["correct"],
         partly=counts["partly"],
         wrong=counts["wrong"],
-        accuracy=wilson(counts["correct"], graded),
+        accuracy=wilson(counts["correct"], graded, min_n=min_n),
     )
 
 

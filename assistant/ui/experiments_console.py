@@ -9,6 +9,7 @@ the minimum n a cell says "not enough data yet" instead of a number.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -19,10 +20,11 @@ from pydantic import ValidationError
 from assistant.experiments.metrics import VariantMetrics, compare
 from assistant.experiments.models import CAPABILITIES, Experiment, ExperimentSpec, parse_variant
 from assistant.experiments.prompts import PROMPT_TEMPLATES
-from assistant.experiments.report import ROWS, cells
+from assistant.experiments.report import ROWS, Graded, cells, graded_rows
 from assistant.experiments.store import ExperimentError, ExperimentStore
 from assistant.governance.requester import token_from_scope
 from assistant.identity import Principal
+from assistant.review.accuracy import graded_accuracy_by_variant
 from assistant.ui.console import (
     CSP,
     DASHBOARD_PATH,
@@ -109,14 +111,18 @@ def _create_form(csrf_field: str) -> str:
     )
 
 
-def render_comparison(experiment: Experiment, metrics: list[VariantMetrics]) -> str:
+def render_comparison(
+    experiment: Experiment, metrics: list[VariantMetrics], graded: Mapping[str, Graded] | None = None
+) -> str:
     head = "".join(f'<th scope="col">{escape(m.variant)} ({m.turns} turns)</th>' for m in metrics)
     columns = [cells(m) for m in metrics]
+    table = [[label, *(column[index] for column in columns)] for index, (label, _, _) in enumerate(ROWS)]
+    table += graded_rows([m.variant for m in metrics], graded or {})
     rows = "".join(
         f'<tr><th scope="row">{escape(label)}</th>'
-        + "".join(f"<td>{escape(column[index])}</td>" for column in columns)
+        + "".join(f"<td>{escape(v)}</td>" for v in values)
         + "</tr>"
-        for index, (label, _, _) in enumerate(ROWS)
+        for label, *values in table
     )
     return (
         f"<p>{escape(experiment.capability.replace('_', ' '))} · {escape(experiment.status)} · "
@@ -125,7 +131,8 @@ def render_comparison(experiment: Experiment, metrics: list[VariantMetrics]) -> 
         f"<tbody>{rows}</tbody></table>"
         "<p>In brackets: 95 % intervals (Wilson for rates, seeded bootstrap for means and latency) and n. "
         "Task completion: a thumbs-up, or the user moving on without correcting, rephrasing or "
-        "escalating within the next two turns.</p>"
+        "escalating within the next two turns. Graded accuracy: the share of the answers sampled for "
+        "review that a reviewer graded correct (partly counts as not correct).</p>"
     )
 
 
@@ -187,7 +194,8 @@ def _add_pages(router: APIRouter, governance: Governance, store: ExperimentStore
             return refusal_page(ConsoleRefusal(404, "No such experiment.", ""))
         facts = await asyncio.to_thread(store.turn_facts, experiment_id)
         metrics = compare(facts, [v.name for v in experiment.variants])
-        return _page(f"Experiment {experiment.id}", render_comparison(experiment, metrics))
+        graded = await asyncio.to_thread(graded_accuracy_by_variant, governance.engine, experiment_id)
+        return _page(f"Experiment {experiment.id}", render_comparison(experiment, metrics, graded))
 
 
 def _add_forms(
