@@ -223,12 +223,14 @@ def _register() -> None:
     from assistant.experiments.cli import eval_replay, experiments
     from assistant.governance.cli import audit, groups, users
     from assistant.security.cli import audit_deps, eval_injection
+    from assistant.worker_cli import worker
     from knowledge.cli import docs, eval_rag, ingest, search
     from routing.cli import classify_command, eval_pii_command, eval_sensitivity_command
 
     for command in (classify_command, ingest, docs, search, users, groups, keys, audit, audit_deps):
         main.add_command(command)
     main.add_command(experiments)
+    main.add_command(worker)
     evaluate.add_command(eval_replay, "replay")
     evaluate.add_command(eval_pii_command, "pii")
     evaluate.add_command(eval_sensitivity_command, "sensitivity")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.pipeline import ChatPipeline, ModelSet, TurnObserver, TurnServices
 from assistant.privacy import FailClosedPrivacy, Privacy
@@ -207,7 +207,9 @@ def build_services(
     )
 
 
-def build_uploads(services: Services, events: JobEvents | None = None) -> UploadService:
+def build_uploads(
+    services: Services, events: JobEvents | None = None, *, role: Literal["app", "worker"] = "app"
+) -> UploadService:
     """The upload service on the app's own models, gate, database, knowledge base and recorder:
     every summary call is audited, metered and charged to the uploader, and a user over budget
     cannot start a summary."""
@@ -228,4 +230,5 @@ def build_uploads(services: Services, events: JobEvents | None = None) -> Upload
         events=events,
         on_call=services.recorder.on_upload_call,
         budgets=GovernanceBudgets(services.governance),
+        role=role,
     )

@@ -22,6 +22,8 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED: tuple[JobStatus, ...] = ("done", "failed", "cancelled")
+# The progress label of an ended job whose result a replica has shown (see `claim_announcement`).
+ANNOUNCED = "result shown"
 
 
 def utcnow() -> datetime:
@@ -146,18 +148,47 @@ class JobStore:
                 .limit(5)
             ).all()
         for job_id in candidates:
-            now = utcnow()
-            claimed = self._update_where(
-                job_id,
-                {"status": "queued"},
-                status="running",
-                heartbeat_at=now,
-                updated_at=now,
-                attempts=UploadJob.attempts + 1,  # type: ignore[operator]
-            )
-            if claimed:
-                return self.get(job_id)
+            claimed = self.claim(job_id)
+            if claimed is not None:
+                return claimed
         return None
+
+    def claim(self, job_id: str) -> JobView | None:
+        """Move this job from `queued` to `running`; None when someone else got it (or it ended)."""
+        now = utcnow()
+        claimed = self._update_where(
+            job_id,
+            {"status": "queued", "cancel_requested": False},
+            status="running",
+            heartbeat_at=now,
+            updated_at=now,
+            attempts=UploadJob.attempts + 1,  # type: ignore[operator]
+        )
+        return self.get(job_id) if claimed else None
+
+    def queued_ids(self) -> list[str]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(UploadJob.id).where(UploadJob.status == "queued").order_by(col(UploadJob.created_at))
+            )
+            return list(rows)
+
+    def claim_announcement(self, job_id: str) -> bool:
+        """True for exactly one caller once the job has ended: the one that shows its result.
+
+        Replicas that follow the same job (accepted on one, reopened on another) race here; the
+        progress label of an ended job is shown nowhere, so it carries the mark (no extra column).
+        """
+        statement = (
+            update(UploadJob)
+            .where(col(UploadJob.id) == job_id, col(UploadJob.status).in_(FINISHED))
+            .where(col(UploadJob.progress_label) != ANNOUNCED)
+            .values(progress_label=ANNOUNCED)
+        )
+        with Session(self.engine) as session:
+            result = session.exec(statement)  # type: ignore[call-overload]
+            session.commit()
+            return bool(result.rowcount)
 
     def heartbeat(self, job_id: str, *, done: int, total: int, label: str) -> bool:
         """Record progress; False when the job was cancelled meanwhile (from anywhere)."""

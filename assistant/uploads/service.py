@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
@@ -22,9 +22,12 @@ from assistant.uploads.staging import Staging
 from assistant.uploads.worker import JobEvents, SummaryWorker
 from knowledge.settings import ParsingSettings
 
+if TYPE_CHECKING:
+    from assistant.uploads.queue_client import QueuedJobs
+
 
 class UploadService:
-    def __init__(self, *, intake: UploadIntake, store: JobStore, worker: SummaryWorker) -> None:
+    def __init__(self, *, intake: UploadIntake, store: JobStore, worker: SummaryWorker | QueuedJobs) -> None:
         self.intake = intake
         self.store = store
         self.worker = worker
@@ -49,15 +52,26 @@ class UploadService:
         limit = self.settings.max_files_per_message
         replies = [await self.intake.accept(f, owner=owner, thread_id=thread_id) for f in files[:limit]]
         replies += self.intake.too_many([f.name for f in files[limit:]])
-        if any(reply.accepted for reply in replies):
-            self.worker.wake()
+        await self.worker.submit([r.job_id for r in replies if r.accepted and r.job_id is not None])
         return replies
 
     async def cancel(self, job_id: str, owner: str) -> JobView | None:
         return await self.worker.cancel(job_id, owner)
 
     async def jobs_for_thread(self, thread_id: str, owner: str) -> list[JobView]:
-        return await asyncio.to_thread(self.store.for_thread, thread_id, owner)
+        """The thread's jobs; unfinished ones are followed from here on (the chat was reopened)."""
+        jobs = await asyncio.to_thread(self.store.for_thread, thread_id, owner)
+        for job in jobs:
+            if not job.finished:
+                self.worker.follow(job)
+        return jobs
+
+
+def staging_root(settings: UploadSettings, data_dir: Any) -> Any:
+    """Where parsed uploads wait for their job: the shared directory when one is named."""
+    from pathlib import Path
+
+    return Path(settings.shared_dir or data_dir) / "uploads"
 
 
 def build_upload_service(
@@ -72,12 +86,22 @@ def build_upload_service(
     events: JobEvents | None = None,
     on_call: UploadCallObserver | None = None,
     budgets: BudgetCheck | None = None,
+    role: Literal["app", "worker"] = "app",
 ) -> UploadService:
-    """Wire intake, store, runner and worker. `models` is the pipeline's `ModelSet`."""
-    from pathlib import Path
+    """Wire intake, store, runner and worker. `models` is the pipeline's `ModelSet`.
 
+    The app runs jobs itself unless `settings.queue` names a queue; a `worker` process always runs
+    them (it is what `confidante worker` builds)."""
     store = JobStore(engine)
-    staging = Staging(Path(data_dir) / "uploads")
+    staging = Staging(staging_root(settings, data_dir))
+    intake = UploadIntake(settings=settings, parsing=parsing, privacy=privacy, store=store, staging=staging)
+    if role == "app" and settings.queue == "procrastinate":
+        from assistant.uploads.queue_client import QueuedJobs
+
+        # The queue lives in the app's own database (procrastinate needs it to be PostgreSQL).
+        database_url = engine.url.render_as_string(hide_password=False)
+        queued = QueuedJobs(store, staging, settings, database_url, events)
+        return UploadService(intake=intake, store=store, worker=queued)
     runner = SummaryJobRunner(
         store=store,
         staging=staging,
@@ -89,5 +113,4 @@ def build_upload_service(
         budgets=budgets,
     )
     worker = SummaryWorker(store, runner, staging, settings, events)
-    intake = UploadIntake(settings=settings, parsing=parsing, privacy=privacy, store=store, staging=staging)
     return UploadService(intake=intake, store=store, worker=worker)

@@ -6,6 +6,9 @@ server for every file: the browser's own checks (`.chainlit/config.toml`) are ne
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -46,6 +49,14 @@ class UploadSettings(BaseModel):
     min_support: float = Field(default=0.5, ge=0.0, le=1.0)
 
     # -- background worker -----------------------------------------------------------------
+    # Where summaries run: "in_process" (the app's own worker, the default) or "procrastinate"
+    # (a procrastinate task on the app's PostgreSQL, run by `confidante worker` processes).
+    queue: Literal["in_process", "procrastinate"] = "in_process"
+    # Staged uploads live under `<shared_dir>/uploads`; every replica and worker must name the same
+    # directory (a shared mount) when the queue is not in process. None = the data directory.
+    shared_dir: Path | None = None
+    # How often a replica reads the progress of jobs it shows from the database (queue mode).
+    follow_interval_s: float = Field(default=1.0, gt=0, le=10.0)
     concurrency: int = Field(default=1, ge=1)
     # Progress is pushed to the chat at least this often while a job runs.
     progress_interval_s: float = Field(default=4.0, gt=0, le=10.0)

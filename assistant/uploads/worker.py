@@ -8,9 +8,9 @@ Recovery: `running` jobs whose heartbeat went stale (their process died) are re-
 from their last finished map step, or are failed with a message after `max_attempts`: a job is
 never silently lost. A job cancelled from another process is noticed at the next heartbeat.
 
-Deployments that outgrow one machine can run the same `SummaryJobRunner.run` from an established
-queue instead (e.g. a procrastinate task on PostgreSQL or an arq/RQ job on Redis, with the job id
-as the task argument); `JobStore` stays the source of truth for status and progress.
+With `uploads.queue = "procrastinate"` the app does not start this loop: `confidante worker`
+processes call `run_one` from a procrastinate task naming the job id (`assistant/uploads/
+queue_worker.py`), and `JobStore` stays the source of truth for status and progress.
 """
 
 from __future__ import annotations
@@ -102,6 +102,26 @@ class SummaryWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def submit(self, job_ids: list[str]) -> None:
+        """New jobs are in the table: claim them now rather than at the next poll."""
+        if job_ids:
+            self.wake()
+
+    def follow(self, job: JobView) -> None:
+        """Nothing to do: this worker announces every job it runs."""
+
+    async def run_one(self, job_id: str) -> JobView | None:
+        """Claim this job if it is still queued and run it to its end (the queue task's body).
+
+        None when it was not queued (another worker has it, or it was cancelled meanwhile)."""
+        job = await asyncio.to_thread(self.store.claim, job_id)
+        if job is None:
+            return None
+        task = asyncio.create_task(self._run(job), name=f"upload-job-{job.id}")
+        self._running[job.id] = task
+        await task
+        return await asyncio.to_thread(self.store.get, job_id)
 
     @property
     def busy(self) -> bool:
