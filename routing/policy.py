@@ -150,6 +150,25 @@ class ContextualRule(_Strict):
         return self.categories.get(category, Tier.REGULATED)
 
 
+class ReviewRule(_Strict):
+    """Who may read regulated answers in the human review queue (`assistant.review`).
+
+    Regulated turns are listed, shown and gradable only to members of these groups; no group (an
+    empty list, or a policy with no `[review]` table) means nobody reviews them (fail closed).
+    Settings may narrow this list, never widen it.
+    """
+
+    regulated_reviewer_groups: tuple[str, ...] = ()
+
+    @field_validator("regulated_reviewer_groups")
+    @classmethod
+    def _group_names(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
+        for group in groups:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9._:@-]{0,149}", group):  # as governance allows
+                raise ValueError(f"{group!r} is not a group name (lower case, e.g. compliance)")
+        return groups
+
+
 class Policy(_Strict):
     version: str = Field(min_length=1)
     name: str = "default"
@@ -168,6 +187,7 @@ class Policy(_Strict):
     # IP ranges, fictional phone numbers): a finding whose whole value is one is dropped.
     known_test_values: KnownTestValues = KnownTestValues()
     contextual: ContextualRule = ContextualRule()
+    review: ReviewRule = ReviewRule()
 
     @field_validator("entities")
     @classmethod

@@ -1,12 +1,15 @@
 """Typed settings and records of the review queue; no I/O here.
 
 `ReviewSettings.share` is the sampled share of answers per capability. Regulated turns go only to
-reviewers in `regulated_groups` (the groups the privacy policy names for regulated content); other
-turns to admins and members of `reviewer_groups`.
+reviewers in the groups the privacy policy names (`[review] regulated_reviewer_groups` in the
+policy file); `ReviewSettings.regulated_groups`, when set, can only narrow that list. Other turns
+go to admins and members of `reviewer_groups`. `ReviewAccess` is the resolved pair, computed from
+both for each request, so a policy edit takes effect without a restart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -25,10 +28,26 @@ class ReviewSettings(BaseModel):
         default_factory=lambda: {"chat": 0.05, "document_qa": 0.1, "summaries": 0.1}
     )
     reviewer_groups: tuple[str, ...] = ("reviewers",)
-    regulated_groups: tuple[str, ...] = ("compliance",)
+    # None: exactly the policy's groups. A list: only those of them the policy also names.
+    regulated_groups: tuple[str, ...] | None = None
 
     def share_for(self, capability: str) -> float:
         return min(1.0, max(0.0, self.share.get(capability, 0.0)))
+
+    def access(self, policy_groups: Iterable[str]) -> ReviewAccess:
+        """Who reviews what, given the groups the policy in force names for regulated answers."""
+        regulated = frozenset(policy_groups)
+        if self.regulated_groups is not None:
+            regulated &= frozenset(self.regulated_groups)
+        return ReviewAccess(reviewer_groups=frozenset(self.reviewer_groups), regulated_groups=regulated)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewAccess:
+    """The resolved review groups: who may review, and who may read regulated answers."""
+
+    reviewer_groups: frozenset[str]
+    regulated_groups: frozenset[str]
 
 
 class ReviewCandidate(BaseModel):

@@ -1,13 +1,19 @@
 """The review queue: offer sampled turns, list what a reviewer may grade, record grades.
 
 Visibility is decided here and nowhere else: a regulated turn is listed to, and gradable by, only
-members of `ReviewSettings.regulated_groups` (admins included only when they are members); any
-other turn by admins and members of `reviewer_groups`. An item a reviewer may not see is answered
-exactly like one that does not exist, so its existence does not leak either.
+members of the groups the privacy policy in force names (`[review] regulated_reviewer_groups`,
+narrowed by the settings; admins included only when they are members); any other turn by admins
+and members of `reviewer_groups`. The groups are read from the policy on every request, so an
+edit of the policy file applies at once; if the policy cannot be read, nobody sees regulated
+items (fail closed). An item a reviewer may not see is answered exactly like one that does not
+exist, so its existence does not leak either.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from functools import cache
 from typing import cast
 
 from sqlalchemy import Engine
@@ -15,31 +21,65 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from assistant.governance.tables import utcnow
-from assistant.review.models import GRADES, Grade, ReviewCandidate, ReviewItem, ReviewSettings, Tier
+from assistant.review.models import (
+    GRADES,
+    Grade,
+    ReviewAccess,
+    ReviewCandidate,
+    ReviewItem,
+    ReviewSettings,
+    Tier,
+)
 from assistant.review.sampling import sampled
 from assistant.review.table import ReviewItemRow
 from knowledge.access import Principal
+from routing.policy import Policy, load_policy
+
+log = logging.getLogger(__name__)
 
 
 class ReviewError(Exception):
     """No such item for this reviewer, already graded, or not a grade."""
 
 
-def may_review(principal: Principal, settings: ReviewSettings) -> bool:
-    groups = set(settings.reviewer_groups) | set(settings.regulated_groups)
-    return principal.is_admin or bool(principal.groups & groups)
+def may_review(principal: Principal, access: ReviewAccess) -> bool:
+    return principal.is_admin or bool(principal.groups & (access.reviewer_groups | access.regulated_groups))
 
 
-def may_see(principal: Principal, tier: str, settings: ReviewSettings) -> bool:
+def may_see(principal: Principal, tier: str, access: ReviewAccess) -> bool:
     if tier == "regulated":
-        return bool(principal.groups & set(settings.regulated_groups))
-    return may_review(principal, settings)
+        return bool(principal.groups & access.regulated_groups)
+    return may_review(principal, access)
+
+
+@cache
+def _built_in_policy() -> Policy:
+    return load_policy()
 
 
 class ReviewQueue:
-    def __init__(self, engine: Engine, settings: ReviewSettings | None = None) -> None:
+    """`policy` returns the policy in force (the app passes its hot-reloaded source); without it,
+    the built-in default policy."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ReviewSettings | None = None,
+        *,
+        policy: Callable[[], Policy] | None = None,
+    ) -> None:
         self._engine = engine
         self.settings = settings or ReviewSettings()
+        self._policy = policy or _built_in_policy
+
+    def access(self) -> ReviewAccess:
+        """Who may review and who may read regulated answers, under the policy in force now."""
+        try:
+            groups: tuple[str, ...] = self._policy().review.regulated_reviewer_groups
+        except Exception:  # no readable policy: nobody reads regulated answers
+            log.exception("review queue: policy unavailable, regulated items hidden from everyone")
+            groups = ()
+        return self.settings.access(groups)
 
     def offer(self, candidate: ReviewCandidate) -> ReviewItem | None:
         """Queue the turn when the capability's share samples it; None when not sampled."""
@@ -61,10 +101,11 @@ class ReviewQueue:
 
     def pending_for(self, principal: Principal, *, limit: int = 50) -> list[ReviewItem]:
         """Ungraded items this reviewer may see, oldest first."""
-        if not may_review(principal, self.settings):
+        access = self.access()
+        if not may_review(principal, access):
             return []
         query = select(ReviewItemRow).where(col(ReviewItemRow.grade).is_(None))
-        if not may_see(principal, "regulated", self.settings):
+        if not may_see(principal, "regulated", access):
             query = query.where(ReviewItemRow.tier != "regulated")
         query = query.order_by(col(ReviewItemRow.id)).limit(limit)
         with Session(self._engine) as session:
@@ -72,10 +113,11 @@ class ReviewQueue:
 
     def graded_for(self, principal: Principal, *, limit: int = 20) -> list[ReviewItem]:
         """The latest graded items this reviewer may see, newest first."""
-        if not may_review(principal, self.settings):
+        access = self.access()
+        if not may_review(principal, access):
             return []
         query = select(ReviewItemRow).where(col(ReviewItemRow.grade).is_not(None))
-        if not may_see(principal, "regulated", self.settings):
+        if not may_see(principal, "regulated", access):
             query = query.where(ReviewItemRow.tier != "regulated")
         query = query.order_by(col(ReviewItemRow.graded_at).desc()).limit(limit)
         with Session(self._engine) as session:
@@ -86,7 +128,7 @@ class ReviewQueue:
             raise ReviewError("A grade is correct, partly or wrong.")
         with Session(self._engine) as session:
             row = session.get(ReviewItemRow, item_id)
-            if row is None or not may_see(principal, row.tier, self.settings):
+            if row is None or not may_see(principal, row.tier, self.access()):
                 raise ReviewError("No such review item.")
             if row.grade is not None:
                 raise ReviewError("This answer has been graded already.")

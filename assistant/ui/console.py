@@ -300,8 +300,11 @@ def governance_router(
     from assistant.ui.capability_console import capability_router
     from assistant.ui.review_console import review_router
 
-    router.include_router(review_router(governance, allowed_origins=allowed_origins, settings=review))
-    router.include_router(capability_router(governance, _policy_source()))
+    policy = _policy_source()  # one source: review groups and the capability map read the same policy
+    router.include_router(
+        review_router(governance, allowed_origins=allowed_origins, settings=review, policy=policy)
+    )
+    router.include_router(capability_router(governance, policy))
     return router
 
 

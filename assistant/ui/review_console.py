@@ -1,14 +1,16 @@
 """The console's review queue: reviewers grade sampled answers correct / partly / wrong.
 
 Open to admins and members of the review groups (`assistant.review.queue.may_review`); a
-regulated answer is listed only to the groups the review settings name, and its text is never
-rendered for anyone else (the queue filters before this module sees it). Every grade is a form
-POST with the session's CSRF token, refused without it, like resolving an escalation.
+regulated answer is listed only to the groups the privacy policy names (`[review]` in the policy
+file), and its text is never rendered for anyone else (the queue filters before this module sees
+it). Every grade is a form POST with the session's CSRF token, refused without it, like resolving
+an escalation.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ from assistant.ui.console import ConsoleRefusal, cross_site, refusal_page
 from assistant.ui.console_page import console_page, tier_chip
 from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
 from knowledge.access import Principal
+from routing.policy import Policy
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
@@ -36,7 +39,7 @@ def signed_in_reviewer(request: Request, governance: Governance, queue: ReviewQu
     principal = governance.accounts.principal(username=username) if username else None
     if principal is None:
         raise ConsoleRefusal(401, "Sign in first.", '<p><a href="/login">Sign in</a> as a reviewer.</p>')
-    if not may_review(principal, queue.settings):
+    if not may_review(principal, queue.access()):
         raise ConsoleRefusal(
             403,
             "Reviewers only.",
@@ -117,10 +120,15 @@ def render_review(
 
 
 def review_router(
-    governance: Governance, *, allowed_origins: list[str], settings: ReviewSettings | None = None
+    governance: Governance,
+    *,
+    allowed_origins: list[str],
+    settings: ReviewSettings | None = None,
+    policy: Callable[[], Policy] | None = None,
 ) -> APIRouter:
+    """`policy`: the policy in force (its `[review]` groups decide who reads regulated answers)."""
     router = APIRouter()
-    queue = ReviewQueue(governance.engine, settings)
+    queue = ReviewQueue(governance.engine, settings, policy=policy)
     experiments = ExperimentStore(governance.engine)
 
     def accuracy() -> dict[str, dict[str, GradedAccuracy]]:
