@@ -49,7 +49,7 @@ def build_governance(
     return Governance(
         settings=settings,
         engine=engine,
-        files_dir=data_dir / "files",
+        files_dir=settings.files_dir or data_dir / "files",
         accounts=accounts,
         history=ChatHistory(engine),
         audit=AuditTrail(engine, settings.audit),

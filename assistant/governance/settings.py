@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 
@@ -47,6 +49,10 @@ class TelemetrySettings(BaseModel):
 class GovernanceSettings(BaseModel):
     # SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db); empty means a SQLite file in data_dir.
     database_url: str | None = None
+    # Chat element files (Chainlit's attachments, source passages); None = `<data_dir>/files`.
+    # App replicas must all name the same directory (a shared mount), or a file saved by one is
+    # missing on the other.
+    files_dir: Path | None = None
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     passwords: PasswordHashSettings = PasswordHashSettings()
     sso: SingleSignOnSettings = SingleSignOnSettings()
