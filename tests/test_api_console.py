@@ -177,3 +177,74 @@ def test_the_dashboard_splits_api_usage_by_key(server: str, governance: Governan
     html = httpx.get(f"{server}/admin/dashboard", cookies=session_cookie("admin")).text
     section = html[html.index("API usage by key") :]
     assert re.search(r"<td>cccccccccc</td><td>[^<]*</td><td>1</td><td>1</td>", section)
+
+
+def _expiry_records(governance: Governance, prefix: str) -> list[str]:
+    return [
+        r.detail or ""
+        for r in governance.audit.records()
+        if r.kind == "api_key" and (r.detail or "").startswith(f"key={prefix} expiry=")
+    ]
+
+
+def test_an_admin_sets_and_clears_a_keys_expiry_with_csrf_and_audit(
+    server: str, governance: Governance
+) -> None:
+    admin = session_cookie("admin")
+    key, secret = governance.api_keys.create(owner="svc", name="expiring app", created_by="admin")
+    token = _csrf(httpx.get(f"{server}/admin/api-keys", cookies=admin).text)
+    url = f"{server}/admin/api-keys/{key.prefix}/expiry"
+    form = {"action": "set", "expires_on": "2999-01-31", "csrf_token": token}
+    forged = httpx.post(url, data={**form, "csrf_token": token + "x"}, cookies=admin)
+    assert forged.status_code == 403 and _expiry_records(governance, key.prefix) == []
+    by_user = httpx.post(url, data=form, cookies=session_cookie("alice"))
+    assert by_user.status_code == 403 and _expiry_records(governance, key.prefix) == []
+    assert httpx.post(url, data=form, cookies=admin).status_code == 303
+    listed = next(k for k in governance.api_keys.list() if k.prefix == key.prefix)
+    assert listed.expires_at is not None and f"{listed.expires_at:%Y-%m-%d %H:%M}" == "2999-01-31 00:00"
+    assert "2999-01-31 00:00" in httpx.get(f"{server}/admin/api-keys", cookies=admin).text
+    cleared = httpx.post(url, data={"action": "clear", "csrf_token": token}, cookies=admin)
+    assert cleared.status_code == 303
+    assert next(k for k in governance.api_keys.list() if k.prefix == key.prefix).expires_at is None
+    assert _expiry_records(governance, key.prefix) == [
+        f"key={key.prefix} expiry=2999-01-31T00:00Z",
+        f"key={key.prefix} expiry=never",
+    ]
+    assert not any(secret in (r.detail or "") for r in governance.audit.records())
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"action": "set", "expires_on": "2001-01-01"}, "must be in the future"),
+        ({"action": "set", "expires_on": ""}, "choose a date"),
+        ({"action": "set", "expires_on": "31/01/2999"}, "not a date"),
+    ],
+)
+def test_an_expiry_in_the_past_or_not_a_date_is_refused_and_changes_nothing(
+    server: str, governance: Governance, form: dict[str, str], reason: str
+) -> None:
+    admin = session_cookie("admin")
+    key, _ = governance.api_keys.create(owner="svc", name="steady app", created_by="admin")
+    token = _csrf(httpx.get(f"{server}/admin/api-keys", cookies=admin).text)
+    refused = httpx.post(
+        f"{server}/admin/api-keys/{key.prefix}/expiry", data={**form, "csrf_token": token}, cookies=admin
+    )
+    assert refused.status_code == 400 and reason in refused.text
+    assert next(k for k in governance.api_keys.list() if k.prefix == key.prefix).expires_at is None
+    assert _expiry_records(governance, key.prefix) == []
+
+
+def test_a_revoked_keys_expiry_cannot_be_changed(server: str, governance: Governance) -> None:
+    admin = session_cookie("admin")
+    key, secret = governance.api_keys.create(owner="svc", name="gone app", created_by="admin")
+    governance.api_keys.revoke(prefix=key.prefix)
+    page = httpx.get(f"{server}/admin/api-keys", cookies=admin).text
+    assert f"/admin/api-keys/{key.prefix}/expiry" not in page  # no form offered for a revoked key
+    refused = httpx.post(
+        f"{server}/admin/api-keys/{key.prefix}/expiry",
+        data={"action": "clear", "csrf_token": _csrf(page)},
+        cookies=admin,
+    )
+    assert refused.status_code == 400 and "revoked" in refused.text
+    assert governance.api_keys.authorize(secret) is None

@@ -152,6 +152,23 @@ class ApiKeys:
             session.refresh(row)
             return _public(row)
 
+    def set_expiry(self, *, prefix: str, expires_at: datetime | None) -> ApiKeyPublic:
+        """Set (or with None clear) when a key stops working. A revoked key stays revoked, and a
+        past moment is refused: revoking is how a key is stopped now."""
+        with Session(self._engine) as session:
+            row = session.get(ApiKeyRow, prefix.removeprefix("cfd_").split("_")[0])
+            if row is None:
+                raise ApiKeyError(f"no API key {prefix!r}")
+            if row.revoked_at is not None:
+                raise ApiKeyError(f"the key {row.prefix} is revoked; create a new key instead")
+            if expires_at is not None and as_utc(expires_at) <= utcnow():
+                raise ApiKeyError("the expiry must be in the future (revoke the key to stop it now)")
+            row.expires_at = as_utc(expires_at) if expires_at is not None else None
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return _public(row)
+
     def authorize(self, token: str) -> AuthorizedKey | None:
         """The key and its principal, or None for anything not a live key of an enabled account."""
         match = KEY_PATTERN.match(token.strip())

@@ -32,7 +32,10 @@ from routing.tiers import Tier, highest
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-AuditKind = Literal["model_call", "routing_decision", "turn", "api_request", "tool_call", "tool_loop"]
+# "api_key": an admin changed a key (its detail names the key by prefix, never its secret).
+AuditKind = Literal[
+    "model_call", "routing_decision", "turn", "api_request", "tool_call", "tool_loop", "api_key"
+]
 
 # The fields the chain covers, in the order they are written to the canonical form.
 CHAINED_FIELDS = (

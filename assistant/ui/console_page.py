@@ -1,16 +1,35 @@
-"""The frame every console page shares: head, styles, navigation, headers; and the tier chip.
+"""The frame every console page shares: head, styles, navigation, headers; the tier chip; and the
+admin-only and form checks every console form repeats (signed-in admin, CSRF token, same site).
 
 Server-rendered HTML under the console's Content-Security-Policy (no script, no external
-resource). Callers pass already-escaped body HTML; this module escapes the title itself.
+resource). Callers pass already-escaped body HTML; this module escapes the title itself. It never
+accepts a form without a valid CSRF token from the same site.
 """
 
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from assistant.ui.console import CONSOLE_NAV, CSP, STYLE, VIEWPORT
+from assistant.governance.requester import token_from_scope
+from assistant.identity import Principal
+from assistant.ui.console import (
+    CONSOLE_NAV,
+    CSP,
+    STYLE,
+    VIEWPORT,
+    ConsoleRefusal,
+    cross_site,
+    refusal_page,
+    signed_in_admin,
+)
+from assistant.ui.csrf import csrf_valid, signing_secret
+
+if TYPE_CHECKING:
+    from assistant.governance.component import Governance
 
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 PAGE_STYLE = """
@@ -34,10 +53,47 @@ def tier_chip(tier: str) -> str:
     return f'<span class="chip tier-{known}">{escape(tier)}</span>'
 
 
-def console_page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
+def console_page(title: str, body: str, *, status: int = 200, style: str = "") -> HTMLResponse:
+    """A whole console page; `style` adds the page's own rules after the shared ones."""
     html = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"{VIEWPORT}<style>{STYLE}{PAGE_STYLE}</style></head><body><header><h1>{escape(title)}</h1>"
+        f"{VIEWPORT}<style>{STYLE}{PAGE_STYLE}{style}</style></head><body><header><h1>{escape(title)}</h1>"
         f"{CONSOLE_NAV}</header><main>{body}</main></body></html>"
     )
     return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def admin_or_refusal(request: Request, governance: Governance) -> Principal | HTMLResponse:
+    """The signed-in admin, or the page to answer with instead (sign in / administrators only)."""
+    try:
+        return signed_in_admin(request, governance)
+    except ConsoleRefusal as refusal:
+        return refusal_page(refusal)
+
+
+def form_accepted(request: Request, csrf_token: str, allowed_origins: list[str]) -> bool:
+    """A console form may act: its CSRF token is this session's and no other site posted it."""
+    session = token_from_scope(request.scope)
+    return not cross_site(request, allowed_origins) and csrf_valid(csrf_token, session, signing_secret())
+
+
+def expired_form(back_path: str) -> HTMLResponse:
+    """The answer to a refused form: nothing changed, reload the page it came from."""
+    return refusal_page(
+        ConsoleRefusal(
+            403,
+            "This form has expired.",
+            f'<p>Nothing was changed. <a href="{back_path}">Reload the page</a> and try again.</p>',
+        )
+    )
+
+
+def admin_for_form(
+    request: Request, governance: Governance, csrf_token: str, allowed_origins: list[str], back_path: str
+) -> Principal | HTMLResponse:
+    """The admin posting a console form, or the page to answer with instead (sign in,
+    administrators only, or "this form has expired" for a missing/foreign token or another site)."""
+    admin = admin_or_refusal(request, governance)
+    if isinstance(admin, HTMLResponse) or form_accepted(request, csrf_token, allowed_origins):
+        return admin
+    return expired_form(back_path)

@@ -23,39 +23,20 @@ from assistant.experiments.prompts import PROMPT_TEMPLATES
 from assistant.experiments.report import ROWS, Graded, cells, graded_rows
 from assistant.experiments.store import ExperimentError, ExperimentStore
 from assistant.governance.requester import token_from_scope
-from assistant.identity import Principal
 from assistant.review.accuracy import graded_accuracy_by_variant
-from assistant.ui.console import (
-    CSP,
-    DASHBOARD_PATH,
-    STYLE,
-    ConsoleRefusal,
-    cross_site,
-    refusal_page,
-    signed_in_admin,
-)
-from assistant.ui.csrf import csrf_valid, hidden_field, signing_secret
+from assistant.ui.console import ConsoleRefusal, refusal_page
+from assistant.ui.console_page import admin_for_form, admin_or_refusal, console_page
+from assistant.ui.csrf import hidden_field
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
 
 EXPERIMENTS_PATH = "/admin/experiments"
-HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
-TABLE_STYLE = (
-    "table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;"
-    "text-align:left;vertical-align:top}textarea{width:32rem;max-width:100%}"
-)
+EXPERIMENTS_STYLE = "textarea{width:32rem;max-width:100%}"
 
 
 def _page(title: str, body: str) -> HTMLResponse:
-    html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{STYLE}{TABLE_STYLE}</style></head><body><header><h1>{escape(title)}</h1>"
-        f'<p><a href="{DASHBOARD_PATH}">Dashboard</a> · <a href="{EXPERIMENTS_PATH}">Experiments</a></p>'
-        f"</header><main>{body}</main></body></html>"
-    )
-    return HTMLResponse(html, headers=HEADERS)
+    return console_page(title, body, style=EXPERIMENTS_STYLE)
 
 
 def _variant_text(experiment: Experiment) -> str:
@@ -136,16 +117,6 @@ def render_comparison(
     )
 
 
-def _expired() -> HTMLResponse:
-    return refusal_page(
-        ConsoleRefusal(
-            403,
-            "This form has expired.",
-            f'<p>Nothing was changed. <a href="{EXPERIMENTS_PATH}">Reload the page</a> and try again.</p>',
-        )
-    )
-
-
 def _spec_from_form(experiment_id: str, capability: str, description: str, variants: str) -> ExperimentSpec:
     lines = [line for line in variants.splitlines() if line.strip()]
     return ExperimentSpec.model_validate(
@@ -156,14 +127,6 @@ def _spec_from_form(experiment_id: str, capability: str, description: str, varia
             "variants": [parse_variant(line) for line in lines],
         }
     )
-
-
-def _admin(request: Request, governance: Governance) -> Principal | HTMLResponse:
-    """The signed-in admin, or the page to answer with instead (sign in / administrators only)."""
-    try:
-        return signed_in_admin(request, governance)
-    except ConsoleRefusal as refusal:
-        return refusal_page(refusal)
 
 
 def experiments_router(governance: Governance, *, allowed_origins: list[str]) -> APIRouter:
@@ -177,7 +140,7 @@ def experiments_router(governance: Governance, *, allowed_origins: list[str]) ->
 def _add_pages(router: APIRouter, governance: Governance, store: ExperimentStore) -> None:
     @router.get(EXPERIMENTS_PATH, response_class=HTMLResponse)
     async def experiments_page(request: Request) -> HTMLResponse:
-        admin = _admin(request, governance)
+        admin = admin_or_refusal(request, governance)
         if isinstance(admin, HTMLResponse):
             return admin
         experiments = await asyncio.to_thread(store.experiments)
@@ -186,7 +149,7 @@ def _add_pages(router: APIRouter, governance: Governance, store: ExperimentStore
 
     @router.get(EXPERIMENTS_PATH + "/{experiment_id}", response_class=HTMLResponse)
     async def comparison(request: Request, experiment_id: str) -> HTMLResponse:
-        admin = _admin(request, governance)
+        admin = admin_or_refusal(request, governance)
         if isinstance(admin, HTMLResponse):
             return admin
         experiment = await asyncio.to_thread(store.get, experiment_id)
@@ -201,10 +164,6 @@ def _add_pages(router: APIRouter, governance: Governance, store: ExperimentStore
 def _add_forms(
     router: APIRouter, governance: Governance, store: ExperimentStore, allowed_origins: list[str]
 ) -> None:
-    def form_ok(request: Request, token: str) -> bool:
-        session = token_from_scope(request.scope)
-        return not cross_site(request, allowed_origins) and csrf_valid(token, session, signing_secret())
-
     @router.post(EXPERIMENTS_PATH)
     async def create(
         request: Request,
@@ -214,11 +173,9 @@ def _add_forms(
         variants: str = Form(""),
         csrf_token: str = Form(""),
     ) -> Response:
-        admin = _admin(request, governance)
+        admin = admin_for_form(request, governance, csrf_token, allowed_origins, EXPERIMENTS_PATH)
         if isinstance(admin, HTMLResponse):
             return admin
-        if not form_ok(request, csrf_token):
-            return _expired()
         try:
             spec = _spec_from_form(experiment_id, capability, description, variants)
             await asyncio.to_thread(store.create, spec, created_by=admin.user_id)
@@ -231,11 +188,9 @@ def _add_forms(
 
     @router.post(EXPERIMENTS_PATH + "/{experiment_id}/stop")
     async def stop(request: Request, experiment_id: str, csrf_token: str = Form("")) -> Response:
-        admin = _admin(request, governance)
+        admin = admin_for_form(request, governance, csrf_token, allowed_origins, EXPERIMENTS_PATH)
         if isinstance(admin, HTMLResponse):
             return admin
-        if not form_ok(request, csrf_token):
-            return _expired()
         try:
             await asyncio.to_thread(store.stop, experiment_id, by=admin.user_id)
         except ExperimentError:
