@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from assistant.tools.budget import fit_tool_round
 from assistant.tools.loop import (
     LoopFinished,
     LoopTurn,
@@ -43,6 +44,33 @@ class StepSink(Protocol):
     """Where the UI shows a finished tool call (a collapsed Chainlit step)."""
 
     async def tool_finished(self, record: ToolCallRecord) -> None: ...
+
+
+# Between the text of two rounds (the model wrote something, called a tool, then went on).
+ROUND_BREAK = "\n\n"
+
+
+def joined_answer(earlier: str | None, this_round: str | None) -> str | None:
+    """The turn's answer after a round: what the model wrote in earlier rounds (before it called
+    a tool) stays in the answer the chat stores, as the user saw it stream. A round that failed
+    (None: its error message is the answer) stands alone."""
+    before, now = (earlier or "").strip(), (this_round or "").strip()
+    if this_round is None or not before:
+        return this_round
+    return f"{before}{ROUND_BREAK}{now}" if now else before
+
+
+async def after_earlier_text(
+    events: AsyncIterator[object], earlier: str | None, separator: object
+) -> AsyncIterator[object]:
+    """A round's events, with `separator` before its first answer text when an earlier round
+    already wrote some (so the streamed text reads like the stored one)."""
+    pending = bool((earlier or "").strip())
+    async for event in events:
+        if pending and type(event) is type(separator):
+            pending = False
+            yield separator
+        yield event
 
 
 @dataclass
@@ -122,6 +150,26 @@ class ChatTools:
 
     def request_for(self, request: ChatRequest, model: ChatModel, round_: RoundRequest) -> ChatRequest:
         """The turn's request for `model` in a tool round: the tool exchange so far after the
-        user's message, and the tools on offer if this model can call them."""
-        tools = round_.tools if self.supports(model) else ()
-        return request.model_copy(update={"messages": (*request.messages, *round_.messages), "tools": tools})
+        user's message, and the tools on offer if this model can call them, all of it counted
+        and fitted into the model's context window (`assistant.tools.budget`)."""
+        return request_in_window(request, model, round_, supports=self.supports(model))
+
+
+def request_in_window(
+    request: ChatRequest, model: ChatModel, round_: RoundRequest, *, supports: bool
+) -> ChatRequest:
+    """`request` with the round's exchange and tools, fitted into `model`'s window."""
+    fitted = fit_tool_round(
+        request.messages,
+        round_.messages,
+        round_.tools if supports else (),
+        context_window=model.context_window,
+        answer_reserve=request.max_tokens,
+        count=model.count_tokens,
+    )
+    if fitted.dropped_messages or fitted.results_cut or fitted.results_left_out:
+        log.info(
+            "tool round fitted to %s's window: %d history messages dropped, %d results cut, %d left out",
+            model.name, fitted.dropped_messages, fitted.results_cut, fitted.results_left_out,
+        )  # fmt: skip
+    return request.model_copy(update={"messages": fitted.messages, "tools": fitted.tools})

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, M
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from assistant.tools.chat_turn import request_in_window
 from assistant.tools.loop import RoundRequest
 from models.base import ChatMessage, ChatModel, ChatRequest, StreamEvent, TextDelta
 from routing.retry import closing_stream
@@ -91,13 +92,8 @@ class RoutedRound:
 
     async def _attempt(self, candidate: Candidate, round_: RoundRequest) -> AsyncGenerator[StreamEvent, None]:
         model = candidate.model
-        tools = round_.tools if self.supports_tools(model) else ()
-        request = ChatRequest.of(
-            [*self.messages, *round_.messages],
-            tools=tools,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-        )
+        base = ChatRequest.of(self.messages, max_tokens=self.max_tokens, temperature=self.temperature)
+        request = request_in_window(base, model, round_, supports=self.supports_tools(model))
         restorer: Restoring | None = None
         if candidate.pseudonymize:
             if self.privacy is None:
