@@ -157,6 +157,9 @@ class CandidateSet(BaseModel):
     answerable: bool = True
     gold: int | None
     features: list[list[float]]
+    # The question and its candidates' texts (retrieval order): what a relevance judge reads.
+    question: str = ""
+    texts: list[str] = []
     # Wall time of hybrid retrieval, and of reranking its candidates with the bundled fusion.
     retrieval_ms: float = 0.0
     rerank_ms: float = 0.0
@@ -248,6 +251,8 @@ def _candidates(
         answerable=not item.get("is_impossible"),
         gold=None if rank is None else rank - 1,
         features=feature_matrix(question, chunks, sims).tolist(),
+        question=question,
+        texts=[c.text for c in chunks],
         retrieval_ms=retrieval_ms,
         rerank_ms=_time_rerank(question, chunks),
     )

@@ -9,7 +9,8 @@ order. The probability a passage gets is calibrated on held-out questions (an an
 
 This module only reorders what it is given: it never adds a candidate, never drops one for access
 reasons (access control stays inside the queries, see `retrieval`), and never calls a model
-unless a token-vector source is configured.
+unless a token-vector source or the private model's relevance judge (`knowledge.relevance_judge`,
+`rerank.judge = "auto"`, only when the fusion's signals disagree) is configured.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.lexical import lexical_tokens
+from knowledge.relevance_judge import RelevanceJudge
 from knowledge.retrieval import RetrievedChunk, exact_terms, term_present
 from knowledge.settings import RerankSettings
+from models.base import YesNoJudge
 
 _log = logging.getLogger(__name__)
 
@@ -190,6 +193,7 @@ class Reranker:
         *,
         query_vectors: Callable[[str], np.ndarray] | None = None,
         passage_vectors: TokenVectors | None = None,
+        judge: RelevanceJudge | None = None,
     ) -> None:
         if fusion.uses_maxsim and (query_vectors is None or passage_vectors is None):
             # Zeros in place of MaxSim would silently reorder by the wrong scale: refuse instead.
@@ -197,13 +201,17 @@ class Reranker:
         self.fusion = fusion
         self._query_vectors = query_vectors
         self._passage_vectors = passage_vectors
+        self.judge = judge
 
     def rerank(self, query: str, chunks: Sequence[RetrievedChunk]) -> list[RetrievedChunk]:
         if len(chunks) < 2:
             return list(chunks)
         probability = fusion_scores(self.fusion, feature_matrix(query, chunks, self._maxsims(query, chunks)))
         order = sorted(range(len(chunks)), key=lambda i: (-probability[i], i))
-        return [chunks[i].model_copy(update={"rerank_score": float(probability[i])}) for i in order]
+        ranked = [chunks[i].model_copy(update={"rerank_score": float(probability[i])}) for i in order]
+        if self.judge is None:
+            return ranked
+        return self.judge.apply(query, ranked)[0]
 
     def _maxsims(self, query: str, chunks: Sequence[RetrievedChunk]) -> list[float] | None:
         if self._query_vectors is None or self._passage_vectors is None:
@@ -240,8 +248,13 @@ class TokenVectorCache:
         return [known[t] for t in texts]
 
 
-def build_reranker(settings: RerankSettings, embedder: object) -> Reranker | None:
-    """The configured reranker, or None (off, or its weights file does not verify: retrieval order)."""
+def build_reranker(
+    settings: RerankSettings, embedder: object, judge_model: YesNoJudge | None = None
+) -> Reranker | None:
+    """The configured reranker, or None (off, or its weights file does not verify: retrieval order).
+
+    `judge_model` must be the private model: with `judge = "auto"` it reads the top passages.
+    """
     if not settings.enabled:
         return None
     default = FUSION_MAXSIM_FILE if settings.late_interaction else FUSION_FILE
@@ -250,10 +263,13 @@ def build_reranker(settings: RerankSettings, embedder: object) -> Reranker | Non
     except FusionFileError as exc:
         _log.warning("reranking off: %s", exc)
         return None
+    judge = None
+    if settings.judge == "auto" and judge_model is not None:
+        judge = RelevanceJudge(judge_model, settings.judge_settings)
     if not fusion.uses_maxsim:
-        return Reranker(fusion)
+        return Reranker(fusion, judge=judge)
     cache = _token_cache(embedder, settings.token_cache_entries)
-    return Reranker(fusion, query_vectors=cache.query, passage_vectors=cache.passages)
+    return Reranker(fusion, query_vectors=cache.query, passage_vectors=cache.passages, judge=judge)
 
 
 @functools.lru_cache(maxsize=8)

@@ -76,6 +76,21 @@ class ChromaSettings(BaseModel):
     collection: str = "confidante_knowledge"
 
 
+class JudgeSettings(BaseModel):
+    """When the relevance judge runs and how its verdict moves the order (chosen on train splits)."""
+
+    # Judge when the top two fused probabilities are closer than this ...
+    margin: float = Field(default=0.1, ge=0, le=1)
+    # ... or when the passage with the highest cosine is not the fusion's top one.
+    on_dense_disagreement: bool = True
+    # Combined score: logit(fused probability) + weight * logit(P(yes)).
+    weight: float = Field(default=1.0, ge=0)
+    # Both judgements together; past it the fusion's order stands (never blocks the answer).
+    timeout_s: float = Field(default=8.0, gt=0)
+    # Characters of a passage the judge reads (bounds the prompt, hence the time).
+    max_passage_chars: int = Field(default=1200, ge=100)
+
+
 class RerankSettings(BaseModel):
     """The learned-fusion reranker over hybrid candidates (see `knowledge.rerank`)."""
 
@@ -89,6 +104,10 @@ class RerankSettings(BaseModel):
     token_cache_entries: int = Field(default=4096, ge=0)
     # Another fitted weights file (same features, same digest rule) instead of the bundled one.
     fusion_path: Path | None = None
+    # The private model's yes/no relevance judgement of the top two passages, only when the
+    # fusion's signals disagree (`knowledge.relevance_judge`); "auto" runs it when the model is idle.
+    judge: Literal["off", "auto"] = "off"
+    judge_settings: JudgeSettings = JudgeSettings()
 
 
 class RetrievalSettings(BaseModel):

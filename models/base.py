@@ -197,6 +197,37 @@ class ChatModel(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class YesNoVerdict:
+    """A yes/no answer read from one next-token distribution: greedy, one token, nothing sampled.
+
+    `p_yes` is P(yes) / (P(yes) + P(no)), each summed over its spellings ("Yes", " yes", ...);
+    the two log-probabilities are over the whole vocabulary (how sure the model was of either).
+    """
+
+    p_yes: float
+    yes_logprob: float
+    no_logprob: float
+    latency_ms: float
+    model: str
+
+
+@runtime_checkable
+class YesNoJudge(Protocol):
+    """A model that answers a yes/no question by its next-token log-probabilities.
+
+    `judge_yes_no` raises `ModelBusy` rather than queue behind other work, `ModelTimeout` past
+    `timeout_s` and `ModelError` otherwise; `idle()` says whether a judgement would start now.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def idle(self) -> bool: ...
+
+    def judge_yes_no(self, messages: Sequence[ChatMessage], *, timeout_s: float) -> YesNoVerdict: ...
+
+
 class ModelWrapper:
     """Base of the wrappers that compose models from the outside (retry, breaker, guards):
     identity and tokenization are the wrapped model's; subclasses implement `stream`."""

@@ -10,6 +10,7 @@ still waiting; the worker checks it between tokens, so generation stops and the 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -17,7 +18,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,19 @@ from models.base import (
     ChatRequest,
     ModelError,
     ModelKind,
+    ModelTimeout,
     StreamClock,
     StreamEnd,
     StreamEvent,
     TextDelta,
     ToolCallEvent,
     Usage,
+    YesNoVerdict,
 )
 from models.local_queue import FairQueue, Ticket
 from models.settings import LocalModelSettings
 from models.tool_calls import ToolCallAssembler, ToolCallText
+from models.yes_no import NO_SPELLINGS, YES_SPELLINGS, log_softmax, single_token_ids, verdict
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     out: asyncio.Queue[StreamEvent | BaseException]
     cancel: threading.Event = field(default_factory=threading.Event)
-    ticket: Ticket[_Job] | None = None
+    ticket: Ticket[_Job | _JudgeJob] | None = None
     # A whole answer went out: its time teaches the queue how long a job takes.
     completed: bool = False
 
@@ -135,6 +139,22 @@ class _Job:
             self.loop.call_soon_threadsafe(self.out.put_nowait, item)
         except RuntimeError:  # the consumer's loop is closed: nobody is listening any more
             self.cancel.set()
+
+
+@dataclass(eq=False)
+class _JudgeJob:
+    """A yes/no judgement: one forward pass on the worker, its verdict handed back by a future."""
+
+    messages: tuple[ChatMessage, ...]
+    future: concurrent.futures.Future[YesNoVerdict] = field(default_factory=concurrent.futures.Future)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    ticket: Ticket[_Job | _JudgeJob] | None = None
+    # Never a measure of how long an answer takes: a judgement is one forward pass.
+    completed: bool = False
+
+    def emit(self, item: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(item)
 
 
 class LocalModel:
@@ -151,16 +171,17 @@ class LocalModel:
         self._settings = settings
         self._loader = loader
         # The queue decides the order; the worker's inbox only ever holds what it started.
-        self.queue: FairQueue[_Job] = FairQueue(
+        self.queue: FairQueue[_Job | _JudgeJob] = FairQueue(
             slots=1, max_wait_s=settings.queue_max_wait_s, max_waiting=settings.queue_size
         )
         # Tickets, not jobs: a ticket can start inside `submit`, before `submit` has returned it.
-        self._inbox: queue.SimpleQueue[Ticket[_Job] | object] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Ticket[_Job | _JudgeJob] | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._load_error: BaseException | None = None
         self._start_lock = threading.Lock()
         self._vocab: Any = None
+        self._yes_no_ids: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     # -- ChatModel protocol -------------------------------------------------------------
     @property
@@ -202,6 +223,35 @@ class LocalModel:
             # Reached on normal end, on aclose() and on task cancellation alike.
             job.cancel.set()
             self.queue.withdraw(job.ticket)  # still waiting: its place goes to the next
+
+    # -- YesNoJudge protocol --------------------------------------------------------------
+    def idle(self) -> bool:
+        """Nothing running and nothing waiting: a judgement would start at once."""
+        return self.queue.running == 0 and self.queue.waiting == 0
+
+    def judge_yes_no(
+        self, messages: Sequence[ChatMessage], *, timeout_s: float, requester: str | None = None
+    ) -> YesNoVerdict:
+        """P(yes) for the reply to `messages`, from the next-token distribution (see `models.yes_no`).
+
+        Blocking (retrieval is synchronous): call it off the event loop. Goes through the fair
+        queue like any request; `ModelTimeout` past `timeout_s`, the judgement then dropped.
+        """
+        self.start()
+        job = _JudgeJob(messages=tuple(messages))
+        job.ticket = self.queue.submit(job, requester=requester, background=False, on_start=self._inbox.put)
+        try:
+            return job.future.result(timeout=timeout_s)
+        except concurrent.futures.TimeoutError as exc:
+            raise ModelTimeout(f"yes/no judgement took over {timeout_s} s") from exc
+        finally:
+            job.cancel.set()
+            self.queue.withdraw(job.ticket)
+
+    @property
+    def yes_no_token_ids(self) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """The vocabulary's one-token spellings of yes and of no (known after a first judgement)."""
+        return self._yes_no_ids
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -280,7 +330,10 @@ class LocalModel:
             assert isinstance(ticket, Ticket)
             job = ticket.job
             try:
-                self._serve(llm, job)
+                if isinstance(job, _JudgeJob):
+                    self._judge(llm, job)
+                else:
+                    self._serve(llm, job)
             finally:
                 self.queue.finish(ticket, measured=job.completed)
 
@@ -295,6 +348,41 @@ class LocalModel:
         except BaseException as exc:
             log.exception("local generation failed")
             job.emit(ModelError(f"local generation failed: {exc}"))
+
+    def _judge(self, llm: Any, job: _JudgeJob) -> None:
+        if job.cancel.is_set():
+            job.emit(ModelTimeout("the caller stopped waiting"))
+            return
+        if llm is None:
+            job.emit(ModelError(f"local model failed to load: {self._load_error}"))
+            return
+        try:
+            started = time.monotonic()
+            logprobs = log_softmax(next_token_logits(llm, chat_prompt_tokens(llm, job.messages)))
+            yes_ids, no_ids = self._yes_no_token_ids(llm)
+            job.future.set_result(
+                verdict(
+                    [float(logprobs[i]) for i in yes_ids],
+                    [float(logprobs[i]) for i in no_ids],
+                    latency_ms=(time.monotonic() - started) * 1000,
+                    model=self.name,
+                )
+            )
+        except BaseException as exc:
+            log.exception("local yes/no judgement failed")
+            job.emit(exc if isinstance(exc, ModelError) else ModelError(f"yes/no judgement failed: {exc}"))
+
+    def _yes_no_token_ids(self, llm: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        if self._yes_no_ids is None:
+
+            def tokenize(text: str) -> list[int]:
+                return list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+            self._yes_no_ids = (
+                single_token_ids(tokenize, YES_SPELLINGS),
+                single_token_ids(tokenize, NO_SPELLINGS),
+            )
+        return self._yes_no_ids
 
     def _generate(self, llm: Any, job: _Job) -> None:
         request = job.request
@@ -358,3 +446,40 @@ class LocalModel:
             ttft_ms=clock.ttft_ms(),
             text=clock.text,
         )
+
+
+def chat_prompt_tokens(llm: Any, messages: Sequence[ChatMessage]) -> list[int]:
+    """The GGUF's own chat template applied to `messages`, up to the assistant's first token."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelError("this GGUF has no chat template: a yes/no judgement needs one")
+
+    def special(token_id: int) -> str:
+        return str(llm._model.token_get_text(token_id)) if token_id != -1 else ""
+
+    formatter = Jinja2ChatFormatter(
+        template=template, eos_token=special(llm.token_eos()), bos_token=special(llm.token_bos())
+    )
+    prompt = formatter(messages=[m.wire() for m in messages]).prompt  # type: ignore[misc]
+    return list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+
+def next_token_logits(llm: Any, tokens: Sequence[int]) -> Any:
+    """Logits of the token after `tokens`: one forward pass, reusing the cached common prefix.
+
+    Not `create_completion(logprobs=...)`: that needs the model built with `logits_all=True`,
+    a context-sized logits buffer (4096 x 151,936 floats, 2.5 GB for Qwen) on every request.
+    """
+    import numpy as np
+
+    if not tokens:
+        raise ModelError("an empty prompt has no next token")
+    # What the KV cache already holds for this prompt's prefix is kept (the chat's system prompt,
+    # the question shared by two passages); at least one token is evaluated, for fresh logits.
+    keep = min(llm.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
+    llm.n_tokens = keep
+    llm.eval(list(tokens[keep:]))
+    row = llm._ctx.get_logits_ith(-1)
+    return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy()
