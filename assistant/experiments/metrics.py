@@ -10,7 +10,10 @@ here touches the database or a model, and nothing here ever sees message text. D
 - user corrections: the share of follow-up turns that correct or rephrase the previous question;
 - hallucination: the share of checked answers (cited passages) with a sentence no passage supports;
 - escalation: the share of turns handed to a person;
-- latency p50/p95/p99, cost per query, tokens per query.
+- latency p50/p95/p99, cost per query, tokens per query;
+- where they apply: model calls per query (tool rounds, summary steps), tool calls per query and
+  the share of tool loops a limit stopped (tools), the share of summaries with a map step that fell
+  back to quoted sentences (summaries).
 
 Rates carry Wilson 95 % intervals; means a seeded percentile bootstrap (deterministic: the same
 facts always print the same interval). Below `MIN_N` a figure is `None` with its n, shown as "not
@@ -50,6 +53,12 @@ class TurnFacts:
     cost_usd: float = 0.0
     tokens: int = 0
     thumbs: int | None = None  # 1 up, 0 down, None none
+    # Per capability; None where it does not apply or was not recorded.
+    model_calls: int | None = None
+    tool_calls: int | None = None
+    tool_limit: bool | None = None  # a tool loop ran and a limit (steps, time, tokens, repeat) ended it
+    map_steps: int | None = None
+    quoted_steps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,10 @@ class VariantMetrics:
     latency_p99_ms: Estimate
     cost_per_query_usd: Estimate
     tokens_per_query: Estimate
+    model_calls_per_query: Estimate
+    tool_calls_per_query: Estimate
+    tool_limit_rate: Estimate
+    quoted_summary_rate: Estimate
 
 
 def wilson(successes: int, n: int, *, min_n: int = MIN_N) -> Estimate:
@@ -167,6 +180,8 @@ def _variant_metrics(
     checked = [t.unsupported_sentences for t in turns if t.unsupported_sentences is not None]
     answered = [t for t in turns if t.outcome not in ("blocked", "over_budget")]
     latencies = [t.latency_ms for t in answered]
+    loops = [t.tool_limit for t in answered if t.tool_limit is not None]
+    summaries = [t.quoted_steps for t in answered if t.map_steps is not None]
     return VariantMetrics(
         variant=name,
         turns=len(turns),
@@ -180,4 +195,12 @@ def _variant_metrics(
         latency_p99_ms=bootstrap_percentile(latencies, 99, min_n=min_n),
         cost_per_query_usd=bootstrap_mean([t.cost_usd for t in answered], min_n=min_n),
         tokens_per_query=bootstrap_mean([float(t.tokens) for t in answered], min_n=min_n),
+        model_calls_per_query=bootstrap_mean(
+            [float(t.model_calls) for t in answered if t.model_calls is not None], min_n=min_n
+        ),
+        tool_calls_per_query=bootstrap_mean(
+            [float(t.tool_calls) for t in answered if t.tool_calls is not None], min_n=min_n
+        ),
+        tool_limit_rate=wilson(sum(loops), len(loops), min_n=min_n),
+        quoted_summary_rate=wilson(sum(1 for q in summaries if q), len(summaries), min_n=min_n),
     )

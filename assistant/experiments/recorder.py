@@ -2,8 +2,11 @@
 
 `ExperimentRecorder` is a turn observer: after each turn with a variant it stores numbers and
 flags only (outcome, escalation, whether the message corrected the previous one, unsupported
-sentences, latency, cost, tokens), never message text. Replayed turns (`eval replay`) are marked
-as such, here and in the audit trail. Like every observer, it must never raise into a turn.
+sentences, latency, cost, tokens, model calls), never message text. A turn also counts for the
+running tools experiment, if any, under the user's tools variant (the one `ExperimentTools` gave
+the turn: the same sticky hash). Replayed turns (`eval replay`) are marked as such, here and in
+the audit trail, and never count for a tools experiment. Like every observer, it must never raise
+into a turn.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from assistant.experiments.corrections import judge_follow_up
 from assistant.experiments.metrics import TurnFacts
+from assistant.experiments.models import TurnVariant
 from assistant.experiments.store import facts_of
 from assistant.governance.tables import ExperimentTurnRow, utcnow
 from models.base import ChatMessage
@@ -67,24 +71,35 @@ class ExperimentRecorder:
     def on_turn(
         self, conversation: Conversation, user_text: str, result: TurnResult, calls: Sequence[CallRecord]
     ) -> None:
-        if result.variant is None:
-            return
-        row = self._row(conversation, user_text, result, calls)
-        if self._keep:
-            self.facts.append(facts_of(row))
-        if self._store is not None:
-            self._store.record_turn(row)
+        if result.variant is not None:
+            row = self._row(result.variant, conversation, user_text, result, calls)
+            if self._keep:
+                self.facts.append(facts_of(row))
+            if self._store is not None:
+                self._store.record_turn(row)
+        tools = self._tools_variant(conversation)
+        if tools is not None and self._store is not None:
+            self._store.record_turn(self._row(tools, conversation, user_text, result, calls))
+
+    def _tools_variant(self, conversation: Conversation) -> TurnVariant | None:
+        if self._store is None or is_replay(conversation):
+            return None
+        return self._store.variant_for(conversation.principal.user_id, "tools")
 
     def _row(
-        self, conversation: Conversation, user_text: str, result: TurnResult, calls: Sequence[CallRecord]
+        self,
+        variant: TurnVariant,
+        conversation: Conversation,
+        user_text: str,
+        result: TurnResult,
+        calls: Sequence[CallRecord],
     ) -> ExperimentTurnRow:
-        assert result.variant is not None
         previous = previous_question(conversation.history, user_text)
         ended = utcnow()
         confidence = result.confidence
         return ExperimentTurnRow(
-            experiment_id=result.variant.experiment_id,
-            variant=result.variant.variant.name,
+            experiment_id=variant.experiment_id,
+            variant=variant.variant.name,
             user_id=conversation.principal.user_id,
             thread_id=conversation.id,
             replay=is_replay(conversation),
@@ -98,6 +113,7 @@ class ExperimentRecorder:
             cost_usd=self._cost(calls),
             prompt_tokens=result.usage.prompt_tokens,
             completion_tokens=result.usage.completion_tokens,
+            model_calls=len(calls),
         )
 
     def _cost(self, calls: Sequence[CallRecord]) -> float:

@@ -1,8 +1,8 @@
 """The metrics of several variants side by side, as text (CLI, replay) and as HTML cells (console).
 
-One list of rows says what is shown and how each figure is formatted, so the console and
-`eval replay` print the same metrics the same way. Below the minimum n a cell reads "not enough
-data yet (n=…)", never a number.
+One list of rows per capability (`rows_for`) says what is shown and how each figure is formatted,
+so the console and `eval replay` print the same metrics the same way. Below the minimum n a cell
+reads "not enough data yet (n=…)", never a number.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Literal, Protocol
 
 from assistant.experiments.metrics import Estimate, VariantMetrics
 
-Kind = Literal["rate", "ms", "usd", "tokens"]
+Kind = Literal["rate", "ms", "usd", "tokens", "count"]
+Row = tuple[str, str, Kind]
 NOT_ENOUGH = "not enough data yet"
 
-ROWS: tuple[tuple[str, str, Kind], ...] = (
+ROWS: tuple[Row, ...] = (
     ("Task completion", "task_completion", "rate"),
     ("Satisfaction (thumbs up)", "satisfaction", "rate"),
     ("User corrections", "correction_rate", "rate"),
@@ -27,11 +28,35 @@ ROWS: tuple[tuple[str, str, Kind], ...] = (
     ("Cost per query", "cost_per_query_usd", "usd"),
     ("Tokens per query", "tokens_per_query", "tokens"),
 )
+# A tools experiment's turns are chat turns: the same figures, and what the tool loop did.
+TOOL_ROWS: tuple[Row, ...] = (
+    *ROWS,
+    ("Model calls per query", "model_calls_per_query", "count"),
+    ("Tool calls per query", "tool_calls_per_query", "count"),
+    ("Tool loops stopped by a limit", "tool_limit_rate", "rate"),
+)
+# A summary has no follow-up turns to correct or rephrase: thumbs, time, cost and quoting.
+SUMMARY_ROWS: tuple[Row, ...] = (
+    ("Satisfaction (thumbs up)", "satisfaction", "rate"),
+    ("Time to summary p50", "latency_p50_ms", "ms"),
+    ("Time to summary p95", "latency_p95_ms", "ms"),
+    ("Cost per summary", "cost_per_query_usd", "usd"),
+    ("Tokens per summary", "tokens_per_query", "tokens"),
+    ("Model calls per summary", "model_calls_per_query", "count"),
+    ("Summaries with a quoted (not model-written) step", "quoted_summary_rate", "rate"),
+)
+
+
+def rows_for(capability: str) -> tuple[Row, ...]:
+    return {"tools": TOOL_ROWS, "summaries": SUMMARY_ROWS}.get(capability, ROWS)
+
+
 FORMATS: dict[Kind, Callable[[float], str]] = {
     "rate": lambda v: f"{v * 100:.1f}%",
     "ms": lambda v: f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms",
     "usd": lambda v: f"${v:.4f}",
     "tokens": lambda v: f"{v:,.0f}",
+    "count": lambda v: f"{v:.2f}",
 }
 
 
@@ -78,16 +103,19 @@ def graded_rows(variants: Sequence[str], graded: Mapping[str, Graded]) -> list[l
     return [[GRADED_LABELS[0], *accuracy], [GRADED_LABELS[1], *counts]]
 
 
-def cells(metrics: VariantMetrics) -> list[str]:
-    return [format_estimate(getattr(metrics, attribute), kind) for _, attribute, kind in ROWS]
+def cells(metrics: VariantMetrics, rows: Sequence[Row] = ROWS) -> list[str]:
+    return [format_estimate(getattr(metrics, attribute), kind) for _, attribute, kind in rows]
 
 
-def text_table(metrics: Sequence[VariantMetrics], graded: Mapping[str, Graded] | None = None) -> str:
+def text_table(
+    metrics: Sequence[VariantMetrics], graded: Mapping[str, Graded] | None = None, rows: Sequence[Row] = ROWS
+) -> str:
     """Metrics down, variants across; 95 % intervals in brackets. With `graded` (live traffic, not
     a replay: nobody grades a replayed answer), the human review rows follow."""
     header = ["metric", *[f"{m.variant} ({m.turns} turns)" for m in metrics]]
     body = [
-        [label, *values] for (label, _, _), *values in zip(ROWS, *[cells(m) for m in metrics], strict=True)
+        [label, *values]
+        for (label, _, _), *values in zip(rows, *[cells(m, rows) for m in metrics], strict=True)
     ]
     if graded is not None:
         body += graded_rows([m.variant for m in metrics], graded)

@@ -5,6 +5,8 @@ facts are numbers and flags only (no message text). Thumbs are joined from the c
 feedback table: feedback on an answer belongs to the last turn of its thread that started at or
 before the answer message was created (Chainlit stamps a message when it is first sent, which is
 during or right after its turn, and the next turn starts only after the user writes again).
+A tools experiment's turns are joined the same way to the audit trail's `tool_loop` records (how
+many tools were called, whether a limit stopped the loop): each is written inside its turn.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from assistant.experiments.assignment import assign
 from assistant.experiments.metrics import TurnFacts
 from assistant.experiments.models import Capability, Experiment, ExperimentSpec, TurnVariant, Variant
 from assistant.governance.tables import (
+    AuditRow,
     ChatFeedback,
     ChatStep,
     ExperimentRow,
@@ -30,6 +33,10 @@ from assistant.governance.tables import (
 
 # How long after its turn ends an answer message may be stamped (the UI sends it at the end).
 MESSAGE_SLACK = timedelta(seconds=30)
+# Tool-loop endings that mean a limit stopped it (assistant/tools/records.py `Termination`).
+LIMIT_TERMINATIONS = frozenset({"max_steps", "wall_time", "token_budget", "repeated_call"})
+ToolFacts = tuple[int, bool | None]  # tool calls; stopped by a limit (None: no loop ran)
+NO_LOOP: ToolFacts = (0, None)
 
 
 class ExperimentError(ValueError):
@@ -106,7 +113,11 @@ class ExperimentStore:
                 .order_by(col(ExperimentTurnRow.started_at))
             ).all()
             thumbs = _thumbs_by_turn(session, rows)
-            return [facts_of(row, thumbs.get(row.id)) for row in rows]
+            experiment = session.get(ExperimentRow, experiment_id)
+            if experiment is None or experiment.capability != "tools":
+                return [facts_of(row, thumbs.get(row.id)) for row in rows]
+            loops = _tool_loops_by_turn(session, rows)
+            return [facts_of(row, thumbs.get(row.id), loops.get(row.id, NO_LOOP)) for row in rows]
 
 
 def _running(session: Session, capability: str) -> ExperimentRow | None:
@@ -151,6 +162,33 @@ def _thumbs_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> dict
     return thumbs
 
 
+def _tool_loops_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> dict[int | None, ToolFacts]:
+    """{turn id: (tool calls, stopped by a limit)} from the `tool_loop` audit records of the turns'
+    threads, each given to the turn whose time span holds it; a turn with no loop is absent."""
+    by_thread: dict[str, list[ExperimentTurnRow]] = defaultdict(list)
+    for row in rows:
+        by_thread[row.thread_id].append(row)
+    records = session.exec(
+        select(AuditRow.thread_id, AuditRow.occurred_at, AuditRow.detail).where(
+            AuditRow.kind == "tool_loop", col(AuditRow.thread_id).in_(list(by_thread))
+        )
+    ).all()
+    facts: dict[int | None, ToolFacts] = {}
+    for thread_id, occurred, detail in records:
+        moment = as_utc(occurred)
+        turn = next(
+            (t for t in by_thread[thread_id or ""] if as_utc(t.started_at) <= moment <= as_utc(t.ended_at)),
+            None,
+        )
+        if turn is not None:
+            calls, limited = facts.get(turn.id, (0, False))
+            limited = bool(limited)
+            fields = dict(part.strip().partition("=")[::2] for part in (detail or "").split(";"))
+            calls += int(fields.get("calls", "0") or 0)
+            facts[turn.id] = (calls, limited or fields.get("termination") in LIMIT_TERMINATIONS)
+    return facts
+
+
 def _turn_of_message(
     turns: Sequence[ExperimentTurnRow], created: datetime | None
 ) -> ExperimentTurnRow | None:
@@ -171,7 +209,7 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
-def facts_of(row: ExperimentTurnRow, thumbs: int | None = None) -> TurnFacts:
+def facts_of(row: ExperimentTurnRow, thumbs: int | None = None, tools: ToolFacts | None = None) -> TurnFacts:
     return TurnFacts(
         variant=row.variant,
         thread_id=row.thread_id,
@@ -184,4 +222,9 @@ def facts_of(row: ExperimentTurnRow, thumbs: int | None = None) -> TurnFacts:
         cost_usd=row.cost_usd,
         tokens=row.prompt_tokens + row.completion_tokens,
         thumbs=thumbs,
+        model_calls=row.model_calls,
+        tool_calls=tools[0] if tools is not None else None,
+        tool_limit=tools[1] if tools is not None else None,
+        map_steps=row.map_steps,
+        quoted_steps=row.quoted_steps,
     )

@@ -283,3 +283,8 @@ class ExperimentTurnRow(SQLModel, table=True):
     cost_usd: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Migration 0007: model calls of the turn (tool rounds, summary steps); a summary's map steps
+    # and how many of them are quoted sentences instead of model-written points. None: not recorded.
+    model_calls: int | None = None
+    map_steps: int | None = None
+    quoted_steps: int | None = None

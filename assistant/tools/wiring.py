@@ -45,11 +45,15 @@ def build_chat_tools(
             timezone=settings.tool_catalog.timezone,
         )
     )
+    # Issue 18: a running tools experiment may switch tools off or lower the step limit per user,
+    # and the audit records of a loop name its variant (assistant/experiments/tools_variant.py).
+    from assistant.experiments.tools_variant import ExperimentTools, VariantAudit
+
     recorder = ToolRecorder(
-        governance.audit if governance is not None else None,
+        VariantAudit(governance.audit) if governance is not None else None,
         governance.telemetry.registry if governance is not None else None,
     )
-    return ChatTools.build(
+    tools = ChatTools.build(
         registry,
         privacy,
         settings.tools,
@@ -58,6 +62,11 @@ def build_chat_tools(
         observers=[recorder],
         steps=ChainlitToolSteps(),
     )
+    if governance is None:
+        return tools
+    from assistant.experiments.store import ExperimentStore
+
+    return ExperimentTools.wrap(tools, ExperimentStore(governance.engine))
 
 
 async def extend_with_catalog(

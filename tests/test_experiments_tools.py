@@ -1,0 +1,172 @@
+"""Tools in experiments (issue 18), with scripted models through the real services: a tools
+experiment assigns users stickily; its "off" arm is offered no tool, its capped arm stops after
+one tool round; the tool audit records name the variant; the figures per variant count tool calls
+and limit stops; and no variant moves a regulated turn off the local model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from assistant.experiments.metrics import compare
+from assistant.experiments.models import ExperimentSpec, Variant
+from assistant.experiments.report import TOOL_ROWS, text_table
+from assistant.experiments.store import ExperimentStore
+from assistant.experiments.tools_variant import ExperimentTools
+from assistant.governance.settings import PasswordHashSettings
+from assistant.governance.tables import AuditRow
+from assistant.identity import Principal
+from assistant.pipeline import ModelSet
+from assistant.services import Services, build_services
+from assistant.settings import Settings
+from assistant.turns import Conversation, TurnResult
+from models.base import ChatRequest
+from models.fakes import FunctionModel, QueueModel, call
+
+USERS = 40
+
+
+def tools_ab() -> ExperimentSpec:
+    return ExperimentSpec(
+        id="tools-ab",
+        capability="tools",
+        variants=(
+            Variant(name="capped", share=0.5, tool_max_steps=1),
+            Variant(name="off", share=0.5, tools=False),
+        ),
+    )
+
+
+def _hosted(request: ChatRequest) -> object:
+    """Calls the calculator once, then answers from its result."""
+    last = request.messages[-1]
+    if last.role == "tool":
+        return f"It is {last.content}."
+    if request.tools:
+        return call("calculator", expression="17.5 % of 2,380")
+    return "I would need a calculator for that."
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("tools-ab"))
+    settings.knowledge.enabled = False
+    settings.reliability.cache_enabled = False
+    settings.governance.passwords = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
+    hosted = FunctionModel(_hosted, name="strong", kind="hosted")  # type: ignore[arg-type]
+    local = QueueModel(default="local answer", name="local", kind="local")
+    from tests.support.privacy import ScriptedPrivacy
+
+    built = build_services(settings, models=ModelSet(local=local, hosted=[hosted]), privacy=ScriptedPrivacy())
+    assert built.governance is not None
+    ExperimentStore(built.governance.engine).create(tools_ab(), created_by="admin")
+    asyncio.run(_traffic(built))
+    yield built
+    built.close()
+
+
+async def _traffic(services: Services) -> None:
+    for index in range(USERS):
+        conversation = Conversation(
+            id=f"thread-{index:02d}", principal=Principal(user_id=f"user-{index:02d}")
+        )
+        result = [e async for e in services.pipeline.run(conversation, "What's 17.5 % of 2,380?")][-1]
+        assert isinstance(result, TurnResult)
+
+
+def _arm(services: Services, user: str) -> str:
+    assert services.governance is not None
+    chosen = ExperimentStore(services.governance.engine).variant_for(user, "tools")
+    assert chosen is not None
+    return chosen.variant.name
+
+
+def test_the_app_tools_apply_the_running_tools_experiment(services: Services) -> None:
+    assert isinstance(services.pipeline.services.tools, ExperimentTools)
+
+
+def test_each_arm_gets_its_tools_and_the_audit_names_the_variant(services: Services) -> None:
+    assert services.governance is not None
+    with Session(services.governance.engine) as session:
+        records = session.exec(select(AuditRow).where(AuditRow.kind.in_(("tool_call", "tool_loop")))).all()  # type: ignore[attr-defined]
+    by_thread: dict[str, list[AuditRow]] = {}
+    for record in records:
+        by_thread.setdefault(record.thread_id or "", []).append(record)
+    arms = {f"thread-{i:02d}": _arm(services, f"user-{i:02d}") for i in range(USERS)}
+    assert set(arms.values()) == {"capped", "off"}
+    for thread, arm in arms.items():
+        found = by_thread.get(thread, [])
+        if arm == "off":
+            assert found == []  # no tool was offered, so none was called
+            continue
+        assert sorted(r.kind for r in found) == ["tool_call", "tool_loop"]
+        assert all((r.detail or "").startswith("variant tools-ab/capped; ") for r in found)
+        loop = next(r for r in found if r.kind == "tool_loop")
+        assert "termination=max_steps" in (loop.detail or "")  # one round allowed, then the limit
+    assert services.governance.audit.verify().ok
+
+
+def test_figures_per_variant_count_tool_calls_and_limit_stops(services: Services) -> None:
+    assert services.governance is not None
+    facts = ExperimentStore(services.governance.engine).turn_facts("tools-ab")
+    assert len(facts) == USERS  # every turn counted for its tools variant
+    for fact in facts:
+        if fact.variant == "off":
+            assert (fact.tool_calls, fact.tool_limit) == (0, None)
+        else:
+            assert (fact.tool_calls, fact.tool_limit) == (1, True) and fact.model_calls == 1
+    capped, off = compare(facts, ["capped", "off"], min_n=5)
+    assert capped.tool_calls_per_query.value == 1.0 and off.tool_calls_per_query.value == 0.0
+    assert capped.tool_limit_rate.value == 1.0 and off.tool_limit_rate.value is None  # no loop ran
+    table = text_table([capped, off], rows=TOOL_ROWS)
+    assert "Tool calls per query" in table and "Tool loops stopped by a limit" in table
+
+
+def test_a_regulated_turn_stays_local_in_every_arm(services: Services) -> None:
+    hosted = services.models.hosted[0]
+    sent_before = len(hosted.requests)  # type: ignore[attr-defined]
+
+    async def ask(user: str) -> TurnResult:
+        conversation = Conversation(id=f"secret-{user}", principal=Principal(user_id=user))
+        events = [e async for e in services.pipeline.run(conversation, "My SSN is 078-05-1120, add 2 and 2")]
+        assert isinstance(events[-1], TurnResult)
+        return events[-1]
+
+    arms = {_arm(services, f"user-{i:02d}"): f"user-{i:02d}" for i in range(USERS)}
+    for user in arms.values():
+        result = asyncio.run(ask(user))
+        assert result.route == "local" and result.model == "local"
+    assert len(hosted.requests) == sent_before  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("capability", "fields"),
+    [
+        ("chat", {"tools": False}),
+        ("chat", {"tool_max_steps": 2}),
+        ("tools", {"prompt_template": "chat-v2-concise"}),
+        ("tools", {"map_prompt": "map-v2-facts"}),
+        ("summaries", {"tools": True}),
+        ("summaries", {"retrieval_k": 3}),
+        ("chat", {"batch_map_tokens": 300}),
+    ],
+)
+def test_a_variant_sets_only_its_capabilitys_settings(capability: str, fields: dict[str, object]) -> None:
+    variants = [{"name": "a", "share": 0.5, **fields}, {"name": "b", "share": 0.5}]
+    with pytest.raises(ValidationError, match="does not use"):
+        ExperimentSpec.model_validate({"id": "x", "capability": capability, "variants": variants})
+    with pytest.raises(ValidationError):
+        Variant.model_validate({"name": "a", "share": 1.0, "tool_max_steps": 11})  # bounded
+
+
+def test_a_capped_loop_never_raises_the_admins_limit() -> None:
+    from assistant.experiments.tools_variant import capped
+    from assistant.tools.loop import ToolLimits, ToolLoop
+
+    loop = ToolLoop(catalog=None, runner=None, limits=ToolLimits(max_steps=3))  # type: ignore[arg-type]
+    assert capped(loop, 1).limits.max_steps == 1 and capped(loop, 10).limits.max_steps == 3
+    assert loop.limits.max_steps == 3  # the app's loop is untouched
