@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
@@ -93,6 +92,7 @@ from routing.routed import (
 )
 from routing.taint import TaintSource, combine
 from routing.tiers import Route, Tier, highest
+from routing.turn_budget import Span, TurnBudget, TurnClock
 
 if TYPE_CHECKING:
     from knowledge.grounding import Source
@@ -110,6 +110,10 @@ PSEUDONYMIZATION_FAILED = (
     "This message could not be safely prepared for the hosted model, so the private model answered."
 )
 PROMPT_TEMPLATE_VERSION = "chat-v1"
+CUT_SHORT = (
+    "The hosted model did not answer in time, so the private model answered, and its answer was "
+    "cut short to keep you from waiting. Ask again for a fuller answer."
+)
 
 
 class TurnObserver(Protocol):
@@ -201,6 +205,9 @@ class _TurnState:
     # The current tool round (exchange so far, tools on offer) and the calls its model asked for.
     tool_round: RoundRequest | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    # The turn's clock (routing/turn_budget.py) and how many walks of the chain it made.
+    turn: TurnClock | None = None
+    walks: int = 0
 
 
 class ChatPipeline:
@@ -235,18 +242,25 @@ class ChatPipeline:
 
     async def run(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
         """Stream one turn. Cancelling the consumer stops the model and records the turn."""
+        # The turn's clock starts at the user's message: every deadline covers our own queueing.
+        turn = TurnClock(TurnBudget.from_settings(self._settings.reliability))
         async with conversation.lock:
-            async for event in self._run_locked(conversation, text):
+            turn.add(Span(phase="lock", start_ms=0.0, ms=round(turn.ms(), 1), outcome="ok"))
+            async for event in self._run_locked(conversation, text, turn):
                 yield event
 
-    async def _run_locked(self, conversation: Conversation, text: str) -> AsyncIterator[TurnEvent]:
+    async def _run_locked(
+        self, conversation: Conversation, text: str, turn: TurnClock | None = None
+    ) -> AsyncIterator[TurnEvent]:
         state = _TurnState(variant=self._variant_for(conversation, text))
-        started = time.monotonic()
-        # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
-        decision = await asyncio.to_thread(self._privacy.assess, text, source="message")
-        if decision.tier == Tier.REGULATED:
-            state.echo_values = await asyncio.to_thread(values_to_mask, self._privacy, text)
-        state.retrieval = await self._retrieve(conversation, text, state.variant)
+        state.turn = turn = turn or TurnClock(TurnBudget.from_settings(self._settings.reliability))
+        with turn.span("gate"):
+            # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
+            decision = await asyncio.to_thread(self._privacy.assess, text, source="message")
+            if decision.tier == Tier.REGULATED:
+                state.echo_values = await asyncio.to_thread(values_to_mask, self._privacy, text)
+        with turn.span("retrieval"):
+            state.retrieval = await self._retrieve(conversation, text, state.variant)
         decision = combine(
             decision,
             TaintSource("conversation", conversation.tier, tuple(conversation.tainted_by)),
@@ -273,7 +287,7 @@ class ChatPipeline:
             # A tool result may have raised the turn (never lowered): the receipt and the chat keep it.
             decision, route = tools.decision, Route.LOCAL if tools.decision.route == Route.LOCAL else route
             # Runs on normal end and on cancellation alike, so a stopped turn is still recorded.
-            result = self._finish(conversation, text, decision, route, state, started)
+            result = self._finish(conversation, text, decision, route, state, turn)
             self._notify(conversation, text, result, state.calls)
         yield result
 
@@ -473,14 +487,8 @@ class ChatPipeline:
                 yield event
 
         try:
-            deadline_s = self._settings.reliability.hosted_turn_deadline_s  # one per turn
-            async for item in in_order(chain, attempt, falls_back=_chat_falls_back, deadline_s=deadline_s):
-                if isinstance(item, FellBack):
-                    log.warning("model %s failed: %s", item.failed.name, item.error.detail or item.error)
-                    state.outcome = "fallback"
-                    failed.append(item.failed)
-                    continue
-                yield item
+            async for event in self._walk(chain, attempt, failed, state):
+                yield event
         except ModelBusy as exc:  # the private model's queue is full: say when to try again
             state.outcome, state.finish_reason = "busy", "error"
             state.answer, state.final_answer = [exc.user_message], None
@@ -493,6 +501,36 @@ class ChatPipeline:
             state.outcome, state.finish_reason = "error", "error"
             state.answer, state.final_answer = [_failure_message(exc, route)], None
             yield AnswerDelta(state.answer[0])
+
+    async def _walk(
+        self,
+        chain: list[Candidate],
+        attempt: Callable[[Candidate], AsyncGenerator[TurnEvent, None]],
+        failed: list[ChatModel],
+        state: _TurnState,
+    ) -> AsyncIterator[TurnEvent]:
+        """`in_order` over the chain on the turn's clock; failures noted, a cut-short answer told."""
+        turn = _walk_clock(state)
+        walk = in_order(
+            chain, attempt, falls_back=_chat_falls_back, turn=turn, warm_request=self._warm_request(state)
+        )
+        async for item in walk:
+            if isinstance(item, FellBack):
+                log.warning("model %s failed: %s", item.failed.name, item.error.detail or item.error)
+                state.outcome = "fallback"
+                failed.append(item.failed)
+                continue
+            yield item
+        if turn is not None and turn.cut_short:  # the fallback was stopped at the answer deadline
+            state.notices.append(CUT_SHORT)
+            yield Notice("cut_short", CUT_SHORT)
+
+    def _warm_request(self, state: _TurnState) -> ChatRequest:
+        """What warms the private model while a hosted one is slow: the turn's configured system
+        prompt (never the user's text), so its evaluation is reused by a local fallback."""
+        prompt = turn_options.variant_system_prompt(state.variant, self._settings.chat.system_prompt)
+        messages = [ChatMessage(role="system", content=prompt), ChatMessage(role="user", content="Hi")]
+        return ChatRequest.of(messages, max_tokens=1, temperature=0.0, background=True)
 
     async def _announced(
         self, events: AsyncIterator[TurnEvent], failed: list[ChatModel], model: ChatModel, state: _TurnState
@@ -609,7 +647,7 @@ class ChatPipeline:
         decision: GateDecision,
         route: Route,
         state: _TurnState,
-        started: float,
+        turn: TurnClock,
     ) -> TurnResult:
         end, tier = state.end, decision.tier
         streamed = state.final_answer if state.final_answer is not None else "".join(state.answer)
@@ -638,7 +676,7 @@ class ChatPipeline:
             route=end.kind if end else "none",
             model=end.model if end else "",
             usage=end.usage if end else Usage(),
-            latency_ms=(time.monotonic() - started) * 1000,
+            latency_ms=turn.ms(),
             ttft_ms=end.ttft_ms if end else None,
             finish_reason=state.finish_reason,
             receipt=receipt,
@@ -648,6 +686,7 @@ class ChatPipeline:
             escalation_id=state.escalation_id,
             cached=state.cached,
             variant=state.variant,
+            timing=turn.split(),
         )
 
     def _check_sources(self, answer: str, state: _TurnState, text: str, conversation: Conversation) -> str:
@@ -735,6 +774,16 @@ def _added(total: Usage, more: Usage) -> Usage:
         completion_tokens=total.completion_tokens + more.completion_tokens,
         source=more.source,
     )
+
+
+def _walk_clock(state: _TurnState) -> TurnClock | None:
+    """One budget per turn: the first walk of the chain runs on the turn's clock; a later tool
+    round gets a hosted window of its own and is never cut short (its spans still go into the
+    turn's record)."""
+    state.walks += 1
+    if state.turn is None or state.walks == 1:
+        return state.turn
+    return state.turn.for_round()
 
 
 def _chat_falls_back(error: ModelError) -> bool:

@@ -19,6 +19,7 @@ from models.base import ChatMessage, StreamEnd, Usage
 from routing.decision import GateDecision
 from routing.routed import Outcome as Outcome  # re-exported: the UI names outcomes from here
 from routing.tiers import Route, Tier
+from routing.turn_budget import TimeSplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,14 @@ class Notice:
     """Something the user should know about this turn (fallback, hosted not configured, …)."""
 
     kind: Literal[
-        "hosted_not_configured", "fallback", "cut_off", "repetition", "history_trimmed", "busy", "escalated"
+        "hosted_not_configured",
+        "fallback",
+        "cut_off",
+        "cut_short",
+        "repetition",
+        "history_trimmed",
+        "busy",
+        "escalated",
     ]
     text: str
 
@@ -132,6 +140,9 @@ class TurnResult(BaseModel):
     cached: bool = False
     # The A/B experiment variant the turn ran under (assistant/experiments), if any.
     variant: TurnVariant | None = None
+    # Where the turn's time went, from the user's message: our own queueing, the gate, retrieval,
+    # each model attempt and skip, and the deadlines that applied (routing/turn_budget.py).
+    timing: TimeSplit | None = None
 
     def summary(self) -> dict[str, object]:
         """The JSON the CLI prints."""
@@ -154,7 +165,16 @@ class TurnResult(BaseModel):
             "confidence": self.confidence.model_dump() if self.confidence else None,
             "notices": list(self.notices),
             "escalation_id": self.escalation_id,
+            "timing": _timing_summary(self.timing),
         }
+
+
+def _timing_summary(timing: TimeSplit | None) -> dict[str, object] | None:
+    """The time split as the CLI prints it: ms per phase, the deadlines, and every span."""
+    if timing is None:
+        return None
+    rounded = timing.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    return rounded | {"total_ms": round(timing.total_ms, 1), "ms_by_phase": timing.ms_by_phase()}
 
 
 TurnEvent = AnswerDelta | Notice | TurnResult

@@ -9,11 +9,15 @@ once text reached the user, a broken stream ends as `StreamCutOff` carrying the 
 (never a silent restart on another model). When a fallback answers, `on_fallback` receives a
 notice the UI shows ("The hosted model is unavailable; answered by the private local model.").
 
-One turn, one deadline: a chat turn passes `hosted_turn_deadline_s` to `in_order`, which gives
-the hosted part of the chain that long (a `TurnDeadline` that `RetryingModel` honours) and skips
-any hosted candidate once it passed. Background steps (upload summaries) pass none.
-A timeout or a connection failure marks the model's *endpoint* for the rest of the walk, so the
-next model on the same (hung or unreachable) endpoint is skipped instead of waited for again.
+One turn, one budget: a chat turn passes its `TurnClock` (`routing/turn_budget.py`, started at
+the user's message) to `in_order`, which gives the hosted part of the chain until the budget's
+hosted deadline (a `TurnDeadline` that `RetryingModel` honours, never less than the budget's own
+share for the walk) and skips any hosted candidate once it passed; a local model answering after
+that is cut short at the turn's answer deadline. `deadline_s` alone is a budget that starts with
+the walk. Background steps (upload summaries) pass neither. A timeout or a connection failure
+marks the model's *endpoint* for the rest of the walk, so the next model on the same (hung or
+unreachable) endpoint is skipped instead of waited for again; a deadline that stopped an attempt
+before the endpoint had its fair share of the wait marks nothing.
 
 The chain knows nothing about tiers. `chain_for(route_or_tier, *models)` is where a turn's
 privacy decision meets the chain: for a local-only turn (regulated tier, or the local route) it
@@ -49,6 +53,7 @@ from models.base import (
 )
 from routing.retry import DeadlinePassed, TurnDeadline, closing_stream, deadline_scope
 from routing.tiers import Route, Tier
+from routing.turn_budget import AttemptTimer, Span, TimedModel, TurnBudget, TurnClock
 from routing.warmup import WARM_AFTER_S, LocalWarmup
 
 FallbackOn = tuple[type[ModelError], ...] | Callable[[ModelError], bool]
@@ -154,8 +159,10 @@ async def in_order(
     *,
     falls_back: Callable[[ModelError], bool] = lambda _error: True,
     deadline_s: float | None = None,
+    turn: TurnClock | None = None,
     on_skip: Callable[[ChatModel, str], None] | None = None,
     warm_local_after_s: float = WARM_AFTER_S,
+    warm_request: ChatRequest | None = None,
 ) -> AsyncIterator[T | FellBack]:
     """The product's one fallback loop: run `attempt` on each candidate until one finishes.
 
@@ -163,32 +170,32 @@ async def in_order(
     (after a `FellBack`) unless text was already shown (`StreamCutOff`), the privacy guard
     refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. A hosted
     candidate is skipped (reported to `on_skip` with the reason) when its endpoint already timed
-    out or refused the connection in this walk, or when the turn's hosted deadline (`deadline_s`
-    from the start of the walk; None: none) passed. While a hosted attempt of a deadlined walk
-    has waited `warm_local_after_s` for its first event, a lazily loaded local candidate is
-    warmed (`routing/warmup.py`). When no candidate answered, the failure is raised
+    out or refused the connection in this walk, or when the turn's hosted deadline passed (from
+    `turn`, or `deadline_s` from the start of the walk; neither: none). While a hosted attempt of
+    a deadlined walk has waited `warm_local_after_s` for its first event, a lazily loaded local
+    candidate is warmed (`routing/warmup.py`, with `warm_request` if given). Every attempt and
+    skip is recorded on `turn`. When no candidate answered, the failure is raised
     (`FallbackExhausted` with every error if several failed). The order of `candidates` is the
     privacy decision; this loop never adds to it.
     """
-    deadline = None
-    if deadline_s is not None:
-        # While a hosted model keeps the turn waiting, the local fallback gets ready (warmup.py).
-        warmup = LocalWarmup([c.model for c in candidates if c.model.kind == "local"])
-        deadline = TurnDeadline.after(deadline_s, on_slow=warmup.fire, slow_after_s=warm_local_after_s)
-    walk = _Walk(deadline)
+    if turn is None and deadline_s is not None:
+        turn = TurnClock(TurnBudget(hosted_s=deadline_s, hosted_min_s=0.0))
+    walk = _Walk(_hosted_deadline(candidates, turn, warm_local_after_s, warm_request), turn)
     for candidate in candidates:
         reason = walk.skip_reason(candidate.model)
         if reason is not None:
             log.info("skipped %s: %s", candidate.model.name, reason)
+            walk.skipped(candidate.model, reason)
             if on_skip is not None:
                 on_skip(candidate.model, reason)
             continue
         if walk.last_failed is not None:
             yield FellBack(walk.last_failed, walk.errors[-1], candidate.model)
-        scope = deadline if candidate.model.kind == "hosted" else None
+        scope = walk.deadline if candidate.model.kind == "hosted" else None
+        timed, timer = walk.timed(candidate)
         try:
             # Closed however the consumer stops (a stopped turn stops the model at once).
-            async with aclosing(attempt(candidate)) as items:
+            async with aclosing(attempt(timed)) as items:
                 while True:
                     with deadline_scope(scope):  # set and reset around the await, never a yield
                         try:
@@ -196,25 +203,54 @@ async def in_order(
                         except StopAsyncIteration:
                             break
                     yield item
+            walk.ended(timer, "ok")
             return
         except SkipCandidate:
+            walk.ended(timer, "skipped")
             continue
         except ModelError as exc:
             if isinstance(exc, StreamCutOff | PrivacyViolation) or not falls_back(exc):
+                walk.ended(timer, type(exc).__name__)
                 raise
-            walk.failed(candidate.model, exc)
+            walk.failed(candidate.model, exc, timer)
+        except BaseException:
+            walk.ended(timer, "cancelled")
+            raise
     raise walk.final_error()
+
+
+def _hosted_deadline(
+    candidates: Sequence[Candidate],
+    turn: TurnClock | None,
+    warm_after_s: float,
+    warm_request: ChatRequest | None,
+) -> TurnDeadline | None:
+    """The hosted deadline of one walk: the turn's, but never less than its own share from now."""
+    hosted_by = turn.hosted_by(turn.clock()) if turn is not None else None
+    if turn is None or hosted_by is None:
+        return None
+    # While a hosted model keeps the turn waiting, the local fallback gets ready (warmup.py).
+    warmup = LocalWarmup([c.model for c in candidates if c.model.kind == "local"], request=warm_request)
+    return TurnDeadline(
+        hosted_by,
+        turn.clock,
+        on_slow=warmup.fire,
+        slow_after_s=warm_after_s,
+        judge_after_s=turn.budget.hosted_min_s,
+    )
 
 
 class _Walk:
     """What one walk of a chain learned: the failures so far and the endpoints not to try again."""
 
-    def __init__(self, deadline: TurnDeadline | None) -> None:
+    def __init__(self, deadline: TurnDeadline | None, turn: TurnClock | None = None) -> None:
         self.deadline = deadline
+        self.turn = turn
         self.errors: list[ModelError] = []
         self.last_failed: ChatModel | None = None
         self.dead_endpoints: set[str] = set()
         self.deadline_skips = 0
+        self.hosted_skips = 0
 
     def skip_reason(self, model: ChatModel) -> str | None:
         if model.kind != "hosted":
@@ -227,12 +263,45 @@ class _Walk:
             return "the turn's hosted deadline passed"
         return None
 
-    def failed(self, model: ChatModel, error: ModelError) -> None:
+    def skipped(self, model: ChatModel, reason: str) -> None:
+        self.hosted_skips += 1
+        if self.turn is not None:
+            now = self.turn.ms()
+            self.turn.add(
+                Span(
+                    phase="skip",
+                    start_ms=round(now, 1),
+                    ms=0.0,
+                    model=model.name,
+                    kind=model.kind,
+                    outcome=reason,
+                )
+            )
+
+    def timed(self, candidate: Candidate) -> tuple[Candidate, AttemptTimer | None]:
+        """The candidate as the attempt gets it: timed on the turn's clock, and a local model
+        answering after hosted ones failed or were skipped bounded by the answer deadline."""
+        if self.turn is None:
+            return candidate, None
+        timer = AttemptTimer(self.turn, candidate.model, began=self.turn.clock())
+        cut_at = None
+        if candidate.model.kind == "local" and (self.errors or self.hosted_skips):
+            cut_at = self.turn.answer_by()
+        model = TimedModel(candidate.model, timer, cut_at=cut_at, min_s=self.turn.budget.local_min_s)
+        return Candidate(model, pseudonymize=candidate.pseudonymize), timer
+
+    def ended(self, timer: AttemptTimer | None, outcome: str, *, marked: bool = False) -> None:
+        if timer is not None:
+            timer.finish(outcome, marked=marked)
+
+    def failed(self, model: ChatModel, error: ModelError, timer: AttemptTimer | None = None) -> None:
         self.errors.append(error)
         self.last_failed = model
         endpoint = endpoint_of(model)
-        if endpoint is not None and marks_endpoint(error):
-            self.dead_endpoints.add(endpoint)
+        marked = endpoint is not None and marks_endpoint(error)
+        if marked:
+            self.dead_endpoints.add(endpoint)  # type: ignore[arg-type]
+        self.ended(timer, type(error).__name__, marked=marked)
 
     def final_error(self) -> ModelError:
         if len(self.errors) > 1:
@@ -246,7 +315,10 @@ class _Walk:
 
 def marks_endpoint(error: ModelError) -> bool:
     """A timeout or a failed connection says the endpoint (not one model on it) is in trouble;
-    an HTTP error status or a refusal is about the model or the request, so it marks nothing."""
+    an HTTP error status or a refusal is about the model or the request, so it marks nothing;
+    nor does a turn deadline that stopped the attempt before the endpoint had its fair share."""
+    if isinstance(error, DeadlinePassed):
+        return error.endpoint_at_fault
     if isinstance(error, ModelTimeout):
         return True
     return isinstance(error, ModelUnavailable) and error.status is None

@@ -18,10 +18,20 @@ class ReliabilitySettings(BaseModel):
     backoff_max_s: float = Field(default=4.0, ge=0)
     # No new attempt starts after this many seconds from the first; a Retry-After beyond it gives up.
     retry_budget_s: float = Field(default=8.0, gt=0)
-    # Seconds from the start of a fallback chain within which a hosted model must send its first
-    # event; past it the chain skips every hosted model (local answers, or the turn ends with a
-    # message). Leaves room under the 12 s answer goal for the local model.
+    # Seconds from the user's message (our own queueing, the gate and retrieval included) within
+    # which a hosted model must send its first event; past it the chain skips every hosted model
+    # (local answers, or the turn ends with a message). Leaves room under the 12 s answer goal.
     hosted_turn_deadline_s: float = Field(default=8.0, gt=0)
+    # The hosted part of a turn always gets this much time of its own, however long the turn
+    # waited in our queues first; a hosted attempt stopped by the deadline sooner than this marks
+    # nothing (the endpoint was not given a fair chance, so it is not judged).
+    hosted_min_attempt_s: float = Field(default=3.0, gt=0)
+    # A local model answering after hosted models failed must be done this many seconds after the
+    # message: past it the answer is cut short, with a notice ...
+    turn_answer_deadline_s: float = Field(default=11.0, gt=0)
+    # ... but never before it generated this long (the wait for the private model's queue is not
+    # cut: the queue bounds it and the user sees their place in line).
+    local_fallback_min_s: float = Field(default=2.0, gt=0)
     # Consecutive failures that open an endpoint's circuit, and how long it stays open.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
@@ -35,4 +45,6 @@ class ReliabilitySettings(BaseModel):
     def _backoff_order(self) -> ReliabilitySettings:
         if self.backoff_max_s < self.backoff_base_s:
             raise ValueError("backoff_max_s must be at least backoff_base_s")
+        if self.turn_answer_deadline_s <= self.hosted_turn_deadline_s:
+            raise ValueError("turn_answer_deadline_s must be later than hosted_turn_deadline_s")
         return self

@@ -54,6 +54,9 @@ class TurnDeadline:
     clock: Callable[[], float] = time.monotonic
     on_slow: Callable[[], None] | None = None
     slow_after_s: float = 1.0
+    # An attempt stopped by this deadline after less waiting of its own than this was stopped by
+    # the turn's clock (time spent in our own queues), not by its endpoint: it marks nothing.
+    judge_after_s: float = 0.0
 
     @classmethod
     def after(
@@ -63,8 +66,9 @@ class TurnDeadline:
         *,
         on_slow: Callable[[], None] | None = None,
         slow_after_s: float = 1.0,
+        judge_after_s: float = 0.0,
     ) -> TurnDeadline:
-        return cls(clock() + seconds, clock, on_slow, slow_after_s)
+        return cls(clock() + seconds, clock, on_slow, slow_after_s, judge_after_s)
 
     def remaining(self) -> float:
         return self.at - self.clock()
@@ -74,9 +78,17 @@ class TurnDeadline:
 
 
 class DeadlinePassed(ModelTimeout):
-    """The turn's hosted deadline passed: no hosted model is tried (or waited for) any longer."""
+    """The turn's hosted deadline passed: no hosted model is tried (or waited for) any longer.
+
+    `endpoint_at_fault` says whether the endpoint had its fair share of the wait (the deadline's
+    `judge_after_s`) before it: only then does the timeout mark the endpoint for the turn.
+    """
 
     retryable = False
+
+    def __init__(self, detail: str = "", *, endpoint_at_fault: bool = False) -> None:
+        super().__init__(detail)
+        self.endpoint_at_fault = endpoint_at_fault
 
 
 _deadline: ContextVar[TurnDeadline | None] = ContextVar("turn_deadline", default=None)
@@ -278,13 +290,18 @@ async def _first_within(
     slow = None
     if deadline.on_slow is not None:
         slow = asyncio.get_running_loop().call_later(max(0.0, deadline.slow_after_s), deadline.on_slow)
+    began = deadline.clock()
     try:
         async with asyncio.timeout(deadline.remaining()):
             first = await anext(events)
     except StopAsyncIteration:
         return
     except TimeoutError:
-        raise DeadlinePassed("no first event before the turn's hosted deadline") from None
+        waited = deadline.clock() - began
+        raise DeadlinePassed(
+            f"no first event before the turn's hosted deadline (waited {waited:.1f}s)",
+            endpoint_at_fault=waited >= deadline.judge_after_s,
+        ) from None
     finally:
         if slow is not None:
             slow.cancel()  # the first event came (or the attempt ended): nothing is slow

@@ -60,8 +60,11 @@ def lazy_loader(model: Any) -> Any | None:
 class LocalWarmup:
     """Warms the first lazily loaded local candidate of a chain, once per process."""
 
-    def __init__(self, models: Sequence[ChatModel]) -> None:
+    def __init__(self, models: Sequence[ChatModel], *, request: ChatRequest | None = None) -> None:
         self.model = next((m for m in models if lazy_loader(m) is not None), None)
+        # A fixed request sharing the turn's prompt prefix (the configured system prompt, never the
+        # user's text): llama.cpp keeps its evaluation, so the fallback's first token comes sooner.
+        self.request = request or WARM_REQUEST
 
     def fire(self) -> None:
         """Start warming now (idempotent, never blocks, never raises into the caller)."""
@@ -70,16 +73,16 @@ class LocalWarmup:
             return
         _warmed.add(loader)
         # A fresh context: nothing of the turn's (e.g. its hosted deadline) applies to the warm-up.
-        warming = _warm(self.model, loader)
+        warming = _warm(self.model, loader, self.request)
         task = asyncio.get_running_loop().create_task(warming, context=contextvars.Context())
         _running.add(task)
         task.add_done_callback(_running.discard)
 
 
-async def _warm(model: Any, loader: Any) -> None:
+async def _warm(model: Any, loader: Any, request: ChatRequest = WARM_REQUEST) -> None:
     try:
         loader.start()
-        async for _event in model.stream(WARM_REQUEST):
+        async for _event in model.stream(request):
             pass
         log.info("local model %s warmed while a hosted model was slow", model.name)
     except ModelError as exc:  # e.g. busy: a real request loads it anyway
