@@ -11,8 +11,9 @@ notice the UI shows ("The hosted model is unavailable; answered by the private l
 
 One turn, one budget: a chat turn passes its `TurnClock` (`routing/turn_budget.py`, started at
 the user's message) to `in_order`, which gives the hosted part of the chain until the budget's
-hosted deadline (a `TurnDeadline` that `RetryingModel` honours, never less than the budget's own
-share for the walk) and skips any hosted candidate once it passed; a local model answering after
+hosted deadline (a `TurnDeadline` that `RetryingModel` honours, with at least the budget's share
+of waiting of its own however late the walk began) and skips any hosted candidate once both
+passed; a local model answering after
 that is cut short at the turn's answer deadline. `deadline_s` alone is a budget that starts with
 the walk. Background steps (upload summaries) pass neither. A timeout or a connection failure
 marks the model's *endpoint* for the rest of the walk, so the next model on the same (hung or
@@ -51,7 +52,7 @@ from models.base import (
     StreamEvent,
     TextDelta,
 )
-from routing.retry import DeadlinePassed, TurnDeadline, closing_stream, deadline_scope
+from routing.retry import DeadlinePassed, HostedShare, TurnDeadline, closing_stream, deadline_scope
 from routing.tiers import Route, Tier
 from routing.turn_budget import AttemptTimer, Span, TimedModel, TurnBudget, TurnClock
 from routing.warmup import WARM_AFTER_S, LocalWarmup
@@ -225,8 +226,8 @@ def _hosted_deadline(
     warm_after_s: float,
     warm_request: ChatRequest | None,
 ) -> TurnDeadline | None:
-    """The hosted deadline of one walk: the turn's, but never less than its own share from now."""
-    hosted_by = turn.hosted_by(turn.clock()) if turn is not None else None
+    """The hosted deadline of one walk: the turn's, with the share of waiting its hosted part is owed."""
+    hosted_by = turn.hosted_by() if turn is not None else None
     if turn is None or hosted_by is None:
         return None
     # While a hosted model keeps the turn waiting, the local fallback gets ready (warmup.py).
@@ -237,6 +238,7 @@ def _hosted_deadline(
         on_slow=warmup.fire,
         slow_after_s=warm_after_s,
         judge_after_s=turn.budget.hosted_min_s,
+        share=HostedShare(turn.budget.hosted_min_s),
     )
 
 

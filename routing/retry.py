@@ -40,6 +40,20 @@ from models.base import (
 from routing.reliability_settings import ReliabilitySettings
 
 RETRYABLE: tuple[type[ModelError], ...] = (ModelUnavailable, ModelTimeout, ModelRateLimited, ModelBadResponse)
+# The event loop may fire a timer a hair before its time: a wait this much short of a bound is it.
+_TIMER_SLACK_S = 0.01
+
+
+@dataclass(slots=True)
+class HostedShare:
+    """The waiting of its own the hosted part of a walk is owed, however late it started: time
+    the turn spent in our own queues must not leave a healthy endpoint no time to answer."""
+
+    min_s: float
+    used_s: float = 0.0
+
+    def owed(self) -> float:
+        return max(0.0, self.min_s - self.used_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +61,8 @@ class TurnDeadline:
     """The monotonic time by which a hosted model of this turn must have sent its first event.
 
     `on_slow` (if any) is called when a hosted attempt has waited `slow_after_s` for its first
-    event: the fallback loop uses it to get the local model ready while the wait goes on.
+    event: the fallback loop uses it to get the local model ready while the wait goes on. With a
+    `share`, hosted attempts get at least what it still owes them, even past `at`.
     """
 
     at: float
@@ -55,8 +70,9 @@ class TurnDeadline:
     on_slow: Callable[[], None] | None = None
     slow_after_s: float = 1.0
     # An attempt stopped by this deadline after less waiting of its own than this was stopped by
-    # the turn's clock (time spent in our own queues), not by its endpoint: it marks nothing.
+    # the turn's clock (its share used by an earlier attempt), not by its endpoint: it marks nothing.
     judge_after_s: float = 0.0
+    share: HostedShare | None = None
 
     @classmethod
     def after(
@@ -71,7 +87,14 @@ class TurnDeadline:
         return cls(clock() + seconds, clock, on_slow, slow_after_s, judge_after_s)
 
     def remaining(self) -> float:
-        return self.at - self.clock()
+        """Seconds a hosted attempt may still wait: to `at`, or what its share still owes."""
+        owed = self.share.owed() if self.share is not None else 0.0
+        return max(self.at - self.clock(), owed)
+
+    def spend(self, seconds: float) -> None:
+        """A hosted attempt waited `seconds` of its own (counted against the share)."""
+        if self.share is not None:
+            self.share.used_s += seconds
 
     def passed(self) -> bool:
         return self.remaining() <= 0
@@ -300,9 +323,10 @@ async def _first_within(
         waited = deadline.clock() - began
         raise DeadlinePassed(
             f"no first event before the turn's hosted deadline (waited {waited:.1f}s)",
-            endpoint_at_fault=waited >= deadline.judge_after_s,
+            endpoint_at_fault=waited + _TIMER_SLACK_S >= deadline.judge_after_s,
         ) from None
     finally:
+        deadline.spend(deadline.clock() - began)
         if slow is not None:
             slow.cancel()  # the first event came (or the attempt ended): nothing is slow
     yield first

@@ -4,13 +4,14 @@ A turn's clock starts at the user's message, before any of our own queueing (the
 lock, the gate, retrieval), so every deadline covers everything the user waits for. The budget
 splits that time in three, and each rule is about whose time it is:
 
-- **Hosted window.** Hosted models must send a first event within `hosted_s` of the message; the
-  walk of the chain always gives its hosted part at least `hosted_min_s` of its own, so a turn that
-  waited in our own queue still gives a healthy endpoint a fair chance instead of failing over to
-  the (then equally loaded) private model.
+- **Hosted window.** Hosted models must send a first event within `hosted_s` of the message; but
+  the hosted part of a walk always gets `hosted_min_s` of waiting of its own (`HostedShare`), so a
+  turn that waited in our own queue (or was prepared slowly) still gives a healthy endpoint a fair
+  chance instead of failing over to the (then equally loaded) private model.
 - **Endpoint fault.** An attempt stopped by the window after less than `hosted_min_s` of its own
-  waiting was stopped by our clock, not by the endpoint: it marks nothing (`endpoint_at_fault`
-  is False on its `DeadlinePassed`), and the breaker never counts a deadline.
+  waiting (its share used up by an earlier attempt) was stopped by our clock, not by its endpoint:
+  it marks nothing (`endpoint_at_fault` is False on its `DeadlinePassed`), and the breaker never
+  counts a deadline.
 - **Answer deadline.** A local model answering *after* hosted models failed or were skipped must
   be done `answer_s` after the message, with at least `local_min_s` of generation once its first
   words came: past that the answer is cut short (`CutoffModel`) and the user is told. The wait for
@@ -130,11 +131,11 @@ class TurnClock:
         budget = TurnBudget(self.budget.hosted_s, self.budget.hosted_min_s, None, self.budget.local_min_s)
         return TurnClock(budget, self.clock, started=self.clock(), origin=self.origin, spans=self.spans)
 
-    def hosted_by(self, walk_started: float) -> float | None:
-        """When the hosted window closes for a walk that started at `walk_started`."""
+    def hosted_by(self) -> float | None:
+        """When the hosted window closes (a walk's `HostedShare` may keep it open a little longer)."""
         if self.budget.hosted_s is None:
             return None
-        at = max(self.started + self.budget.hosted_s, walk_started + self.budget.hosted_min_s)
+        at = self.started + self.budget.hosted_s
         if self.hosted_at is None:
             self.hosted_at = at
         return at

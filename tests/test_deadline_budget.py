@@ -22,6 +22,7 @@ from models.base import (
     ChatMessage,
     ChatModel,
     ChatRequest,
+    ModelError,
     ModelKind,
     ModelTimeout,
     ModelUnavailable,
@@ -34,12 +35,13 @@ from models.fakes import QueueModel
 from routing.breaker import BreakerModel, CircuitBreaker
 from routing.fallback import Candidate, FellBack, in_order, marks_endpoint
 from routing.reliability_settings import ReliabilitySettings
-from routing.retry import DeadlinePassed, RetryingModel, RetryPolicy
+from routing.retry import DeadlinePassed, HostedShare, RetryingModel, RetryPolicy, TurnDeadline
 from routing.turn_budget import TurnBudget, TurnClock
 from tests.support.privacy import ScriptedPrivacy
 
 REQUEST = ChatRequest.of([ChatMessage(role="user", content="Name three colours.")])
 API = "https://api.example/v1"
+OTHER = "https://other.example/v1"
 
 
 class Clock:
@@ -70,8 +72,10 @@ class Scripted:
         hang_after: bool = False,
         gate: asyncio.Event | None = None,
         endpoint: str | None = None,
+        error: ModelError | None = None,
     ) -> None:
         self.name, self.kind, self.clock, self.costs_s = name, kind, clock, costs_s
+        self.error = error
         self.deltas, self.hang_before, self.hang_after, self.gate = deltas, hang_before, hang_after, gate
         if endpoint is not None:
             self.endpoint = endpoint
@@ -84,6 +88,8 @@ class Scripted:
         self.calls += 1
         if self.clock is not None:
             self.clock.now += self.costs_s
+        if self.error is not None:
+            raise self.error
         if self.gate is not None:
             await self.gate.wait()
         if self.hang_before:
@@ -122,13 +128,15 @@ def answer_of(items: list[object]) -> StreamEnd:
 # -- the hosted window ----------------------------------------------------------------------------
 
 
-def test_the_hosted_window_counts_from_the_message_but_leaves_the_walk_its_own_share() -> None:
+def test_the_hosted_window_counts_from_the_message_but_owes_the_hosted_part_its_share() -> None:
     clock = Clock(100.0)
     turn = TurnClock(TurnBudget(hosted_s=8.0, hosted_min_s=3.0, answer_s=11.0), clock)
-    assert turn.hosted_by(walk_started=101.0) == 108.0  # gate and retrieval took 1 s: counted
-    later = TurnClock(TurnBudget(hosted_s=8.0, hosted_min_s=3.0, answer_s=11.0), clock)
-    assert later.hosted_by(walk_started=107.0) == 110.0  # 7 s in our own queue: 3 s of its own
-    assert later.answer_by() == 111.0
+    assert turn.hosted_by() == 108.0 and turn.answer_by() == 111.0
+    clock.now = 109.0  # our own queues took 9 s: the window has closed, but nothing was waited yet
+    deadline = TurnDeadline(108.0, clock, share=HostedShare(3.0))
+    assert deadline.remaining() == 3.0 and not deadline.passed()
+    deadline.spend(3.0)  # a hosted attempt waited its share
+    assert deadline.passed()
 
 
 async def test_a_turn_that_waited_in_our_queue_still_asks_a_healthy_hosted_model() -> None:
@@ -147,31 +155,34 @@ async def test_a_turn_that_waited_in_our_queue_still_asks_a_healthy_hosted_model
 async def hung_endpoint_walk(
     own_wait_s: float, breaker: CircuitBreaker | None = None
 ) -> tuple[list[object], list[tuple[str, str]], TurnClock, Scripted]:
-    """A walk whose hung strong model is left at the hosted window (108 s on the clock), having
-    waited `own_wait_s` of it itself; the rest went to our own queues before it was asked. The
-    window's last 10 ms of real time are all it gets (the clock moves by hand)."""
+    """strong (on another endpoint) answers 503 after 3 s, which uses the hosted share; then
+    cheap, on `API`, hangs and is left at the window (108 s on the clock), having waited
+    `own_wait_s` itself; mini, also on `API`, comes next. The window's last 10 ms of real time are
+    all cheap gets: the clock moves by hand."""
     clock = Clock(100.0)
     turn = TurnClock(TurnBudget(hosted_s=8.0, hosted_min_s=3.0, answer_s=11.0), clock)
-    clock.now = 104.99  # the walk starts: its window closes at 108 (its own share ends at 107.99)
-    strong = Scripted("strong", "hosted", clock=clock, costs_s=own_wait_s, hang_before=True, endpoint=API)
-    inner: ChatModel = strong if breaker is None else BreakerModel(strong, breaker)  # type: ignore[arg-type]
-    retrying = RetryingModel(inner, RetryPolicy(max_attempts=1))
-    cheap = Scripted("cheap", "hosted", endpoint=API)
+    strong = Scripted("strong", "hosted", clock=clock, costs_s=3.0, error=ModelUnavailable("502", status=502))
+    strong.endpoint = OTHER
+    cheap = Scripted("cheap", "hosted", clock=clock, costs_s=own_wait_s, hang_before=True, endpoint=API)
+    inner: ChatModel = cheap if breaker is None else BreakerModel(cheap, breaker)  # type: ignore[arg-type]
+    policy = RetryPolicy(max_attempts=1)
+    mini = Scripted("mini", "hosted", endpoint=API)
     local = Scripted("smol", "local", deltas=("local answer",))
     skipped: list[tuple[str, str]] = []
 
     async def attempt(candidate: Candidate) -> AsyncIterator[StreamEvent]:
         if candidate.model.name == "strong":
-            clock.now = 107.99  # preparing the request waited behind other turns
+            clock.now = 104.99  # the request waited behind other turns before it was sent
         async for event in candidate.model.stream(REQUEST):
             yield event
 
     def on_skip(model: ChatModel, reason: str) -> None:
         skipped.append((model.name, reason))
 
-    candidates = [Candidate(m, pseudonymize=False) for m in (retrying, cheap, local)]  # type: ignore[misc]
+    models = [RetryingModel(strong, policy), RetryingModel(inner, policy), mini, local]  # type: ignore[arg-type]
+    candidates = [Candidate(m, pseudonymize=False) for m in models]  # type: ignore[arg-type]
     items: list[object] = [item async for item in in_order(candidates, attempt, turn=turn, on_skip=on_skip)]  # type: ignore[arg-type]
-    return items, skipped, turn, cheap
+    return items, skipped, turn, mini
 
 
 async def test_a_deadline_that_left_the_endpoint_no_fair_share_marks_nothing() -> None:
@@ -179,21 +190,29 @@ async def test_a_deadline_that_left_the_endpoint_no_fair_share_marks_nothing() -
     judged, so nothing is marked and the next model on it is skipped only for the deadline."""
     items, skipped, turn, _ = await hung_endpoint_walk(own_wait_s=0.5)
     fell = [item for item in items if isinstance(item, FellBack)]
-    assert isinstance(fell[0].error, DeadlinePassed) and not fell[0].error.endpoint_at_fault
-    assert skipped == [("cheap", "the turn's hosted deadline passed")]
+    assert isinstance(fell[1].error, DeadlinePassed) and not fell[1].error.endpoint_at_fault
+    assert skipped == [("mini", "the turn's hosted deadline passed")]
     assert answer_of(items).text == "local answer"
     attempts = [s for s in turn.split().spans if s.phase == "attempt"]
-    assert [(s.model, s.marked_endpoint) for s in attempts] == [("strong", False), ("smol", False)]
+    assert [(s.model, s.marked_endpoint) for s in attempts] == [
+        ("strong", False),
+        ("cheap", False),
+        ("smol", False),
+    ]
 
 
 async def test_a_hung_endpoint_that_had_its_share_is_marked() -> None:
-    items, skipped, turn, cheap = await hung_endpoint_walk(own_wait_s=3.5)
+    items, skipped, turn, mini = await hung_endpoint_walk(own_wait_s=3.5)
     fell = [item for item in items if isinstance(item, FellBack)]
-    assert isinstance(fell[0].error, DeadlinePassed) and fell[0].error.endpoint_at_fault
-    assert skipped == [("cheap", f"endpoint {API} failed earlier in this turn")] and cheap.calls == 0
+    assert isinstance(fell[1].error, DeadlinePassed) and fell[1].error.endpoint_at_fault
+    assert skipped == [("mini", f"endpoint {API} failed earlier in this turn")] and mini.calls == 0
     assert answer_of(items).text == "local answer"
     attempts = [s for s in turn.split().spans if s.phase == "attempt"]
-    assert [(s.model, s.marked_endpoint) for s in attempts] == [("strong", True), ("smol", False)]
+    assert [(s.model, s.marked_endpoint) for s in attempts] == [
+        ("strong", False),
+        ("cheap", True),
+        ("smol", False),
+    ]
 
 
 def test_which_deadlines_mark_an_endpoint() -> None:
