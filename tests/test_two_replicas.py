@@ -145,18 +145,22 @@ def _environment(topology_dir: Path, database_url: str, chroma_port: int, llama:
         "CONFIDANTE_MODELS__LOCAL__SERVER_URL": llama.base_url,
         "CONFIDANTE_MODELS__LOCAL__SERVER_MODEL": ALIAS,
         "CONFIDANTE_MODELS__LOCAL__SERVER_PARALLEL": "2",
+        # Short answers: the test is about where things run, not what the model writes.
+        "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "48",
+        "CONFIDANTE_UPLOADS__MAP_ANSWER_TOKENS": "64",
+        "CONFIDANTE_UPLOADS__REDUCE_ANSWER_TOKENS": "48",
         "CONFIDANTE_SERVER__AUTH_SECRET": uuid.uuid4().hex * 2,  # one signing secret for all
         "CONFIDANTE_SERVER__ALLOWED_ORIGINS": f'["http://127.0.0.1:{proxy_port}"]',
     }
 
 
-def _start_all(servers: list[AppServer]) -> None:
-    errors: list[BaseException] = []
+def _start_all(servers: list[Any], errors: list[BaseException]) -> None:
+    """Start servers at once (each `start` waits for readiness); failures land in `errors`."""
 
-    def start(server: AppServer) -> None:
+    def start(server: Any) -> None:
         try:
             server.start()
-        except BaseException as exc:  # reported below, with the server's log
+        except BaseException as exc:  # raised by the caller, with the server's log in it
             errors.append(exc)
 
     threads = [threading.Thread(target=start, args=(server,)) for server in servers]
@@ -164,6 +168,9 @@ def _start_all(servers: list[AppServer]) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _raise_first(errors: list[BaseException]) -> None:
     if errors:
         raise errors[0]
 
@@ -184,21 +191,24 @@ def topology(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathF
         root / "chroma.log", {"ANONYMIZED_TELEMETRY": "False"},
     )  # fmt: skip
     llama = ParallelLlamaServer(bundled_gguf(), root / "llama.log", alias=ALIAS, slots=2, n_ctx=2048)
-    stack: list[Any] = [chroma]
+    stack: list[Any] = [chroma, llama]
     try:
-        llama.start()
-        stack.append(llama)
         env = _environment(root, database_url, chroma_port, llama, proxy_port)
         replicas = {name: AppServer(root / name, root / f"{name}.log", env=env) for name in REPLICAS}
+        errors: list[BaseException] = []
+        loading = threading.Thread(target=_start_all, args=([llama], errors))
+        loading.start()
         # The account first: this also migrates the shared database once, before anyone serves.
         replicas["r1"].add_user("erin", PASSWORD)
+        loading.join()
+        _raise_first(errors)
         chroma.wait_until(lambda: _ok(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat"), "chroma run")
         worker_env = {**env, "CONFIDANTE_DATA_DIR": str(root / "worker"), "PYTHONUNBUFFERED": "1"}
         worker = Process([sys.executable, "-m", "assistant.cli", "worker", "--name", "w1"],
                          root / "worker.log", worker_env)  # fmt: skip
-        stack.append(worker)
-        _start_all(list(replicas.values()))
-        stack.extend(replicas.values())
+        stack.extend([worker, *replicas.values()])
+        _start_all(list(replicas.values()), errors)
+        _raise_first(errors)
         worker.wait_until(lambda: "waiting for summary jobs" in worker.log_tail(200), "confidante worker")
         config = root / "haproxy.cfg"
         config.write_text(HAPROXY.format(port=proxy_port, r1=replicas["r1"].port, r2=replicas["r2"].port))
@@ -299,15 +309,18 @@ def test_the_proxy_keeps_a_client_on_its_replica(topology: Topology) -> None:
 
 async def test_chats_uploads_and_resume_across_two_replicas(topology: Topology) -> None:
     token = await sign_in(topology.proxy_url, "erin", PASSWORD)
+
     # 1. A chat on each replica: the same account, the same database, answered by the private server.
-    threads = {}
-    for replica in REPLICAS:
+    async def chat_on(replica: str) -> str:
         socket = ReplicaSocket(topology.proxy_url, token, replica)
         await socket.connect(timeout_s=120)
         await socket.ask(f"Say hello to replica {replica}.", timeout_s=240)
-        assert socket.stored_thread_id is not None
-        threads[replica] = socket.stored_thread_id
         await socket.close()
+        assert socket.stored_thread_id is not None
+        return socket.stored_thread_id
+
+    # At the same time: the private server has a slot for each.
+    threads = dict(zip(REPLICAS, await asyncio.gather(*(chat_on(r) for r in REPLICAS)), strict=True))
     expected = {(threads[r], "erin") for r in REPLICAS}
     stored = _eventually_rows(
         topology.database_url, "SELECT id, owner FROM chat_threads",
@@ -354,3 +367,5 @@ async def test_chats_uploads_and_resume_across_two_replicas(topology: Topology) 
     steps = _rows(topology.database_url, "SELECT count(*) AS n FROM chat_steps WHERE thread_id = :t",
                   t=upload_thread)  # fmt: skip
     assert steps[0].n > len(outputs)  # the turn on r2 was stored in the same thread
+    # Three processes appended to one audit trail: the hash chain is still whole.
+    topology.replicas["r2"].cli("audit", "verify")  # exits 1 (raising here) at the first bad record
