@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from assistant.experiments.summaries import SummaryExperiments
 from assistant.identity import Principal
 from assistant.privacy import Privacy
 from assistant.uploads.jobs import JobStore, JobView
@@ -88,6 +89,7 @@ class SummaryJobRunner:
         settings: UploadSettings,
         on_call: UploadCallObserver | None = None,
         budgets: BudgetCheck | None = None,
+        experiments: SummaryExperiments | None = None,
     ) -> None:
         self.store = store
         self.staging = staging
@@ -97,6 +99,8 @@ class SummaryJobRunner:
         self.settings = settings
         self.on_call = on_call
         self.budgets = budgets
+        # The running summaries experiment (issue 18), read from the jobs' own database.
+        self.experiments = experiments or SummaryExperiments(getattr(store, "engine", None))
         # Set after each run, for benches and tests: how many model calls the last summary made.
         self.last_calls = 0
 
@@ -109,6 +113,8 @@ class SummaryJobRunner:
         refusal = self.budgets.allows(Principal(user_id=job.owner)) if self.budgets else None
         if refusal:
             raise JobFailed(refusal)
+        arm = self.experiments.arm_for(job.owner, job.thread_id)
+        batch = arm.batch_map_tokens(self.settings.batch_map_tokens, limit=self.settings.map_input_tokens)
         staged = await self._classify_rest(job, staged, report)
         tiers = [tier or Tier.REGULATED for tier in staged.section_tiers]
         self.store.set_fields(job.id, tier=staged.tier_so_far.value)
@@ -119,22 +125,25 @@ class SummaryJobRunner:
         sections = staged.parsed.sections
         groups = plan_groups(
             sections, tiers, self.settings.max_map_calls,
-            fill_tokens=self.settings.batch_map_tokens, count_tokens=self.models.local.count_tokens,
+            fill_tokens=batch, count_tokens=self.models.local.count_tokens,
         )  # fmt: skip
         router = TierRouter(
             self.models, self.privacy, max_calls=self.settings.max_model_calls,
             busy_retries=self.settings.busy_retries, on_call=self._call_observer(job),
         )  # fmt: skip
-        summarizer = Summarizer(router, self.settings, self.models.local.count_tokens)
+        summarizer = Summarizer(
+            router, self.settings, self.models.local.count_tokens, map_prompt=arm.map_prompt,
+            step_tag=arm.step_tag,
+        )  # fmt: skip
         finished = {int(s["index"]): MapResult.model_validate(s) for s in self.store.steps(job.id)}
 
         async def step_done(result: MapResult) -> None:
             await asyncio.to_thread(self.store.add_step, job.id, result.model_dump(mode="json"))
 
-        summary = await summarizer.summarize(
+        summary = await arm.measured(summarizer.summarize(
             title=staged.parsed.title, sections=sections, groups=groups, meta_tier=staged.meta_tier,
             finished=finished, progress=report, step_done=step_done,
-        )  # fmt: skip
+        ))  # fmt: skip
         self.last_calls = router.calls_made
         return render_summary(summary, display_name=job.display_name, pages=staged.parsed.page_count,
                               local_model=self.models.local.name, sections=sections)  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.experiments.prompts import DEFAULT_MAP_PROMPT, map_prompt
 from assistant.uploads.citing import attach_ref, ref_for, sentences, strip_markers, support
 from assistant.uploads.plan import MapGroup, build_excerpt, group_sources
 from assistant.uploads.routed_calls import CallBudgetExhausted, TierRouter
@@ -90,11 +91,20 @@ class Summary(BaseModel):
 
 class Summarizer:
     def __init__(
-        self, router: TierRouter, settings: UploadSettings, count_tokens: Callable[[str], int]
+        self,
+        router: TierRouter,
+        settings: UploadSettings,
+        count_tokens: Callable[[str], int],
+        *,
+        map_prompt: str = DEFAULT_MAP_PROMPT,
+        step_tag: str = "",
     ) -> None:
         self._router = router
         self._settings = settings
         self._count = count_tokens
+        # An experiment variant's map prompt version, and its name on each step (the audit's label).
+        self._map_prompt = map_prompt
+        self._tag = step_tag
 
     async def summarize(
         self,
@@ -176,7 +186,7 @@ class Summarizer:
         refs = [ref_for(sections[i], i) for i in group.section_indexes]
         excerpt = build_excerpt(members, refs, self._settings.map_input_tokens, self._count)
         sources = group_sources(sections, group)
-        step = f"map {group.index + 1}"
+        step = f"map {group.index + 1}{self._tag}"
         try:
             points, kind = await self._model_points(step, group, excerpt, sources)
         except (ModelError, CallBudgetExhausted) as exc:
@@ -192,11 +202,8 @@ class Summarizer:
         self, step: str, group: MapGroup, excerpt: str, sources: dict[str, str]
     ) -> tuple[list[SummaryPoint], str]:
         wanted = self._settings.points_per_map
-        ask = (
-            f"<document>\n{excerpt}\n</document>\n\nList up to {wanted} key points of this text. "
-            f"Each point is one sentence from the text; set ref to the reference shown in brackets above "
-            f"the passage it comes from (one of: {', '.join(sources)})."
-        )
+        instruction = map_prompt(self._map_prompt, wanted=wanted, refs=", ".join(sources))
+        ask = f"<document>\n{excerpt}\n</document>\n\n{instruction}"
         request = self._request(ask, self._settings.map_answer_tokens)
         parsed, kind = await self._router.ask_json(
             step, group.tier, request, MapPoints, self._settings.structured_reasks
@@ -256,7 +263,7 @@ class Summarizer:
         )
         try:
             text, kind = await self._router.ask_text(
-                "reduce", tier, self._request(ask, self._settings.reduce_answer_tokens)
+                f"reduce{self._tag}", tier, self._request(ask, self._settings.reduce_answer_tokens)
             )
         except (ModelError, CallBudgetExhausted) as exc:
             log.warning("reduce: no overview (%s)", type(exc).__name__)
