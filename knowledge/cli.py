@@ -190,15 +190,36 @@ def search(query: str, user: str, groups: tuple[str, ...], k: int, as_json: bool
     is_flag=True,
     help="Refit the rerank fusion on the corpora's train splits and write it to knowledge/data.",
 )
+@click.option(
+    "--judge", is_flag=True, help="Also measure the private model's relevance judge (slow; verdicts cached)."
+)
+@click.option("--judge-cache", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--judge-limit", type=int, default=None, help="Judge only the first N questions of each split and corpus."
+)
 @click.option("--json", "as_json", is_flag=True)
-def eval_rag(corpora: tuple[Path, ...], calibrate: bool, fit_rerank: bool, as_json: bool) -> None:
+def eval_rag(
+    corpora: tuple[Path, ...],
+    calibrate: bool,
+    fit_rerank: bool,
+    judge: bool,
+    judge_cache: Path | None,
+    judge_limit: int | None,
+    as_json: bool,
+) -> None:
     """Recall@1/@5 and MRR before/after reranking (train and held-out splits), and its latency."""
     from knowledge.evaluation import evaluate_corpora
 
     paths = corpora or (Path("../shared/eval/rag/squad2_subset"),)
     scratch = _from_app(SCRATCH_DATABASE)
     summary = evaluate_corpora(
-        paths, scratch_database=scratch, fit=fit_rerank, progress=lambda line: click.echo(line, err=True)
+        paths,
+        scratch_database=scratch,
+        fit=fit_rerank,
+        progress=lambda line: click.echo(line, err=True),
+        judge=_private_judge() if judge else None,
+        judge_cache=judge_cache,
+        judge_limit=judge_limit,
     )
     if calibrate:
         from knowledge.calibration import fit_answerability
@@ -215,6 +236,16 @@ def eval_rag(corpora: tuple[Path, ...], calibrate: bool, fit_rerank: bool, as_js
         click.echo(f"== {name}")
         for key, value in block.items():
             click.echo(f"  {key}: {value}")
+
+
+def _private_judge() -> Any:
+    from knowledge.relevance_judge import private_judge
+    from models.settings import LocalModelSettings
+
+    settings = _settings()
+    # The app's root settings carry its `models.local`; run alone, the profile's defaults.
+    local = getattr(getattr(settings, "models", None), "local", None) or LocalModelSettings()
+    return private_judge(local, settings.data_dir)
 
 
 KNOWLEDGE_COMMANDS: tuple[click.Command, ...] = (ingest, docs, search, eval_rag)

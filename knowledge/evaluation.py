@@ -38,6 +38,7 @@ from knowledge.rerank import (
 )
 from knowledge.retrieval import RetrievedChunk
 from knowledge.settings import ChunkingSettings
+from models.base import YesNoJudge
 from routing.tiers import Tier
 
 EVAL_USER = Principal(user_id="eval-reader")
@@ -303,8 +304,15 @@ def evaluate_corpora(
     scratch_database: DatabaseAt,
     fit: bool = False,
     progress: Callable[[str], None] | None = None,
+    judge: YesNoJudge | None = None,
+    judge_cache: Path | None = None,
+    judge_limit: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Before/after reranking per corpus and split; with `fit`, refit and save the fusion first."""
+    """Before/after reranking per corpus and split; with `fit`, refit and save the fusion first.
+
+    With `judge` (the private model), also the relevance judge's rule chosen on the train splits
+    and its held-out figures (`knowledge.judge_eval`); verdicts are cached in `judge_cache`.
+    """
     corpora: dict[str, list[CandidateSet]] = {}
     for path in paths:
         if progress:
@@ -327,6 +335,17 @@ def evaluate_corpora(
         block["retrieval ms p50/p95"] = _percentiles([s.retrieval_ms for s in sets])
         block["rerank ms p50/p95 (20 candidates)"] = _percentiles([s.rerank_ms for s in sets])
         summary[name] = block
+    if judge is not None:
+        from knowledge.judge_eval import DEFAULT_CACHE, judge_report
+
+        summary["relevance judge"] = judge_report(
+            corpora,
+            plain,
+            judge,
+            judge_cache or DEFAULT_CACHE,
+            limit=judge_limit,
+            progress=progress,
+        )
     return summary
 
 

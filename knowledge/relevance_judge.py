@@ -21,11 +21,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from knowledge.retrieval import RetrievedChunk
 from knowledge.settings import JudgeSettings
 from models.base import ChatMessage, ModelBusy, ModelError, ModelTimeout, YesNoJudge, YesNoVerdict
+from models.settings import LocalModelSettings
 
 _log = logging.getLogger(__name__)
 
@@ -159,3 +161,20 @@ class RelevanceJudge:
                 _log.warning("relevance judge failed, fusion order kept: %s", exc)
                 return "error", tuple(found)
         return "judged", tuple(found)
+
+
+def private_judge(settings: LocalModelSettings, data_dir: Path) -> YesNoJudge:
+    """A yes/no judge on the private model as configured: its server, else llama.cpp in process.
+
+    For tools that run without the app (evaluations); the app gives its own local model, whose
+    worker and fair queue it shares with chat turns.
+    """
+    if settings.server_url:
+        from models.yes_no import ServerYesNoJudge
+
+        key = settings.server_api_key.get_secret_value() if settings.server_api_key else None
+        return ServerYesNoJudge(settings.server_url, settings.server_model, api_key=key)
+    from models.assembled import resolve_local_gguf
+    from models.local import LocalModel
+
+    return LocalModel(resolve_local_gguf(settings, data_dir), settings)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from models.base import ChatMessage, ChatRequest, ModelBadResponse, ModelTimeout, YesNoJudge, collect
 from models.local import LocalModel
+from models.settings import LocalModelSettings
 from models.yes_no import ServerYesNoJudge, single_token_ids, verdict, verdict_from_top, word_of
 
 QUESTION = [
@@ -116,3 +120,40 @@ async def test_real_llama_cpp_gives_a_probability_from_both_words(local_llama_mo
     request = ChatRequest.of([ChatMessage(role="user", content="Say hello.")], max_tokens=4, temperature=0.0)
     end = await collect(local_llama_model.stream(request))
     assert end.finish_reason in ("stop", "length") and end.text
+
+
+class HeldLlama:
+    """Stands in for `Llama`: a chat completion that holds the worker until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def create_chat_completion(self, **_: object) -> Iterator[dict[str, object]]:
+        self.started.set()
+        self.release.wait(timeout=60)
+        yield {"choices": [{"delta": {"content": "done"}, "finish_reason": "stop"}]}
+
+    def tokenize(self, text: bytes, **_: object) -> list[int]:
+        return list(range(len(text.split())))
+
+
+async def test_a_judgement_behind_a_running_answer_times_out_and_leaves_the_line() -> None:
+    import asyncio
+
+    held = HeldLlama()
+    model = LocalModel(Path("unused.gguf"), LocalModelSettings(queue_size=4), loader=lambda: held)
+    model.wait_ready()
+    try:
+        assert model.idle()
+        answer = asyncio.create_task(collect(model.stream(ChatRequest.of(QUESTION, max_tokens=4))))
+        await asyncio.to_thread(held.started.wait, 60)
+        assert not model.idle()
+        with pytest.raises(ModelTimeout):
+            await asyncio.to_thread(model.judge_yes_no, QUESTION, timeout_s=0.2)
+        assert model.queue.waiting == 0
+        held.release.set()
+        assert (await answer).text == "done"
+    finally:
+        held.release.set()
+        model.close()
