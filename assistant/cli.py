@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
+    from assistant.services import Services
     from routing.gate import SensitivityGate
 
 
@@ -116,6 +117,7 @@ async def _chat_once(settings: Settings, message: str, *, stream_to_stdout: bool
     conversation = Conversation(id=f"cli-{uuid.uuid4()}", principal=LOCAL_OPERATOR)
     result: TurnResult | None = None
     try:
+        await _terminal_tools(services)
         async for event in services.pipeline.run(conversation, message):
             if isinstance(event, AnswerDelta) and stream_to_stdout:
                 click.echo(event.text, nl=False)
@@ -124,9 +126,28 @@ async def _chat_once(settings: Settings, message: str, *, stream_to_stdout: bool
             elif isinstance(event, TurnResult):
                 result = event
     finally:
-        services.close()
+        await services.aclose()  # kept MCP sessions too: their server processes exit with us
     assert result is not None
     return result
+
+
+async def _terminal_tools(services: Services) -> None:
+    """Tool steps on stderr and confirmations at the terminal, as the UI shows them; the admin's
+    HTTP and MCP tools as `serve` loads them (a malformed catalog: one line, exit 2)."""
+    from assistant.tools.catalog import CatalogError
+    from assistant.tools.terminal import TerminalConfirm, TerminalToolSteps
+    from assistant.tools.wiring import extend_with_catalog
+
+    tools = services.pipeline.services.tools
+    if tools is None:
+        return
+    tools.show_with(TerminalToolSteps(), TerminalConfirm())
+    try:
+        for problem in await extend_with_catalog(tools, services.settings):
+            click.echo(f"confidante: {problem}; its tools are not offered", err=True)
+    except CatalogError as exc:
+        click.echo(f"confidante: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 def _footer(result: TurnResult) -> str:

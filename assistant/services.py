@@ -101,6 +101,14 @@ class Services:
     # The one recorder of model calls (chat turns and summaries alike); None without governance.
     recorder: GovernanceRecorder | None = None
 
+    async def aclose(self) -> None:
+        """`close`, after what lives in the event loop: tools' kept MCP sessions (their server
+        processes exit). The app's shutdown and the CLI call this one."""
+        tools = self.pipeline.services.tools
+        if tools is not None:
+            await tools.aclose()
+        self.close()
+
     def close(self) -> None:
         closer = getattr(self.models.local, "close", None)
         if closer is not None:

@@ -12,7 +12,7 @@ lower the turn's decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -107,6 +107,25 @@ class ChatTools:
         )
         loop = ToolLoop(catalog, runner, limits, observers=observers)
         return cls(catalog, loop, local_supports_tools, steps, list(observers))
+
+    def show_with(self, steps: StepSink | None, confirm: Confirm | None) -> None:
+        """Where finished calls are shown and side effects confirmed: the UI's steps and buttons
+        (built so), or the terminal's (`assistant.tools.terminal`)."""
+        self.steps = steps
+        self.loop.runner.confirm = confirm
+
+    async def aclose(self) -> None:
+        """Closes what tools keep open (kept MCP sessions: their server processes exit); called at
+        app shutdown and when the CLI exits. Never raises: shutting down goes on."""
+        tools = list(self.catalog) if isinstance(self.catalog, Iterable) else []
+        for tool in tools:
+            closer = getattr(tool, "aclose", None)
+            if closer is None:
+                continue
+            try:
+                await closer()
+            except Exception:
+                log.warning("could not close tool %s", tool.spec.name, exc_info=True)
 
     def supports(self, model: ChatModel) -> bool:
         return model.kind == "hosted" or self.local_supports_tools

@@ -187,6 +187,10 @@ class ToolLoop:
             self._notify_loop(report, turn)
         yield LoopFinished(report, progress.decision, tuple(progress.messages))
 
+    @property
+    def runner(self) -> ToolRunner:
+        return self._runner
+
     def _bound(self, progress: _Progress) -> Termination | None:
         if progress.steps >= self.limits.max_steps:
             return "max_steps"

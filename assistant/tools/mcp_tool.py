@@ -7,7 +7,8 @@ own session and closes it afterwards (`session = "per_call"`, the default): no s
 between users' calls, and a crashed server costs one call, not the app; but a stdio server is
 started for every call (measured ~1-1.7 s for a Python server on a busy 2-core machine). With
 `session = "kept"` one session per server stays open, owned by a task in the event loop that
-first needed it, shared by all calls, and replaced after any failed call.
+first needed it, shared by all calls, replaced after any failed call, and closed (the server
+process exits) by `aclose` at app shutdown and CLI exit (`Services.aclose`).
 Side effects: MCP tool annotations are only hints from the server, so a tool counts as
 side-effecting (the user confirms) unless the admin declares the server `side_effects = false`.
 Answers are capped in size; failures are `ToolResult(is_error=True)` with a short message,
@@ -209,6 +210,10 @@ class McpTool:
     @property
     def spec(self) -> ToolSpec:
         return self._spec
+
+    async def aclose(self) -> None:
+        """Closes the server's kept session (shared by its tools; closing twice is harmless)."""
+        await self._connection.aclose()
 
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
         server = self._connection.declaration.name

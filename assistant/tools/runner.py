@@ -119,7 +119,8 @@ class ToolRunner:
     ) -> None:
         self._catalog = catalog
         self._classifier = classifier
-        self._confirm = confirm
+        # Public: a front end (the UI, the terminal) installs its own way of asking.
+        self.confirm = confirm
         self._retries = retries
 
     async def execute(self, call: ToolCall, turn: ToolTurn) -> Executed:
@@ -175,7 +176,7 @@ class ToolRunner:
         if not spec.side_effects:
             return
         try:
-            confirmed = self._confirm is not None and await self._confirm(spec, arguments)
+            confirmed = self.confirm is not None and await self.confirm(spec, arguments)
         except Exception:  # a broken confirmation is a "no": nothing with side effects runs
             log.exception("tool confirmation failed")
             confirmed = False

@@ -197,7 +197,7 @@ class ChatApp:
         if self._purge_task is not None:
             self._purge_task.cancel()
         if self._services is not None:
-            self._services.close()
+            await self._services.aclose()
 
     def starters(self) -> list[cl.Starter]:
         return [cl.Starter(label=label, message=message) for label, message in STARTERS]

@@ -1,5 +1,6 @@
 """Tool calls in the chat: each finished call as a collapsed Chainlit step, and the confirmation a
-side-effecting tool needs, as action buttons showing the exact arguments.
+side-effecting tool needs, as action buttons showing the exact arguments. The wording is
+`assistant.tools.display`'s, shared with the terminal (`confidante chat`).
 
 Only display: the loop has already decided, run and recorded the call. A confirmation that is not
 answered, times out or fails is a "no" (the runner then does nothing).
@@ -7,13 +8,19 @@ answered, times out or fails is a "no" (the runner then does nothing).
 
 from __future__ import annotations
 
-import json
 import logging
 
 import chainlit as cl
 from pydantic import BaseModel
 
-from assistant.tools.base import ToolOutcome, ToolSpec
+from assistant.tools.base import ToolSpec
+from assistant.tools.display import (
+    confirmation_arguments,
+    confirmation_prompt,
+    pretty_arguments,
+    step_name,
+    step_status,
+)
 from assistant.tools.records import ToolCallRecord
 
 log = logging.getLogger(__name__)
@@ -22,41 +29,20 @@ CONFIRM = "tool_confirm"
 CANCEL = "tool_cancel"
 CONFIRM_TIMEOUT_S = 120
 
-_OUTCOME_LABELS: dict[ToolOutcome, str] = {
-    "ok": "done", "error": "failed", "timeout": "timed out", "invalid_arguments": "invalid arguments",
-    "refused_permission": "not permitted", "refused_privacy": "refused: sensitive arguments",
-    "declined_by_user": "cancelled by you", "not_found": "no such tool",
-}  # fmt: skip
-
 
 def _code(text: str) -> str:
     """A fenced block the text cannot break out of."""
     return "```json\n" + text.replace("```", "`\u200b``") + "\n```"
 
 
-def _pretty(arguments: str) -> str:
-    try:
-        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-    except ValueError:
-        return arguments
-
-
-def step_name(record: ToolCallRecord) -> str:
-    return f"Tool: {record.name or 'unreadable call'}"
-
-
 def step_output(record: ToolCallRecord) -> str:
     """The result summary, then what happened and how long it took."""
-    status = f"_{_OUTCOME_LABELS.get(record.outcome, record.outcome)} · {record.latency_ms:.0f} ms_"
+    status = f"_{step_status(record)}_"
     return f"{record.summary}\n\n{status}" if record.summary else status
 
 
 def confirmation_text(spec: ToolSpec, arguments: BaseModel) -> str:
-    shown = json.dumps(arguments.model_dump(mode="json"), indent=2, ensure_ascii=False)
-    return (
-        f"**{spec.name}** wants to run with these arguments. It can change things, so it runs only "
-        f"if you say so.\n\n{_code(shown)}"
-    )
+    return f"{confirmation_prompt(f'**{spec.name}**')}\n\n{_code(confirmation_arguments(arguments))}"
 
 
 class ChainlitToolSteps:
@@ -64,7 +50,7 @@ class ChainlitToolSteps:
 
     async def tool_finished(self, record: ToolCallRecord) -> None:
         async with cl.Step(name=step_name(record), type="tool", show_input="json") as step:
-            step.input = _pretty(record.arguments_shown)
+            step.input = pretty_arguments(record.arguments_shown)
             step.output = step_output(record)
 
 
