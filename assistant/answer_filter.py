@@ -57,22 +57,37 @@ def asks_to_repeat_own_data(message: str) -> bool:
     return bool(_REPEAT_OWN.search(message))
 
 
-def _value_pattern(value: str) -> re.Pattern[str] | None:
-    """The value as written, or with any separators between its digits (536-22-4567 / 536 22 4567)."""
+_SEPARATOR = r"[\s.\-/]?"
+
+
+def _value_patterns(value: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """How the value is found in an answer, and how the start of it (still arriving) looks.
+
+    The value as written, or with any separators between its digits (536-22-4567 / 536 22 4567).
+    The second pattern matches, in full, any text a match may still grow from: "536-2" now, or a
+    whole digit match that a next digit could still cancel."""
     digits = re.sub(r"\D", "", value)
     if len(digits) >= 4 and len(digits) >= len(re.sub(r"[\s.\-/()+]", "", value)) - 2:
-        return re.compile(r"(?<!\d)" + r"[\s.\-/]?".join(digits) + r"(?!\d)")
+        growing = ""
+        for digit in reversed(digits[1:]):
+            growing = f"(?:{_SEPARATOR}(?:{digit}{growing})?)?"
+        whole = re.compile(r"(?<!\d)" + _SEPARATOR.join(digits) + r"(?!\d)")
+        return whole, re.compile(rf"(?<!\d){digits[0]}{growing}")
     if len(value.strip()) < 3:
         return None  # too short to mask without hitting ordinary words
-    return re.compile(re.escape(value.strip()), re.IGNORECASE)
+    text = value.strip()
+    growing = "".join(f"(?:{re.escape(char)}" for char in text[1:]) + ")?" * (len(text) - 1)
+    return re.compile(re.escape(text), re.IGNORECASE), re.compile(re.escape(text[0]) + growing, re.I)
 
 
 class EchoGuard:
-    """Masks given values in a stream, holding back just enough text to catch one split across deltas."""
+    """Masks given values in a stream, holding back only a tail that may still become one (split
+    across deltas): "my number is 536-2" shows "my number is " and holds "536-2"."""
 
     def __init__(self, values: Sequence[str]) -> None:
-        patterns = [_value_pattern(v) for v in dict.fromkeys(values)]
-        self._patterns = [p for p in patterns if p is not None]
+        found = [_value_patterns(v) for v in dict.fromkeys(values)]
+        self._patterns = [whole for whole, _ in filter(None, found)]
+        self._growing = [start for _, start in filter(None, found)]
         # A match is at most twice the value long (a separator between every digit).
         self._hold = max((2 * len(v) for v in values), default=0)
         self._buffer = ""
@@ -81,19 +96,35 @@ class EchoGuard:
     def feed(self, text: str) -> str:
         if not self._patterns:
             return text
-        self._buffer = self._mask(self._buffer + text)
-        cut = max(0, len(self._buffer) - self._hold)
+        self._buffer = self._mask(self._buffer + text, final=False)
+        cut = self._growing_from(self._buffer)
         out, self._buffer = self._buffer[:cut], self._buffer[cut:]
         return out
+
+    def _growing_from(self, text: str) -> int:
+        """Where the earliest tail that may still become a value starts (len(text): none)."""
+        for start in range(max(0, len(text) - self._hold), len(text)):
+            if any(pattern.fullmatch(text, start) for pattern in self._growing):
+                return start
+        return len(text)
 
     def flush(self) -> str:
         out, self._buffer = self._mask(self._buffer), ""
         return out
 
-    def _mask(self, text: str) -> str:
+    def _mask(self, text: str, *, final: bool = True) -> str:
+        """Mask every match; while streaming, not one that reaches the end of `text`: a next digit
+        may still make it a longer number (it stays held, as a value still arriving)."""
         for pattern in self._patterns:
-            text, count = pattern.subn(MASK, text)
-            self.masked += count
+            source = text
+
+            def masked(match: re.Match[str], source: str = source) -> str:
+                if not final and match.end() == len(source):
+                    return match.group()
+                self.masked += 1
+                return MASK
+
+            text = pattern.sub(masked, source)
         return text
 
 

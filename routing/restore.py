@@ -60,6 +60,8 @@ class StreamRestorer:
     def _hold_index(self, text: str) -> int:
         """Where a possible, still incomplete placeholder starts (len(text) when none)."""
         self._inner_names = [p[1:-1] for p in self._vault.placeholders()]
+        if not self._inner_names:
+            return len(text)  # nothing was pseudonymized: no text can become a placeholder
         tail = _OPEN_TAIL.search(text[-_MAX_HOLD:])
         if tail is not None and (
             not tail.group("inner") or self._could_become_placeholder(tail.group("inner"))

@@ -250,8 +250,9 @@ def test_streaming_definitions_split_across_deltas_and_citations_at_line_start()
 def test_streaming_shows_plain_text_promptly():
     stream = OutputSanitizer().stream()
     assert stream.feed("The program starts ") == "The program starts "
-    assert stream.feed("on Jan") == "on "  # the last word waits for its end (it may become a URL)
-    assert stream.feed("uary 1st. ") == "January 1st. "
+    assert stream.feed("on Jan") == "on Jan"  # "Jan" can no longer start a URL, and has no dot
+    assert stream.feed("uary 1st. See htt") == "uary 1st. See "  # "htt" may still be a URL
+    assert stream.feed("ps://evil.com/x ok") == "\\[external link removed: evil[.]com\\] ok"
 
 
 def test_stream_final_catches_pieces_across_deltas():

@@ -10,7 +10,11 @@ app's own paths and to hosts the admin allowed stay, unless they carry a canary 
 `sanitize(text)` is the whole-answer form (storage, the final message). `StreamSanitizer` is the
 streaming form: it holds back a construct that is not complete yet (`![`, `[`…`](`, `<`, a URL
 still growing) so nothing dangerous is rendered even for a moment, and releases a held construct
-neutralized after `max_hold` characters. This module never fetches, resolves or follows a URL.
+neutralized after `max_hold` characters. Of a word still arriving it holds only what may still
+change: a possible URL start ("htt", "www", "javascr") whole, and a possible domain from its first
+dot (the dots are what defanging changes; the letters before them are shown as they are). The
+streamed text always equals the whole-answer form. This module never fetches, resolves or follows
+a URL.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ _BARE_DOMAIN = re.compile(
 _INTERESTING = re.compile(r"[\n`<!\[\\]|(?<![A-Za-z0-9])(?:https?|ftp|www|javascript|vbscript|data|file)|"
                           r"(?<![A-Za-z0-9.-])[A-Za-z0-9-]+\.[A-Za-z]", re.IGNORECASE)  # fmt: skip
 _TRAILING_PUNCT = ".,;:!?*_~'\")"
+# How a bare URL may begin (what `_BARE_URL` accepts): a word still ending in one of these prefixes
+# is held whole, since the whole URL is replaced by a marker.
+_URL_STARTS = ("http://", "https://", "ftp://", "www.", "javascript:", "vbscript:", "data:", "file:")
+_LONGEST_URL_START = max(len(start) for start in _URL_STARTS)
+_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _DANGEROUS_ATTR = re.compile(r"\bon[a-z]+\s*=|javascript:|vbscript:|data:|src\s*=|href\s*=|style\s*=", re.I)
 _SAFE_TAGS = frozenset({"b", "i", "em", "strong", "br", "p", "ul", "ol", "li", "code", "pre", "sub", "sup"})
 _MAX_LINK = 2048
@@ -79,12 +88,47 @@ class _Incomplete(Exception):
     """The construct at this position may still change with more text (streaming only)."""
 
 
+class _HeldFrom(_Incomplete):
+    """The text before `pos` is final; from `pos` on it may still change (a word still arriving)."""
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.pos = pos
+
+
 @dataclass
 class _State:
     """What the scanner remembers between streamed pieces."""
 
     fence: str = ""  # the opening fence ("```") while inside a fenced code block
     line_start: bool = True
+    prev: str = ""  # the last character consumed: a word split across pieces is still one word
+    # The start of a word already shown (no dot in it) that may still become a bare domain.
+    word: str = ""
+
+
+def _after_boundary(prev: str) -> bool:
+    """A URL or domain may start after `prev` ("" is the start of the text)."""
+    return not prev or not (prev.isalnum() or prev in "-._")
+
+
+def _domain_tail(text: str, pos: int) -> int:
+    """Where the domain-shaped end of `text` (labels and dots, from `pos` on) begins."""
+    start = len(text)
+    while start > pos and text[start - 1] in _DOMAIN_CHARS:
+        start -= 1
+    return start
+
+
+def _may_grow(text: str, end: int) -> bool:
+    """A URL or domain matched up to `end` may still grow: only labels and dots follow it, up to
+    the end of the text so far ("a.evil.co" may become "a.evil.co.uk" once "uk" arrives)."""
+    return _domain_tail(text, end) == end
+
+
+def _url_start_prefix(tail: str) -> bool:
+    lowered = tail.lower()
+    return any(start.startswith(lowered) for start in _URL_STARTS)
 
 
 @dataclass
@@ -127,9 +171,16 @@ class _Scanner:
         pos = 0
         try:
             while pos < len(text):
+                start = pos
                 pos = self._step(text, pos, state, out, final)
+                if pos > start:
+                    state.word = ""  # the word carried from the last piece has ended
+        except _HeldFrom as held:
+            pos = held.pos
         except _Incomplete:
             pass
+        if pos:
+            state.prev = text[pos - 1]
         return "".join(out.parts), pos, out.findings
 
     def _step(self, text: str, pos: int, state: _State, out: _Output, final: bool) -> int:
@@ -204,16 +255,17 @@ class _Scanner:
             out.parts.append(char)
             state.line_start = True
             return pos + 1
+        if char == "!":
+            return self._image(text, pos, state, out, final)
         handler = {
             "`": self._code_span,
             "<": self._angle,
-            "!": self._image,
             "[": self._bracket,
             "\\": self._escape,
         }.get(char)
         if handler is not None:
             return handler(text, pos, out, final)
-        return self._word(text, pos, out, final)
+        return self._word(text, pos, state, out, final)
 
     def _escape(self, text: str, pos: int, out: _Output, final: bool) -> int:
         if pos + 1 >= len(text):
@@ -279,11 +331,11 @@ class _Scanner:
             )
         return pos + len(whole)
 
-    def _image(self, text: str, pos: int, out: _Output, final: bool) -> int:
+    def _image(self, text: str, pos: int, state: _State, out: _Output, final: bool) -> int:
         if pos + 1 >= len(text) and not final:
             raise _Incomplete
         if not text.startswith("![", pos):
-            return self._word(text, pos, out, final)
+            return self._word(text, pos, state, out, final)
         parsed = _parse_link(text, pos + 1, final)
         if parsed is None:
             out.parts.append("!")
@@ -316,8 +368,12 @@ class _Scanner:
             out.marker("link", verdict, _link_label("link", verdict))
         return end
 
-    def _word(self, text: str, pos: int, out: _Output, final: bool) -> int:
-        boundary = pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "-._")
+    def _word(self, text: str, pos: int, state: _State, out: _Output, final: bool) -> int:
+        if pos == 0 and state.word:
+            end = self._domain_continued(text, state, out, final)
+            if end:
+                return end
+        boundary = _after_boundary(text[pos - 1] if pos else state.prev)
         if boundary:
             candidates: tuple[tuple[re.Pattern[str], Literal["url", "domain"]], ...] = (
                 (_BARE_URL, "url"),
@@ -326,29 +382,65 @@ class _Scanner:
             for pattern, kind in candidates:
                 match = pattern.match(text, pos, pos + _MAX_LINK)
                 if match:
-                    if match.end() == len(text) and not final:
+                    if not final and _may_grow(text, match.end()):
                         raise _Incomplete  # the URL may still be growing
                     return self._bare(match.group(0), pos, out, kind)
         nxt = _INTERESTING.search(text, pos + 1)
         stop = nxt.start() if nxt else len(text)
         if not final and stop == len(text):
-            # Hold the last word: it may be the start of a URL ("htt", "www", "javascr").
             space = max(text.rfind(" ", pos, stop), text.rfind("\t", pos, stop))
             if space < pos:
-                raise _Incomplete
+                self._last_word(text, pos, boundary, state, out)
             stop = space + 1
         out.parts.append(text[pos:stop])
         return stop
 
+    def _last_word(self, text: str, pos: int, boundary: bool, state: _State, out: _Output) -> None:
+        """Show what of the word still arriving at the end of `text` can no longer change, and hold
+        the rest (raises): a possible URL start whole, a possible domain from its first dot."""
+        hold = len(text)
+        for start in range(max(pos, len(text) - _LONGEST_URL_START), len(text)):
+            at_boundary = boundary if start == pos else _after_boundary(text[start - 1])
+            if at_boundary and _url_start_prefix(text[start:]):
+                hold = start
+                break
+        tail = _domain_tail(text, pos)
+        carried = state.word if tail == 0 else ""
+        starts_word = boundary if tail == pos else _after_boundary(text[tail - 1])
+        domain = carried + text[tail:] if carried or starts_word else ""
+        may_be_domain = domain[:1].isalnum()  # its first label is shown as written, up to a dot
+        if may_be_domain and "." in text[tail:]:
+            hold = min(hold, text.index(".", tail))
+        if hold == pos:
+            raise _Incomplete
+        out.parts.append(text[pos:hold])
+        state.word = carried + text[tail:hold] if may_be_domain and hold > tail else ""
+        raise _HeldFrom(hold)
+
+    def _domain_continued(self, text: str, state: _State, out: _Output, final: bool) -> int:
+        """A word whose start was shown in an earlier piece, completed here as a bare domain:
+        the rest of it as the whole domain is shown (the shown start has no dot, so defanging
+        never changed it). Returns where it ends, 0 when it is not (yet) a domain."""
+        joined = state.word + text[:_MAX_LINK]
+        match = _BARE_DOMAIN.match(joined)
+        if match is None or match.end() <= len(state.word):
+            return 0
+        if not final and _may_grow(joined, match.end()):
+            raise _Incomplete  # the domain may still be growing
+        out.parts.append(self._shown_domain(match.group(0), out)[len(state.word) :])
+        return match.end() - len(state.word)
+
+    def _shown_domain(self, domain: str, out: _Output) -> str:
+        if self.policy.host_allowed(domain):
+            return domain
+        # A bare domain is not removed, only defanged, so no renderer links it.
+        out.findings.append(Finding(kind="domain", target=domain.lower(), reason="external"))
+        return defang(domain)
+
     def _bare(self, url: str, pos: int, out: _Output, kind: Literal["url", "domain"]) -> int:
         trimmed = url.rstrip(_TRAILING_PUNCT)
         if kind == "domain":
-            if self.policy.host_allowed(trimmed):
-                out.parts.append(trimmed)
-            else:
-                # A bare domain is not removed, only defanged, so no renderer links it.
-                out.findings.append(Finding(kind="domain", target=trimmed.lower(), reason="external"))
-                out.parts.append(defang(trimmed))
+            out.parts.append(self._shown_domain(trimmed, out))
             return pos + len(trimmed)
         return self._url(trimmed, trimmed, pos, out, kind="url")
 
