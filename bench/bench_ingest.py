@@ -9,14 +9,23 @@ Then `stages`: the whole ingest path on the same documents with the real sensiti
 seconds per stage (chunking, gate per chunk, embedding per document, Chroma add) and KB of text
 per CPU-second, so the next speed-up aims at the stage that costs most.
 
+With `--before REV` only the stages run, for the code of commit REV (exported with `git archive`,
+the working tree is not touched) and for the working tree, each in its own child process, in
+alternating rounds, so both are measured under the same load; each child counts its own CPU.
+
 Run: .venv/bin/python bench/bench_ingest.py [--docs DIR] [--limit N] [--stages-only]
+     .venv/bin/python bench/bench_ingest.py --before REV [--rounds 3] [--docs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +39,8 @@ from knowledge.settings import EmbeddingSettings
 from knowledge.store import KnowledgeStore, open_client
 from models.files import locate_package_file
 
-DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "rag" / "squad2_subset" / "docs"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DOCS = REPO.parent / "shared" / "eval" / "rag" / "squad2_subset" / "docs"
 
 
 def load_chunks(docs: Path) -> list[str]:
@@ -78,7 +88,7 @@ def cpu(fn: Callable[[], object]) -> tuple[float, object]:
     return time.process_time() - start, value
 
 
-def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> None:
+def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
     """CPU seconds per ingest stage with the real gate (all threads of this process count)."""
     from assistant.services import build_privacy, tier_classifier
     from assistant.settings import load_settings
@@ -124,6 +134,7 @@ def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> None:
     for stage, seconds in totals.items():
         share, per_chunk = 100 * seconds / total, 1000 * seconds / max(chunks, 1)
         print(f"  {stage:<12} {seconds:6.1f} CPU-s ({share:4.1f} %), {per_chunk:6.1f} ms per chunk")
+    return {"kb": kb, "chunks": chunks, "cpu_s": total, **totals}
 
 
 def _parse_and_chunk(path: Path) -> tuple[object, list[object]]:
@@ -131,12 +142,65 @@ def _parse_and_chunk(path: Path) -> tuple[object, list[object]]:
     return parsed, list(chunk_document(parsed))
 
 
+def _export(rev: str, root: Path) -> Path:
+    """The files of commit `rev`, exported from git (nothing in the work tree changes)."""
+    target = root / "before"
+    target.mkdir()
+    archive = root / "tree.tar"
+    subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def _stages_in(tree: Path, docs: Path) -> dict[str, float]:
+    """This file's `stages` in a child process whose packages come from `tree` (PYTHONPATH wins
+    over the editable install); its last line is the figures as JSON."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [sys.executable, str(Path(__file__).resolve()), "--stages-json", "--docs", str(docs)]
+    done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=True)
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def compare(rev: str, docs: Path, rounds: int) -> None:
+    """KB per CPU-second of the ingest stages, commit `rev` against the working tree, interleaved."""
+    runs: dict[str, list[dict[str, float]]] = {f"before ({rev})": [], "after": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = dict(zip(runs, (_export(rev, Path(tmp)), REPO), strict=True))
+        for number in range(rounds):
+            for name, tree in trees.items():
+                figures = _stages_in(tree, docs)
+                runs[name].append(figures)
+                rate, took = figures["kb"] / figures["cpu_s"], figures["cpu_s"]
+                print(f"round {number + 1} {name:<22} {took:6.1f} CPU-s = {rate:5.1f} KB per CPU-s")
+    medians = {}
+    for name, rows in runs.items():
+        middle = sorted(rows, key=lambda f: f["cpu_s"])[len(rows) // 2]
+        medians[name] = middle["kb"] / middle["cpu_s"]
+        parts = ", ".join(f"{s} {middle[s]:.1f}" for s in ("parse+chunk", "gate", "embed", "store"))
+        print(f"{name:<22} median {medians[name]:5.1f} KB per CPU-s ({middle['kb']:.0f} KB, "
+              f"{middle['chunks']:.0f} chunks; CPU-s: {parts})")  # fmt: skip
+    before, after = medians.values()
+    print(f"after / before = {after / before:.2f}x KB per CPU-second, corpus {docs}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--stages-only", action="store_true")
+    parser.add_argument("--before", metavar="REV", help="compare the ingest stages with commit REV")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stages-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.stages_json:  # a child of --before: the figures as the last line
+        print(json.dumps(stages(args.docs.resolve(), OnnxMiniLMEmbedder())))
+        return
+    if args.before:
+        compare(args.before, args.docs.resolve(), args.rounds)
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        return
     if args.stages_only:
         stages(args.docs, OnnxMiniLMEmbedder())
         print(f"load average {os.getloadavg()[0]:.1f}")
