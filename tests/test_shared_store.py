@@ -55,7 +55,7 @@ def _service(settings: UploadSettings, data_dir: Path, role: str = "app"):  # ty
 
 def test_the_default_runs_jobs_in_the_app(tmp_path: Path) -> None:
     service, governance = _service(UploadSettings(), tmp_path)
-    assert isinstance(service.worker, SummaryWorker)
+    assert isinstance(service.worker, SummaryWorker) and service.worker.shows_results
     assert service.intake.staging.root == tmp_path / "uploads"
     governance.close()
 
@@ -68,6 +68,7 @@ def test_the_queue_on_sqlite_is_refused_with_the_setting_to_change(tmp_path: Pat
 def test_a_worker_process_always_runs_jobs_itself(tmp_path: Path) -> None:
     service, governance = _service(UploadSettings(queue="procrastinate"), tmp_path, role="worker")
     assert isinstance(service.worker, SummaryWorker)
+    assert not service.worker.shows_results  # the replica following the job shows its end
     governance.close()
 
 

@@ -59,7 +59,7 @@ def _worker(engine: Engine, staging: Staging, model: FunctionModel) -> SummaryWo
         store=store, staging=staging, models=ModelSet(local=model), privacy=KeywordPrivacy(),
         index=None, settings=SETTINGS,
     )  # fmt: skip
-    return SummaryWorker(store, runner, staging, SETTINGS)
+    return SummaryWorker(store, runner, staging, SETTINGS, shows_results=False)
 
 
 @contextlib.asynccontextmanager
@@ -177,3 +177,20 @@ async def test_recovery_defers_queued_rows_without_a_task_exactly_once(
         assert await recover_once(app, worker) == [orphan.id]
         assert await recover_once(app, worker) == []  # its task is waiting: no second one
     assert _todo_tasks(postgres_url) == [orphan.id]
+
+
+async def test_a_reopened_chat_shows_an_end_nobody_showed_and_never_one_already_shown(
+    engine: Engine, data_dir: Path, postgres_url: str
+) -> None:
+    staging = Staging(data_dir / "uploads")
+    store = JobStore(engine)
+    orphan, shown = queue_job(store, staging, 1), queue_job(store, staging, 1)
+    for job in (orphan, shown):  # both ended in a worker; the replica following them died
+        store.finish(job.id, "done", summary="Summary")
+    assert store.claim_announcement(shown.id)  # ... after it had shown this one
+    async with replica(engine, staging, postgres_url) as (app_side, events):
+        for job in store.for_thread("t1", "alice"):  # what reopening the chat follows
+            app_side.follow(job)
+        await app_side.wait_for(orphan.id, 30)
+        await app_side.wait_for(shown.id, 30)
+    assert [job.id for job in events.finished] == [orphan.id]

@@ -22,7 +22,7 @@ from datetime import datetime
 import procrastinate
 
 from assistant.uploads import queue_app
-from assistant.uploads.jobs import JobStore, JobView
+from assistant.uploads.jobs import ANNOUNCED, JobStore, JobView
 from assistant.uploads.settings import UploadSettings
 from assistant.uploads.staging import Staging
 from assistant.uploads.worker import JobEvents, NoEvents
@@ -73,6 +73,9 @@ class QueuedJobs:
         """Nothing to wake here: the workers listen to the queue."""
 
     def follow(self, job: JobView) -> None:
+        """Show this job's progress and end here; an end already shown (by anyone) is skipped."""
+        if job.finished and job.progress_label == ANNOUNCED:
+            return
         self._followed.setdefault(job.id, None)
 
     async def submit(self, job_ids: list[str]) -> None:

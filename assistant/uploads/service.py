@@ -59,11 +59,11 @@ class UploadService:
         return await self.worker.cancel(job_id, owner)
 
     async def jobs_for_thread(self, thread_id: str, owner: str) -> list[JobView]:
-        """The thread's jobs; unfinished ones are followed from here on (the chat was reopened)."""
+        """The thread's jobs, followed from here on (the chat was reopened here): progress of the
+        unfinished ones, and the result of any whose end nobody has shown yet."""
         jobs = await asyncio.to_thread(self.store.for_thread, thread_id, owner)
         for job in jobs:
-            if not job.finished:
-                self.worker.follow(job)
+            self.worker.follow(job)
         return jobs
 
 
@@ -112,5 +112,5 @@ def build_upload_service(
         on_call=on_call,
         budgets=budgets,
     )
-    worker = SummaryWorker(store, runner, staging, settings, events)
+    worker = SummaryWorker(store, runner, staging, settings, events, shows_results=role == "app")
     return UploadService(intake=intake, store=store, worker=worker)

@@ -64,12 +64,16 @@ class SummaryWorker:
         staging: Staging,
         settings: UploadSettings,
         events: JobEvents | None = None,
+        *,
+        shows_results: bool = True,
     ) -> None:
         self.store = store
         self.runner = runner
         self.staging = staging
         self.settings = settings
         self.events: JobEvents = events or NoEvents()
+        # False in a queue worker process: the replica following the job shows its end.
+        self.shows_results = shows_results
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -231,6 +235,9 @@ class SummaryWorker:
         if finished is None or not finished.finished:
             return
         await asyncio.to_thread(self.staging.remove, job_id)
+        # Marked shown, as a replica does in queue mode: a reopened chat never shows it twice.
+        if not self.shows_results or not await asyncio.to_thread(self.store.claim_announcement, job_id):
+            return
         try:
             await self.events.job_finished(finished)
         except Exception:  # the UI may be gone; the result is in the database either way
