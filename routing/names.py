@@ -28,6 +28,7 @@ from importlib import resources
 
 from routing.places import merge_address_blocks, personal_places
 from routing.recognizers import Finding
+from routing.token_ner import RECOGNIZER as RAMPART
 from routing.token_ner import defer_to_rules
 
 GAZETTEER_PACKAGE = "names"
@@ -37,6 +38,8 @@ WORLD_GIVEN_NAMES_FILE = "given_names.txt"
 # Given names and surnames of ~70 locales, extracted from Faker (MIT; provenance in each file).
 LOCALE_GIVEN_NAMES_FILE = "world_given_names.txt"
 LOCALE_SURNAMES_FILE = "world_surnames.txt"
+# Given names that are also place names of GeoNames (cities of 15,000+, countries, US states).
+ALSO_PLACES_FILE = "given_names_also_places.txt"
 _FIRST_FILES = ("dist.male.first", "dist.female.first")
 _LAST_FILE = "dist.all.last"
 # The census surname list has 88,799 entries; the tail is noise ("Coffee", "Monday").
@@ -89,6 +92,22 @@ ORGANISATION_WORDS = _word_set(
     studio studios systems technologies times treaty trust university weekly
     """
 )
+# Courtesy words that open or close a message ("... the deadline Cheers.", "Perfect, thank you",
+# "Say goodbye"): the models read them as names; they never are one, nor part of one.
+COURTESY_WORDS = _word_set(
+    """
+    cheers thanks thank thankyou thx goodbye bye byebye farewell perfect great awesome brilliant
+    lovely congrats congratulations greetings regards sincerely kind warm welcome okay ok sorry
+    please cheerio ciao
+    """
+)
+# A code name or a team's name, not a person: "Project Asthma", "the Lupus team's demo".
+_CODE_NAME_BEFORE = re.compile(r"(?:Project|Operation|Codename|Code name|Team)[ \t]+$")
+_TEAM_AFTER = re.compile(
+    r"[ \t]+(?:team|project|squad|sprint|initiative|programme|program|workstream|channel|tribe|"
+    r"guild|release|service|app|dashboard|pipeline|codebase|repo)(?:'s|’s|s)?\b",
+    re.I,
+)
 _PARTICLES = _word_set("da de del della der di dos du la le ten ter van von bin al ibn")
 # spaCy entity labels that mean "a place or a date", never a person.
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "DATE", "TIME"})
@@ -135,6 +154,7 @@ class NameGazetteer:
         *,
         lone_surnames: Iterable[str] = (),
         world_given: Iterable[str] = (),
+        also_places: Iterable[str] = (),
     ) -> None:
         # Lower-case text has no capitals to go on: there only the census and our own list count
         # ("floor" and "bake" are a Dutch given name and a surname somewhere, and ordinary words).
@@ -147,6 +167,8 @@ class NameGazetteer:
         self.surnames = frozenset(surnames) | self.lone_surnames
         # Function words never start or continue a name ("In United States", "Carry Me Back").
         self.stop_words = frozenset(stop_words)
+        # Given names that are also places ("Florence", "Jordan"): a place label on them stands.
+        self.also_places = frozenset(also_places)
 
     @classmethod
     def from_package(cls) -> NameGazetteer:
@@ -163,6 +185,7 @@ class NameGazetteer:
             STOP_WORDS,
             lone_surnames=_word_list(data.joinpath(LOCALE_SURNAMES_FILE).read_text("utf-8")),
             world_given=_word_list(data.joinpath(LOCALE_GIVEN_NAMES_FILE).read_text("utf-8")),
+            also_places=_word_list(data.joinpath(ALSO_PLACES_FILE).read_text("utf-8")),
         )
 
     def is_given(self, word: str) -> bool:
@@ -185,6 +208,15 @@ class NameGazetteer:
             bool(_CAPITALISED.match(word)) and _SURNAME_ENDING.search(word) is not None
         )
 
+    def is_world_given_only(self, word: str) -> bool:
+        """A given name of the world lists only: none of them is a frequent English word (the
+        census lists hold "don", "bob", "sue"), so it counts even in lower case ("frederikke")."""
+        key = word.casefold()
+        return key in self.given and key not in self.core_given and key not in COMMON_WORDS
+
+    def is_place_too(self, word: str) -> bool:
+        return word.casefold() in self.also_places
+
     def is_lone_surname(self, word: str) -> bool:
         key = word.casefold()
         return key in self.lone_surnames and key not in COMMON_WORDS
@@ -197,6 +229,7 @@ class NameGazetteer:
             and key not in self.stop_words
             and key not in STREET_WORDS
             and key not in ORGANISATION_WORDS
+            and key not in COURTESY_WORDS
         )
 
 
@@ -335,7 +368,20 @@ def find_names(text: str, tokens: Sequence[NameToken], gazetteer: NameGazetteer)
         score = _score_run(tokens, first, last, text, gazetteer)
         if score is not None:
             findings.append(Finding("PERSON", tokens[first].start, tokens[last].end, score, "name_gazetteer"))
-    return findings
+    return findings + _lower_case_lone_names(tokens, gazetteer)
+
+
+def _lower_case_lone_names(tokens: Sequence[NameToken], gazetteer: NameGazetteer) -> list[Finding]:
+    """A lower-case word that spaCy tags a proper noun and that is a given name of the world
+    lists only ("the true gender of frederikke"): the tagger's proper-noun reading plus a name
+    that is no English word. Census names in lower case are too often words ("don", "bob")."""
+    return [
+        Finding("PERSON", token.start, token.end, LONE_GIVEN_NAME_SCORE, "name_gazetteer")
+        for token in tokens
+        if token.pos == "PROPN" and token.text.isalpha() and token.text.islower() and len(token.text) >= 3
+        and token.entity not in _PLACE_LABELS and token.text not in gazetteer.stop_words
+        and gazetteer.is_world_given_only(token.text) and not gazetteer.is_place_too(token.text)
+    ]  # fmt: skip
 
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)?")
@@ -372,7 +418,11 @@ LANGUAGE_WORDS = _word_set(
 )
 # An instruction starts with its verb ("Summarize the roadmap", "Convert 30 degrees", "Repeat the
 # last answer"): a capitalised first word followed by an article, a pronoun or a number is that verb.
-_VERB_OBJECT = re.compile(r"[ \t]+(?:(?:the|this|that|these|those|a|an|it|them|me|us|our|your)\b|\d)", re.I)
+_VERB_OBJECT = re.compile(
+    r"[ \t]+(?:(?:the|this|that|these|those|a|an|it|them|me|us|our|your|how|what|why|when|where|which|"
+    r"who|whether)\b|\d)",
+    re.I,
+)
 _CLAUSE_START = ".!?:;,"
 
 
@@ -380,9 +430,11 @@ def _not_a_name(text: str, finding: Finding, gazetteer: NameGazetteer) -> bool:
     """A one-word "person" or "place" that is a language name, or an instruction's verb that is in
     no name list (a name the gazetteer knows, "Priya the ...", is kept: a missed name leaks)."""
     word = text[finding.start : finding.end]
+    if finding.entity_type == "PERSON" and _code_name(text, finding, gazetteer):
+        return True
     if finding.entity_type not in ("PERSON", "LOCATION") or not word.isalpha():
         return False
-    if word.casefold() in LANGUAGE_WORDS:
+    if word.casefold() in LANGUAGE_WORDS or word.casefold() in COURTESY_WORDS:
         return True
     before = text[: finding.start].rstrip(" \t")
     return (
@@ -393,13 +445,41 @@ def _not_a_name(text: str, finding: Finding, gazetteer: NameGazetteer) -> bool:
     )
 
 
+_COURTESY_AT_END = re.compile(r"[ \t,]+([^\W\d_]+)$")
+
+
+def _without_courtesy(text: str, finding: Finding) -> Finding:
+    """A person span that ran on over a closing courtesy word ("John Example Cheers") ends before it."""
+    if finding.entity_type != "PERSON":
+        return finding
+    last = _COURTESY_AT_END.search(text, finding.start, finding.end)
+    if last is None or last.group(1).casefold() not in COURTESY_WORDS:
+        return finding
+    return Finding("PERSON", finding.start, last.start(), finding.score, finding.recognizer)
+
+
+def _code_name(text: str, finding: Finding, gazetteer: NameGazetteer) -> bool:
+    """ "Project Asthma", "the Lupus team": a project's or a team's name, when none of its words is
+    a name the gazetteer knows ("the Priya team" stays a name: a missed name leaks)."""
+    words = _WORD.findall(text, finding.start, finding.end)
+    if words and words[0] in ("Project", "Operation", "Codename", "Team"):
+        words = words[1:]
+    elif not (
+        _CODE_NAME_BEFORE.search(text, max(0, finding.start - 12), finding.start)
+        or _TEAM_AFTER.match(text, finding.end)
+    ):
+        return False
+    return bool(words) and not any(gazetteer.is_given(w) or gazetteer.is_surname(w) for w in words)
+
+
 def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """The post-pass over all findings of a text (the gate calls it once): join address pieces
     into blocks, drop "names" that are part of a street address ("1668 Glyn St", "159 Eleftheriou
     Venizelou str"), add the other mentions of the names that remain, and mark the places that
     belong to a person (`routing.places`)."""
     gazetteer = default_gazetteer()
-    findings = [f for f in defer_to_rules(findings) if not _not_a_name(text, f, gazetteer)]
+    findings = [_without_courtesy(text, f) for f in defer_to_rules(findings)]
+    findings = [f for f in findings if not _not_a_name(text, f, gazetteer)]
     findings = merge_address_blocks(text, findings)
     addresses = [(f.start, f.end) for f in findings if f.entity_type == "STREET_ADDRESS"]
     kept = [
@@ -408,11 +488,36 @@ def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Findi
         if finding.entity_type != "PERSON"
         or not (_part_of_address(text, finding, addresses) or _organisation(text, finding))
     ]
+    kept += given_names_called_places(text, kept, gazetteer)
     kept += listed_with_names(text, kept)
     kept += header_names(text, kept) + speaker_names(text, default_gazetteer())
     kept += joined_names(kept)
     kept += with_suffixes(text, kept)
     return personal_places(text, kept + repeated_names(text, kept))
+
+
+# A place follows these ("flights to Mette" would be a place, were there one): a "place" after them
+# keeps its place reading.
+_PLACE_PREPOSITION_BEFORE = re.compile(
+    r"(?i)\b(?:in|to|from|at|near|via|into|across|around|outside|towards?|visit(?:ing|ed)?)[ \t]+$"
+)
+
+
+def given_names_called_places(
+    text: str, findings: Sequence[Finding], gazetteer: NameGazetteer
+) -> list[Finding]:
+    """A one-word "place" that is a known given name and no place of GeoNames ("the true gender of
+    Mette", which spaCy's small model calls a GPE) is a person too; not after a place preposition,
+    and not where the token classifier also read a place (it tells "Joinville" from "Inger")."""
+    model_places = [f for f in findings if f.recognizer == RAMPART and f.entity_type == "LOCATION"]
+    return [
+        Finding("PERSON", f.start, f.end, LONE_GIVEN_NAME_SCORE, "given_name_not_place")
+        for f in findings
+        if f.entity_type == "LOCATION" and text[f.start : f.end].isalpha()
+        and gazetteer.is_given(text[f.start : f.end]) and not gazetteer.is_place_too(text[f.start : f.end])
+        and not _PLACE_PREPOSITION_BEFORE.search(text, max(0, f.start - 16), f.start)
+        and not any(p.start < f.end and f.start < p.end for p in model_places)
+    ]  # fmt: skip
 
 
 def joined_names(findings: Sequence[Finding]) -> list[Finding]:
@@ -561,25 +666,44 @@ _MIDDLE_INITIAL = re.compile(r"[ \t]+(?:[a-z]\.?[ \t]+)?")
 
 def _lower_case_full_names(text: str, gazetteer: NameGazetteer) -> list[tuple[int, int]]:
     """A known given name followed by a known surname, both in lower case, perhaps with a middle
-    initial ("leone mazzi", "benjamin a seiler")."""
+    initial ("leone mazzi", "benjamin a seiler"). A given name of the world lists only (no English
+    word: "the sigrun k olsen recording") counts after an article too, and before a surname of
+    the world lists."""
     words = list(_LOWER_WORD.finditer(text))
     found = []
     for index, given in enumerate(words):
-        if not gazetteer.is_core_name(given.group(), surname=False) or given.group() in gazetteer.stop_words:
+        world = gazetteer.is_world_given_only(given.group())
+        if given.group() in gazetteer.stop_words or not (
+            world or gazetteer.is_core_name(given.group(), surname=False)
+        ):
             continue
         # After an article a lower-case pair is a noun phrase ("the charity bake sale").
         before = words[index - 1] if index > 0 else None
-        if before is not None and before.group() in _ARTICLES and before.end() + 1 == given.start():
+        if (
+            not world
+            and before is not None
+            and before.group() in _ARTICLES
+            and before.end() + 1 == given.start()
+        ):
             continue
         for surname in words[index + 1 : index + 3]:
-            if (
-                _MIDDLE_INITIAL.fullmatch(text, given.end(), surname.start())
-                and gazetteer.is_core_name(surname.group(), surname=True)
-                and surname.group() not in gazetteer.stop_words
-            ):
+            gap = _MIDDLE_INITIAL.fullmatch(text, given.end(), surname.start())
+            if gap is None or surname.group() in gazetteer.stop_words:
+                continue
+            if _surname_after(surname.group(), gazetteer, world=world, initial=bool(gap.group().strip())):
                 found.append((given.start(), surname.end()))
                 break
     return found
+
+
+def _surname_after(word: str, gazetteer: NameGazetteer, *, world: bool, initial: bool) -> bool:
+    """Is `word` the surname of a lower-case full name? After a census given name, a census surname;
+    after a world given name, a world surname, or a census one after an initial (census surnames
+    hold verbs: "sigrun said")."""
+    census = gazetteer.is_core_name(word, surname=True)
+    if not world:
+        return census
+    return gazetteer.is_lone_surname(word) or (census and initial)
 
 
 # ---- Names from a text's layout: a contact card's first line, a chat transcript's speakers ----

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +146,21 @@ def _score_tokens(
             report.scores.setdefault(wrong, ClassScore()).fp += 1
 
 
+def masked_ranges(text: str, spans: Sequence[PiiSpan]) -> list[tuple[int, int]]:
+    """What pseudonymization replaces: the spans, and every other mention of a masked value
+    (`routing.pseudonymize` replaces a value the vault knows wherever it appears, case-insensitive,
+    whole words, any run of whitespace between its words), so "Hakuba ... Hakuba" with only the
+    first found leaks nothing on the wire and counts as masked here too."""
+    kept = resolve_overlaps(list(spans))
+    ranges = [(s.start, s.end) for s in kept]
+    values = {text[s.start : s.end] for s in kept if text[s.start : s.end].strip()}
+    if values:
+        alternatives = "|".join(r"\s+".join(map(re.escape, v.split())) for v in sorted(values))
+        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        ranges += [match.span() for match in pattern.finditer(text)]
+    return ranges
+
+
 def evaluate(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalReport:
     report = EvalReport()
     pseudonymized = gate.policy.pseudonymized_types()
@@ -168,10 +183,7 @@ def evaluate(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalRep
             continue  # answered locally: nothing leaves the machine
         masked: list[tuple[int, int]] = []
         if decision.route is Route.HOSTED_PSEUDONYMIZED:
-            masked = [
-                (s.start, s.end)
-                for s in resolve_overlaps([s for s in detection.spans if s.type in pseudonymized])
-            ]
+            masked = masked_ranges(text, [s for s in detection.spans if s.type in pseudonymized])
         leaked = [(c, s, e) for c, s, e in gold if not _covered(s, e, text, masked)]
         regulated = [c for c, _, _ in leaked if c in REGULATED_CLASSES]
         report.regulated_leaked_values.update(regulated)

@@ -329,13 +329,16 @@ _STREET_SUFFIX = (
     "|Heights|Loop|Glen|Quay|Wharf|Ridge|Crossing|Junction"
 )
 _LOWER_SUFFIX = "street|avenue|road|lane|boulevard|terrace|crescent"
+# Street words that come before the name, with their written abbreviations ("C/ Mayor 12",
+# "Avda. de la Paz 3", "Pº de Gracia 8", "R. das Flores 5" are how Spanish and Portuguese
+# addresses are written; "c/" is "calle").
 _STREET_PREFIX = (
-    r"via|viale|rue|rua|calle|avenida|avenue|av\.|piazza|plaza|praça|largo|chemin|boulevard|carrer|ulica|ul\."
-    r"|strada|travessa|estrada|rambla|paseo|camino|allée|quai|place"
+    r"via|viale|rue|rua|calle|avenida|avenue|av\.|avda\.?|piazza|plaza|pza\.|praça|largo|chemin|boulevard"
+    r"|carrer|ulica|ul\.|strada|travessa|estrada|rambla|paseo|camino|allée|quai|place|c/|cl\.|pº|p\.º"
 )
 _COMPOUND_SUFFIX = (
     r"straße|strasse|str\.|gasse|weg|allee|platz|ring|damm|katu|tie|kuja|polku|vej|gade|gatan|vägen|väg|veien"
-    r"|vegen|laan|straat|gracht|utca|út|tér|ulica|sokak|caddesi"
+    r"|vegen|laan|straat|gracht|utca|út|útja|tér|köz|sétány|rakpart|ulica|sokak|caddesi"
 )
 _UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Room)\s*#?\s*\d{1,5}[A-Za-z]?"
 
@@ -374,8 +377,11 @@ ADDRESS_RULES: tuple[IdentifierRule, ...] = (
         "po_box",
         "STREET_ADDRESS",
         re.compile(
-            r"(?<![\w-])(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}"
-            r"|P\.?\s?O\.?\s+Box\s+\d{1,6}|(?:USNS|USS|USNV|USCGC)\s+[A-Z][a-z]+)(?![\w-])"
+            # US military mail, in any case ("uscgc aslakhanov / fpo ae 44941" is written too); a
+            # ship in lower case only above its FPO line ("the uss enterprise" is a TV ship).
+            r"(?<![\w-])(?:(?i:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5})"
+            r"|P\.?\s?O\.?\s+Box\s+\d{1,6}|(?:USNS|USS|USNV|USCGC)\s+[A-Z][a-z]+"
+            r"|(?i:(?:usns|uss|usnv|uscgc)\s+[^\W\d_]+(?=\s+(?:apo|fpo|dpo)\s+a[aep]\s+\d{5})))(?![\w-])"
         ),
         0.7,
     ),

@@ -1,5 +1,7 @@
 """`confidante gate eval-pii --split`: the development set and the held-back set are read apart,
-and a sentence that leaks only a bare place name is counted apart from one that leaks a person."""
+and a sentence that leaks only a bare place name is counted apart from one that leaks a person.
+The gates here get a long timeout: the first call loads the name gazetteer, slow on a loaded
+machine, and these tests are about counting, not about the timeout (which fails closed)."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ class _NamesOnly:
 
 
 def test_leaks_of_people_and_of_places_are_counted_apart(data_dir: Path) -> None:
-    gate = SensitivityGate(load_policy(None), _NamesOnly())
+    gate = SensitivityGate(load_policy(None), _NamesOnly(), timeout_s=60)
     try:
         report = evaluate(gate, load_records(data_dir, "all"))
     finally:
@@ -63,3 +65,28 @@ def test_leaks_of_people_and_of_places_are_counted_apart(data_dir: Path) -> None
     assert report.personal_leaked_sentences == 1  # "Ask Bo Chen"
     assert report.any_leaked_sentences == 2  # ... and "Flights to Lisbon"
     assert "1 of 3 with values (33.3%)" in format_report(report)
+
+
+class _FirstMentionOnly:
+    """Finds only the first mention of "Hakuba" (as the gate sometimes does)."""
+
+    def find(self, text: str) -> list[Finding]:
+        start = text.find("Hakuba")
+        return [Finding("PERSON", start, start + 6, 0.9, "fake")] if start >= 0 else []
+
+
+def test_a_value_masked_once_counts_as_masked_everywhere_as_on_the_wire(tmp_path: Path) -> None:
+    # routing.pseudonymize replaces a known value wherever it appears (any case); the eval must
+    # measure that, not only the detected span. A different name is still a leak.
+    records = [
+        _record("Hakuba had given HAKUBA his card", ("PERSON", "Hakuba"), ("PERSON", "HAKUBA")),
+        _record("Hakuba met Hakubasan", ("PERSON", "Hakuba"), ("PERSON", "Hakubasan")),
+    ]
+    records[0]["spans"][1]["start_position"] = 17  # type: ignore[index]
+    records[0]["spans"][1]["end_position"] = 23  # type: ignore[index]
+    gate = SensitivityGate(load_policy(None), _FirstMentionOnly(), timeout_s=60)
+    try:
+        report = evaluate(gate, records)
+    finally:
+        gate.close()
+    assert report.personal_leaked_sentences == 1  # only "Hakubasan": a whole-word match is required
