@@ -1,16 +1,19 @@
-"""`confidante keys create|list|revoke`: API keys for other internal apps.
+"""`confidante keys create|list|expire|revoke`: API keys for other internal apps.
 
 The full key is printed once, by `create`, and never again: only its hash is stored. Listing
-shows the public prefix, owner, scopes, limits and status.
+shows the public prefix, owner, scopes, limits and status. Changing a key's expiry is an
+`api_key` record in the audit trail, as from the admin page.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 
 from assistant.governance.api_keys import SCOPES, ApiKeyError, ApiKeyPublic, ApiKeys
+from assistant.governance.audit import AuditEvent
 from assistant.governance.cli import _ctx
 from assistant.identity import LOCAL_OPERATOR
 
@@ -88,3 +91,22 @@ def revoke(prefix: str) -> None:
         click.echo(_line(_keys().revoke(prefix=prefix)))
     except ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@keys.command("expire")
+@click.argument("prefix")
+@click.option("--on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Stop working at 00:00 UTC that day.")
+@click.option("--never", is_flag=True, help="Clear the expiry.")
+def expire(prefix: str, on: datetime | None, never: bool) -> None:
+    """Set (--on YYYY-MM-DD) or clear (--never) when the key with this PREFIX stops working."""
+    if (on is not None) == never:
+        raise click.UsageError("give exactly one of --on YYYY-MM-DD and --never")
+    expires = on.replace(tzinfo=UTC) if on is not None else None
+    try:
+        key = _keys().set_expiry(prefix=prefix, expires_at=expires)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    when = f"{key.expires_at:%Y-%m-%dT%H:%MZ}" if key.expires_at else "never"
+    detail = f"key={key.prefix} expiry={when}"
+    _ctx().audit().record(AuditEvent(kind="api_key", user_id=LOCAL_OPERATOR.user_id, detail=detail))
+    click.echo(_line(key))
