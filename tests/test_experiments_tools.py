@@ -170,3 +170,66 @@ def test_a_capped_loop_never_raises_the_admins_limit() -> None:
     loop = ToolLoop(catalog=None, runner=None, limits=ToolLimits(max_steps=3))  # type: ignore[arg-type]
     assert capped(loop, 1).limits.max_steps == 1 and capped(loop, 10).limits.max_steps == 3
     assert loop.limits.max_steps == 3  # the app's loop is untouched
+
+
+def test_show_and_the_page_give_the_tool_rows_for_a_tools_experiment(services: Services) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from assistant.experiments.cli import experiments as experiments_cli
+    from assistant.experiments.models import Experiment
+    from assistant.ui.experiments_console import render_comparison
+
+    shown = CliRunner().invoke(
+        experiments_cli, ["show", "tools-ab", "--min-n", "5"], obj={"settings": services.settings}
+    )
+    assert shown.exit_code == 0, shown.output
+    line = next(x for x in shown.output.splitlines() if x.startswith("Tool calls per query"))
+    assert "1.00" in line and "0.00" in line
+    assert "Graded accuracy" not in shown.output  # reviewers grade chat answers, not tools arms
+    listed = CliRunner().invoke(experiments_cli, ["list"], obj={"settings": services.settings})
+    assert "capped 50% (at most 1 tool step)" in listed.output and "off 50% (tools off)" in listed.output
+    experiment = Experiment(**tools_ab().model_dump(), created_at=datetime.now(UTC))
+    html = render_comparison(experiment, compare([], ["capped", "off"]), {})
+    assert "Tool loops stopped by a limit</th>" in html and "Graded accuracy" not in html
+
+
+def test_cli_variants_for_tools_and_summaries_parse(services: Services) -> None:
+    from click.testing import CliRunner
+
+    from assistant.experiments.cli import experiments as experiments_cli
+
+    runner, obj = CliRunner(), {"settings": services.settings}
+    made = runner.invoke(
+        experiments_cli,
+        [
+            "create",
+            "sum-ab",
+            "--capability",
+            "summaries",
+            "--variant",
+            "a:0.5",
+            "--variant",
+            "b:0.5:map=map-v2-facts,batch=300",
+        ],
+        obj=obj,
+    )
+    assert made.exit_code == 0, made.output
+    assert "b 50% (map prompt map-v2-facts, batch 300 tokens)" in made.output
+    wrong = runner.invoke(
+        experiments_cli,
+        [
+            "create",
+            "bad-ab",
+            "--capability",
+            "summaries",
+            "--variant",
+            "a:0.5:tools=off",
+            "--variant",
+            "b:0.5",
+        ],
+        obj=obj,
+    )
+    assert wrong.exit_code != 0 and "does not use" in wrong.output
+    runner.invoke(experiments_cli, ["stop", "sum-ab"], obj=obj)

@@ -1,8 +1,10 @@
 """`confidante experiments create|list|stop|show|eval-corrections` and `confidante eval replay`.
 
 Admin commands from the server's shell (the same trust as `confidante users`). A variant is
-written `NAME:SHARE[:key=value,...]` with keys prompt, k, rerank (on/off) and model, e.g.
-`--variant control:0.5 --variant concise:0.5:prompt=chat-v2-concise,k=3`.
+written `NAME:SHARE[:key=value,...]`: keys prompt, k, rerank (on/off) and model for chat and
+document Q&A, e.g. `--variant control:0.5 --variant concise:0.5:prompt=chat-v2-concise,k=3`; map
+and batch for summaries (`facts:0.5:map=map-v2-facts,batch=400`); tools (on/off) and steps for
+tools (`--capability tools --variant on:0.5 --variant off:0.5:tools=off`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from assistant.experiments.metrics import MIN_N, compare
 from assistant.experiments.models import CAPABILITIES, Experiment, ExperimentSpec, parse_variant
-from assistant.experiments.report import text_table
+from assistant.experiments.report import GRADED_CAPABILITIES, describe_variant, rows_for, text_table
 from assistant.experiments.store import ExperimentError, ExperimentStore
 from assistant.governance.cli import _ctx
 from assistant.identity import LOCAL_OPERATOR
@@ -36,12 +38,7 @@ def _variant(text: str) -> dict[str, Any]:
 
 def _line(experiment: Experiment) -> str:
     arms = ", ".join(
-        f"{v.name} {v.share:.0%} ({v.prompt_template}"
-        + (f", k={v.retrieval_k}" if v.retrieval_k else "")
-        + (f", rerank {'on' if v.rerank else 'off'}" if v.rerank is not None else "")
-        + (f", model {v.answer_model}" if v.answer_model else "")
-        + ")"
-        for v in experiment.variants
+        f"{v.name} {v.share:.0%} ({describe_variant(v, experiment.capability)})" for v in experiment.variants
     )
     return f"{experiment.id}  {experiment.status:<8} {experiment.capability:<12} {arms}"
 
@@ -106,8 +103,11 @@ def show(experiment_id: str, min_n: int) -> None:
     if experiment is None:
         raise click.ClickException(f"No experiment named {experiment_id!r}.")
     names = [v.name for v in experiment.variants]
-    graded = graded_accuracy_by_variant(engine, experiment_id, min_n=min_n)
-    click.echo(text_table(compare(store.turn_facts(experiment_id), names, min_n=min_n), graded))
+    graded = None
+    if experiment.capability in GRADED_CAPABILITIES:
+        graded = graded_accuracy_by_variant(engine, experiment_id, min_n=min_n)
+    metrics = compare(store.turn_facts(experiment_id), names, min_n=min_n)
+    click.echo(text_table(metrics, graded, rows_for(experiment.capability)))
 
 
 @experiments.command("eval-corrections")
@@ -142,6 +142,12 @@ def eval_replay(
     names = [name.strip() for name in variants.split(",") if name.strip()]
     store = _store()
     experiment = _find(store, experiment_id, names)
+    if experiment.capability not in ("chat", "document_qa"):
+        # A replay asks chat questions with the chat variant fixed; summaries and tools variants
+        # are applied elsewhere (the summary job, the tool loop) and would all answer alike.
+        raise click.ClickException(
+            f"Replay compares chat and document Q&A variants, not {experiment.capability}."
+        )
     services = build_services(load_settings())
     try:
         metrics = asyncio.run(
@@ -155,7 +161,7 @@ def eval_replay(
         click.echo(json.dumps([asdict(m) for m in metrics], indent=2))
     else:
         click.echo(f"experiment {experiment.id} ({experiment.capability}), replay of {questions.name}")
-        click.echo(text_table(metrics))
+        click.echo(text_table(metrics, rows=rows_for(experiment.capability)))
 
 
 def _find(store: ExperimentStore, experiment_id: str | None, names: list[str]) -> Experiment:

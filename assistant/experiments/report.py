@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, Protocol
 
 from assistant.experiments.metrics import Estimate, VariantMetrics
+from assistant.experiments.models import Variant
 
 Kind = Literal["rate", "ms", "usd", "tokens", "count"]
 Row = tuple[str, str, Kind]
@@ -49,6 +50,27 @@ SUMMARY_ROWS: tuple[Row, ...] = (
 
 def rows_for(capability: str) -> tuple[Row, ...]:
     return {"tools": TOOL_ROWS, "summaries": SUMMARY_ROWS}.get(capability, ROWS)
+
+
+# Reviewers grade answers of chat and document Q&A turns, under those experiments' variants.
+GRADED_CAPABILITIES = frozenset({"chat", "document_qa"})
+
+
+def describe_variant(variant: Variant, capability: str) -> str:
+    """What a variant changes, in words: "chat-v2-concise, k=3", "map prompt map-v2-facts", "tools off"."""
+    if capability == "summaries":
+        parts = [f"map prompt {variant.map_prompt}"] if variant.map_prompt else []
+        parts += [f"batch {variant.batch_map_tokens} tokens"] if variant.batch_map_tokens is not None else []
+    elif capability == "tools":
+        parts = ["tools off"] if variant.tools is False else []
+        steps = variant.tool_max_steps
+        parts += [f"at most {steps} tool step{'' if steps == 1 else 's'}"] if steps else []
+    else:
+        parts = [variant.prompt_template]
+        parts += [f"k={variant.retrieval_k}"] if variant.retrieval_k else []
+        parts += [f"rerank {'on' if variant.rerank else 'off'}"] if variant.rerank is not None else []
+        parts += [f"model {variant.answer_model}"] if variant.answer_model else []
+    return ", ".join(parts) or "as configured"
 
 
 FORMATS: dict[Kind, Callable[[float], str]] = {

@@ -164,7 +164,9 @@ def _thumbs_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> dict
 
 def _tool_loops_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> dict[int | None, ToolFacts]:
     """{turn id: (tool calls, stopped by a limit)} from the `tool_loop` audit records of the turns'
-    threads, each given to the turn whose time span holds it; a turn with no loop is absent."""
+    threads; a turn with no loop is absent. A thread's turns run one at a time and each loop is
+    recorded before its turn ends, so a record belongs to the first turn of its thread that ended
+    at or after it (not to a span computed from the turn's latency, which may leave out queueing)."""
     by_thread: dict[str, list[ExperimentTurnRow]] = defaultdict(list)
     for row in rows:
         by_thread[row.thread_id].append(row)
@@ -176,10 +178,8 @@ def _tool_loops_by_turn(session: Session, rows: Sequence[ExperimentTurnRow]) -> 
     facts: dict[int | None, ToolFacts] = {}
     for thread_id, occurred, detail in records:
         moment = as_utc(occurred)
-        turn = next(
-            (t for t in by_thread[thread_id or ""] if as_utc(t.started_at) <= moment <= as_utc(t.ended_at)),
-            None,
-        )
+        turns = sorted(by_thread[thread_id or ""], key=lambda t: as_utc(t.ended_at))
+        turn = next((t for t in turns if moment <= as_utc(t.ended_at)), None)
         if turn is not None:
             calls, limited = facts.get(turn.id, (0, False))
             limited = bool(limited)

@@ -19,8 +19,15 @@ from pydantic import ValidationError
 
 from assistant.experiments.metrics import VariantMetrics, compare
 from assistant.experiments.models import CAPABILITIES, Experiment, ExperimentSpec, parse_variant
-from assistant.experiments.prompts import PROMPT_TEMPLATES
-from assistant.experiments.report import ROWS, Graded, cells, graded_rows
+from assistant.experiments.prompts import MAP_PROMPTS, PROMPT_TEMPLATES
+from assistant.experiments.report import (
+    GRADED_CAPABILITIES,
+    Graded,
+    cells,
+    describe_variant,
+    graded_rows,
+    rows_for,
+)
 from assistant.experiments.store import ExperimentError, ExperimentStore
 from assistant.governance.requester import token_from_scope
 from assistant.review.accuracy import graded_accuracy_by_variant
@@ -40,14 +47,9 @@ def _page(title: str, body: str) -> HTMLResponse:
 
 
 def _variant_text(experiment: Experiment) -> str:
-    parts = []
-    for v in experiment.variants:
-        extras = [v.prompt_template]
-        extras += [f"k={v.retrieval_k}"] if v.retrieval_k else []
-        extras += [f"rerank {'on' if v.rerank else 'off'}"] if v.rerank is not None else []
-        extras += [f"model {v.answer_model}"] if v.answer_model else []
-        parts.append(f"{v.name} {v.share:.0%} ({', '.join(extras)})")
-    return "; ".join(parts)
+    return "; ".join(
+        f"{v.name} {v.share:.0%} ({describe_variant(v, experiment.capability)})" for v in experiment.variants
+    )
 
 
 def render_list(experiments: list[Experiment], csrf_field: str, error: str = "") -> str:
@@ -83,11 +85,14 @@ def _create_form(csrf_field: str) -> str:
         'pattern="[a-z0-9][a-z0-9_-]{0,39}"></label></p>'
         f'<p><label>Capability <select name="capability">{options}</select></label></p>'
         '<p><label>Description <input name="description" maxlength="500"></label></p>'
-        "<p><label>Variants, one a line: NAME:SHARE[:prompt=…,k=…,rerank=on|off,model=…]<br>"
+        "<p><label>Variants, one a line: NAME:SHARE[:key=value,…]<br>"
         '<textarea name="variants" rows="3" required>'
         "control:0.5\nconcise:0.5:prompt=chat-v2-concise</textarea>"
-        f"</label></p><p>Prompt templates: {escape(templates)}. A variant never changes where a message "
-        "may be sent: the privacy policy decides that, for every variant alike.</p>"
+        "</label></p><p>Keys: for chat and document Q&amp;A prompt, k, rerank=on|off, model; for "
+        "summaries map (map prompt) and batch (tokens per map step); for tools tools=on|off and steps "
+        f"(at most that many tool rounds). Prompt templates: {escape(templates)}. Map prompts: "
+        f"{escape(', '.join(MAP_PROMPTS))}. A variant never changes where a message may be sent: the "
+        "privacy policy decides that, for every variant alike.</p>"
         '<p><button type="submit">Start</button></p></form></section>'
     )
 
@@ -96,9 +101,13 @@ def render_comparison(
     experiment: Experiment, metrics: list[VariantMetrics], graded: Mapping[str, Graded] | None = None
 ) -> str:
     head = "".join(f'<th scope="col">{escape(m.variant)} ({m.turns} turns)</th>' for m in metrics)
-    columns = [cells(m) for m in metrics]
-    table = [[label, *(column[index] for column in columns)] for index, (label, _, _) in enumerate(ROWS)]
-    table += graded_rows([m.variant for m in metrics], graded or {})
+    shown = rows_for(experiment.capability)
+    columns = [cells(m, shown) for m in metrics]
+    table = [[label, *(column[index] for column in columns)] for index, (label, _, _) in enumerate(shown)]
+    note = ""
+    if experiment.capability in GRADED_CAPABILITIES:
+        table += graded_rows([m.variant for m in metrics], graded or {})
+        note = _GRADED_NOTE
     rows = "".join(
         f'<tr><th scope="row">{escape(label)}</th>'
         + "".join(f"<td>{escape(v)}</td>" for v in values)
@@ -112,9 +121,14 @@ def render_comparison(
         f"<tbody>{rows}</tbody></table>"
         "<p>In brackets: 95 % intervals (Wilson for rates, seeded bootstrap for means and latency) and n. "
         "Task completion: a thumbs-up, or the user moving on without correcting, rephrasing or "
-        "escalating within the next two turns. Graded accuracy: the share of the answers sampled for "
-        "review that a reviewer graded correct (partly counts as not correct).</p>"
+        f"escalating within the next two turns.{note}</p>"
     )
+
+
+_GRADED_NOTE = (
+    " Graded accuracy: the share of the answers sampled for review that a reviewer graded correct "
+    "(partly counts as not correct)."
+)
 
 
 def _spec_from_form(experiment_id: str, capability: str, description: str, variants: str) -> ExperimentSpec:
