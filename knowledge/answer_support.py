@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.citations import passage_sentences, sentence_spans
@@ -28,6 +29,8 @@ from knowledge.lexical import lexical_tokens
 from models.degeneration import LoopDetector
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
+# A text's unit vector, from one embedding call for the whole answer (see `_vectors_for`).
+Vectors = Callable[[str], np.ndarray]
 Degeneration = Literal["repetition", "markup_debris", "echoes_question", "repeats_previous_answer"]
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -93,7 +96,8 @@ def assess_answer(
 ) -> AnswerSupport:
     """Check `answer` against `passages` (source number → passage text)."""
     claims = [s for s in sentence_spans(answer) if len(_content(s)) >= MIN_CLAIM_WORDS]
-    checked = tuple(_check_sentence(claim, passages, embed) for claim in claims)
+    vectors = _vectors_for(claims, passages, embed) if embed is not None else None
+    checked = tuple(_check_sentence(claim, passages, vectors) for claim in claims)
     degeneration = detect_degeneration(answer, question=question, previous_answer=previous_answer)
     score = sum(s.supported for s in checked) / len(checked) if checked else 0.0
     if degeneration:
@@ -106,12 +110,30 @@ def assess_answer(
     )
 
 
-def _check_sentence(sentence: str, passages: dict[int, str], embed: Embed | None) -> SentenceSupport:
-    cited = tuple(n for n in _markers(sentence) if n in passages)
-    # An uncited sentence is judged against the passage that supports it best: it earns no credit
-    # for a citation it did not make, but a sentence drawn from the sources is still supported.
-    candidates = cited or tuple(passages)
-    verdicts = [_against(sentence, number, passages[number], embed) for number in candidates]
+def _candidates(sentence: str, passages: dict[int, str]) -> tuple[int, ...]:
+    """The passages a sentence is judged against: those it cites, or (uncited) all of them, so it
+    earns no credit for a citation it did not make but a sentence drawn from the sources still counts."""
+    return tuple(n for n in _markers(sentence) if n in passages) or tuple(passages)
+
+
+def _vectors_for(claims: Sequence[str], passages: dict[int, str], embed: Embed) -> Vectors:
+    """Every claim and every sentence of the passages they are judged against, embedded once in one
+    call (a passage cited by several sentences used to be embedded again for each of them)."""
+    needed = {number for claim in claims for number in _candidates(claim, passages)}
+    texts = [_MARKER.sub(" ", claim) for claim in claims]
+    texts += [piece for number in sorted(needed) for piece in _pieces(passages[number])]
+    unique = list(dict.fromkeys(texts))
+    by_text = dict(zip(unique, np.asarray(embed(unique), dtype=np.float32), strict=True)) if unique else {}
+    return by_text.__getitem__
+
+
+def _pieces(passage: str) -> list[str]:
+    return passage_sentences(passage) or [passage]
+
+
+def _check_sentence(sentence: str, passages: dict[int, str], vectors: Vectors | None) -> SentenceSupport:
+    candidates = _candidates(sentence, passages)
+    verdicts = [_against(sentence, number, passages[number], vectors) for number in candidates]
     if not verdicts:
         return SentenceSupport(
             sentence=sentence,
@@ -125,14 +147,14 @@ def _check_sentence(sentence: str, passages: dict[int, str], embed: Embed | None
     return max(verdicts, key=lambda v: (v.strong, v.supported, v.lexical + (v.semantic or 0.0)))
 
 
-def _against(sentence: str, number: int, passage: str, embed: Embed | None) -> SentenceSupport:
+def _against(sentence: str, number: int, passage: str, vectors: Vectors | None) -> SentenceSupport:
     claim = _MARKER.sub(" ", sentence)
     numbers_ok = all(n in set(_NUMBER.findall(passage)) for n in _NUMBER.findall(claim))
     names_ok = _names_present(claim, passage)
     words = _content(claim)
     missing = len(words - _content(passage))
     lexical = (len(words) - missing) / len(words) if words else 0.0
-    semantic = _best_cosine(claim, passage, embed) if embed is not None else None
+    semantic = _best_cosine(claim, passage, vectors) if vectors is not None else None
     blended = lexical if semantic is None else LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic
     supported = numbers_ok and names_ok and blended >= SUPPORTED_AT
     strong = missing <= STRONG_MAX_MISSING and (
@@ -162,11 +184,9 @@ def _names_present(claim: str, passage: str) -> bool:
     return sum(name in lowered for name in names) / len(names) >= 0.5
 
 
-def _best_cosine(claim: str, passage: str, embed: Embed) -> float:
-    pieces = passage_sentences(passage) or [passage]
-    vectors = embed([claim, *pieces])
-    head, rest = vectors[0], vectors[1:]
-    return max(max(sum(a * b for a, b in zip(head, v, strict=True)) for v in rest), 0.0)
+def _best_cosine(claim: str, passage: str, vectors: Vectors) -> float:
+    head = vectors(claim)
+    return max(max(float(np.dot(head, vectors(piece))) for piece in _pieces(passage)), 0.0)
 
 
 def detect_degeneration(

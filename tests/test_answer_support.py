@@ -148,3 +148,27 @@ def test_markup_debris_and_question_echo_are_detected() -> None:
         "How much is the home office allowance?", question=question
     )
     assert detect_degeneration("The allowance is 300 euros per year [1].", question=question) == ()
+
+
+def test_the_answer_and_its_passages_are_embedded_once_in_one_call() -> None:
+    """Three sentences citing the same passages: one embedding call, each text in it once, and the
+    verdicts those of a sentence-by-sentence check (a hashing embedder is batch-independent)."""
+    calls: list[list[str]] = []
+    hashing = HashingEmbedder().embed
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        calls.append(list(texts))
+        return hashing(texts)
+
+    answer = (
+        "Parental leave is 16 weeks at full pay [1]. Partners get 4 weeks of leave [1][2]. "
+        "The allowance is 300 euros per year [2]."
+    )
+    passages = {1: LEAVE, 2: ALLOWANCE, 3: ADDRESS}
+    support = assess_answer(answer, passages, embed=counting)
+    assert len(calls) == 1
+    assert len(calls[0]) == len(set(calls[0]))
+    assert not any("HR-12" in text or "intranet" in text for text in calls[0])  # [3] is cited by none
+    one_by_one = [assess_answer(s.sentence, passages, embed=hashing).sentences[0] for s in support.sentences]
+    assert list(support.sentences) == one_by_one
+    assert support.supported_count == 3
