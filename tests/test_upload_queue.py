@@ -53,13 +53,15 @@ def engine(postgres_url: str, data_dir: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _worker(engine: Engine, staging: Staging, model: FunctionModel) -> SummaryWorker:
+def _worker(
+    engine: Engine, staging: Staging, model: FunctionModel, settings: UploadSettings = SETTINGS
+) -> SummaryWorker:
     store = JobStore(engine)
     runner = SummaryJobRunner(
         store=store, staging=staging, models=ModelSet(local=model), privacy=KeywordPrivacy(),
-        index=None, settings=SETTINGS,
+        index=None, settings=settings,
     )  # fmt: skip
-    return SummaryWorker(store, runner, staging, SETTINGS, shows_results=False)
+    return SummaryWorker(store, runner, staging, settings, shows_results=False)
 
 
 @contextlib.asynccontextmanager
@@ -74,8 +76,8 @@ async def replica(engine: Engine, staging: Staging, url: str) -> AsyncIterator[t
 
 
 @contextlib.asynccontextmanager
-async def running_worker(worker: SummaryWorker, url: str) -> AsyncIterator[None]:
-    task = asyncio.create_task(serve_jobs(worker, url, signals=False))
+async def running_worker(worker: SummaryWorker, url: str, grace_s: float = 10.0) -> AsyncIterator[None]:
+    task = asyncio.create_task(serve_jobs(worker, url, signals=False, grace_s=grace_s))
     try:
         yield
     finally:
@@ -194,3 +196,36 @@ async def test_a_reopened_chat_shows_an_end_nobody_showed_and_never_one_already_
         await app_side.wait_for(orphan.id, 30)
         await app_side.wait_for(shown.id, 30)
     assert [job.id for job in events.finished] == [orphan.id]
+
+
+async def test_a_stopped_worker_puts_its_running_job_back_and_another_worker_resumes_it(
+    engine: Engine, data_dir: Path, postgres_url: str
+) -> None:
+    staging = Staging(data_dir / "uploads")
+    store = JobStore(engine)
+    job = queue_job(store, staging, 6)
+    settings = SETTINGS.model_copy(update={"batch_map_tokens": 0})  # one map step per page
+    first = _worker(engine, staging, FunctionModel(echo_points, kind="local", delay_s=0.3), settings)
+    async with replica(engine, staging, postgres_url) as (app_side, events):
+        await app_side.submit([job.id])
+        async with running_worker(first, postgres_url, grace_s=0.1):
+            # Stopped once a map step is done, mid-job (the row is the only signal across processes).
+            while not await asyncio.to_thread(store.steps, job.id):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        back = store.get(job.id)
+        assert back is not None and (back.status, back.progress_label) == (
+            "queued", "waiting to resume after a restart",
+        )  # fmt: skip
+        finished_steps = len(store.steps(job.id))
+        calls: list[int] = []
+
+        def counting(request: ChatRequest) -> str:
+            calls.append(1)
+            return echo_points(request)
+
+        second = _worker(engine, staging, FunctionModel(counting, kind="local"), settings)
+        async with running_worker(second, postgres_url):  # its recovery round re-defers the job
+            done = await app_side.wait_for(job.id, 60)
+    assert (done.status, done.attempts) == ("done", 2)
+    assert len(calls) == 6 - finished_steps + 1  # the remaining map steps and the reduce
+    assert [j.id for j in events.finished] == [job.id]

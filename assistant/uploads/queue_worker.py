@@ -21,10 +21,19 @@ from assistant.uploads import queue_app
 from assistant.uploads.worker import SummaryWorker
 
 log = logging.getLogger(__name__)
+# A stopped worker gives its running jobs this long to end, then cancels them: they go back to the
+# queue and resume from their last finished step in another worker (never lost, never waited on
+# for the minutes a long summary can take).
+SHUTDOWN_GRACE_S = 10.0
 
 
 async def serve_jobs(
-    worker: SummaryWorker, database_url: str | None, *, name: str = "summaries", signals: bool = True
+    worker: SummaryWorker,
+    database_url: str | None,
+    *,
+    name: str = "summaries",
+    signals: bool = True,
+    grace_s: float = SHUTDOWN_GRACE_S,
 ) -> None:
     """Run summary tasks until cancelled (or SIGTERM/SIGINT, through procrastinate's handlers;
     `signals=False` when the caller's own loop owns the signals, as in tests)."""
@@ -41,6 +50,7 @@ async def serve_jobs(
                 fetch_job_polling_interval=worker.settings.poll_interval_s,
                 delete_jobs="successful",
                 install_signal_handlers=signals,
+                shutdown_graceful_timeout=grace_s,
             )
         finally:
             recovery.cancel()
