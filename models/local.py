@@ -63,13 +63,16 @@ _PER_MESSAGE_OVERHEAD = 4
 _STOP = object()
 
 
-def worker_threads(settings: LocalModelSettings) -> int | None:
-    """Threads for generation: as set, else llama.cpp's default (half the cores).
+def worker_threads(settings: LocalModelSettings) -> int:
+    """Threads for generation and prompt processing: as set, else half the cores (llama.cpp's
+    default for generation; for prompt processing llama-cpp-python would take every core).
 
     Not every core: on a busy 2-core machine two llama.cpp threads waiting on each other ran
-    several times slower than one (bench/eval_local_models.py, --threads 1 vs 2).
+    several times slower than one (bench/eval_local_models.py, --threads 1 vs 2). Returning None
+    here left prompt processing on every core: at load average 20, SmolLM2's first evaluation took
+    30 s and each later prompt 2-6 s to its first token; with one thread, 1.8 s and 0.2 s (issue 17).
     """
-    return settings.threads
+    return settings.threads or max(1, (os.cpu_count() or 2) // 2)
 
 
 def stop_sequences(request: ChatRequest, settings: LocalModelSettings) -> list[str]:

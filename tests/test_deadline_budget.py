@@ -404,3 +404,16 @@ async def test_a_healthy_hosted_model_answers_a_turn_that_waited_for_the_convers
 def test_a_hosted_deadline_must_come_before_the_answer_deadline() -> None:
     with pytest.raises(ValueError, match="turn_answer_deadline_s"):
         ReliabilitySettings(hosted_turn_deadline_s=12.0, turn_answer_deadline_s=11.0)
+
+
+def test_prompt_processing_never_takes_every_core_by_default() -> None:
+    """llama-cpp-python takes every core for prompt processing unless told: on a loaded 2-core
+    machine that made the local fallback's first token take seconds (see `worker_threads`)."""
+    import os
+
+    from models.local import worker_threads
+    from models.settings import LocalModelSettings
+
+    default = worker_threads(LocalModelSettings())
+    assert 1 <= default <= max(1, (os.cpu_count() or 2) // 2)
+    assert worker_threads(LocalModelSettings(threads=3)) == 3
