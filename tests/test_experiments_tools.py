@@ -233,3 +233,19 @@ def test_cli_variants_for_tools_and_summaries_parse(services: Services) -> None:
     )
     assert wrong.exit_code != 0 and "does not use" in wrong.output
     runner.invoke(experiments_cli, ["stop", "sum-ab"], obj=obj)
+
+
+def test_a_stored_experiment_from_before_the_capability_check_still_loads(services: Services) -> None:
+    from assistant.governance.tables import ExperimentRow
+
+    assert services.governance is not None
+    chat_setting = {"name": "b", "share": 0.5, "prompt_template": "chat-v2-concise"}
+    old = ExperimentRow(
+        id="old-summaries", capability="summaries", status="stopped", created_by="admin",
+        variants=[{"name": "a", "share": 0.5}, chat_setting],
+    )  # fmt: skip
+    with Session(services.governance.engine) as session:
+        session.add(old)
+        session.commit()
+    loaded = ExperimentStore(services.governance.engine).get("old-summaries")
+    assert loaded is not None and loaded.variant("b").prompt_template == "chat-v2-concise"

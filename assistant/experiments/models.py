@@ -104,6 +104,11 @@ class ExperimentSpec(BaseModel):
             raise ValueError("variant names must be unique")
         if not math.isclose(sum(v.share for v in self.variants), 1.0, abs_tol=1e-6):
             raise ValueError("variant shares must add up to 1")
+        self._check_settings()
+        return self
+
+    def _check_settings(self) -> None:
+        """A new experiment's variants set only what its capability uses."""
         for variant in self.variants:
             for group, keys in variant.settings_for().items():
                 if keys and group not in _ACCEPTS[self.capability]:
@@ -111,7 +116,6 @@ class ExperimentSpec(BaseModel):
                         f"variant {variant.name!r} sets {', '.join(keys)}, which a "
                         f"{self.capability.replace('_', ' ')} experiment does not use"
                     )
-        return self
 
 
 class Experiment(ExperimentSpec):
@@ -121,6 +125,10 @@ class Experiment(ExperimentSpec):
     created_by: str = ""
     created_at: datetime
     stopped_at: datetime | None = None
+
+    def _check_settings(self) -> None:
+        """Stored experiments load as they were defined (older ones may carry a setting their
+        capability ignores; nothing applies it)."""
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
