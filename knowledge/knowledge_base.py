@@ -33,6 +33,7 @@ from knowledge.registry import DocumentRegistry, KnowledgeDocument, document_id_
 from knowledge.retrieval import HybridRetriever, RetrievedChunk
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import KnowledgeStore, open_client
+from models.base import YesNoJudge
 from models.files import sha256_of
 from routing.tiers import Tier, highest
 
@@ -123,6 +124,8 @@ class KnowledgeBase:
         self._embedder = embedder
         self._lexical = LexicalIndex(Path(settings.data_dir) / "lexical")
         self._lexical.load()
+        # The private model for the relevance judge, set by the app once it has one (off: None).
+        self.judge_model: YesNoJudge | None = None
         self.recover()
 
     @property
@@ -139,6 +142,7 @@ class KnowledgeBase:
             embedder=self.embedder,
             settings=self.config.retrieval,
             visible_versions=self.registry.committed_versions,
+            judge_model=self.judge_model,
         )
 
     # -- ingestion -------------------------------------------------------------------------

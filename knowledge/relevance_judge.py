@@ -178,3 +178,18 @@ def private_judge(settings: LocalModelSettings, data_dir: Path) -> YesNoJudge:
     from models.local import LocalModel
 
     return LocalModel(resolve_local_gguf(settings, data_dir), settings)
+
+
+def judge_of(model: object) -> YesNoJudge | None:
+    """The yes/no judge inside a private chat model's wrappers (loop guard, ...), if it has one.
+
+    For the app: `knowledge.judge_model = judge_of(models.local)`. Never pass a hosted model.
+    """
+    seen = model
+    for _ in range(8):  # wrappers nest a few deep; a cycle must not hang start-up
+        if isinstance(seen, YesNoJudge):
+            return seen
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return None
+    return None

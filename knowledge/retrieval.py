@@ -22,6 +22,7 @@ from knowledge.embeddings import Embedder
 from knowledge.lexical import LexicalHit, LexicalIndex, lexical_tokens
 from knowledge.settings import RerankSettings, RetrievalSettings
 from knowledge.store import KnowledgeStore, StoredChunk
+from models.base import YesNoJudge
 from routing.tiers import Tier, highest
 
 _QUOTED = re.compile(r"[\"“”‘’«»]([^\"“”«»]{2,200})[\"“”«»]")
@@ -89,12 +90,15 @@ class HybridRetriever:
         embedder: Embedder,
         settings: RetrievalSettings,
         visible_versions: Callable[[], set[str]],
+        judge_model: YesNoJudge | None = None,
     ) -> None:
         self.store = store
         self._lexical = lexical
         self.embedder = embedder
         self.settings = settings
         self._visible_versions = visible_versions
+        # The private model, for the relevance judge (`rerank.judge = "auto"`); None: never judged.
+        self.judge_model = judge_model
 
     def search(
         self, query: str, principal: Principal, k: int = 5, *, rerank: bool | None = None
@@ -130,7 +134,7 @@ class HybridRetriever:
         # Imported here: rerank builds on this module's types (RetrievedChunk, exact_terms).
         from knowledge.rerank import build_reranker
 
-        reranker = build_reranker(settings or self.settings.rerank, self.embedder)
+        reranker = build_reranker(settings or self.settings.rerank, self.embedder, self.judge_model)
         return reranker.rerank(query, fused) if reranker is not None else fused
 
     def _fuse(

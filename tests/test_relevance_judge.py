@@ -11,6 +11,7 @@ from knowledge.relevance_judge import (
     RelevanceJudge,
     disagreement,
     judge_messages,
+    judge_of,
     judged_order,
 )
 from knowledge.rerank import Reranker, build_reranker, load_fusion
@@ -212,3 +213,16 @@ def test_build_reranker_attaches_the_judge_only_when_auto() -> None:
     assert auto is not None and auto.judge is not None and auto.judge.model is model
     assert off is not None and off.judge is None
     assert no_model is not None and no_model.judge is None
+
+
+def test_the_judge_is_found_inside_a_wrapped_private_model() -> None:
+    from models.base import ModelWrapper
+    from models.fakes import scripted
+
+    judge = ScriptedJudge({})
+
+    class Wrapper(ModelWrapper):
+        pass
+
+    assert judge_of(Wrapper(judge)) is judge  # type: ignore[arg-type]
+    assert judge_of(scripted("hello")) is None
