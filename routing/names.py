@@ -101,6 +101,15 @@ COURTESY_WORDS = _word_set(
     please cheerio ciao
     """
 )
+# Interjections that open a clause ("Hmm, that doesn't look right", "Nice, that works"): read as a
+# name or a place there, and only there ("I moved to Nice" keeps its place).
+INTERJECTIONS = _word_set(
+    """
+    hmm hmmm hm uh um umm ah ahh aha oh ooh oops whoops wow yay ugh meh nice cool great sure yes yeah
+    yep nope no alright right fine brilliant excellent awesome perfect indeed well anyway
+    """
+)
+_INTERJECTION_AFTER = re.compile(r"[ \t]*[,!]")
 # A code name or a team's name, not a person: "Project Asthma", "the Lupus team's demo".
 _CODE_NAME_BEFORE = re.compile(r"(?:Project|Operation|Codename|Code name|Team)[ \t]+$")
 _TEAM_AFTER = re.compile(
@@ -437,6 +446,9 @@ def _not_a_name(text: str, finding: Finding, gazetteer: NameGazetteer) -> bool:
     if word.casefold() in LANGUAGE_WORDS or word.casefold() in COURTESY_WORDS:
         return True
     before = text[: finding.start].rstrip(" \t")
+    at_clause_start = not before or before[-1] in _CLAUSE_START
+    if at_clause_start and word.casefold() in INTERJECTIONS and _INTERJECTION_AFTER.match(text, finding.end):
+        return True
     return (
         finding.entity_type == "PERSON"
         and (not before or before[-1] in _CLAUSE_START)

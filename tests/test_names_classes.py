@@ -225,3 +225,34 @@ def test_lower_case_full_names_with_a_world_given_name(text: str, name: str) -> 
 )
 def test_lower_case_pairs_that_are_not_full_names(text: str) -> None:
     assert context_names(text, default_gazetteer()) == []
+
+
+# ---- Interjections that open a clause ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "kind"),
+    [
+        ("Hey team, Nice, that works.", "Nice", "PERSON"),
+        ("Hey team, Nice, that works.", "Nice", "LOCATION"),
+        ("Hmm, that doesn't look right.", "Hmm", "PERSON"),
+        ("Oops! Wrong file.", "Oops", "PERSON"),
+    ],
+)
+def test_an_interjection_opening_a_clause_is_no_name_or_place(text: str, word: str, kind: str) -> None:
+    start = text.index(word)
+    finding = Finding(kind, start, start + len(word), 0.85, "SpacyRecognizer")
+    assert [
+        f for f in refine_person_findings(text, [finding]) if f.entity_type in ("PERSON", "LOCATION")
+    ] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [("I moved to Nice last year.", "Nice"), ("Nice is where my sister lives.", "Nice")],
+)
+def test_the_same_word_elsewhere_stays_a_place(text: str, word: str) -> None:
+    start = text.index(word)
+    finding = Finding("LOCATION", start, start + len(word), 0.85, "SpacyRecognizer")
+    kept = refine_person_findings(text, [finding])
+    assert [text[f.start : f.end] for f in kept] == [word]
