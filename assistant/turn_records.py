@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def time_note(result: TurnResult) -> str:
+    """Where the turn's time went, for its routing-decision record: ms per phase from the user's
+    message (our lock, the gate, retrieval, model attempts), and whether the fallback was cut."""
+    timing = result.timing
+    if timing is None:
+        return ""
+    phases = " ".join(f"{phase} {ms:.0f}" for phase, ms in timing.ms_by_phase().items())
+    cut = ", cut short at the answer deadline" if timing.cut_short else ""
+    return f"; time ms: total {timing.total_ms:.0f}, {phases}{cut}"
+
+
 class GovernanceRecorder:
     """A `TurnObserver` writing the audit trail and the Prometheus metrics."""
 
@@ -54,7 +65,9 @@ class GovernanceRecorder:
                 kind="routing_decision",
                 outcome=result.outcome,
                 route=result.receipt.route.value,
-                detail=f"rule {result.receipt.rule}{audit_note(conversation, result)}"[:500],
+                detail=f"rule {result.receipt.rule}{audit_note(conversation, result)}{time_note(result)}"[
+                    :500
+                ],
                 **common,
             )
         ]

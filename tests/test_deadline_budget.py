@@ -417,3 +417,21 @@ def test_prompt_processing_never_takes_every_core_by_default() -> None:
     default = worker_threads(LocalModelSettings())
     assert 1 <= default <= max(1, (os.cpu_count() or 2) // 2)
     assert worker_threads(LocalModelSettings(threads=3)) == 3
+
+
+async def test_the_routing_decision_record_says_where_the_time_went() -> None:
+    from assistant.turn_records import time_note
+
+    strong = QueueModel(ModelUnavailable("connection failed"), name="strong", kind="hosted")
+    local = Scripted("smol", "local", deltas=("Red, ", "blue"), hang_after=True)
+    p = pipeline(
+        local,  # type: ignore[arg-type]
+        [strong],
+        hosted_turn_deadline_s=0.001,
+        turn_answer_deadline_s=0.002,
+        local_fallback_min_s=0.001,
+    )
+    _, result = await run(p, "Name three colours.")
+    note = time_note(result)
+    assert note.startswith("; time ms: total ") and note.endswith(", cut short at the answer deadline")
+    assert all(f"{phase} " in note for phase in ("lock", "gate", "retrieval", "attempt"))
