@@ -22,7 +22,6 @@ from assistant.experiments.prompts import CONCISE
 from assistant.experiments.report import format_estimate
 from assistant.experiments.store import ExperimentStore
 from assistant.governance.component import Governance
-from assistant.governance.settings import PasswordHashSettings
 from assistant.governance.tables import ExperimentTurnRow
 from assistant.identity import Principal
 from assistant.pipeline import ModelSet
@@ -31,10 +30,10 @@ from assistant.review.models import ReviewSettings
 from assistant.review.queue import ReviewQueue
 from assistant.review.table import ReviewItemRow
 from assistant.services import Services, build_services
-from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
 from models.base import ChatRequest
 from models.fakes import FunctionModel
+from tests.support.experiment_kit import traffic_settings
 from tests.support.privacy import ScriptedPrivacy
 from tests.test_dashboard import server, session_cookie  # noqa: F401
 
@@ -67,10 +66,7 @@ async def _traffic(services: Services) -> None:
 
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("graded"))
-    settings.knowledge.enabled = False
-    settings.reliability.cache_enabled = False
-    settings.governance.passwords = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
+    settings = traffic_settings(tmp_path_factory.mktemp("graded"))
     settings.review = ReviewSettings(share={"chat": 1.0})
     services = build_services(
         settings, models=ModelSet(local=FunctionModel(_answer)), privacy=ScriptedPrivacy()

@@ -17,15 +17,14 @@ from assistant.experiments.models import ExperimentSpec, Variant
 from assistant.experiments.report import TOOL_ROWS, text_table
 from assistant.experiments.store import ExperimentStore
 from assistant.experiments.tools_variant import ExperimentTools
-from assistant.governance.settings import PasswordHashSettings
 from assistant.governance.tables import AuditRow
 from assistant.identity import Principal
 from assistant.pipeline import ModelSet
 from assistant.services import Services, build_services
-from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
 from models.base import ChatRequest
 from models.fakes import FunctionModel, QueueModel, call
+from tests.support.experiment_kit import traffic_settings
 
 USERS = 40
 
@@ -53,10 +52,7 @@ def _hosted(request: ChatRequest) -> object:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("tools-ab"))
-    settings.knowledge.enabled = False
-    settings.reliability.cache_enabled = False
-    settings.governance.passwords = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
+    settings = traffic_settings(tmp_path_factory.mktemp("tools-ab"))
     hosted = FunctionModel(_hosted, name="strong", kind="hosted")  # type: ignore[arg-type]
     local = QueueModel(default="local answer", name="local", kind="local")
     from tests.support.privacy import ScriptedPrivacy
