@@ -101,3 +101,7 @@ class VariantAudit:
             detail = f"variant {label}; {event.detail}" if event.detail else f"variant {label}"
             event = event.model_copy(update={"detail": detail[:500]})
         return self._audit.record(event)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else of the trail (a batch write, verify) as it is: only `record` is named here.
+        return getattr(self._audit, name)
