@@ -4,7 +4,10 @@ One OpenAI-compatible upstream is called with the official SDK, round-robin, sam
 token cap: directly, and through `confidante serve`'s `/v1/chat/completions` (model `confidante`:
 gate, routing to the hosted upstream, audit, budgets, streaming back). With `--before REV` a
 second server runs the code of commit REV (exported with `git archive`, the working tree is not
-touched) in the same round-robin, so before and after are measured under the same load.
+touched) in the same round-robin, so before and after are measured under the same load. With
+`--after REV` the "after" server runs commit REV too instead of the working tree (whose other,
+uncommitted work would otherwise be measured with the change): `--before X~1 --after X` measures
+exactly commit X.
 
 Upstreams: `llama` (the bundled model behind `llama_cpp.server`, greedy; its time dominates and
 varies with the machine's load) or `scripted` (an instant scripted stream: what remains is the
@@ -12,6 +15,7 @@ gateway's own time, in ms). Prints medians of TTFT and total, the ratios, and th
 time per request (the gate itself, not the memoized `assess`).
 
     .venv/bin/python bench/bench_api.py --runs 8 --upstream llama --before HEAD~1
+    .venv/bin/python bench/bench_api.py --upstream scripted --token-ms 50 --before X~1 --after X
 """
 
 from __future__ import annotations
@@ -185,6 +189,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--upstream", choices=("llama", "scripted"), default="llama")
     parser.add_argument("--before", metavar="REV", help="also run the gateway of this commit")
+    parser.add_argument("--after", metavar="REV", help="run this commit as 'after' (default: the work tree)")
     parser.add_argument("--token-ms", type=float, default=0.0, help="scripted upstream: ms between chunks")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-api-"))
@@ -207,7 +212,8 @@ def main() -> None:
                 root, "before", env, _export(args.before, root)
             )
             servers.append(server)
-        server, gateways["after (work tree)"] = _gateway(root, "after", env, REPO)
+        after = _export(args.after, root) if args.after else REPO
+        server, gateways[f"after ({args.after or 'work tree'})"] = _gateway(root, "after", env, after)
         servers.append(server)
         direct = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
         from assistant.settings import load_settings

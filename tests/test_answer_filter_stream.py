@@ -143,3 +143,14 @@ def test_the_echo_guard_holds_only_what_may_still_become_a_value() -> None:
 def test_a_restorer_without_placeholders_holds_nothing() -> None:
     restorer = StreamRestorer(PseudonymVault())
     assert restorer.feed("a <b or [PERSON") == "a <b or [PERSON"
+
+
+@pytest.mark.parametrize("label", ["x" * 63, "x" * 64])
+def test_a_long_first_label_split_anywhere_is_judged_like_the_whole_answer(label: str) -> None:
+    """63 characters may begin a domain and 64 may not, however the word arrives."""
+    text = f"See {label}.com now"
+    expected = OutputSanitizer().sanitize(text).text
+    assert ("[.]com" in expected) == (len(label) == 63)
+    for cut in range(len(text) + 1):
+        answer = _filter()
+        assert "".join(_streamed(answer, [text[:cut], text[cut:]])) == expected, cut

@@ -78,6 +78,7 @@ _TRAILING_PUNCT = ".,;:!?*_~'\")"
 # is held whole, since the whole URL is replaced by a marker.
 _URL_STARTS = ("http://", "https://", "ftp://", "www.", "javascript:", "vbscript:", "data:", "file:")
 _LONGEST_URL_START = max(len(start) for start in _URL_STARTS)
+_MAX_LABEL = 63  # a domain's first label is at most this long (what `_BARE_DOMAIN` accepts)
 _DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _DANGEROUS_ATTR = re.compile(r"\bon[a-z]+\s*=|javascript:|vbscript:|data:|src\s*=|href\s*=|style\s*=", re.I)
 _SAFE_TAGS = frozenset({"b", "i", "em", "strong", "br", "p", "ul", "ol", "li", "code", "pre", "sub", "sup"})
@@ -414,7 +415,8 @@ class _Scanner:
         if hold == pos:
             raise _Incomplete
         out.parts.append(text[pos:hold])
-        state.word = carried + text[tail:hold] if may_be_domain and hold > tail else ""
+        word = carried + text[tail:hold] if may_be_domain and hold > tail else ""
+        state.word = word if len(word) <= _MAX_LABEL else ""  # longer: no domain begins with it
         raise _HeldFrom(hold)
 
     def _domain_continued(self, text: str, state: _State, out: _Output, final: bool) -> int:
