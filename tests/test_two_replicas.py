@@ -362,6 +362,12 @@ async def test_chats_uploads_and_resume_across_two_replicas(topology: Topology) 
     outputs = [step.get("output", "") for step in thread.get("steps", [])]
     assert FINISHED in outputs
     assert any((step.get("metadata") or {}).get("upload_job") == job_id for step in thread["steps"])
+    # The uploaded file, stored by r1 as a chat element, downloads from r2 (the shared store).
+    (element,) = [e for e in thread.get("elements") or [] if e.get("name") == FILE_NAME]
+    async with httpx.AsyncClient(cookies={"access_token": token, "SERVERID": "r2"}, timeout=30) as client:
+        download = await client.get(topology.proxy_url + element["url"])
+    assert (download.status_code, download.headers["x-replica"]) == (200, "r2")
+    assert download.content == DOCUMENT.encode()
     await resumed.ask("What do the hotel nights cost at most?", timeout_s=240)
     await resumed.close()
     steps = _rows(topology.database_url, "SELECT count(*) AS n FROM chat_steps WHERE thread_id = :t",
