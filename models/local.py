@@ -361,7 +361,8 @@ class LocalModel:
             return
         try:
             started = time.monotonic()
-            logprobs = log_softmax(next_token_logits(llm, chat_prompt_tokens(llm, job.messages)))
+            tokens = chat_prompt_tokens(llm, job.messages)
+            logprobs = log_softmax(next_token_logits(llm, tokens, cancelled=job.cancel.is_set))
             yes_ids, no_ids = self._yes_no_token_ids(llm)
             job.future.set_result(
                 verdict(
@@ -469,11 +470,19 @@ def chat_prompt_tokens(llm: Any, messages: Sequence[ChatMessage]) -> list[int]:
     return list(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
 
 
-def next_token_logits(llm: Any, tokens: Sequence[int]) -> Any:
+# Prompt tokens evaluated between two looks at the cancel flag: a judgement whose caller gave up
+# frees the worker within one such step instead of finishing a prompt nobody waits for.
+JUDGE_EVAL_STEP = 64
+
+
+def next_token_logits(
+    llm: Any, tokens: Sequence[int], *, cancelled: Callable[[], bool] = lambda: False
+) -> Any:
     """Logits of the token after `tokens`: one forward pass, reusing the cached common prefix.
 
     Not `create_completion(logprobs=...)`: that needs the model built with `logits_all=True`,
     a context-sized logits buffer (4096 x 151,936 floats, 2.5 GB for Qwen) on every request.
+    `ModelTimeout` as soon as `cancelled()` says the caller stopped waiting.
     """
     import numpy as np
 
@@ -483,6 +492,10 @@ def next_token_logits(llm: Any, tokens: Sequence[int]) -> Any:
     # the question shared by two passages); at least one token is evaluated, for fresh logits.
     keep = min(llm.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
     llm.n_tokens = keep
-    llm.eval(list(tokens[keep:]))
+    rest = list(tokens[keep:])
+    for start in range(0, len(rest), JUDGE_EVAL_STEP):
+        if cancelled():
+            raise ModelTimeout("the caller stopped waiting for the judgement")
+        llm.eval(rest[start : start + JUDGE_EVAL_STEP])
     row = llm._ctx.get_logits_ith(-1)
     return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy()

@@ -157,3 +157,37 @@ async def test_a_judgement_behind_a_running_answer_times_out_and_leaves_the_line
     finally:
         held.release.set()
         model.close()
+
+
+class CountingEval:
+    """Stands in for `Llama` in `next_token_logits`: records what it evaluates."""
+
+    def __init__(self, cached: list[int]) -> None:
+        import numpy as np
+
+        self._input_ids = np.asarray(cached)
+        self.n_tokens = len(cached)
+        self.evaluated: list[list[int]] = []
+
+    @staticmethod
+    def longest_token_prefix(a: list[int], b: list[int]) -> int:
+        return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+    def eval(self, tokens: list[int]) -> None:
+        self.evaluated.append(tokens)
+        self.n_tokens += len(tokens)
+
+
+def test_a_cancelled_judgement_stops_between_prompt_steps() -> None:
+    from models.local import JUDGE_EVAL_STEP, next_token_logits
+
+    llm = CountingEval(cached=[1, 2, 3])
+    prompt = [1, 2, 3, *range(10, 10 + 3 * JUDGE_EVAL_STEP)]
+
+    def cancelled() -> bool:
+        return len(llm.evaluated) >= 1  # the caller gives up after the first step
+
+    with pytest.raises(ModelTimeout):
+        next_token_logits(llm, prompt, cancelled=cancelled)
+    # The cached prefix was kept, and only one step of the rest was evaluated.
+    assert llm.evaluated == [prompt[3 : 3 + JUDGE_EVAL_STEP]]
