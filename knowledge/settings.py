@@ -41,6 +41,9 @@ class ParsingSettings(BaseModel):
     cpu_seconds: int = Field(default=20, ge=1)
     memory_bytes: int = Field(default=1536 * 1024 * 1024, ge=256 * 1024 * 1024)
     timeout_s: float = Field(default=25.0, gt=0)
+    # The child's start-up (interpreter and imports, before the file is opened): not the file's fault,
+    # so it has its own bound and never counts against timeout_s.
+    startup_timeout_s: float = Field(default=60.0, gt=0)
 
 
 class EmbeddingSettings(BaseModel):

@@ -26,6 +26,7 @@ from knowledge.parsing.errors import (
 )
 from knowledge.settings import ParsingSettings
 from tests.support.documents import docx_bytes as _docx_bytes
+from tests.support.documents import hanging_pdf
 from tests.support.documents import replace_part as _replace_part
 
 DOCS = Path(__file__).parent / "data" / "docs"
@@ -237,10 +238,36 @@ def test_oversize_file(tmp_path):
     assert "MB upload limit" in info.value.user_message
 
 
-def test_wall_clock_timeout_kills_the_child():
+def test_wall_clock_timeout_kills_the_child(tmp_path):
+    slow = tmp_path / "slow.pdf"
+    slow.write_bytes(hanging_pdf())  # pypdf spends ~25 s of CPU on it
     with pytest.raises(ParseTimeout) as info:
-        parse_document_safely(DOCS / "fake-memo.pdf", settings=ParsingSettings(timeout_s=0.01))
+        parse_document_safely(slow, settings=ParsingSettings(timeout_s=0.5))
     assert info.value.user_message == "Reading this file took too long, so I stopped."
+
+
+def _slow_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every child interpreter sleeps before running (a busy machine's slow start-up)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"import time\ntime.sleep({seconds})\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+
+
+def test_a_slow_start_up_does_not_count_against_the_parse_clock(tmp_path, monkeypatch):
+    _slow_start(tmp_path, monkeypatch, 1.5)
+    path = tmp_path / "note.txt"
+    path.write_text("A short note about the quarterly plan.")
+    document = parse_document_safely(path, settings=ParsingSettings(timeout_s=1.0))
+    assert "quarterly plan" in document.sections[0].text
+
+
+def test_a_child_that_never_starts_is_stopped(tmp_path, monkeypatch):
+    _slow_start(tmp_path, monkeypatch, 30)
+    path = tmp_path / "note.txt"
+    path.write_text("A short note.")
+    with pytest.raises(ParseTimeout):
+        parse_document_safely(path, settings=ParsingSettings(startup_timeout_s=0.5))
 
 
 def test_child_limits_stop_memory_and_cpu_hogs():

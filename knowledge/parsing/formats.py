@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from knowledge.parsing.documents import SectionDraft
 from knowledge.settings import DocumentKind
+
+_READER_MODULES: dict[str, str] = {
+    "pdf": "knowledge.parsing.pdf_format",
+    "docx": "knowledge.parsing.docx_format",
+    "html": "knowledge.parsing.html_format",
+}
+
+
+def preload_reader(kind: DocumentKind) -> None:
+    """Import the parsing library for `kind` (start-up cost that no file can change)."""
+    importlib.import_module(_READER_MODULES.get(kind, "knowledge.parsing.text_formats"))
 
 
 def read_by_kind(

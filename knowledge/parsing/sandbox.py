@@ -2,7 +2,8 @@
 
 The calling process only stats the file, reads its first bytes and a zip's central directory.
 Everything else happens in `knowledge.parsing.worker`, bounded by CPU time, address space and a
-wall-clock timeout, so a hostile file costs at most one child process for `timeout_s` seconds.
+wall-clock timeout, so a hostile file costs at most one child process for `timeout_s` seconds
+of parsing (start-up is bounded separately).
 The display name is sanitized here and never used as a path.
 """
 
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from knowledge.parsing.errors import (
 )
 from knowledge.parsing.filenames import safe_display_name
 from knowledge.parsing.prechecks import check_file, detect_kind
+from knowledge.parsing.protocol import READY
 from knowledge.settings import DocumentKind, ParsingSettings
 from models.files import sha256_of
 
@@ -78,19 +81,46 @@ def _run_child(path: Path, kind: DocumentKind, settings: ParsingSettings) -> dic
         "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
     }
     env["OMP_NUM_THREADS"] = "1"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "knowledge.parsing.worker", json.dumps(job)],
+        stdin=subprocess.DEVNULL,
+        # Unbuffered: the ready line is read byte by byte, so nothing after it is buffered here and
+        # lost to communicate(), which reads the pipe's file descriptor directly.
+        bufsize=0,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "knowledge.parsing.worker"],
-            input=json.dumps(job).encode(),
-            capture_output=True,
-            timeout=settings.timeout_s,
-            env=env,
-            check=False,
-        )
+        stdout, stderr = _exchange(child, settings)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return _read_reply(subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr))
+
+
+def _exchange(child: subprocess.Popen[bytes], settings: ParsingSettings) -> tuple[bytes, bytes]:
+    """The child's output, with two clocks: start-up (the file is not open yet) and parsing.
+
+    Only parsing counts against `timeout_s`: on a busy machine the interpreter and its imports can
+    take seconds, and that must not turn an ordinary file into a time-out. Start-up has its own,
+    generous bound so a child that never starts still ends.
+    """
+    assert child.stdout is not None
+    head: list[bytes] = []
+    reader = threading.Thread(target=lambda: head.append(child.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(settings.startup_timeout_s)
+    if reader.is_alive():
+        raise ParseTimeout(f"child did not start within {settings.startup_timeout_s}s")
+    # No ready line: the child failed before parsing, and what it read is its whole reply.
+    early = b"" if head[0] == READY else head[0]
+    try:
+        rest, stderr = child.communicate(timeout=settings.timeout_s)
     except subprocess.TimeoutExpired:
-        # subprocess.run kills the child on timeout before raising.
         raise ParseTimeout(f"wall clock > {settings.timeout_s}s") from None
-    return _read_reply(done)
+    return early + rest, stderr
 
 
 def _read_reply(done: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The parser child process: limits itself first, then reads one file and prints JSON.
+"""The parser child process: limits itself first, says it is ready, then reads one file and prints JSON.
 
 Started only by `knowledge.parsing.sandbox`. It applies CPU-time, address-space and file-size
 limits to itself before importing any parser, so a PDF that makes pypdf loop or a document that
@@ -26,8 +26,14 @@ def parse(job: dict[str, Any]) -> dict[str, Any]:
     # Imported after the limits are in place: parsing libraries are the untrusted part.
     from knowledge.parsing.documents import assemble_sections
     from knowledge.parsing.errors import NoTextFound, TooMuchText
-    from knowledge.parsing.formats import read_by_kind
+    from knowledge.parsing.formats import preload_reader, read_by_kind
+    from knowledge.parsing.protocol import READY
 
+    preload_reader(job["kind"])
+    # Start-up is done: the parent's wall clock for this file starts now, so a slow start on a busy
+    # machine (interpreter, numpy, pypdf imports) never turns an ordinary file into a time-out.
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     drafts, metadata = read_by_kind(job["kind"], Path(job["path"]), max_pages=job["max_pages"])
     sections = assemble_sections(drafts)
     total = sum(len(section.text) for section in sections)
@@ -39,7 +45,8 @@ def parse(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
+    # The job (a path and limits, never file content) is the only argument.
+    job = json.loads(sys.argv[1])
     apply_limits(job["cpu_seconds"], job["memory_bytes"])
     from knowledge.parsing.errors import DocumentRejected
 
@@ -55,8 +62,8 @@ def main() -> int:
         result = {
             "error": {"code": "corrupt", "detail": f"{type(exc).__name__}: {exc}", "user_message": None}
         }
-    sys.stdout.write(json.dumps(result))
-    sys.stdout.flush()
+    sys.stdout.buffer.write(json.dumps(result).encode())
+    sys.stdout.buffer.flush()
     return 0
 
 
