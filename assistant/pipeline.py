@@ -200,6 +200,8 @@ class _TurnState:
     cleaned: dict[str, int] = field(default_factory=dict)
     # The experiment variant this turn runs under (None: no experiment running).
     variant: TurnVariant | None = None
+    # The tools experiment's variant, when the turn got as far as deciding on tools.
+    tools_variant: TurnVariant | None = None
     # What pseudonymization replaced in the request that went out (counts by type).
     pseudonymized: dict[str, int] = field(default_factory=dict)
     # The current tool round (exchange so far, tools on offer) and the calls its model asked for.
@@ -388,6 +390,7 @@ class ChatPipeline:
         """The model part of the turn: one streamed answer, or the rounds of the tool loop, each
         through the same routed chain (`assistant.tools.chat_turn`)."""
         chat_tools = self._services.tools
+        state.tools_variant = turn_options.tools_variant(chat_tools, conversation.principal)
         chain = self._chain(route, state.variant)
         if chat_tools is None or not chat_tools.available(chain, conversation.principal, decision.tier):
             async for event in self._stream_chain(chain, conversation, text, route, state):
@@ -686,6 +689,7 @@ class ChatPipeline:
             escalation_id=state.escalation_id,
             cached=state.cached,
             variant=state.variant,
+            tools_variant=state.tools_variant,
             timing=turn.split(),
         )
 

@@ -140,6 +140,8 @@ class TurnResult(BaseModel):
     cached: bool = False
     # The A/B experiment variant the turn ran under (assistant/experiments), if any.
     variant: TurnVariant | None = None
+    # The tools experiment's variant (tools on/off, step limit), if one applied to this turn.
+    tools_variant: TurnVariant | None = None
     # Where the turn's time went, from the user's message: our own queueing, the gate, retrieval,
     # each model attempt and skip, and the deadlines that applied (routing/turn_budget.py).
     timing: TimeSplit | None = None

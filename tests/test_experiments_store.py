@@ -180,8 +180,9 @@ def test_every_turns_audit_record_names_its_variant(traffic: Services) -> None:
     with Session(traffic.governance.engine) as session:
         decisions = session.exec(select(AuditRow).where(AuditRow.kind == "routing_decision")).all()
     assert len(decisions) == USERS * TURNS_PER_USER
-    assert all(re.search(r"; variant prompt-ab/(control|concise)$", d.detail or "") for d in decisions)
-    concise = [d for d in decisions if (d.detail or "").endswith("/concise")]
+    # The detail goes on after the variant (where the turn's time went): match up to the next ";".
+    assert all(re.search(r"; variant prompt-ab/(control|concise)(;|$)", d.detail or "") for d in decisions)
+    concise = [d for d in decisions if "; variant prompt-ab/concise" in (d.detail or "")]
     assert concise and all(d.prompt_template_version == "chat-v2-concise" for d in concise)
 
 

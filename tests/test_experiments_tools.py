@@ -103,6 +103,12 @@ def test_each_arm_gets_its_tools_and_the_audit_names_the_variant(services: Servi
         assert all((r.detail or "").startswith("variant tools-ab/capped; ") for r in found)
         loop = next(r for r in found if r.kind == "tool_loop")
         assert "termination=max_steps" in (loop.detail or "")  # one round allowed, then the limit
+    # Every turn's routing decision names its tools variant, the off arm's too.
+    with Session(services.governance.engine) as session:
+        decisions = session.exec(select(AuditRow).where(AuditRow.kind == "routing_decision")).all()
+    assert len(decisions) == USERS
+    for decision in decisions:
+        assert f"; tools variant tools-ab/{arms[decision.thread_id or '']};" in (decision.detail or "")
     assert services.governance.audit.verify().ok
 
 

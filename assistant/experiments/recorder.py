@@ -2,11 +2,11 @@
 
 `ExperimentRecorder` is a turn observer: after each turn with a variant it stores numbers and
 flags only (outcome, escalation, whether the message corrected the previous one, unsupported
-sentences, latency, cost, tokens, model calls), never message text. A turn also counts for the
-running tools experiment, if any, under the user's tools variant (the one `ExperimentTools` gave
-the turn: the same sticky hash). Replayed turns (`eval replay`) are marked as such, here and in
-the audit trail, and never count for a tools experiment. Like every observer, it must never raise
-into a turn.
+sentences, latency, cost, tokens, model calls), never message text. A turn that got as far as
+deciding on tools also counts for the running tools experiment under its tools variant
+(`TurnResult.tools_variant`, the one `ExperimentTools` applied: the same sticky hash). Replayed
+turns (`eval replay`) are marked as such, here and in the audit trail, and never count for a tools
+experiment. Like every observer, it must never raise into a turn.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def is_replay(conversation: Conversation) -> bool:
 
 
 def audit_note(conversation: Conversation, result: TurnResult) -> str:
-    """What the turn's routing-decision record adds to its detail: the variant, and replay."""
+    """What the turn's routing-decision record adds to its detail: the variants, and replay."""
     notes = [f"variant {result.variant.label}"] if result.variant else []
+    notes += [f"tools variant {result.tools_variant.label}"] if result.tools_variant else []
     if is_replay(conversation):
         notes.append("replay")
     return "".join(f"; {note}" for note in notes)
@@ -77,14 +78,9 @@ class ExperimentRecorder:
                 self.facts.append(facts_of(row))
             if self._store is not None:
                 self._store.record_turn(row)
-        tools = self._tools_variant(conversation)
-        if tools is not None and self._store is not None:
+        tools = result.tools_variant
+        if tools is not None and self._store is not None and not is_replay(conversation):
             self._store.record_turn(self._row(tools, conversation, user_text, result, calls))
-
-    def _tools_variant(self, conversation: Conversation) -> TurnVariant | None:
-        if self._store is None or is_replay(conversation):
-            return None
-        return self._store.variant_for(conversation.principal.user_id, "tools")
 
     def _row(
         self,

@@ -1,5 +1,6 @@
 """How a chosen variant shapes one turn, in the pipeline's terms: the system prompt, retrieval
-k and reranking, and the order of the models the route already allows.
+k and reranking, the order of the models the route already allows, and which tools variant the
+turn runs under (recorded with it; `ExperimentTools` applies it).
 
 `prefer_model` only reorders: it never adds a model to a route's chain, so a variant naming a
 hosted model still gets the guarded local model alone on a regulated (local-only) turn.
@@ -12,6 +13,8 @@ from typing import TypeVar
 
 from assistant.experiments.models import Capability, TurnVariant
 from assistant.experiments.prompts import system_prompt
+from assistant.experiments.tools_variant import ExperimentTools
+from knowledge.access import Principal
 
 T = TypeVar("T")
 
@@ -53,3 +56,8 @@ def prompt_version(variant: TurnVariant | None, default: str) -> str:
     if variant is None:
         return default
     return f"{variant.variant.prompt_template}@{variant.label}"
+
+
+def tools_variant(tools: object, principal: Principal) -> TurnVariant | None:
+    """The user's variant of the running tools experiment, when the app's tools apply one."""
+    return tools.variant(principal) if isinstance(tools, ExperimentTools) else None
