@@ -46,10 +46,19 @@ def conninfo(database_url: str | None) -> str:
 
 
 def queue_app(
-    database_url: str | None, run: Callable[[str], Awaitable[object]] | None = None
+    database_url: str | None,
+    run: Callable[[str], Awaitable[object]] | None = None,
+    *,
+    max_connections: int = 4,
 ) -> procrastinate.App:
-    """The app; with `run`, the summary task is registered (worker processes), else only deferred."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)))
+    """The app; with `run`, the summary task is registered (worker processes), else only deferred.
+
+    Its connection pool starts with one connection: every replica and worker holds one, and a
+    PostgreSQL's connection limit is shared with the app's own pools."""
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo(database_url), min_size=1, max_size=max(1, max_connections)
+    )
+    app = procrastinate.App(connector=connector)
     if run is not None:
 
         @app.task(name=TASK, queue=QUEUE)

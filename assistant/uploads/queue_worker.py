@@ -38,7 +38,9 @@ async def serve_jobs(
     """Run summary tasks until cancelled (or SIGTERM/SIGINT, through procrastinate's handlers;
     `signals=False` when the caller's own loop owns the signals, as in tests)."""
     await asyncio.to_thread(queue_app.ensure_schema, database_url)
-    app = queue_app.queue_app(database_url, run=worker.run_one)
+    # Each running job reports through the pool; the fetch loop and heartbeat take the rest.
+    connections = worker.settings.concurrency + 3
+    app = queue_app.queue_app(database_url, run=worker.run_one, max_connections=connections)
     async with app.open_async():
         recovery = asyncio.create_task(recover_forever(app, worker), name="upload-job-recovery")
         try:
