@@ -38,7 +38,9 @@ from tests.support.chat_socket import ChatSocket, sign_in
 from tests.support.parallel_server import ParallelLlamaServer, llama_server_binary
 from tests.support.servers import bundled_gguf, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# Six servers start on a machine whose two cores the rest of the suite (or other runs) share: the
+# module's set-up alone can take minutes there, so the first test gets more than the default 300 s.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
 PASSWORD = "replica-test-password-1"
 ALIAS = "private-shared"
