@@ -54,7 +54,7 @@ class ExperimentTools(ChatTools):
 
     @classmethod
     def wrap(cls, tools: ChatTools, experiments: _Variants) -> ExperimentTools:
-        values = {field.name: getattr(tools, field.name) for field in dataclasses.fields(tools)}
+        values = {field.name: getattr(tools, field.name) for field in dataclasses.fields(tools) if field.init}
         return cls(**values, experiments=experiments)
 
     def variant(self, principal: Principal) -> TurnVariant | None:
