@@ -7,7 +7,14 @@ initial ("Ravil G. Yefimov"), a run that ends with a known surname, a lone given
 spaCy tags as a proper noun, and a lone surname of another language inside a sentence ("the
 Sokolov novel"). Layout is evidence too: the first line of a contact card, a transcript's
 speaker. Finally every later mention of a word of a name found anywhere in the text is a name
-too ("... early Yefremova"), and so are the other items of a list that holds a name.
+too ("... early Yefremova"), and so are the other items of a list that holds a name. A given name
+that spaCy calls a place ("the gender of Mette") is a person too unless GeoNames knows it as a
+place; a given name of the world lists counts in lower case ("frederikke").
+
+Precision matters as well (a false name sends the answer to the weaker local model): courtesy
+words ("... Cheers."), clause-opening interjections ("Hmm, ..."), instruction verbs ("Summarise
+how ...") and code or team names ("Project Asthma", "the Lupus team") are dropped, unless the
+gazetteer knows the word as a name.
 
 The gazetteer is the US Census name frequency lists shipped in the PyPI package `names` (MIT),
 our own list of common given names of other languages and regions
