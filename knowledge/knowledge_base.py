@@ -227,7 +227,7 @@ class KnowledgeBase:
         )
         self.registry.add_pending(row)
         try:
-            tier, count = self._write_chunks(parsed, row, section_tiers)
+            tier, count = self._write_chunks(parsed, row, section_tiers, replacing)
         except Exception:
             log.exception("ingestion of %s failed; rolling back", parsed.display_name)
             self._discard_version(version_id)
@@ -251,7 +251,11 @@ class KnowledgeBase:
         )
 
     def _write_chunks(
-        self, parsed: ParsedDocument, row: KnowledgeDocument, section_tiers: Sequence[Tier] | None
+        self,
+        parsed: ParsedDocument,
+        row: KnowledgeDocument,
+        section_tiers: Sequence[Tier] | None,
+        replacing: KnowledgeDocument | None = None,
     ) -> tuple[str, int]:
         chunking = self.config.chunking
         chunks = chunk_document(
@@ -269,15 +273,31 @@ class KnowledgeBase:
             classify=classify,
         )
         texts = [indexed_text(r.metadata["title"], r.metadata["section"], r.text) for r in records]
-        embeddings = self.embedder.embed(texts)
+        embeddings = self._embed_reusing(texts, replacing)
         self.store.add(
             [r.chunk_id for r in records],
             [r.text for r in records],
             embeddings,
-            [r.metadata for r in records],
+            # Which model made the vector, so a later version reuses only vectors of the same model.
+            [{**r.metadata, "embedding_model": self.embedder.model_id} for r in records],
         )
         tier = highest(*(r.metadata["tier"] for r in records)).value
         return tier, len(records)
+
+    def _embed_reusing(self, texts: Sequence[str], replacing: KnowledgeDocument | None) -> list[list[float]]:
+        """Vectors for `texts`; a text the replaced version already indexed keeps its stored vector
+        (an edit leaves most sections as they were; a changed ACL leaves every one), the rest are
+        embedded. Only vectors of this embedder's model are reused."""
+        known: dict[str, list[float]] = {}
+        if replacing is not None:
+            for text, (meta, vector) in self.store.vectors_of_version(replacing.version_id).items():
+                if meta.get("embedding_model") == self.embedder.model_id:
+                    title, section = str(meta.get("title", "")), str(meta.get("section", ""))
+                    known[indexed_text(title, section, text)] = vector
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        if missing:
+            known.update(zip(missing, self.embedder.embed(missing), strict=True))
+        return [known[text] for text in texts]
 
     def _discard_version(self, version_id: str) -> None:
         # Chunks first, row last: if we crash in between, recover() finds the row and retries.

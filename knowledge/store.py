@@ -149,6 +149,20 @@ class KnowledgeStore:
                     break
                 offset += page
 
+    def vectors_of_version(self, version_id: str) -> dict[str, tuple[dict[str, Any], list[float]]]:
+        """Each chunk of a version by its text: its metadata and stored embedding (re-ingest reuse)."""
+        result = self.collection.get(
+            where={"version_id": {"$eq": version_id}}, include=["documents", "metadatas", "embeddings"]
+        )
+        docs = result.get("documents") or []
+        metas = result.get("metadatas") or []
+        vectors = result.get("embeddings")
+        vectors = [] if vectors is None else vectors
+        return {
+            text or "": (dict(meta or {}), [float(x) for x in vector])
+            for text, meta, vector in zip(docs, metas, vectors, strict=True)
+        }
+
     def get(self, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         if not chunk_ids:
             return []
