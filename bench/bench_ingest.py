@@ -14,7 +14,7 @@ the working tree is not touched) and for the working tree, each in its own child
 alternating rounds, so both are measured under the same load; each child counts its own CPU.
 
 Run: .venv/bin/python bench/bench_ingest.py [--docs DIR] [--limit N] [--stages-only]
-     .venv/bin/python bench/bench_ingest.py --before REV [--rounds 3] [--docs DIR]
+     .venv/bin/python bench/bench_ingest.py --before REV [--after REV] [--rounds 3] [--docs DIR]
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _parse_and_chunk(path: Path) -> tuple[object, list[object]]:
 
 def _export(rev: str, root: Path) -> Path:
     """The files of commit `rev`, exported from git (nothing in the work tree changes)."""
-    target = root / "before"
+    target = root / f"tree-{len(list(root.iterdir()))}"
     target.mkdir()
     archive = root / "tree.tar"
     subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
@@ -163,11 +163,13 @@ def _stages_in(tree: Path, docs: Path) -> dict[str, float]:
     return figures
 
 
-def compare(rev: str, docs: Path, rounds: int) -> None:
-    """KB per CPU-second of the ingest stages, commit `rev` against the working tree, interleaved."""
-    runs: dict[str, list[dict[str, float]]] = {f"before ({rev})": [], "after": []}
+def compare(rev: str, docs: Path, rounds: int, after: str | None = None) -> None:
+    """KB per CPU-second of the ingest stages, commit `rev` against commit `after` (default: the
+    working tree, with whatever uncommitted work it holds), interleaved."""
+    runs: dict[str, list[dict[str, float]]] = {f"before ({rev})": [], f"after ({after or 'work tree'})": []}
     with tempfile.TemporaryDirectory() as tmp:
-        trees = dict(zip(runs, (_export(rev, Path(tmp)), REPO), strict=True))
+        new = _export(after, Path(tmp)) if after else REPO
+        trees = dict(zip(runs, (_export(rev, Path(tmp)), new), strict=True))
         for number in range(rounds):
             for name, tree in trees.items():
                 figures = _stages_in(tree, docs)
@@ -181,8 +183,8 @@ def compare(rev: str, docs: Path, rounds: int) -> None:
         parts = ", ".join(f"{s} {middle[s]:.1f}" for s in ("parse+chunk", "gate", "embed", "store"))
         print(f"{name:<22} median {medians[name]:5.1f} KB per CPU-s ({middle['kb']:.0f} KB, "
               f"{middle['chunks']:.0f} chunks; CPU-s: {parts})")  # fmt: skip
-    before, after = medians.values()
-    print(f"after / before = {after / before:.2f}x KB per CPU-second, corpus {docs}")
+    old_rate, new_rate = medians.values()
+    print(f"after / before = {new_rate / old_rate:.2f}x KB per CPU-second, corpus {docs}")
 
 
 def main() -> None:
@@ -191,6 +193,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--stages-only", action="store_true")
     parser.add_argument("--before", metavar="REV", help="compare the ingest stages with commit REV")
+    parser.add_argument("--after", metavar="REV", help="with --before: this commit, not the work tree")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stages-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,7 +201,7 @@ def main() -> None:
         print(json.dumps(stages(args.docs.resolve(), OnnxMiniLMEmbedder())))
         return
     if args.before:
-        compare(args.before, args.docs.resolve(), args.rounds)
+        compare(args.before, args.docs.resolve(), args.rounds, args.after)
         print(f"load average {os.getloadavg()[0]:.1f}")
         return
     if args.stages_only:
