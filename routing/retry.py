@@ -46,14 +46,15 @@ _TIMER_SLACK_S = 0.01
 
 @dataclass(slots=True)
 class HostedShare:
-    """The waiting of its own the hosted part of a walk is owed, however late it started: time
-    the turn spent in our own queues must not leave a healthy endpoint no time to answer."""
+    """The time of its own the hosted part of a walk is owed, counted from its first request
+    (retries and their backoff included), however late that came: time the turn spent in our own
+    queues must not leave a healthy endpoint no time to answer."""
 
     min_s: float
-    used_s: float = 0.0
+    began: float | None = None
 
-    def owed(self) -> float:
-        return max(0.0, self.min_s - self.used_s)
+    def owed(self, now: float) -> float:
+        return self.min_s if self.began is None else max(0.0, self.min_s - (now - self.began))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +89,14 @@ class TurnDeadline:
 
     def remaining(self) -> float:
         """Seconds a hosted attempt may still wait: to `at`, or what its share still owes."""
-        owed = self.share.owed() if self.share is not None else 0.0
-        return max(self.at - self.clock(), owed)
+        now = self.clock()
+        owed = self.share.owed(now) if self.share is not None else 0.0
+        return max(self.at - now, owed)
 
-    def spend(self, seconds: float) -> None:
-        """A hosted attempt waited `seconds` of its own (counted against the share)."""
-        if self.share is not None:
-            self.share.used_s += seconds
+    def begin(self) -> None:
+        """A hosted request is being sent: the share's time starts now, if it had not yet."""
+        if self.share is not None and self.share.began is None:
+            self.share.began = self.clock()
 
     def passed(self) -> bool:
         return self.remaining() <= 0
@@ -310,6 +312,7 @@ async def _first_within(
         return
     if deadline.passed():
         raise DeadlinePassed("the turn's hosted deadline passed before this attempt")
+    deadline.begin()
     slow = None
     if deadline.on_slow is not None:
         slow = asyncio.get_running_loop().call_later(max(0.0, deadline.slow_after_s), deadline.on_slow)
@@ -326,7 +329,6 @@ async def _first_within(
             endpoint_at_fault=waited + _TIMER_SLACK_S >= deadline.judge_after_s,
         ) from None
     finally:
-        deadline.spend(deadline.clock() - began)
         if slow is not None:
             slow.cancel()  # the first event came (or the attempt ended): nothing is slow
     yield first

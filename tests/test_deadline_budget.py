@@ -24,18 +24,27 @@ from models.base import (
     ChatRequest,
     ModelError,
     ModelKind,
+    ModelRateLimited,
     ModelTimeout,
     ModelUnavailable,
     StreamEnd,
     StreamEvent,
     TextDelta,
     Usage,
+    collect,
 )
 from models.fakes import QueueModel
 from routing.breaker import BreakerModel, CircuitBreaker
 from routing.fallback import Candidate, FellBack, in_order, marks_endpoint
 from routing.reliability_settings import ReliabilitySettings
-from routing.retry import DeadlinePassed, HostedShare, RetryingModel, RetryPolicy, TurnDeadline
+from routing.retry import (
+    DeadlinePassed,
+    HostedShare,
+    RetryingModel,
+    RetryPolicy,
+    TurnDeadline,
+    deadline_scope,
+)
 from routing.turn_budget import TurnBudget, TurnClock
 from tests.support.privacy import ScriptedPrivacy
 
@@ -135,7 +144,8 @@ def test_the_hosted_window_counts_from_the_message_but_owes_the_hosted_part_its_
     clock.now = 109.0  # our own queues took 9 s: the window has closed, but nothing was waited yet
     deadline = TurnDeadline(108.0, clock, share=HostedShare(3.0))
     assert deadline.remaining() == 3.0 and not deadline.passed()
-    deadline.spend(3.0)  # a hosted attempt waited its share
+    deadline.begin()  # the first hosted request goes out
+    clock.now = 112.0  # its retries and their backoff used the share (3 s from 109)
     assert deadline.passed()
 
 
@@ -435,3 +445,22 @@ async def test_the_routing_decision_record_says_where_the_time_went() -> None:
     note = time_note(result)
     assert note.startswith("; time ms: total ") and note.endswith(", cut short at the answer deadline")
     assert all(f"{phase} " in note for phase in ("lock", "gate", "retrieval", "attempt"))
+
+
+async def test_the_hosted_share_counts_retries_and_their_backoff() -> None:
+    """A turn that reached the hosted model after its window closed gets 3 s of hosted time, not
+    3 s per attempt: a rate-limited endpoint asking for 2 s between tries is tried twice."""
+    clock = Clock(109.0)  # the window closed at 108 while the turn waited in our queues
+    model = QueueModel(
+        *[ModelRateLimited("slow down", retry_after=2.0) for _ in range(5)], name="strong", kind="hosted"
+    )
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    policy = RetryPolicy(max_attempts=5, base_backoff_s=0.0, max_backoff_s=0.0, budget_s=30.0)
+    retrying = RetryingModel(model, policy, clock=clock, sleep=sleep)
+    deadline = TurnDeadline(108.0, clock, share=HostedShare(3.0))
+    with deadline_scope(deadline), pytest.raises(ModelRateLimited):
+        await collect(retrying.stream(REQUEST))
+    assert len(model.requests) == 2
