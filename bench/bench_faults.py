@@ -12,9 +12,17 @@ skipped), and checks the 12 s goal.
 `--path cli` measures the same faults through `confidante chat --json`, one fresh process per run,
 as a user of the command line meets them: the turn's own time (message to full answer, from the
 JSON) and the process's wall time (start-up included), with the local profile of `--profile`.
+`--path ui` measures them through the web UI's pipeline: one long-lived app process built as the
+UI's start-up builds it (`bench/fault_turn_worker.py`: governance, private model loaded first),
+seconds from the message to the turn's result. Both print the load average around each fault and,
+where the code records it, where the time went (mean ms: our lock, gate, retrieval, hosted
+attempts, the local answer's wait for its first words and its whole attempt; how many were cut
+short). `--before REV` also runs an exported earlier commit, alternating run by run, so both are
+measured under the same load (the answer cache is off on these paths: repeats would hit it).
 
     .venv/bin/python bench/bench_faults.py [--runs 5] [--faults http_500,hang,...]
     .venv/bin/python bench/bench_faults.py --path cli --profile standard --runs 3
+    .venv/bin/python bench/bench_faults.py --path ui --faults none,hang --runs 5 --before HEAD~3
 """
 
 from __future__ import annotations
@@ -26,8 +34,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,6 +54,8 @@ from routing.tiers import Tier
 from tests.support.proxy import FAULT_KINDS, FaultProxy
 from tests.support.servers import SERVER_MODEL_ALIAS, LlamaServer, bundled_gguf
 
+REPO = Path(__file__).resolve().parent.parent
+WORKER = Path(__file__).resolve().parent / "fault_turn_worker.py"
 GOAL_P95_S = 12.0
 CHEAP_ALIAS = "bench-cheap"  # a second model name on the same endpoint, as in production
 SCENARIOS = ("none", *FAULT_KINDS, "down")
@@ -107,68 +119,200 @@ async def bench(server: LlamaServer, local: LocalModel, scenarios: list[str], ru
     return rows
 
 
-def cli_env(data_dir: Path, proxy: FaultProxy, profile: str) -> dict[str, str]:
+def cli_env(data_dir: Path, proxy: FaultProxy, profile: str, tree: Path = REPO) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CONFIDANTE_"))}
     return env | {
+        "PYTHONPATH": str(tree),
         "CONFIDANTE_DATA_DIR": str(data_dir),
         "CONFIDANTE_CONFIG": str(data_dir / "absent.toml"),
         "CONFIDANTE_MODELS__LOCAL__PROFILE": profile,
+        "CONFIDANTE_RELIABILITY__CACHE_ENABLED": "false",
         "OPENAI_API_KEY": "bench",
         "OPENAI_BASE_URL": proxy.base_url,
     }
 
 
-def cli_run(env: dict[str, str]) -> tuple[float, float, str]:
-    """One `confidante chat --json`: wall seconds, the turn's own seconds, and who answered."""
+@dataclass
+class Version:
+    """The code under test: this tree ("after") or an exported earlier commit ("before REV")."""
+
+    name: str
+    tree: Path
+    env: dict[str, str]
+    worker: subprocess.Popen[str] | None = None
+    # Per scenario: (turn seconds, wall seconds, outcome, cheap-model requests, timing) per run.
+    runs: dict[str, list[tuple[float, float, str, int, dict | None]]] = field(default_factory=dict)
+
+
+def export(rev: str, root: Path) -> Path:
+    """The files of commit `rev`, exported from git (nothing in the work tree changes)."""
+    target = root / f"tree-{rev.replace('/', '_')}"
+    target.mkdir()
+    archive = root / "tree.tar"
+    subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def versions(proxy: FaultProxy, profile: str, before: str | None) -> list[Version]:
+    root = Path(tempfile.mkdtemp(prefix="bench-faults-"))
+    trees = [("after", REPO)] + ([(f"before {before}", export(before, root))] if before else [])
+    found: list[Version] = []
+    for name, tree in trees:
+        data_dir = root / f"data-{len(found)}"
+        data_dir.mkdir()
+        found.append(Version(name, tree, cli_env(data_dir, proxy, profile, tree)))
+    return found
+
+
+def cli_run(version: Version) -> tuple[float, float, str, dict | None]:
+    """One `confidante chat --json`: wall seconds, the turn's own seconds, who answered, timing."""
     command = [sys.executable, "-m", "assistant.cli", "chat", REQUEST.messages[0].content, "--json"]
     started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        command, capture_output=True, text=True, env=version.env, cwd=version.tree, timeout=300
+    )
     wall = time.perf_counter() - started
     try:
         out = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        return wall, wall, f"crash:{proc.returncode}"
-    return wall, float(out["latency_ms"]) / 1000, f"{out['outcome']}:{out['model'] or 'message'}"
+        return wall, wall, f"crash:{proc.returncode}", None
+    outcome = f"{out['outcome']}:{out['model'] or 'message'}"
+    return float(out["latency_ms"]) / 1000, wall, outcome, out.get("timing")
 
 
-def bench_cli(server: LlamaServer, scenarios: list[str], runs: int, profile: str) -> list[tuple]:
+def start_worker(version: Version) -> None:
+    command = [sys.executable, str(WORKER), REQUEST.messages[0].content]
+    log = open(Path(version.env["CONFIDANTE_DATA_DIR"]) / "worker.log", "w")  # noqa: SIM115
+    version.worker = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=version.env,
+        cwd=version.tree,
+    )  # fmt: skip
+    worker_result(version)  # {"ready": true} once the app is up
+
+
+def worker_result(version: Version) -> dict:
+    """The next `RESULT` line of a worker (anything else it prints is skipped)."""
+    assert version.worker is not None and version.worker.stdout is not None
+    while not (line := version.worker.stdout.readline()).startswith("RESULT "):
+        if not line:
+            raise RuntimeError(f"the {version.name} app process ended (see worker.log in its data dir)")
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def ui_run(version: Version) -> tuple[float, float, str, dict | None]:
+    worker = version.worker
+    assert worker is not None and worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write("run\n")
+    worker.stdin.flush()
+    out = worker_result(version)
+    outcome = f"{out['outcome']}:{out['model'] or 'message'}"
+    return out["turn_s"], out["turn_s"], outcome, out.get("timing")
+
+
+def bench_paths(
+    server: LlamaServer, scenarios: list[str], runs: int, path: str, profile: str, before: str | None
+):
     proxy = FaultProxy(server.port).start()
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-faults-cli-"))
-    env = cli_env(data_dir, proxy, profile)
-    # Assembles and verifies the profile's model once (and creates the database), outside the timing.
-    subprocess.run([sys.executable, "-m", "assistant.cli", "check"], env=env, capture_output=True, check=True)
-    rows = []
+    found = versions(proxy, profile, before)
+    loads: dict[str, tuple[float, float]] = {}
     try:
+        for version in found:
+            # Assembles and verifies the profile's model (and creates the database), outside the timing.
+            check = [sys.executable, "-m", "assistant.cli", "check"]
+            subprocess.run(check, env=version.env, cwd=version.tree, capture_output=True, check=True)
+            if path == "ui":
+                start_worker(version)
+        one_run = ui_run if path == "ui" else cli_run
         for scenario in scenarios:
             arm(proxy, scenario)
             if scenario == "down":
                 proxy.take_down()
-            seen = len(proxy.chat_exchanges())
-            results = [cli_run(env) for _ in range(runs)]
+            load_before = os.getloadavg()[0]
+            for _ in range(runs):
+                for version in found:  # alternating, so every version meets the same load
+                    seen = len(proxy.chat_exchanges())
+                    turn, wall, outcome, timing = one_run(version)
+                    cheap = sum('"gpt-4o-mini"' in e.body for e in proxy.chat_exchanges()[seen:])
+                    version.runs.setdefault(scenario, []).append((turn, wall, outcome, cheap, timing))
+            loads[scenario] = (load_before, os.getloadavg()[0])
             if scenario == "down":
                 proxy.bring_up()
-            cheap = sum('"gpt-4o-mini"' in e.body for e in proxy.chat_exchanges()[seen:])
-            walls, turns = [r[0] for r in results], [r[1] for r in results]
-            rows.append((scenario, statistics.median(turns), percentile(turns, 0.95), max(turns), cheap,
-                         sorted({r[2] for r in results}), percentile(walls, 0.95)))  # fmt: skip
     finally:
+        for version in found:
+            if version.worker is not None:
+                version.worker.stdin.close()  # type: ignore[union-attr]
+                version.worker.wait(timeout=60)
         proxy.stop()
-    return rows
+    return found, loads
+
+
+def time_split(timings: list[dict]) -> str:
+    """Mean ms per part of the turn, from the turns' own records."""
+    parts: dict[str, list[float]] = {}
+    cut = 0
+    for timing in timings:
+        spans = timing.get("spans", [])
+        sums = {"lock": 0.0, "gate": 0.0, "retrieval": 0.0, "hosted": 0.0, "local_first": 0.0, "local": 0.0}
+        for span in spans:
+            if span["phase"] in ("lock", "gate", "retrieval"):
+                sums[span["phase"]] += span["ms"]
+            elif span["phase"] == "attempt" and span.get("kind") == "hosted":
+                sums["hosted"] += span["ms"]
+            elif span["phase"] == "attempt":
+                sums["local"] += span["ms"]
+                sums["local_first"] += span.get("first_event_ms") or 0.0
+        for key, value in sums.items():
+            parts.setdefault(key, []).append(value)
+        cut += bool(timing.get("cut_short"))
+    means = " ".join(f"{key} {statistics.mean(values):.0f}" for key, values in parts.items())
+    return f"{means}; cut short {cut}/{len(timings)}"
+
+
+def report(
+    path: str, profile: str, found: list[Version], loads: dict[str, tuple[float, float]], runs: int
+) -> int:
+    label = "confidante chat" if path == "cli" else "the web UI's pipeline (one app process)"
+    print(f"{label}, local profile {profile}; turn = message to full answer (wall: whole process, cli)")
+    print(f"{'version':<18} {'fault':<11} {'p50 s':>6} {'p95 s':>6} {'max s':>6} {'wall95':>6} {'cheap':>5} "
+          f"{'load':>9}  outcome")  # fmt: skip
+    over = []
+    for scenario, (load_a, load_b) in loads.items():
+        for version in found:
+            rows = version.runs[scenario]
+            turns, walls = [r[0] for r in rows], [r[1] for r in rows]
+            p95 = percentile(turns, 0.95)
+            if version.name == "after" and p95 > GOAL_P95_S:
+                over.append(scenario)
+            line = (f"{version.name:<18} {scenario:<11} {statistics.median(turns):6.2f} {p95:6.2f} "
+                    f"{max(turns):6.2f} {percentile(walls, 0.95):6.2f} {sum(r[3] for r in rows):5d} "
+                    f"{load_a:4.1f}-{load_b:<4.1f}  {', '.join(sorted({r[2] for r in rows}))}")  # fmt: skip
+            print(line)
+            timings = [r[4] for r in rows if r[4]]
+            if timings:
+                print(f"{'':<18} {'':<11} where the time went (mean ms): {time_split(timings)}")
+    verdict = "met" if not over else "MISSED for " + ", ".join(over)
+    print(f"runs per fault and version: {runs}; goal turn p95 <= {GOAL_P95_S:g} s (after): {verdict}")
+    return 0 if not over else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--faults", default=",".join(SCENARIOS))
-    parser.add_argument("--path", choices=("app", "cli"), default="app")
-    parser.add_argument("--profile", choices=("small", "standard"), default="small", help="--path cli only")
+    parser.add_argument("--path", choices=("app", "cli", "ui"), default="app")
+    parser.add_argument(
+        "--profile", choices=("small", "standard"), default="small", help="--path cli|ui only"
+    )
+    parser.add_argument("--before", metavar="REV", help="--path cli|ui: also run this commit, alternating")
     args = parser.parse_args()
     scenarios = [s for s in args.faults.split(",") if s]
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown faults {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
-    if args.path == "cli":
-        return main_cli(scenarios, args.runs, args.profile)
+    if args.path in ("cli", "ui"):
+        return main_paths(scenarios, args.runs, args.path, args.profile, args.before)
     log = Path(tempfile.mkdtemp(prefix="bench-faults-")) / "server.log"
     server = LlamaServer(bundled_gguf(), log, threads=1)
     local = LocalModel(bundled_gguf(), LocalModelSettings(threads=1, temperature=0.0))
@@ -188,23 +332,15 @@ def main() -> int:
     return 0 if not over else 1
 
 
-def main_cli(scenarios: list[str], runs: int, profile: str) -> int:
+def main_paths(scenarios: list[str], runs: int, path: str, profile: str, before: str | None) -> int:
     log = Path(tempfile.mkdtemp(prefix="bench-faults-")) / "server.log"
     server = LlamaServer(bundled_gguf(), log, threads=1)
     server.start()
     try:
-        rows = bench_cli(server, scenarios, runs, profile)
+        found, loads = bench_paths(server, scenarios, runs, path, profile, before)
     finally:
         server.stop()
-    print(f"confidante chat, local profile {profile}; turn = message to full answer, wall = whole process")
-    print(f"{'fault':<11} {'turn p50':>8} {'turn p95':>8} {'max':>6} {'wall p95':>8} {'cheap':>6}  outcome")
-    for scenario, p50, p95, worst, cheap, outcomes, wall in rows:
-        line = f"{scenario:<11} {p50:8.2f} {p95:8.2f} {worst:6.2f} {wall:8.2f} {cheap:6d}"
-        print(f"{line}  {', '.join(outcomes)}")
-    over = [row[0] for row in rows if row[2] > GOAL_P95_S]
-    verdict = "met" if not over else "MISSED for " + ", ".join(over)
-    print(f"runs per fault: {runs}; goal turn p95 <= {GOAL_P95_S:g} s: {verdict}")
-    return 0 if not over else 1
+    return report(path, profile, found, loads, runs)
 
 
 if __name__ == "__main__":
