@@ -15,8 +15,9 @@ from tests.browser.conftest import OpenChat
 Shot = Callable[[Page, str], Path]
 SETTINGS = load_settings()
 LOCAL_MODEL = SETTINGS.models.local.name
-# The retry budget for the hosted call, plus the local answer itself on a busy machine.
-NOTICE_WITHIN_S = SETTINGS.reliability.retry_budget_s + 7.0
+# Behaviour, not speed: the notice must come, however loaded the machine (a loaded fresh-clone run
+# missed a 'retry budget + 7 s' bound). How fast it comes is measured by bench/bench_faults.py.
+NOTICE_WITHIN_S = 120.0
 FALLBACK_NOTICE = re.compile(r"unavailable.*answered by the private local model", re.IGNORECASE)
 
 
