@@ -247,13 +247,11 @@ def _corpus_block(
         block[f"{split} fusion + judge"] = _line(metrics(part, verdicts, rule))
         runs = sum(v.needs_judge(rule) for v in part)
         block[f"{split} judge runs"] = f"{runs} of {len(part)} questions ({runs / len(part):.0%})"
-    judged = [
-        j for v in views if v.question_id in verdicts and v.needs_judge(rule) for j in verdicts[v.question_id]
-    ]
+    # Latency is the judgement's own, whatever rule is chosen: every measured one counts.
+    measured = [verdicts[v.question_id] for v in views if v.question_id in verdicts]
+    judged = [j for pair in measured for j in pair]
     block["judgement ms p50/p95 (one passage)"] = _percentiles([j.latency_ms for j in judged])
-    per_question = [
-        sum(j.latency_ms for j in verdicts[v.question_id]) for v in views if v.question_id in verdicts
-    ]
+    per_question = [sum(j.latency_ms for j in pair) for pair in measured]
     block["judge ms p50/p95 (both passages)"] = _percentiles(per_question)
     block["load average while judging (median)"] = (
         f"{np.median([j.load for j in judged]):.1f}" if judged else "n/a"
