@@ -264,25 +264,62 @@ def _value_extent(span: RawSpan, text: str) -> tuple[int, int]:
 
 
 _NON_IDENTIFIERS = frozenset({"PERSON", "STREET_ADDRESS", "LOCATION"})
+# The learned recognizers (this model, spaCy through Presidio): their name and place guesses inside a
+# value a rule typed are pieces of that value ("2001" of "2001:db8::10" read as a house number).
+_LEARNED = frozenset({RECOGNIZER, "SpacyRecognizer"})
+# Values made of digits and symbols, which hold no name: a span of another type (an e-mail, a
+# security answer, an employer) may hold a real name, which must stay to seed its other mentions.
+_MACHINE_VALUES = frozenset(
+    {
+        "IP_ADDRESS", "MAC_ADDRESS", "IMEI", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PHONE_NUMBER",
+        "CRYPTO_WALLET", "GPS_COORDINATES", "BANK_ACCOUNT", "DEVICE_SERIAL",
+    }
+)  # fmt: skip
+# A typed value at least this sure contains the pieces: a weaker one may still fall below its
+# policy floor, and then the piece must stay to be masked on its own.
+_SURE_CONTAINER = 0.6
 
 
 def defer_to_rules(findings: Sequence[Finding]) -> list[Finding]:
     """Drop the model's identifier labels where a rule or Presidio already typed the same value:
     a validated pattern ("an IPv4 address", "a Luhn-valid card") knows the type better than the
-    model's guess ("DRIVERS_LICENSE" on an IBAN). Where no rule fired, the model's label stays."""
-    typed = [f for f in findings if f.recognizer != RECOGNIZER and f.entity_type not in _NON_IDENTIFIERS]
+    model's guess ("DRIVERS_LICENSE" on an IBAN). Where no rule fired, the model's label stays.
+    A learned name or place strictly inside a sure machine value (an IP, a card, a phone) is
+    dropped too: the value's own span masks it, and a published test value is nobody's data."""
+    typed = [f for f in findings if f.recognizer not in _LEARNED and f.entity_type not in _NON_IDENTIFIERS]
     return [
         finding
         for finding in findings
-        if finding.recognizer != RECOGNIZER
-        or finding.entity_type in _NON_IDENTIFIERS
-        or not any(
+        if not (_relabelled(finding, typed) or _inside_typed_value(finding, typed))
+    ]
+
+
+def _relabelled(finding: Finding, typed: Sequence[Finding]) -> bool:
+    return (
+        finding.recognizer == RECOGNIZER
+        and finding.entity_type not in _NON_IDENTIFIERS
+        and any(
             other.start < finding.end
             and finding.start < other.end
             and other.entity_type != finding.entity_type
             for other in typed
         )
-    ]
+    )
+
+
+def _inside_typed_value(finding: Finding, typed: Sequence[Finding]) -> bool:
+    return (
+        finding.recognizer in _LEARNED
+        and finding.entity_type in _NON_IDENTIFIERS
+        and any(
+            other.start <= finding.start
+            and finding.end <= other.end
+            and (other.start, other.end) != (finding.start, finding.end)
+            and other.score >= _SURE_CONTAINER
+            and other.entity_type in _MACHINE_VALUES
+            for other in typed
+        )
+    )
 
 
 class TokenNer:

@@ -188,3 +188,33 @@ def test_phone_inside_a_long_digit_run_is_not_widened() -> None:
     start = text.index("5 6 7 8 9 1 2", 30)
     (finding,) = to_findings([RawSpan("PHONE", start, start + 13, 0.9)], text)
     assert text[finding.start : finding.end] == "5 6 7 8 9 1 2"
+
+
+def test_a_learned_name_or_place_inside_a_typed_value_is_a_piece_of_it() -> None:
+    # "2001:db8::10": the model reads "2001" as a house number, spaCy "db8::10" as a place.
+    ip = Finding("IP_ADDRESS", 10, 22, 0.95, "IpRecognizer")
+    house = Finding("STREET_ADDRESS", 10, 14, 0.8, "rampart")
+    place = Finding("LOCATION", 15, 22, 0.85, "SpacyRecognizer")
+    assert defer_to_rules([ip, house, place]) == [ip]
+
+
+def test_names_and_places_outside_or_beside_a_typed_value_stay() -> None:
+    ip = Finding("IP_ADDRESS", 10, 22, 0.95, "IpRecognizer")
+    unsure = Finding("POSTAL_CODE", 40, 60, 0.55, "postal_code")  # may fall below its floor
+    name_after = Finding("PERSON", 23, 30, 0.9, "rampart")
+    overlapping = Finding("PERSON", 20, 26, 0.9, "SpacyRecognizer")  # crosses the value's end
+    same_span = Finding("LOCATION", 10, 22, 0.85, "SpacyRecognizer")
+    in_unsure = Finding("STREET_ADDRESS", 42, 50, 0.8, "rampart")
+    by_rule = Finding("PERSON", 12, 16, 0.75, "name_context")  # a rule's name is not the model's guess
+    findings = [ip, unsure, name_after, overlapping, same_span, in_unsure, by_rule]
+    assert defer_to_rules(findings) == findings
+
+
+def test_a_name_inside_a_value_that_may_hold_a_name_stays() -> None:
+    # "mother's maiden name is Kowalska": the name must stay a PERSON to seed its other mentions.
+    answer = Finding("SECURITY_ANSWER", 0, 40, 0.9, "security_answer")
+    email = Finding("EMAIL_ADDRESS", 50, 75, 1.0, "EmailRecognizer")
+    maiden = Finding("PERSON", 31, 39, 0.9, "SpacyRecognizer")
+    in_email = Finding("PERSON", 50, 62, 0.8, "rampart")
+    findings = [answer, email, maiden, in_email]
+    assert defer_to_rules(findings) == findings
