@@ -9,6 +9,7 @@ Chroma is owned by one process: never open the same data directory from two proc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -142,6 +143,19 @@ class KnowledgeBase:
             embedder=self.embedder,
             settings=self.config.retrieval,
             visible_versions=self.registry.committed_versions,
+            judge_model=self.judge_model,
+        )
+
+    def _retriever_at(self, visible: set[str]) -> HybridRetriever:
+        """A retriever over one read of the committed versions (the lexical sync and the
+        visibility filter used to read them from the database once each per query)."""
+        lexical = self._lexical_at(visible)
+        return HybridRetriever(
+            store=self.store,
+            lexical=lambda: lexical,
+            embedder=self.embedder,
+            settings=self.config.retrieval,
+            visible_versions=lambda: visible,
             judge_model=self.judge_model,
         )
 
@@ -337,19 +351,21 @@ class KnowledgeBase:
 
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index, brought up to the committed chunks by the delta whenever the registry changed."""
-        fingerprint = self.registry.fingerprint()
+        return self._lexical_at(self.registry.committed_versions())
+
+    def _lexical_at(self, visible: set[str]) -> LexicalIndex:
+        fingerprint = versions_fingerprint(visible)
         if self._lexical.fingerprint != fingerprint:
-            sync_lexical(
-                self._lexical, self.store, fingerprint=fingerprint, visible=self.registry.committed_versions()
-            )
+            sync_lexical(self._lexical, self.store, fingerprint=fingerprint, visible=visible)
         return self._lexical
 
     def search(
         self, query: str, principal: Principal, k: int = 5, *, rerank: bool | None = None
     ) -> list[RetrievedChunk]:
-        if self.store.count() == 0:  # nothing ingested: no query embedding, no vector search
+        visible = self.registry.committed_versions()
+        if not visible:  # nothing committed: no query embedding, no vector search
             return []
-        return self.retriever.search(query, principal, k, rerank=rerank)
+        return self._retriever_at(visible).search(query, principal, k, rerank=rerank)
 
     def grounded_messages(
         self,
@@ -380,6 +396,12 @@ class KnowledgeBase:
         self, chunks: Sequence[RetrievedChunk], report: CitationReport | None = None
     ) -> Confidence:
         return assess_confidence(chunks, report, self.config.confidence)
+
+
+def versions_fingerprint(versions: Iterable[str]) -> str:
+    """`DocumentRegistry.fingerprint()` of these committed versions (it keys the lexical index),
+    from versions already read, so a query reads the registry once."""
+    return hashlib.sha256("\n".join(sorted(versions)).encode()).hexdigest()
 
 
 def _known_tiers(parsed: ParsedDocument, chunks: Sequence[TextChunk], tiers: Sequence[Tier]) -> Classifier:
