@@ -32,6 +32,7 @@ from assistant.tools.records import LoopReport, ToolCallRecord
 from assistant.tools.runner import Classifier, Confirm, ToolCatalog, ToolRunner
 from assistant.tools.settings import ToolSettings
 from knowledge.access import Principal
+from knowledge.grounding import GROUNDING_INSTRUCTION
 from models.base import ChatModel, ChatRequest
 from routing.decision import GateDecision
 from routing.routed import Candidate
@@ -174,14 +175,26 @@ class ChatTools:
         return request_in_window(request, model, round_, supports=self.supports(model))
 
 
+def grounded(request: ChatRequest) -> bool:
+    """The request carries retrieved passages (`knowledge.grounding` ends its system message with
+    `GROUNDING_INSTRUCTION`; the user's text never reaches the system message)."""
+    first = request.messages[0] if request.messages else None
+    return first is not None and first.role == "system" and GROUNDING_INSTRUCTION in first.content
+
+
 def request_in_window(
     request: ChatRequest, model: ChatModel, round_: RoundRequest, *, supports: bool
 ) -> ChatRequest:
-    """`request` with the round's exchange and tools, fitted into `model`'s window."""
+    """`request` with the round's exchange and tools, fitted into `model`'s window.
+
+    A grounded request to the local model gets no tools: with tool definitions beside the
+    passages, Qwen 1.5B answered "I couldn't find this" to 4 of 5 questions its passages answer
+    (4 of 5 answered without tools) or called a tool instead (bench/bench_tool_choice.py)."""
+    offered = round_.tools if supports and not (model.kind == "local" and grounded(request)) else ()
     fitted = fit_tool_round(
         request.messages,
         round_.messages,
-        round_.tools if supports else (),
+        offered,
         context_window=model.context_window,
         answer_reserve=request.max_tokens,
         count=model.count_tokens,
