@@ -42,6 +42,7 @@ from assistant.governance.api_keys import AuthorizedKey
 from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance
 from assistant.identity import Principal
+from assistant.turns import TurnResult
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +141,11 @@ async def chat_completions(context: ApiContext, request: Request) -> Response:
         await asyncio.to_thread(_check_limits, context, key)
         return await _answer(context, key, body)
     except errors.ApiError as exc:
-        _audit(context, key, exc.status, exc.code or exc.type)
+        await asyncio.to_thread(_audit, context, key, exc.status, exc.code or exc.type)
         return exc.response()
     except Exception as exc:
         log.error("API request failed (%s)", type(exc).__name__)
-        _audit(context, key, 500, type(exc).__name__)
+        await asyncio.to_thread(_audit, context, key, 500, type(exc).__name__)
         return errors.ApiError(500, "Something went wrong on our side.", type="server_error").response()
 
 
@@ -161,8 +162,7 @@ async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionR
         result = await exchange.collect(first)
         if (failure := error_for(result)) is not None:
             raise failure
-        _charge_key(context, key, result.usage.total_tokens)
-        _audit(context, key, 200, f"outcome={result.outcome} tier={result.receipt.tier.value}")
+        await asyncio.to_thread(_settle_answer, context, key, result)
         payload = completion_object(exchange.completion_id, body.model, result, sources=sources)
         return JSONResponse(payload, headers=receipt_headers(result))
     settle = _Settlement(context, key, exchange)
@@ -213,6 +213,13 @@ async def _streamed(settle: _Settlement, first: Any, sources: bool) -> AsyncIter
     finally:
         if not settle.completed:
             settle.settle()
+
+
+def _settle_answer(context: ApiContext, key: AuthorizedKey, result: TurnResult) -> None:
+    """A whole (not streamed) answer is charged and recorded before it is sent, so the client's
+    next request already meets the charge (in a thread: two commits never block other streams)."""
+    _charge_key(context, key, result.usage.total_tokens)
+    _audit(context, key, 200, f"outcome={result.outcome} tier={result.receipt.tier.value}")
 
 
 def _charge_key(context: ApiContext, key: AuthorizedKey, tokens: int) -> None:
