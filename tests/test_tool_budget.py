@@ -65,6 +65,26 @@ def test_a_large_result_is_cut_to_the_window_keeping_its_start_and_the_exchange_
     assert fitted.results_cut >= 1 and fitted.tools == (LOOKUP,)
 
 
+def test_each_text_is_counted_once_per_fitting() -> None:
+    """A real tokenizer is slow: dropping history re-totals the request, but never re-counts a text."""
+    asked: list[str] = []
+
+    def counting(text: str) -> int:
+        asked.append(text)
+        return approximate_tokens(text)
+
+    history = [ChatMessage(role="user", content=big_text(300)), ChatMessage(role="assistant", content="ok")]
+    fit_tool_round(
+        [SYSTEM, *history, USER],
+        exchange(big_text(900)),
+        (LOOKUP,),
+        context_window=1536,
+        answer_reserve=256,
+        count=counting,
+    )
+    assert asked and len(asked) == len(set(asked))
+
+
 def test_history_is_dropped_before_a_result_is_cut() -> None:
     history = [
         ChatMessage(role="user", content=big_text(300)),

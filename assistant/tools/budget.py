@@ -67,6 +67,7 @@ def fit_tool_round(
     """`base` (system, history, the user's message) then the `exchange`, within the window."""
     budget = max(64, context_window - answer_reserve)
     base, exchange, offered = list(base), list(exchange), tuple(tools)
+    count = _memoized(count)
 
     def total() -> int:
         return sum(message_tokens(m, count) for m in (*base, *exchange)) + tools_tokens(offered, count)
@@ -86,6 +87,19 @@ def fit_tool_round(
                 exchange[i] = message.model_copy(update={"content": LEFT_OUT})
                 left_out += 1
     return FittedRound(tuple(base + exchange), offered, total(), dropped, cut, left_out)
+
+
+def _memoized(count: TokenCounter) -> TokenCounter:
+    """`count` remembering its answers for one fitting: `total()` is asked again after every drop or
+    cut, and a real tokenizer costs ~0.3 ms a call (profiled: ~15 ms of every turn with tools)."""
+    known: dict[str, int] = {}
+
+    def counted(text: str) -> int:
+        if text not in known:
+            known[text] = count(text)
+        return known[text]
+
+    return counted
 
 
 def _drop_history(base: list[ChatMessage], over: Callable[[], bool]) -> int:
