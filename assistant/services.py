@@ -179,6 +179,11 @@ def build_services(
 
         governance = governance or build_governance(settings.governance, settings.data_dir)
         knowledge = build_knowledge(settings, governance, privacy)
+        if knowledge is not None and settings.knowledge.retrieval.rerank.judge != "off":
+            from knowledge.relevance_judge import judge_of
+
+            # The private model only: the judge reads passages of every tier.
+            knowledge.judge_model = judge_of(models.local)
         experiments = ExperimentStore(governance.engine)
         turn_services = TurnServices(
             knowledge=knowledge,
