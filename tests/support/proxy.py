@@ -192,8 +192,10 @@ class FaultProxy:
         writer: asyncio.StreamWriter,
         exchange: Exchange,
     ) -> None:
-        if fault is None or fault.kind == "cut":
-            await self._forward(head, body, reader, writer, exchange, fault)
+        if fault is None:
+            await self._forward(head, body, reader, writer, exchange)
+        elif fault.kind == "cut":
+            await self._cut(fault, body, writer, exchange)
         elif fault.kind == "hang":
             await self._watch_client(reader, exchange)  # accepts, reads, never answers
         elif fault.kind == "reset":
@@ -209,6 +211,24 @@ class FaultProxy:
             writer.write(response)
             await writer.drain()
 
+    async def _cut(self, fault: Fault, body: bytes, writer: asyncio.StreamWriter, exchange: Exchange) -> None:
+        """A streamed answer whose connection drops after `cut_after_events` events.
+
+        Scripted (the user's words), not forwarded: the first words go out at once however loaded
+        the machine is, so the cut always lands mid-answer. Forwarded, a slow upstream on a loaded
+        machine sometimes missed the client's first-token timeout and the turn fell back instead."""
+        exchange.status = 200
+        words = _last_user_words(body)
+        pieces = tuple(words[i % len(words)] for i in range(fault.cut_after_events + 2))
+        response = _response(200, "OK", _scripted_sse(pieces), content_type="text/event-stream")
+        end = response.index(_HEAD_END) + len(_HEAD_END)
+        for _ in range(fault.cut_after_events):
+            end = response.index(b"\n\n", end) + 2
+        writer.write(response[:end])
+        await writer.drain()
+        # A clean FIN mid-body: what arrived is delivered, then the body ends early.
+        writer.transport.close()
+
     async def _forward(
         self,
         head: bytes,
@@ -216,7 +236,6 @@ class FaultProxy:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         exchange: Exchange,
-        fault: Fault | None,
     ) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
@@ -228,7 +247,7 @@ class FaultProxy:
         try:
             up_writer.write(_rewrite_head(head, upstream=self.upstream) + body)
             await up_writer.drain()
-            relay = asyncio.ensure_future(self._relay(up_reader, writer, exchange, fault))
+            relay = asyncio.ensure_future(self._relay(up_reader, writer, exchange))
             watch = asyncio.ensure_future(self._watch_client(reader, exchange))
             await asyncio.wait({relay, watch}, return_when=asyncio.FIRST_COMPLETED)
             for task in (relay, watch):
@@ -242,12 +261,10 @@ class FaultProxy:
         up_reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         exchange: Exchange,
-        fault: Fault | None,
     ) -> None:
         response_head = await up_reader.readuntil(_HEAD_END)
         exchange.status = int(response_head.split(b" ", 2)[1])
         writer.write(_force_close(response_head))
-        events = 0
         tail = b""
         while chunk := await up_reader.read(65536):
             writer.write(chunk)
@@ -257,11 +274,6 @@ class FaultProxy:
                 exchange.finished.set()
             tail = chunk[-16:]
             await writer.drain()
-            events += chunk.count(b"data:")
-            if fault is not None and fault.kind == "cut" and events >= fault.cut_after_events:
-                # A clean FIN mid-body: what arrived is delivered, then the body ends early.
-                writer.transport.close()
-                return
         exchange.finished.set()
 
     async def _watch_client(self, reader: asyncio.StreamReader, exchange: Exchange) -> None:
