@@ -33,6 +33,9 @@ from models.settings import ModelSettings
 from routing.reliability_settings import ReliabilitySettings
 from routing.settings import RoutingSettings
 
+# What `chainlit run` sets OPENAI_API_KEY to when the `CI` variable is set (chainlit/cli/__init__.py).
+CHAINLIT_CI_FAKE_KEY = "sk-FAKE-OPENAI-API-KEY"
+
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
@@ -98,6 +101,11 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         key, url = os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
+        if key == CHAINLIT_CI_FAKE_KEY:
+            # Chainlit's CI mode (`CI=true`) puts this key in the environment; it is not an
+            # endpoint anyone configured, and taking it would send public turns to the SDK's
+            # default (api.openai.com). Seen in fresh-clone CI runs.
+            key = None
         if not (key or url):
             return data
         models = dict(data.get("models") or {})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import SettingsError, load_settings
+from assistant.settings import CHAINLIT_CI_FAKE_KEY, SettingsError, load_settings
 
 
 def test_defaults_keep_everything_local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -26,6 +26,20 @@ def test_openai_sdk_variables_configure_the_hosted_route(monkeypatch: pytest.Mon
     assert settings.models.hosted.base_url == "http://127.0.0.1:9999/v1"
     assert settings.models.hosted.api_key is not None
     assert "sk-test-123" not in repr(settings)  # secrets never appear in a repr or a log line
+
+
+def test_chainlits_ci_mode_key_is_not_a_hosted_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`chainlit run` with CI=true writes a fake OPENAI_API_KEY into the server's environment: it
+    must neither configure the hosted route nor reach the server (fresh-clone CI saw both)."""
+    from assistant.ui.webapp import chainlit_environment
+
+    monkeypatch.setenv("CONFIDANTE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OPENAI_API_KEY", CHAINLIT_CI_FAKE_KEY)
+    assert load_settings().models.hosted.configured is False
+    monkeypatch.setenv("CI", "true")
+    assert "CI" not in chainlit_environment(load_settings(), host="127.0.0.1", port=8000)
 
 
 def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:

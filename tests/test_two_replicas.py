@@ -135,8 +135,9 @@ def _environment(topology_dir: Path, database_url: str, chroma_port: int, llama:
                  proxy_port: int) -> dict[str, str]:  # fmt: skip
     shared = topology_dir / "shared"
     return {
-        # No hosted endpoint, whatever the suite's environment holds by now: every answer here is
-        # the private server's (two loaded fresh-clone runs saw a 'hosted' model call otherwise).
+        # No hosted endpoint: every answer here is the private server's. (Fresh-clone CI runs saw
+        # 'hosted' calls: Chainlit's CI mode had put a fake OPENAI_API_KEY in the servers'
+        # environment; `confidante serve` now drops CI and the settings ignore that key.)
         "OPENAI_BASE_URL": "",
         "OPENAI_API_KEY": "",
         "CONFIDANTE_MODELS__HOSTED__BASE_URL": "",

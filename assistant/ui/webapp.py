@@ -79,6 +79,9 @@ def auth_secret(settings: Settings) -> str:
 def chainlit_environment(settings: Settings, *, host: str, port: int) -> dict[str, str]:
     root = prepare_app_root(settings, host=host, port=port)
     env = dict(os.environ)
+    # Chainlit's CI mode (the `CI` variable, set by every CI system) writes a fake OPENAI_API_KEY
+    # into the server's environment; the server is the same in CI as anywhere else.
+    env.pop("CI", None)
     env.update(
         {
             "CHAINLIT_APP_ROOT": str(root),
