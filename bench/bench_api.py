@@ -24,9 +24,7 @@ import argparse
 import contextlib
 import json
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 import openai  # noqa: E402
 
+from bench.revisions import export_tree  # noqa: E402
 from tests.browser import app_server  # noqa: E402
 from tests.browser.app_server import AppServer  # noqa: E402
 from tests.support.scripted_openai import ScriptedOpenAI, _chunk  # noqa: E402
@@ -109,17 +108,6 @@ def _tree(path: Path) -> Iterator[None]:
         yield
     finally:
         app_server.REPO = saved
-
-
-def _export(rev: str, root: Path) -> Path:
-    """The files of commit `rev`, exported read-only from git (nothing in the work tree changes)."""
-    target = root / f"tree-{rev.replace('/', '_')}"
-    target.mkdir()
-    archive = root / "tree.tar"
-    subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
-    return target
 
 
 def _gateway(root: Path, name: str, env: dict[str, str], tree: Path) -> tuple[AppServer, openai.OpenAI]:
@@ -209,10 +197,10 @@ def main() -> None:
         gateways: dict[str, openai.OpenAI] = {}
         if args.before:
             server, gateways[f"before ({args.before})"] = _gateway(
-                root, "before", env, _export(args.before, root)
+                root, "before", env, export_tree(args.before, root)
             )
             servers.append(server)
-        after = _export(args.after, root) if args.after else REPO
+        after = export_tree(args.after, root) if args.after else REPO
         server, gateways[f"after ({args.after or 'work tree'})"] = _gateway(root, "after", env, after)
         servers.append(server)
         direct = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)

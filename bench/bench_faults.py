@@ -34,7 +34,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.revisions import export_tree
 from models.base import ChatMessage, ChatRequest, ModelError, collect
 from models.hosted import HostedModel
 from models.local import LocalModel
@@ -144,20 +144,9 @@ class Version:
     runs: dict[str, list[tuple[float, float, str, int, dict | None]]] = field(default_factory=dict)
 
 
-def export(rev: str, root: Path) -> Path:
-    """The files of commit `rev`, exported from git (nothing in the work tree changes)."""
-    target = root / f"tree-{rev.replace('/', '_')}"
-    target.mkdir()
-    archive = root / "tree.tar"
-    subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
-    return target
-
-
 def versions(proxy: FaultProxy, profile: str, before: str | None) -> list[Version]:
     root = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    trees = [("after", REPO)] + ([(f"before {before}", export(before, root))] if before else [])
+    trees = [("after", REPO)] + ([(f"before {before}", export_tree(before, root))] if before else [])
     found: list[Version] = []
     for name, tree in trees:
         data_dir = root / f"data-{len(found)}"

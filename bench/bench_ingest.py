@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -143,14 +142,10 @@ def _parse_and_chunk(path: Path) -> tuple[object, list[object]]:
 
 
 def _export(rev: str, root: Path) -> Path:
-    """The files of commit `rev`, exported from git (nothing in the work tree changes)."""
-    target = root / f"tree-{len(list(root.iterdir()))}"
-    target.mkdir()
-    archive = root / "tree.tar"
-    subprocess.run(["git", "archive", "-o", str(archive), rev], cwd=REPO, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
-    return target
+    # Imported here, in the parent only: a child runs with another commit's tree first on its path.
+    from revisions import export_tree  # bench/ is the script's own directory on sys.path
+
+    return export_tree(rev, root)
 
 
 def _stages_in(tree: Path, docs: Path) -> dict[str, float]:
