@@ -327,13 +327,13 @@ def evaluate_corpora(
         for split in ("train", "heldout"):
             part = [s for s in sets if s.split == split]
             if part:
-                block[f"{split} before"] = _line(rank_metrics(part))
-                block[f"{split} after"] = _line(rank_metrics(part, plain))
-                block[f"{split} after (late interaction)"] = _line(rank_metrics(part, late))
+                block[f"{split} before"] = metrics_line(rank_metrics(part))
+                block[f"{split} after"] = metrics_line(rank_metrics(part, plain))
+                block[f"{split} after (late interaction)"] = metrics_line(rank_metrics(part, late))
                 if not all(s.answerable for s in part):
                     block[f"{split} answerability AUROC"] = _answerability(part, plain)
-        block["retrieval ms p50/p95"] = _percentiles([s.retrieval_ms for s in sets])
-        block["rerank ms p50/p95 (20 candidates)"] = _percentiles([s.rerank_ms for s in sets])
+        block["retrieval ms p50/p95"] = percentiles([s.retrieval_ms for s in sets])
+        block["rerank ms p50/p95 (20 candidates)"] = percentiles([s.rerank_ms for s in sets])
         summary[name] = block
     if judge is not None:
         from knowledge.judge_eval import DEFAULT_CACHE, judge_report
@@ -366,16 +366,18 @@ def _answerability(sets: Sequence[CandidateSet], fusion: FusionWeights) -> str:
     return f"top cosine {split_auroc(by_cosine):.3f}  top fused probability {split_auroc(by_fusion):.3f}"
 
 
-def _line(m: RankMetrics) -> str:
+def metrics_line(m: RankMetrics) -> str:
+    """One report line of ranking metrics."""
     recall = f"recall@1 {m.recall_at_1:.3f}  recall@5 {m.recall_at_5:.3f}"
     return f"{recall}  MRR@10 {m.mrr_at_10:.3f}  (n={m.questions})"
 
 
-def _percentiles(values: Sequence[float]) -> str:
+def percentiles(values: Sequence[float], digits: int = 1) -> str:
+    """ "p50 / p95" of `values` for a report line, or "n/a"."""
     if not values:
         return "n/a"
     p50, p95 = np.percentile(np.asarray(values), [50, 95])
-    return f"{p50:.1f} / {p95:.1f}"
+    return f"{p50:.{digits}f} / {p95:.{digits}f}"
 
 
 def _fit_and_save(corpora: dict[str, list[CandidateSet]]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.evaluation import CandidateSet, RankMetrics
+from knowledge.evaluation import CandidateSet, RankMetrics, metrics_line, percentiles
 from knowledge.relevance_judge import JUDGED, disagreement, judge_messages, judged_order
 from knowledge.rerank import FEATURES, FusionWeights, fusion_scores
 from knowledge.settings import JudgeSettings
@@ -243,16 +243,16 @@ def _corpus_block(
         part = [v for v in views if split_of[v.question_id] == split]
         if not part:
             continue
-        block[f"{split} fusion"] = _line(metrics(part, verdicts, None))
-        block[f"{split} fusion + judge"] = _line(metrics(part, verdicts, rule))
+        block[f"{split} fusion"] = metrics_line(metrics(part, verdicts, None))
+        block[f"{split} fusion + judge"] = metrics_line(metrics(part, verdicts, rule))
         runs = sum(v.needs_judge(rule) for v in part)
         block[f"{split} judge runs"] = f"{runs} of {len(part)} questions ({runs / len(part):.0%})"
     # Latency is the judgement's own, whatever rule is chosen: every measured one counts.
     measured = [verdicts[v.question_id] for v in views if v.question_id in verdicts]
     judged = [j for pair in measured for j in pair]
-    block["judgement ms p50/p95 (one passage)"] = _percentiles([j.latency_ms for j in judged])
+    block["judgement ms p50/p95 (one passage)"] = percentiles([j.latency_ms for j in judged], digits=0)
     per_question = [sum(j.latency_ms for j in pair) for pair in measured]
-    block["judge ms p50/p95 (both passages)"] = _percentiles(per_question)
+    block["judge ms p50/p95 (both passages)"] = percentiles(per_question, digits=0)
     block["load average while judging (median)"] = (
         f"{np.median([j.load for j in judged]):.1f}" if judged else "n/a"
     )
@@ -262,15 +262,3 @@ def _corpus_block(
 def _rule_line(rule: JudgeSettings) -> str:
     dense = "on" if rule.on_dense_disagreement else "off"
     return f"margin < {rule.margin}, dense disagreement {dense}, weight {rule.weight}"
-
-
-def _line(m: RankMetrics) -> str:
-    recall = f"recall@1 {m.recall_at_1:.3f}  recall@5 {m.recall_at_5:.3f}"
-    return f"{recall}  MRR@10 {m.mrr_at_10:.3f}  (n={m.questions})"
-
-
-def _percentiles(values: Sequence[float]) -> str:
-    if not values:
-        return "n/a"
-    p50, p95 = np.percentile(np.asarray(values), [50, 95])
-    return f"{p50:.0f} / {p95:.0f}"
