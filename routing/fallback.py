@@ -16,9 +16,9 @@ of waiting of its own however late the walk began) and skips any hosted candidat
 passed; a local model answering after
 that is cut short at the turn's answer deadline. `deadline_s` alone is a budget that starts with
 the walk. Background steps (upload summaries) pass neither. A timeout or a connection failure
-marks the model's *endpoint* for the rest of the walk, so the next model on the same (hung or
-unreachable) endpoint is skipped instead of waited for again; a deadline that stopped an attempt
-before the endpoint had its fair share of the wait marks nothing.
+marks the model's *endpoint* for the rest of the turn (its later tool rounds included), so the
+next model on the same (hung or unreachable) endpoint is skipped instead of waited for again; a
+deadline that stopped an attempt before the endpoint had its fair share of the wait marks nothing.
 
 The chain knows nothing about tiers. `chain_for(route_or_tier, *models)` is where a turn's
 privacy decision meets the chain: for a local-only turn (regulated tier, or the local route) it
@@ -171,11 +171,11 @@ async def in_order(
     (after a `FellBack`) unless text was already shown (`StreamCutOff`), the privacy guard
     refused (`PrivacyViolation`) or `falls_back` says no: then it is raised as it is. A hosted
     candidate is skipped (reported to `on_skip` with the reason) when its endpoint already timed
-    out or refused the connection in this walk, or when the turn's hosted deadline passed (from
-    `turn`, or `deadline_s` from the start of the walk; neither: none). While a hosted attempt of
-    a deadlined walk has waited `warm_local_after_s` for its first event, a lazily loaded local
-    candidate is warmed (`routing/warmup.py`, with `warm_request` if given). Every attempt and
-    skip is recorded on `turn`. When no candidate answered, the failure is raised
+    out or refused the connection in this turn (in any of its rounds), or when the turn's hosted
+    deadline passed (from `turn`, or `deadline_s` from the start of the walk; neither: none).
+    While a hosted attempt of a deadlined walk has waited `warm_local_after_s` for its first
+    event, a lazily loaded local candidate is warmed (`routing/warmup.py`, with `warm_request` if
+    given). Every attempt and skip is recorded on `turn`. When no candidate answered, the failure is raised
     (`FallbackExhausted` with every error if several failed). The order of `candidates` is the
     privacy decision; this loop never adds to it.
     """
@@ -250,7 +250,8 @@ class _Walk:
         self.turn = turn
         self.errors: list[ModelError] = []
         self.last_failed: ChatModel | None = None
-        self.dead_endpoints: set[str] = set()
+        # The turn's, when there is one: a later tool round skips what an earlier round found dead.
+        self.dead_endpoints: set[str] = turn.dead_endpoints if turn is not None else set()
         self.deadline_skips = 0
         self.hosted_skips = 0
 

@@ -115,6 +115,10 @@ class TurnClock:
     cut_short: bool = False
     # When the first walk's hosted window closed (for the record).
     hosted_at: float | None = None
+    # Hosted endpoints that timed out or refused the connection in this turn: a later tool round
+    # skips them too (each round walks the chain again; a hung endpoint must not cost each one
+    # its own hosted window).
+    dead_endpoints: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.started < 0:
@@ -127,9 +131,17 @@ class TurnClock:
 
     def for_round(self) -> TurnClock:
         """The clock of a later model round of the same turn (a tool loop): its hosted window
-        counts from now, it is never cut short, and its spans go into this turn's record."""
+        counts from now, it is never cut short, its spans go into this turn's record, and the
+        endpoints this turn found dead stay dead."""
         budget = TurnBudget(self.budget.hosted_s, self.budget.hosted_min_s, None, self.budget.local_min_s)
-        return TurnClock(budget, self.clock, started=self.clock(), origin=self.origin, spans=self.spans)
+        return TurnClock(
+            budget,
+            self.clock,
+            started=self.clock(),
+            origin=self.origin,
+            spans=self.spans,
+            dead_endpoints=self.dead_endpoints,
+        )
 
     def hosted_by(self) -> float | None:
         """When the hosted window closes (a walk's `HostedShare` may keep it open a little longer)."""

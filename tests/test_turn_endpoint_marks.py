@@ -1,0 +1,95 @@
+"""A hung hosted endpoint costs a turn one hosted window, however many tool rounds the turn has.
+
+Each tool round walks the chain again (`assistant.pipeline`, `routing.fallback.in_order`); the
+endpoint a round found timed out or unreachable stays marked on the turn's clock
+(`TurnClock.dead_endpoints`), so a later round skips every model on it instead of waiting for it
+again (issue 17: three rounds of a Qwen fallback spent 3 x 8 s on one hung endpoint). Scripted
+models; what is asserted is which models were asked and what the turn recorded.
+"""
+
+from __future__ import annotations
+
+from assistant.identity import Principal
+from assistant.pipeline import ChatPipeline, ModelSet, TurnServices
+from assistant.settings import Settings
+from assistant.tools.chat_turn import ChatTools
+from assistant.tools.settings import ToolSettings
+from assistant.turns import Conversation, TurnResult
+from models.base import ChatRequest, ModelError, ModelTimeout, ModelUnavailable
+from models.fakes import FunctionModel, QueueModel, call
+from routing.turn_budget import TurnBudget, TurnClock
+from tests.support.privacy import ScriptedPrivacy
+from tests.support.tool_kit import Catalog, ScriptedClassifier, percent_tool
+
+API = "https://api.example/v1"
+
+
+def hosted(name: str, error: ModelError) -> QueueModel:
+    model = QueueModel(name=name, kind="hosted", default=error)
+    model.endpoint = API  # type: ignore[attr-defined]
+    return model
+
+
+def local_with_a_tool_round() -> FunctionModel:
+    """Calls the calculator first, then answers from its result (a two-round turn)."""
+
+    def reply(request: ChatRequest) -> object:
+        last = request.messages[-1]
+        if last.role == "tool":
+            return f"17.5 % of 2,380 is {last.content}."
+        return call("calculator", percent=17.5, of=2380)
+
+    return FunctionModel(reply, name="qwen", kind="local")  # type: ignore[arg-type]
+
+
+def pipeline(local: FunctionModel, chain: list[QueueModel]) -> ChatPipeline:
+    tools = ChatTools.build(
+        Catalog([percent_tool()]), ScriptedClassifier(), ToolSettings(), local_supports_tools=True
+    )
+    return ChatPipeline(
+        settings=Settings(),
+        models=ModelSet(local=local, hosted=chain),  # type: ignore[arg-type]
+        privacy=ScriptedPrivacy(),
+        services=TurnServices(tools=tools),
+    )
+
+
+async def turn(p: ChatPipeline) -> TurnResult:
+    conversation = Conversation(id="c1", principal=Principal(user_id="u1"))
+    events = [event async for event in p.run(conversation, "What's 17.5 % of 2,380?")]
+    assert isinstance(events[-1], TurnResult)
+    return events[-1]
+
+
+async def test_a_timed_out_endpoint_is_skipped_by_every_later_tool_round() -> None:
+    strong, cheap = hosted("strong", ModelTimeout("no first token")), hosted("cheap", ModelTimeout("x"))
+    local = local_with_a_tool_round()
+    result = await turn(pipeline(local, [strong, cheap]))
+    assert result.answer == "17.5 % of 2,380 is 416.5." and result.model == "qwen"
+    assert len(strong.requests) == 1 and cheap.requests == []  # asked once, in the first round
+    assert len(local.requests) == 2
+    assert result.timing is not None
+    spans = [(s.phase, s.model) for s in result.timing.spans if s.phase in ("attempt", "skip")]
+    assert spans == [
+        ("attempt", "strong"),
+        ("skip", "cheap"),
+        ("attempt", "qwen"),
+        ("skip", "strong"),  # the second round: the endpoint is still marked
+        ("skip", "cheap"),
+        ("attempt", "qwen"),
+    ]
+
+
+async def test_an_http_error_marks_nothing_so_the_next_round_asks_again() -> None:
+    """A 500 is about one request, not the endpoint: the next round tries the hosted model again."""
+    strong = hosted("strong", ModelUnavailable("server error", status=500))
+    local = local_with_a_tool_round()
+    result = await turn(pipeline(local, [strong]))
+    assert result.model == "qwen" and len(strong.requests) == 2
+
+
+def test_a_later_round_shares_the_turns_dead_endpoints() -> None:
+    first = TurnClock(TurnBudget(hosted_s=8.0))
+    later = first.for_round()
+    later.dead_endpoints.add(API)
+    assert first.dead_endpoints == {API} and later.budget.answer_s is None
