@@ -13,9 +13,9 @@ One turn, one budget: a chat turn passes its `TurnClock` (`routing/turn_budget.p
 the user's message) to `in_order`, which gives the hosted part of the chain until the budget's
 hosted deadline (a `TurnDeadline` that `RetryingModel` honours, with at least the budget's share
 of waiting of its own however late the walk began) and skips any hosted candidate once both
-passed; a local model answering after
-that is cut short at the turn's answer deadline. `deadline_s` alone is a budget that starts with
-the walk. Background steps (upload summaries) pass neither. A timeout or a connection failure
+passed; a local model answering after that is cut short at the turn's answer deadline, and is
+offered no tools unless the budget says so (`WithoutTools`). `deadline_s` alone is a budget that
+starts with the walk. Background steps (upload summaries) pass neither. A timeout or a connection failure
 marks the model's *endpoint* for the rest of the turn (its later tool rounds included), so the
 next model on the same (hung or unreachable) endpoint is skipped instead of waited for again; a
 deadline that stopped an attempt before the endpoint had its fair share of the wait marks nothing.
@@ -287,10 +287,12 @@ class _Walk:
         if self.turn is None:
             return candidate, None
         timer = AttemptTimer(self.turn, candidate.model, began=self.turn.clock())
-        cut_at = None
+        cut_at, inner = None, candidate.model
         if candidate.model.kind == "local" and (self.errors or self.hosted_skips):
             cut_at = self.turn.answer_by()
-        model = TimedModel(candidate.model, timer, cut_at=cut_at, min_s=self.turn.budget.local_min_s)
+            if not self.turn.budget.fallback_tools:
+                inner = WithoutTools(inner)
+        model = TimedModel(inner, timer, cut_at=cut_at, min_s=self.turn.budget.local_min_s)
         return Candidate(model, pseudonymize=candidate.pseudonymize), timer
 
     def ended(self, timer: AttemptTimer | None, outcome: str, *, marked: bool = False) -> None:
@@ -314,6 +316,19 @@ class _Walk:
         if self.deadline_skips:
             return DeadlinePassed("the turn's hosted deadline passed before any model was tried")
         return ModelError("no model could take this call")
+
+
+class WithoutTools(ModelWrapper):
+    """A local fallback's request without the tools (`TurnBudget.fallback_tools` off): the model
+    answers by itself, as it does when it cannot call tools. The tool exchange so far stays in
+    the messages; only the offer of more calls is withdrawn."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        if request.tools:
+            request = request.model_copy(update={"tools": (), "tool_choice": "auto"})
+        async with closing_stream(self.inner.stream(request)) as events:
+            async for event in events:
+                yield event
 
 
 def marks_endpoint(error: ModelError) -> bool:

@@ -32,6 +32,13 @@ class ReliabilitySettings(BaseModel):
     # ... but never before it generated this long (the wait for the private model's queue is not
     # cut: the queue bounds it and the user sees their place in line).
     local_fallback_min_s: float = Field(default=2.0, gt=0)
+    # Whether a local model answering after hosted models failed (or were skipped) is offered the
+    # turn's tools. Off: Qwen 1.5B's prompt with the five built-in tools is 972 tokens (47
+    # without), read in 33-36 s at load 5 here (~10 s at the 95 tokens/s measured quiet), and it
+    # called a tool it did not need for about 1 question in 6 (issue 14), each round seconds more:
+    # after an 8 s hosted wait that cannot end within 12 s.
+    # It answers by itself instead, as it does with passages. Local-only turns keep their tools.
+    local_fallback_tools: bool = False
     # Consecutive failures that open an endpoint's circuit, and how long it stays open.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)

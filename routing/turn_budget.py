@@ -16,7 +16,9 @@ splits that time in three, and each rule is about whose time it is:
   be done `answer_s` after the message, with at least `local_min_s` of generation once its first
   words came: past that the answer is cut short (`CutoffModel`) and the user is told. The wait for
   the private model's queue is not cut: the queue bounds it, and the UI shows the place in line.
-  A turn that never touched a hosted model (a local-only route) is never cut.
+  Unless `fallback_tools`, that local answer is offered no tools (`routing.fallback`): reading
+  the definitions and a tool round cost more than the time left. A turn that never touched a
+  hosted model (a local-only route) is never cut and keeps its tools.
 
 `TurnClock` records spans (lock, gate, retrieval, each model attempt with its first event and the
 time it waited before the model worked on it, each skip) and `TimeSplit` is the typed record the
@@ -29,7 +31,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -49,6 +51,8 @@ class TurnBudget:
     hosted_min_s: float = 3.0
     answer_s: float | None = None
     local_min_s: float = 2.0
+    # A local model answering after hosted ones failed or were skipped is offered the turn's tools.
+    fallback_tools: bool = True
 
     @classmethod
     def from_settings(cls, settings: ReliabilitySettings) -> TurnBudget:
@@ -57,6 +61,7 @@ class TurnBudget:
             hosted_min_s=settings.hosted_min_attempt_s,
             answer_s=settings.turn_answer_deadline_s,
             local_min_s=settings.local_fallback_min_s,
+            fallback_tools=settings.local_fallback_tools,
         )
 
 
@@ -133,7 +138,7 @@ class TurnClock:
         """The clock of a later model round of the same turn (a tool loop): its hosted window
         counts from now, it is never cut short, its spans go into this turn's record, and the
         endpoints this turn found dead stay dead."""
-        budget = TurnBudget(self.budget.hosted_s, self.budget.hosted_min_s, None, self.budget.local_min_s)
+        budget = replace(self.budget, answer_s=None)
         return TurnClock(
             budget,
             self.clock,
