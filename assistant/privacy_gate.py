@@ -4,7 +4,9 @@ It hands the gate's decisions through as they are, and adds one defence in depth
 pseudonymization the whole outgoing request is classified again, and if anything regulated is
 still visible the hosted call is refused (`EgressBlocked`), so a bug in detection or
 replacement fails closed instead of leaking. Detected spans are cached per text in memory
-only; they never leave the process.
+only; they never leave the process. Assessing a message keeps the spans of that same analysis,
+so pseudonymizing it for a hosted model does not analyse it a second time (the outgoing request
+is still classified in full).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from assistant.settings import Settings
 from models.base import ChatRequest
 from routing.decision import GateDecision
 from routing.decision_memo import DecisionMemo
-from routing.gate import GateError, PiiSpan, SensitivityGate, build_gate
+from routing.gate import Detection, GateError, PiiSpan, SensitivityGate, build_gate, resolve_overlaps
+from routing.policy import Policy
 from routing.pseudonymize import pseudonymize_request
 from routing.restore import StreamRestorer
 from routing.tiers import Route, Tier
@@ -63,8 +66,13 @@ class GatePrivacy:
         remembered = self._decisions.get(policy, source, text)
         if remembered is not None:
             return remembered
-        decision = self.gate.classify(text, source=source)
+        detection = self.gate.detect(text, source=source)
+        decision = detection.decision
         self._decisions.put(policy, source, text, decision)  # never one that failed closed
+        if not decision.failed_closed and decision.policy_version == policy.version:
+            # The spans `_find_pii` would get from analysing this text again (spans do not depend
+            # on the source): a message bound for a hosted model is analysed once, not twice.
+            self._spans.put((policy.version, text), _pseudonymizable(detection, policy))
         return decision
 
     def regulated_values(self, text: str) -> list[str]:
@@ -105,6 +113,13 @@ class GatePrivacy:
         decision = self.gate.classify(body, source="egress")
         if decision.tier == Tier.REGULATED or decision.failed_closed:
             raise EgressBlocked(f"outgoing request classified {decision.tier.value} by {decision.rule}")
+
+
+def _pseudonymizable(detection: Detection, policy: Policy) -> list[PiiSpan]:
+    """What `SensitivityGate.find_pii` returns for the text of `detection` (a test holds the two
+    equal): the policy's pseudonymized types, without overlaps."""
+    wanted = policy.pseudonymized_types()
+    return resolve_overlaps([span for span in detection.spans if span.type in wanted])
 
 
 def build_gate_privacy(settings: Settings) -> GatePrivacy:

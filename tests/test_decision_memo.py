@@ -7,6 +7,7 @@ from __future__ import annotations
 from assistant.privacy_gate import GatePrivacy
 from routing.decision import GateDecision
 from routing.decision_memo import DecisionMemo
+from routing.gate import Detection
 from routing.tiers import Route, Tier
 
 
@@ -17,15 +18,25 @@ def decision(tier: Tier = Tier.PUBLIC, *, failed_closed: bool = False) -> GateDe
     )  # fmt: skip
 
 
+class FakePolicy:
+    version = "p1"
+
+    def pseudonymized_types(self) -> frozenset[str]:
+        return frozenset()
+
+
 class CountingGate:
     def __init__(self, *answers: GateDecision) -> None:
-        self.policy: object = object()
+        self.policy: object = FakePolicy()
         self.answers = list(answers)
         self.asked: list[tuple[str, str]] = []
 
     def classify(self, text: str, *, source: str = "message") -> GateDecision:
         self.asked.append((source, text))
         return self.answers.pop(0)
+
+    def detect(self, text: str, *, source: str = "message") -> Detection:
+        return Detection(self.classify(text, source=source), ())
 
 
 def privacy(gate: CountingGate) -> GatePrivacy:
@@ -61,7 +72,7 @@ def test_a_reloaded_policy_forgets_every_decision() -> None:
     gate = CountingGate(decision(), decision(Tier.REGULATED))
     p = privacy(gate)
     p.assess("my results", source="message")
-    gate.policy = object()  # the policy file changed
+    gate.policy = FakePolicy()  # the policy file changed
     assert p.assess("my results", source="message").tier == Tier.REGULATED
 
 
