@@ -2,8 +2,11 @@
 
 Order of checks for a completion: API key (401) → scope (403) → body size (413) → caller
 tools (400) → body shape (422) → model (404) → per-key rate limit (429 + Retry-After) → per-key
-and per-user budget (429 `insufficient_quota`) → the pipeline. The key and budget look-ups are
-database reads run off the event loop, so one request's I/O never delays another's stream.
+budget (429 `insufficient_quota`) → the pipeline, whose first check is the owner's budget (the
+same 429). Database reads run off the event loop, so one request's I/O never delays another's
+stream, and only where they are needed before the first byte: a key verified in the last few
+seconds is not read again (`key_cache`: revocation still takes effect within its TTL), and the
+owner's budget is read once, by the pipeline, not also here.
 Each request leaves one `api_request` audit record naming the key and the outcome (the turn's
 own records carry the key in their thread id) and one metric sample by key and status. Any
 unexpected error is logged by type and answered 500 in the OpenAI shape, never a traceback.
@@ -36,6 +39,7 @@ from assistant.api.completions import (
     error_for,
     receipt_headers,
 )
+from assistant.api.key_cache import VerifiedKeys
 from assistant.api.ratelimit import RateLimiter
 from assistant.api.schema import MODELS, TOOLS_REFUSED, ChatCompletionRequest, unsupported_tools
 from assistant.governance.api_keys import AuthorizedKey
@@ -56,6 +60,7 @@ class ApiContext:
     backend: BackendProvider
     limiter: RateLimiter
     requests: Counter
+    keys: VerifiedKeys
 
 
 def _bearer(request: Request) -> str:
@@ -64,8 +69,10 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _authorize(context: ApiContext, request: Request, scope: str) -> AuthorizedKey:
-    key = context.governance.api_keys.authorize(_bearer(request))
+async def _authorize(context: ApiContext, request: Request, scope: str) -> AuthorizedKey:
+    token = _bearer(request)
+    # A key verified a moment ago needs no thread hop; any other is read from the database.
+    key = context.keys.remembered(token) or await asyncio.to_thread(context.keys.authorize, token)
     if key is None:
         raise errors.unauthorized()
     if scope not in key.key.scopes:
@@ -95,20 +102,17 @@ async def _body(request: Request) -> ChatCompletionRequest:
         raise errors.invalid(f"{where or 'body'}: {first['msg']}", param=where) from None
 
 
-def _check_limits(context: ApiContext, key: AuthorizedKey) -> None:
+async def _check_limits(context: ApiContext, key: AuthorizedKey) -> None:
+    """The key's own limits. The owner's budget is the pipeline's first check (`error_for` turns
+    its refusal into the same 429), so it is not read twice before the first byte."""
     wait = context.limiter.acquire(key.key.prefix, key.key.rate_per_minute)
     if wait > 0:
         raise errors.rate_limited(wait, f"Rate limit of {key.key.rate_per_minute} requests a minute reached.")
-    budgets = context.governance.budgets
-    if key.key.daily_tokens is not None:
-        used = budgets.check(Principal(user_id=key.budget_id)).tokens_used
-        if used >= key.key.daily_tokens:
-            raise errors.rate_limited(
-                3600, "This API key's daily token budget is used up.", "insufficient_quota"
-            )
-    status = budgets.check(key.principal)
-    if not status.allowed:
-        raise errors.rate_limited(3600, status.message, "insufficient_quota")
+    if key.key.daily_tokens is None:
+        return
+    status = await asyncio.to_thread(context.governance.budgets.check, Principal(user_id=key.budget_id))
+    if status.tokens_used >= key.key.daily_tokens:
+        raise errors.rate_limited(3600, "This API key's daily token budget is used up.", "insufficient_quota")
 
 
 def _audit(context: ApiContext, key: AuthorizedKey | None, status: int, detail: str) -> None:
@@ -132,13 +136,13 @@ def _audit(context: ApiContext, key: AuthorizedKey | None, status: int, detail: 
 async def chat_completions(context: ApiContext, request: Request) -> Response:
     key: AuthorizedKey | None = None
     try:
-        key = await asyncio.to_thread(_authorize, context, request, "chat")
+        key = await _authorize(context, request, "chat")
         body = await _body(request)
         if body.model not in MODELS:
             raise errors.model_not_found(body.model, list(MODELS))
         if body.confidante.use_documents and "knowledge" not in key.key.scopes:
             raise errors.forbidden("Grounding in documents needs the 'knowledge' scope.")
-        await asyncio.to_thread(_check_limits, context, key)
+        await _check_limits(context, key)
         return await _answer(context, key, body)
     except errors.ApiError as exc:
         await asyncio.to_thread(_audit, context, key, exc.status, exc.code or exc.type)
@@ -229,7 +233,7 @@ def _charge_key(context: ApiContext, key: AuthorizedKey, tokens: int) -> None:
 
 async def list_models(context: ApiContext, request: Request) -> Response:
     try:
-        key = _authorize(context, request, "chat")
+        key = await _authorize(context, request, "chat")
     except errors.ApiError as exc:
         _audit(context, None, exc.status, "models")
         return exc.response()
@@ -248,6 +252,7 @@ def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str 
             "confidante_api_requests", "API requests by key and status", ["key", "status"],
             registry=governance.telemetry.registry,
         ),
+        keys=VerifiedKeys(governance.api_keys.authorize),
     )  # fmt: skip
 
     async def completions_endpoint(request: Request) -> Response:
