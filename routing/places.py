@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from routing.place_cues import cued_places
+from routing.place_gazetteer import find_countries
 from routing.recognizers import Finding
 
 PERSONAL_LOCATION = "PERSONAL_LOCATION"
@@ -193,20 +195,43 @@ def _town_after(text: str, end: int) -> int:
 
 def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """LOCATION becomes PERSONAL_LOCATION in a message that identifies a person, or where the
-    writer says the place is theirs."""
+    writer says the place is theirs; country names NER missed are added first (`place_gazetteer`),
+    and every place a cue makes someone's (`place_cues`: itineraries, origin, residence, venues)
+    is added as PERSONAL_LOCATION, found by NER or not."""
+    findings = [*findings, *find_countries(text, findings)]
+    cued = cued_places(text, findings)
+    cued_spans = {(f.start, f.end) for f in cued}
     personal = any(f.entity_type in PERSONAL_TYPES for f in findings)
-    return [
-        _relabel(f) if f.entity_type == "LOCATION" and (personal or _own_place(text, f)) else f
-        for f in findings
-    ]
+    relabelled = []
+    for finding in findings:
+        if finding.entity_type == "LOCATION" and (
+            personal or (finding.start, finding.end) in cued_spans or _own_place(text, finding)
+        ):
+            # The cue found the same place: one finding for it, the detector's.
+            cued_spans.discard((finding.start, finding.end))
+            finding = _relabel(text, finding)
+            cued_spans.discard((finding.start, finding.end))
+        relabelled.append(finding)
+    return relabelled + [f for f in cued if (f.start, f.end) in cued_spans]
 
 
 def _own_place(text: str, finding: Finding) -> bool:
-    return _FIRST_PERSON_PLACE.search(text, max(0, finding.start - 80), finding.start) is not None
+    """The writer's place, unless they only ask what one does ("How do I get from the airport to
+    the centre in Prague?" tells nothing about them)."""
+    match = _FIRST_PERSON_PLACE.search(text, max(0, finding.start - 80), finding.start)
+    return (
+        match is not None and _ASKING_BEFORE.search(text, max(0, match.start() - 16), match.start()) is None
+    )
 
 
-def _relabel(finding: Finding) -> Finding:
-    return Finding(PERSONAL_LOCATION, finding.start, finding.end, finding.score, finding.recognizer)
+_ASKING_BEFORE = re.compile(r"(?i)\b(?:can|could|should|do|does|did|must|may|might|would|need)\s+$")
+
+
+def _relabel(text: str, finding: Finding) -> Finding:
+    """The place, with its bracketed qualifier ("Cyprus (Greek)"), as PERSONAL_LOCATION."""
+    qualifier = _QUALIFIER.match(text, finding.end)
+    end = qualifier.end() if qualifier else finding.end
+    return Finding(PERSONAL_LOCATION, finding.start, end, finding.score, finding.recognizer)
 
 
 # ---- Postal blocks laid out over lines (contact cards, letters) ---------------------------------

@@ -1,18 +1,181 @@
-"""Places that become personal from their sentence (issue 12): where the writer is now, where
-someone else lives, moved from or flew to. A place in a sentence about no one stays public."""
+"""Places that context makes personal (itinerary, origin, residence, venue; where the writer is
+now, where someone lives, moved from or flew to) and general place questions that must stay as
+they are (issue 12).
+
+The unit tests drive `routing.place_cues`, `routing.place_gazetteer` and `routing.places` with
+sentences written here and hand-made findings; the last tests run the real gate on the dev split of
+the authored set `tests/data/places/personal_places.jsonl` (its held-back split is measured by
+`bench/bench_places.py`, never tested, so it is not tuned on).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from routing.gate import Detection, SensitivityGate, build_gate
+from routing.pii_eval import masked_ranges
+from routing.place_cues import cued_places, place_word
+from routing.place_gazetteer import find_countries, fold
 from routing.places import PERSONAL_LOCATION, personal_places
 from routing.recognizers import Finding
+from routing.settings import RoutingSettings
+from routing.tiers import Route, Tier
+
+DATA = Path(__file__).parent / "data" / "places" / "personal_places.jsonl"
+
+
+def _cued(text: str, findings: list[Finding] | None = None) -> set[str]:
+    return {text[f.start : f.end] for f in cued_places(text, findings or [])}
+
+
+def _place(text: str, word: str, kind: str = "LOCATION") -> Finding:
+    start = text.index(word)
+    return Finding(kind, start, start + len(word), 0.85, "SpacyRecognizer")
+
+
+# ---- Cues: the place after them is someone's, known to NER or not ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("I'm flying to Trondheim tomorrow.", {"Trondheim"}),
+        ("We drove back from ŘEVNICE last night.", {"ŘEVNICE"}),
+        ("My aunt flew to Ηράκλειο for Easter.", {"Ηράκλειο"}),
+        ("Who's coming to Frankfurt am Main with me?", {"Frankfurt am Main"}),
+        ("Ms. Dvořák is travelling to Brno and Olomouc.", {"Brno", "Olomouc"}),
+        ("I'll be in Bodø until Friday.", {"Bodø"}),
+        ("She is originally from Ağrı.", {"Ağrı"}),
+        ("originally from ΛΕΜΕΣΟΣ, now in Athens", {"ΛΕΜΕΣΟΣ"}),
+        ("We moved here from Cyprus (Greek) in 1999.", {"Cyprus (Greek)"}),
+        ("Their home town: Kuopio", {"Kuopio"}),
+        ("My cousin lives in Пермь.", {"Пермь"}),
+        ("Lapland was super fun to visit!", {"Lapland"}),
+        ("The party is at the Villa Carlotta.", {"Villa Carlotta"}),
+    ],
+)
+def test_a_cue_makes_the_place_after_it_personal(text: str, places: set[str]) -> None:
+    assert _cued(text) == places
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is the capital of France?",
+        "Explain Spain's tax system.",
+        "Do I need a visa to travel to Japan?",
+        "Can I fly to Rome with a cat?",
+        "How many people live in Tokyo?",
+        "Flights to Lisbon are cheaper in winter.",
+        "Is it safe to travel to Peru?",
+        "Which tourists come from Germany most?",
+        "Lisbon is lovely to visit in spring.",
+    ],
+)
+def test_a_general_question_has_no_personal_place(text: str) -> None:
+    assert _cued(text) == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm going to HR about my contract.",
+        "We are going to Finance on Monday.",
+        "I'm coming to the meeting with my laptop.",
+        "I went to work late.",
+        "She's in Sales now.",
+    ],
+)
+def test_a_department_day_or_common_word_after_a_cue_is_not_a_place(text: str) -> None:
+    assert _cued(text) == set()
+
+
+def test_a_weak_cue_takes_only_a_place_ner_found() -> None:
+    text = "My brother works in Finance and my sister works in Leeds."
+    assert _cued(text) == set()
+    assert _cued(text, [_place(text, "Leeds")]) == {"Leeds"}
+
+
+def test_a_person_found_by_ner_anchors_a_cue_in_their_sentence() -> None:
+    text = "Anja Weber relocated to Wels."
+    assert _cued(text) == set()
+    assert _cued(text, [_place(text, "Anja Weber", "PERSON")]) == {"Wels"}
+
+
+def test_a_venue_line_is_personal_whatever_its_case() -> None:
+    text = "When: 2031-02-03 10:00\nWhere: pine hollow country club."
+    assert _cued(text) == {"pine hollow country club"}
+
+
+def test_place_words_are_capitalised_or_of_a_script_without_case() -> None:
+    assert place_word("MÖNSTERÅS") and place_word("Κύπρος") and place_word("東京")
+    assert (
+        not place_word("paris") and not place_word("Monday") and not place_word("IT") and not place_word("A4")
+    )
+
+
+# ---- The country gazetteer: any case, any accent ---------------------------------------------
+
+
+def test_fold_ignores_case_and_accents() -> None:
+    assert fold("MÖNSTERÅS") == fold("Mönsterås") == "monsteras"
+    assert fold("ΚΥΠΡΟΣ") == fold("Κύπρος")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Slovenia leader gives an order", {"Slovenia"}),
+        ("a trip to the CZECH REPUBLIC", {"CZECH REPUBLIC"}),
+        ("Ausflug nach Österreich.", {"Österreich"}),
+        ("from ΚΥΠΡΟΣ with love", {"ΚΥΠΡΟΣ"}),
+        ("Côte d'Ivoire and Guinea-Bissau", {"Côte d'Ivoire", "Guinea-Bissau"}),
+        ("roast turkey and rice from china", set()),
+    ],
+)
+def test_country_names_are_found_in_any_case_and_script(text: str, found: set[str]) -> None:
+    assert {text[f.start : f.end] for f in find_countries(text)} == found
+
+
+def test_a_country_name_already_read_as_a_name_is_left_to_it() -> None:
+    text = "Ask Jordan about it"
+    assert find_countries(text, [_place(text, "Jordan", "PERSON")]) == []
+
+
+# ---- personal_places: relabelling, the qualifier, and questions ------------------------------
+
+
+def test_a_place_next_to_a_person_keeps_its_bracketed_qualifier() -> None:
+    text = "Dana Lee said Cyprus (Greek) was next."
+    findings = [_place(text, "Dana Lee", "PERSON"), _place(text, "Cyprus")]
+    spans = {(f.entity_type, text[f.start : f.end]) for f in personal_places(text, findings)}
+    assert ("PERSONAL_LOCATION", "Cyprus (Greek)") in spans
+
+
+def test_asking_how_one_gets_somewhere_does_not_make_the_place_the_writers() -> None:
+    text = "How do I get from the airport to the old town in Prague?"
+    kinds = {f.entity_type for f in personal_places(text, [_place(text, "Prague")])}
+    assert kinds == {"LOCATION"}
+
+
+def test_saying_where_one_comes_from_still_does() -> None:
+    text = "I come from a small town near Prague."
+    kinds = {f.entity_type for f in personal_places(text, [_place(text, "Prague")])}
+    assert "PERSONAL_LOCATION" in kinds
+
+
+# ---- Relabelling a place NER found: where the writer is, where someone lives or flew to --------
 
 
 def _label(text: str, place: str) -> str:
+    """PERSONAL_LOCATION when any finding over the place is one, else LOCATION."""
     start = text.index(place)
-    (finding,) = personal_places(text, [Finding("LOCATION", start, start + len(place), 0.9, "test")])
-    return finding.entity_type
+    findings = personal_places(text, [Finding("LOCATION", start, start + len(place), 0.9, "test")])
+    kinds = {f.entity_type for f in findings if f.start <= start and start + len(place) <= f.end}
+    return PERSONAL_LOCATION if PERSONAL_LOCATION in kinds else "LOCATION"
 
 
 @pytest.mark.parametrize(
@@ -23,6 +186,8 @@ def _label(text: str, place: str) -> str:
         ("my friend lives in harburg", "harburg"),
         ("He flew to Suurkula on Thursday", "Suurkula"),
         ("Our manager is from Tartu", "Tartu"),
+        # A past visit, told (the session-4 version of this file had it as a place about no one).
+        ("France was super fun to visit!", "France"),
     ],
 )
 def test_a_persons_place_is_personal(text: str, place: str) -> None:
@@ -32,7 +197,6 @@ def test_a_persons_place_is_personal(text: str, place: str) -> None:
 @pytest.mark.parametrize(
     ("text", "place"),
     [
-        ("France was super fun to visit!", "France"),
         ("Spain leader gives order", "Spain"),
         ("The orchestra serves Southern Hungary", "Hungary"),
         ("What is the capital of Estonia?", "Estonia"),
@@ -41,3 +205,60 @@ def test_a_persons_place_is_personal(text: str, place: str) -> None:
 )
 def test_a_place_about_no_one_stays_a_place(text: str, place: str) -> None:
     assert _label(text, place) == "LOCATION"
+
+
+# ---- The real gate on the authored dev split -------------------------------------------------
+
+
+def _rows(kind: str) -> list[dict[str, object]]:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if r["split"] == "dev" and r["kind"] == kind]
+
+
+@pytest.fixture(scope="module")
+def gate() -> SensitivityGate:
+    return build_gate(RoutingSettings())
+
+
+def _masked(text: str, value: str, detection: Detection, gate: SensitivityGate) -> bool:
+    if detection.decision.tier is Tier.REGULATED:
+        return True
+    if detection.decision.route is not Route.HOSTED_PSEUDONYMIZED:
+        return False
+    wanted = gate.policy.pseudonymized_types()
+    ranges = masked_ranges(text, [s for s in detection.spans if s.type in wanted])
+    start = text.index(value)
+    return all(
+        any(a <= i < b for a, b in ranges) for i in range(start, start + len(value)) if text[i].isalnum()
+    )
+
+
+def test_the_authored_set_has_both_sides_and_a_held_back_split() -> None:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for split in ("dev", "heldback"):
+        for kind in ("personal", "near_miss"):
+            assert sum(r["split"] == split and r["kind"] == kind for r in rows) >= 25
+    assert all(p in r["text"] for r in rows for p in r["places"])
+
+
+@pytest.mark.parametrize("row", _rows("personal"), ids=lambda r: str(r["text"])[:40])
+def test_every_personal_place_of_the_dev_split_is_masked(
+    row: dict[str, object], gate: SensitivityGate
+) -> None:
+    text = str(row["text"])
+    detection = gate.detect(text)
+    assert all(_masked(text, str(p), detection, gate) for p in row["places"]), detection.spans  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("row", _rows("near_miss"), ids=lambda r: str(r["text"])[:40])
+def test_no_place_of_a_general_question_is_made_personal_by_a_cue_or_the_gazetteer(
+    row: dict[str, object], gate: SensitivityGate
+) -> None:
+    text = str(row["text"])
+    spans = gate.detect(text).spans
+    mine = [
+        s
+        for s in spans
+        if s.type == "PERSONAL_LOCATION" and s.recognizer.startswith(("place_cue", "country"))
+    ]
+    assert mine == []

@@ -1,0 +1,263 @@
+"""Places that the words around them make personal: itineraries, origin, residence, venues.
+
+"I will be travelling to Austria next week", "originally from ΕΓΚΩΜΗ", "Mr. Kozłowski flew to
+Suurküla", "Where: Novo mesto Country Club", "Estonia was super fun to visit!": each says where a
+person is, was, will be or comes from (the taxonomy's itineraries and place of birth). NER often
+misses such places (a town in capitals, in another script, or that no model knows), so a cue here
+takes the place-shaped words after it whether or not NER found them. A place that is the subject
+of a general question ("What is the capital of France?", "Do I need a visa to travel to Japan?",
+"flights to Lisbon") has no such cue, or no person in its sentence, and stays as it is.
+
+Cues are typed data (`PlaceCue`): a pattern that ends where the place starts, its class, whether
+it needs a person in the same sentence (a pronoun, a relative, a title or a PERSON finding), and
+whether it may take words no detector read as a place (strong) or only a LOCATION finding (weak:
+"I work in Finance" must not mask a department). Everything found here is PERSONAL_LOCATION with
+recognizer `place_cue:<class>`; the policy decides its tier. This module reports spans only: it
+never decides a tier and keeps no value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from routing.recognizers import Finding
+
+PERSONAL_LOCATION = "PERSONAL_LOCATION"
+RECOGNIZER = "place_cue"
+SCORE = 0.8
+_I = re.IGNORECASE
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCue:
+    """A context that makes the place right after it (or before it, `before`) someone's place."""
+
+    name: str
+    pattern: re.Pattern[str]
+    needs_person: bool = True
+    strong: bool = True
+    before: bool = False
+
+
+_TRAVEL_WORDS = (
+    r"coming|come|going|go|goes|went|gone|travel(?:l)?(?:ing|ed|s)?|fly(?:ing)?|flies|flew|flown"
+    r"|driv(?:e|es|ing)|drove|driven|head(?:ing|ed|s)?|return(?:ing|ed|s)?|back|moving|moved|move"
+    r"|relocat(?:e|es|ed|ing)|trip|journey|holiday|holidays|vacation|honeymoon|flight|arriv(?:e|es|ed|ing)"
+    r"|land(?:s|ed|ing)?|stay(?:s|ed|ing)?|spent|spend(?:ing)?|commut(?:e|es|ed|ing)"
+)
+_EVENT_WORDS = (
+    r"wedding|party|reception|reunion|dinner|ceremony|funeral|celebration|birthday|christening|retreat"
+)
+_BE = r"(?:i'm|i\s+am|we're|we\s+are|he's|he\s+is|she's|she\s+is|they're|they\s+are|is|are|was|were)"
+CUES: tuple[PlaceCue, ...] = (
+    # "flew to", "got back from", "spent Christmas in", "our trip to", "on holiday in".
+    PlaceCue(
+        "travel", re.compile(rf"\b(?:{_TRAVEL_WORDS})\s+(?:[\w'’]+\s+){{0,2}}?(?:to|from|in|into)\s+", _I)
+    ),
+    PlaceCue("travel", re.compile(r"\bvisit(?:s|ed|ing)?\s+", _I)),
+    # "I'll be in Ljubljana from the 3rd", "I'm currently in KAUNAS".
+    PlaceCue("travel", re.compile(rf"\b(?:\w+'ll\s+be\s+|will\s+be\s+|{_BE}\s+(?:\w+\s+)?)(?:in|at)\s+", _I)),
+    PlaceCue("origin", re.compile(r"\boriginally\s+(?:from|of)\s+", _I), needs_person=False),
+    PlaceCue("origin", re.compile(r"\b(?:comes?|came|hails?|hailed)\s+from\s+", _I)),
+    PlaceCue("origin", re.compile(rf"\b{_BE}\s+(?:\w+\s+)?from\s+", _I)),
+    PlaceCue("origin", re.compile(r"\b(?:born|raised|grew\s+up)\s+(?:and\s+(?:raised|bred)\s+)?in\s+", _I)),
+    PlaceCue("origin", re.compile(r"\bnative\s+of\s+", _I)),
+    PlaceCue(
+        "residence",
+        re.compile(
+            r"\b(?:home\s*town|home\s*city|home\s+country|home\s+village|birth\s*place|place\s+of\s+birth)"
+            r"(?:\s+(?:is|was))?[\s,:]+",
+            _I,
+        ),
+        needs_person=False,
+    ),
+    PlaceCue(
+        "residence",
+        re.compile(
+            r"\b(?:live|lives|lived|living|reside|resides|resided|residing|based|settled|study|studies|studied"
+            r"|studying)\s+(?:\w+\s+)?(?:in|near|outside|at)\s+",
+            _I,
+        ),
+    ),
+    # A weak cue: "works in Finance" is a department as often as a town.
+    PlaceCue(
+        "residence",
+        re.compile(r"\b(?:work|works|worked|working)\s+(?:\w+\s+)?(?:in|near)\s+", _I),
+        strong=False,
+    ),
+    # "The wedding is at the Grand Hotel Tremezzo", "our reunion will be held in Kirkenes".
+    PlaceCue(
+        "venue",
+        re.compile(rf"\b(?:{_EVENT_WORDS})\s+(?:is|was|will\s+be)\s+(?:held\s+)?(?:at|in)\s+(?:the\s+)?", _I),
+        # An event's venue is where its people will be, whoever they are.
+        needs_person=False,
+    ),
+    # "Estonia was super fun to visit!": a past visit, told.
+    PlaceCue(
+        "travel",
+        re.compile(
+            r"\s+(?:was|were)\s+(?:\w+\s+){0,2}?(?:fun|great|amazing|lovely|beautiful|awesome|incredible"
+            r"|wonderful|nice|cool|fantastic|brilliant|gorgeous|stunning|fascinating|interesting)\s+to\s+"
+            r"(?:visit|see|explore)\b",
+            _I,
+        ),
+        needs_person=False,
+        before=True,
+    ),
+)
+# An event's "Where:" / "Venue:" line: its whole value is the place ("Where: cite ben hjel country club").
+_VENUE_LINE = re.compile(
+    r"(?im)^[ \t]*(?:where|venue|location|meeting\s+point)[ \t]*:[ \t]*(?P<value>[^\n]*)"
+)
+_MAX_VENUE_WORDS = 10
+
+# Someone in the sentence: the writer, a pronoun, a relative, a title.
+_PERSON_WORD = re.compile(
+    r"(?i)\b(?:i|i'm|im|i'll|i've|i'd|me|my|mine|we|we're|we'll|we've|us|our|ours|he|he's|he'll|she|she's"
+    r"|she'll|they|they're|they'll|they've|his|her|hers|their|him|them|who's|mr|mrs|ms|dr|mum|mom|dad"
+    r"|mother|father|sister|brother|son|daughter|wife|husband|partner|uncle|aunt|grandma|grandpa"
+    r"|grandmother|grandfather|cousin|colleague|friend|boss|family|parents|kids|children)\b"
+)
+# "Can I", "do we need to", "is it safe for me to": the writer asks what one may do, and tells nothing.
+_GENERAL_ASKING = re.compile(
+    r"(?i)\b(?:can|could|should|do|does|did|must|may|might|would|shall|need)\s+(?:i|we)\b"
+    r"|\bfor\s+(?:me|us)\s+to\b"
+)
+_PERSON_FINDINGS = frozenset({"PERSON"})
+_SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?](?=\s|$)|\n")
+
+
+def cued_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """PERSONAL_LOCATION for every place a cue makes someone's: after (or before) each cue, the
+    LOCATION found there or, for a strong cue, the place-shaped words there; and every venue line."""
+    places = [f for f in findings if f.entity_type in ("LOCATION", PERSONAL_LOCATION)]
+    people = [f for f in findings if f.entity_type in _PERSON_FINDINGS]
+    found = list(_venue_lines(text))
+    for cue in CUES:
+        for match in cue.pattern.finditer(text):
+            if cue.needs_person and not _someone_in_sentence(text, match.start(), match.end(), people):
+                continue
+            if cue.before:
+                found += _place_before(text, match.start(), cue)
+            else:
+                found += _places_after(text, match.end(), cue, places)
+    return found
+
+
+def _someone_in_sentence(text: str, start: int, end: int, people: Sequence[Finding]) -> bool:
+    first, last = _sentence(text, start, end)
+    if any(first <= p.start and p.end <= last for p in people):
+        return True
+    sentence = _GENERAL_ASKING.sub(" ", text[first:last])
+    return _PERSON_WORD.search(sentence) is not None
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    first = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    after = _SENTENCE_END.search(text, end)
+    return first, after.start() if after else len(text)
+
+
+def _venue_lines(text: str) -> Iterator[Finding]:
+    for match in _VENUE_LINE.finditer(text):
+        value = match.group("value").rstrip(" \t.;!?")
+        words = value.split()
+        if words and len(words) <= _MAX_VENUE_WORDS and any(char.isalpha() for char in value):
+            start = match.start("value")
+            yield Finding(PERSONAL_LOCATION, start, start + len(value), SCORE, f"{RECOGNIZER}:venue")
+
+
+# ---- Place-shaped words -------------------------------------------------------------------------
+_TOKEN = re.compile(r"[^\s,.;:!?()\"“”]+")
+# Lower-case words inside a place name: "Stratford upon Avon", "Frankfurt am Main", "Novo mesto"
+# is not covered (a lower-case word that ends a name is indistinguishable from the next word).
+_CONNECTORS = frozenset(
+    re.findall(r"\S+", "de del della di da do dos das du la le les el al am an der den upon sur en y")
+)
+# Capitalised words that follow "to" / "in" and are not places: days, months, departments, meals.
+_NOT_PLACES = frozenset(
+    re.findall(
+        r"\S+",
+        "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
+        "july august september october november december christmas easter i i'm i'll it hr it's finance "
+        "sales legal marketing payroll accounts accounting engineering support procurement security "
+        "reception lunch dinner breakfast work school church bed town home office the a an my our his her "
+        "their this that",
+    )
+)
+_MAX_PLACE_WORDS = 4
+_MIN_CAPS_WORD = 4
+_QUALIFIER = re.compile(r"[ \t]*\([^\W\d_]{2,20}\)")
+_LIST_JOIN = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+|or[ \t]+)?|[ \t]+(?:and|or|&)[ \t]+)")
+_MAX_LISTED = 3
+
+
+def place_word(word: str) -> bool:
+    """Written like a place name: letters (any script) without digits, a capital first letter or a
+    script without case, not a day, month or department, and not a short acronym ("HR", "IT")."""
+    letters = [char for char in word if char.isalpha()]
+    if not letters or any(char.isdigit() for char in word) or letters[0].islower():
+        return False
+    if word.casefold().strip("'’") in _NOT_PLACES:
+        return False
+    return not (word.isupper() and len(letters) < _MIN_CAPS_WORD and letters[0].isascii())
+
+
+def _run_after(text: str, position: int) -> tuple[int, int] | None:
+    """The span of place-shaped words starting at `position`, one space apart, a lower-case
+    connector allowed between two of them ("Frankfurt am Main"), and a bracketed qualifier after."""
+    words, end, cursor = 0, position, position
+    while words < _MAX_PLACE_WORDS:
+        match = _TOKEN.match(text, cursor)
+        if match is None:
+            break
+        if words and match.group().casefold() in _CONNECTORS:
+            match = (
+                _TOKEN.match(text, match.end() + 1) if text[match.end() : match.end() + 1] == " " else None
+            )
+            if match is None:
+                break
+        if not place_word(match.group()):
+            break
+        words, end = words + 1, match.end()
+        if text[end : end + 1] != " ":
+            break
+        cursor = end + 1
+    if not words:
+        return None
+    qualifier = _QUALIFIER.match(text, end)
+    return position, qualifier.end() if qualifier else end
+
+
+def _places_after(text: str, position: int, cue: PlaceCue, places: Sequence[Finding]) -> list[Finding]:
+    found: list[Finding] = []
+    for _ in range(_MAX_LISTED):
+        span = _known_place_at(position, places) if not cue.strong else None
+        span = (
+            span or (_run_after(text, position) if cue.strong else None) or _known_place_at(position, places)
+        )
+        if span is None:
+            break
+        found.append(Finding(PERSONAL_LOCATION, span[0], span[1], SCORE, f"{RECOGNIZER}:{cue.name}"))
+        join = _LIST_JOIN.match(text, span[1])
+        if join is None:
+            break
+        position = join.end()
+    return found
+
+
+def _known_place_at(position: int, places: Sequence[Finding]) -> tuple[int, int] | None:
+    at = [f for f in places if f.start == position]
+    return min(((f.start, f.end) for f in at), key=lambda s: s[1], default=None)
+
+
+def _place_before(text: str, position: int, cue: PlaceCue) -> list[Finding]:
+    """The place-shaped words that end right before `position` and start the sentence."""
+    first, _ = _sentence(text, position, position)
+    start = first + len(text[first:position]) - len(text[first:position].lstrip())
+    span = _run_after(text, start)
+    if span is None or span[1] != position:
+        return []
+    return [Finding(PERSONAL_LOCATION, span[0], span[1], SCORE, f"{RECOGNIZER}:{cue.name}")]

@@ -1,0 +1,94 @@
+"""Country and region names by lookup, in any case and with or without accents ("CYPRUS", "Κύπρος").
+
+spaCy's small model misses country names in short or unusual sentences ("Slovenia leader gives
+...", "the Cyprus"), and a name written in capitals or another script is not a word it knows. This
+module looks the capitalised words of a text up in `data/countries.txt` (made from `phonenumbers`'
+region names; provenance in the file) after folding case and accents, and reports each match as a
+LOCATION. A LOCATION alone stays public (the policy says so); `routing.places` decides when it is
+personal. It never decides a tier and keeps no value.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+
+from routing.recognizers import Finding
+
+RECOGNIZER = "country_gazetteer"
+SCORE = 0.85
+_DATA_FILE = "countries.txt"
+_MAX_WORDS = 6
+_WORD = re.compile(r"[^\s,;:!?()\"“”]+")
+_EDGE_PUNCTUATION = ".'’-"
+
+
+def fold(word: str) -> str:
+    """Case- and accent-free form: "MÖNSTERÅS" ~ "Mönsterås" ~ "monsteras", "ΚΥΠΡΟΣ" ~ "Κύπρος"."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _key(words: Sequence[str]) -> str:
+    return " ".join(fold(word.strip(_EDGE_PUNCTUATION)) for word in words)
+
+
+@lru_cache(maxsize=1)
+def country_names() -> frozenset[str]:
+    """The folded names of `data/countries.txt`, loaded once."""
+    text = resources.files("routing.data").joinpath(_DATA_FILE).read_text("utf-8")
+    lines = (line.strip() for line in text.splitlines())
+    return frozenset(_key(line.split()) for line in lines if line and not line.startswith("#"))
+
+
+def _capitalised(word: str) -> bool:
+    """Written as a name: its first letter is upper-case or has no case (a script without case)."""
+    first = next((char for char in word if char.isalpha()), "")
+    return bool(first) and not first.islower()
+
+
+def find_countries(text: str, taken: Sequence[Finding] = ()) -> list[Finding]:
+    """LOCATION for each longest run of words that is a listed name and starts with a capital,
+    except where another finding already covers part of it (a person called "Jordan")."""
+    names = country_names()
+    words = list(_WORD.finditer(text))
+    found: list[Finding] = []
+    index = 0
+    while index < len(words):
+        match = _longest_name(words, index, names) if _capitalised(words[index].group()) else 0
+        if match:
+            start = words[index].start() + _lead(words[index].group())
+            last = words[index + match - 1]
+            end = last.end() - _trail(last.group())
+            if not any(f.start < end and start < f.end for f in taken):
+                found.append(Finding("LOCATION", start, end, SCORE, RECOGNIZER))
+            index += match
+        else:
+            index += 1
+    return found
+
+
+def _longest_name(words: Sequence[re.Match[str]], index: int, names: frozenset[str]) -> int:
+    for size in range(min(_MAX_WORDS, len(words) - index), 0, -1):
+        run = [w.group() for w in words[index : index + size]]
+        # A name does not run over a sentence end ("... in France. Spain ...").
+        if any(word.endswith(".") and len(word) > 3 for word in run[:-1]):
+            continue
+        if _key(run) in names:
+            return size
+    return 0
+
+
+def _lead(word: str) -> int:
+    return len(word) - len(word.lstrip(_EDGE_PUNCTUATION))
+
+
+def _trail(word: str) -> int:
+    stripped = word.rstrip(_EDGE_PUNCTUATION)
+    # "U.K." keeps its dots; "France." loses the full stop.
+    if "." in stripped:
+        return len(word) - len(word.rstrip("'’-"))
+    return len(word) - len(stripped)
