@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from models.files import locate_package_file, verify_file
 from routing.names import NameToken, context_names, default_gazetteer, find_names
 from routing.recognizers import Finding
+from routing.settings import DEFAULT_SPACY_PINNED_FILE as DEFAULT_PINNED_FILE
 from routing.settings import RoutingSettings
 from routing.token_ner import TokenNer
 
@@ -54,6 +55,35 @@ def load_spacy_pipeline(settings: RoutingSettings) -> Language:
     )
     # A path (not a package name) means spaCy never considers downloading anything.
     return spacy.load(model_dir, exclude=list(_EXCLUDED_COMPONENTS))
+
+
+# Every component but the NER, which in spaCy's md model has its own token-to-vector layer.
+_VOTER_EXCLUDED = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
+PERSON_VOTER = "SpacyPersonVoter"
+# Presidio's score for a spaCy entity, so a voter's name weighs like the main model's.
+_SPACY_SCORE = 0.85
+
+
+def load_person_voter(settings: RoutingSettings) -> Language | None:
+    """The second spaCy model's NER alone (verified like the first), or None when none is set."""
+    if settings.person_voter_package is None:
+        return None
+    import spacy
+
+    model_dir = settings.person_voter_model_dir
+    config = locate_package_file(settings.person_voter_package, f"{model_dir}/config.cfg")
+    verify_file(config.parent / DEFAULT_PINNED_FILE, settings.person_voter_sha256)
+    return spacy.load(config.parent, exclude=list(_VOTER_EXCLUDED))
+
+
+def voter_names(nlp: Language, text: str) -> list[Finding]:
+    """The PERSON spans of the voter's NER (its other labels are not read)."""
+    return [
+        Finding("PERSON", ent.start_char, _trim_person("PERSON", text, ent.start_char, ent.end_char),
+                _SPACY_SCORE, PERSON_VOTER)
+        for ent in nlp(text).ents
+        if ent.label_ == "PERSON"
+    ]  # fmt: skip
 
 
 def _offline_email_recognizer() -> Any:
@@ -98,8 +128,6 @@ def _phone_recognizer() -> Any:
 def _gazetteer_name_recognizer() -> Any:
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-    gazetteer = default_gazetteer()
-
     class GazetteerNameRecognizer(EntityRecognizer):
         """Person names from the census gazetteer and capitalisation, over the same spaCy doc."""
 
@@ -110,6 +138,8 @@ def _gazetteer_name_recognizer() -> Any:
             doc = getattr(nlp_artifacts, "tokens", None)
             if doc is None or "PERSON" not in entities:
                 return []
+            # Read per call (it is cached): an evaluation may stand another gazetteer in for it.
+            gazetteer = default_gazetteer()
             tokens = [
                 NameToken(t.text, t.idx, t.idx + len(t.text), _PROPN_TAGS.get(t.tag_, ""), t.ent_type_)
                 for t in doc
@@ -158,10 +188,11 @@ def build_analyzer(nlp: Language) -> AnalyzerEngine:
 
 
 class PresidioDetector:
-    """The shared Presidio analyzer plus the token classifier: loaded once (lazily or by `load()`).
+    """The shared Presidio analyzer plus the token classifier and, when set, a second spaCy model
+    voting on names: loaded once (lazily or by `load()`).
 
-    spaCy runs under a lock; the token classifier runs beside it on its own thread (onnxruntime
-    releases the GIL), so a message costs about the slower of the two, not their sum.
+    spaCy runs under a lock; the token classifier and the voter run beside it on their own threads
+    (onnxruntime and much of thinc release the GIL), so a message costs less than their sum.
     """
 
     def __init__(self, settings: RoutingSettings | None = None) -> None:
@@ -172,12 +203,15 @@ class PresidioDetector:
         self._analyze_lock = threading.Lock()
         self._token_ner = TokenNer(self._settings) if self._settings.token_ner_enabled else None
         self._side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="token-ner")
+        self._voter: Language | None = None
+        self._voter_lock = threading.Lock()
 
     @property
     def engine(self) -> AnalyzerEngine:
         if self._engine is None:
             with self._load_lock:
                 if self._engine is None:
+                    self._voter = load_person_voter(self._settings)
                     self._engine = build_analyzer(load_spacy_pipeline(self._settings))
         return self._engine
 
@@ -189,10 +223,23 @@ class PresidioDetector:
         return self
 
     def find(self, text: str) -> list[Finding]:
-        side = self._side.submit(self._token_ner.find, text) if self._token_ner is not None else None
+        side = [self._side.submit(self._token_ner.find, text)] if self._token_ner is not None else []
+        if self._loaded_voter() is not None:
+            side.append(self._side.submit(self._voted, text))
         findings = self._presidio_findings(text)
-        # An error in the classifier propagates: the gate then fails closed.
-        return findings + (side.result() if side is not None else [])
+        # An error in the classifier or the voter propagates: the gate then fails closed.
+        return findings + [finding for future in side for finding in future.result()]
+
+    def _loaded_voter(self) -> Language | None:
+        _ = self.engine  # loading the engine loads the voter
+        return self._voter
+
+    def _voted(self, text: str) -> list[Finding]:
+        """The voter's names (none without a voter), one text at a time."""
+        if self._voter is None:
+            return []
+        with self._voter_lock:
+            return voter_names(self._voter, text)
 
     def _presidio_findings(self, text: str) -> list[Finding]:
         engine = self.engine

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from routing.gate import GateDecision, SensitivityGate, build_gate
+
+if TYPE_CHECKING:
+    from routing.pii_eval import EvalReport
 
 # The app's command group puts a `() -> SensitivityGate` built from its settings under this key of
 # the click context's `meta`, so this package never loads the app's settings itself.
@@ -70,18 +74,42 @@ def classify_command(text: str, as_json: bool) -> None:
     show_default=True,
     help="dev = synth_dataset_v2.json, heldout = generated_small.json (held back from development).",
 )
+@click.option(
+    "--unknown-names",
+    is_flag=True,
+    help="Also evaluate with every gold name left out of the name lists (names never seen), and print both.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def eval_pii_command(data_dir: Path | None, split: str, as_json: bool) -> None:
+def eval_pii_command(data_dir: Path | None, split: str, unknown_names: bool, as_json: bool) -> None:
     """Per-entity precision / recall / F2 and regulated values that would leak, on labelled data."""
-    from routing.pii_eval import DEFAULT_DATA_DIR, evaluate, format_report, load_records
+    from routing.pii_eval import DEFAULT_DATA_DIR, evaluate, load_records
 
     try:
         records = load_records(data_dir or DEFAULT_DATA_DIR, split)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    report = evaluate(_gate(), records)
-    click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))
+    gate = _gate()
+    report = evaluate(gate, records)
+    if unknown_names:
+        _echo_known_and_unknown(gate, records, report, as_json=as_json)
+    else:
+        from routing.pii_eval import format_report
+
+        click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))
     sys.stdout.flush()
+
+
+def _echo_known_and_unknown(
+    gate: SensitivityGate, records: list[dict[str, object]], known: EvalReport, *, as_json: bool
+) -> None:
+    from routing.pii_eval import evaluate_unknown_names, format_known_and_unknown, format_report
+
+    unknown = evaluate_unknown_names(gate, records)
+    if as_json:
+        click.echo(json.dumps({"known_names": known.as_dict(), "unknown_names": unknown.as_dict()}))
+        return
+    click.echo(format_report(known) + "\n\nWith every gold name left out of the name lists:\n")
+    click.echo(format_report(unknown) + "\n\n" + format_known_and_unknown(known, unknown))
 
 
 @click.command("eval-sensitivity")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -204,6 +205,16 @@ class NameGazetteer:
             also_places=_word_list(data.joinpath(ALSO_PLACES_FILE).read_text("utf-8")),
         )
 
+    def without(self, words: Iterable[str]) -> NameGazetteer:
+        """This gazetteer with `words` (any case) in none of its name lists: what the finder does
+        with names it has never seen (the leave-list-out evaluation, `routing.pii_eval`)."""
+        removed = frozenset(word.casefold() for word in words)
+        copy = NameGazetteer((), (), self.stop_words, also_places=self.also_places)
+        copy.core_given, copy.core_surnames = self.core_given - removed, self.core_surnames - removed
+        copy.given, copy.lone_surnames = self.given - removed, self.lone_surnames - removed
+        copy.surnames = self.surnames - removed
+        return copy
+
     def is_given(self, word: str) -> bool:
         key = word.casefold()
         return key in self.given and key not in COMMON_WORDS
@@ -262,16 +273,32 @@ def _census_names(text: str, *, limit: int | None = None) -> list[str]:
 
 _lock = threading.Lock()
 _default: NameGazetteer | None = None
+# An evaluation's stand-in for the shared gazetteer (`gazetteer_in_use`); never set while serving.
+_stand_in: NameGazetteer | None = None
 
 
 def default_gazetteer() -> NameGazetteer:
     """The census gazetteer, loaded on first use and shared (it is immutable)."""
     global _default
+    if _stand_in is not None:
+        return _stand_in
     if _default is None:
         with _lock:
             if _default is None:
                 _default = NameGazetteer.from_package()
     return _default
+
+
+@contextmanager
+def gazetteer_in_use(gazetteer: NameGazetteer) -> Iterator[NameGazetteer]:
+    """Every name rule reads `gazetteer` instead of the shared one until the block ends. For
+    offline evaluation only (one process, one run): the app never calls it."""
+    global _stand_in
+    previous, _stand_in = _stand_in, gazetteer
+    try:
+        yield gazetteer
+    finally:
+        _stand_in = previous
 
 
 def _inside_run(tokens: Sequence[NameToken], index: int) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from routing.gate import PiiSpan, SensitivityGate, resolve_overlaps
+from routing.names import default_gazetteer, gazetteer_in_use
 from routing.tiers import Route, Tier
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "pii" / "presidio_research"
@@ -193,6 +194,26 @@ def evaluate(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalRep
     return report
 
 
+def gold_person_words(records: Iterable[dict[str, object]]) -> set[str]:
+    """Every word (case-folded) of every gold PERSON span: the names the evaluation asks about."""
+    return {
+        word.casefold()
+        for record in records
+        for span in record["spans"]  # type: ignore[attr-defined]
+        if GOLD_CLASS.get(span["entity_type"]) == "PERSON"
+        for word in _TOKEN.findall(str(span["entity_value"]))
+    }
+
+
+def evaluate_unknown_names(gate: SensitivityGate, records: list[dict[str, object]]) -> EvalReport:
+    """`evaluate` with every word of every gold name removed from the name lists for the run
+    (leave-list-out): the figure for names the gazetteers have never seen, which is what a real
+    user's colleagues mostly are. The models (spaCy, the token classifier) are unchanged; a gold
+    word that is also an ordinary word loses only its name-list entry."""
+    with gazetteer_in_use(default_gazetteer().without(gold_person_words(records))):
+        return evaluate(gate, records)
+
+
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "n/a"
 
@@ -218,4 +239,22 @@ def format_report(report: EvalReport) -> str:
         f" ({_share(report.any_leaked_sentences, report.sentences_with_values)})",
         "token-level scores; ADDRESS accepts tokens masked as LOCATION (a masked token is masked).",
     ]
+    return "\n".join(lines)
+
+
+def format_known_and_unknown(known: EvalReport, unknown: EvalReport) -> str:
+    """The names figures side by side: with the name lists as shipped, and with every gold name
+    left out of them (`evaluate_unknown_names`)."""
+    lines = [f"{'names':<22}{'PERSON precision':>17}{'recall':>8}{'personal leaks':>16}{'any leaks':>11}"]
+    for label, report in (("in the lists", known), ("unknown to the lists", unknown)):
+        person = report.scores.get("PERSON", ClassScore())
+        lines.append(
+            f"{label:<22}{person.precision:>17.3f}{person.recall:>8.3f}"
+            f"{_share(report.personal_leaked_sentences, report.sentences_with_values):>16}"
+            f"{_share(report.any_leaked_sentences, report.sentences_with_values):>11}"
+        )
+    lines.append(
+        f"sentences with values: {known.sentences_with_values}; leaks are sentences with a value "
+        "unmasked (personal: not a bare place name)."
+    )
     return "\n".join(lines)

