@@ -16,6 +16,7 @@ turn's tier, and never start a round after a bound was reached.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from assistant.tools.base import Tool
+from assistant.tools.base import Tool, ToolSpec
 from assistant.tools.records import LoopReport, Termination, ToolCallRecord, canonical_arguments
 from assistant.tools.runner import ToolCatalog, ToolRunner, ToolTurn
 from knowledge.access import Principal
@@ -110,10 +111,15 @@ class LoopTurn:
 
 def definitions(tools: Sequence[Tool]) -> tuple[ToolDefinition, ...]:
     """Tools as the model sees them."""
-    return tuple(
-        ToolDefinition(name=t.spec.name, description=t.spec.description, parameters=t.spec.json_schema())
-        for t in tools
-    )
+    return tuple(_definition(t.spec) for t in tools)
+
+
+@functools.lru_cache(maxsize=512)
+def _definition(spec: ToolSpec) -> ToolDefinition:
+    """A spec's definition, built once: pydantic builds a JSON schema anew on every call, and this
+    ran for every tool before every turn's first byte (profiled on the API, issue 15). A spec is
+    frozen, so equal specs have equal definitions."""
+    return ToolDefinition(name=spec.name, description=spec.description, parameters=spec.json_schema())
 
 
 @dataclass(frozen=True, slots=True)
