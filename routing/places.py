@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from routing.place_cues import SCORE as CUE_SCORE
 from routing.place_cues import cued_places
 from routing.place_gazetteer import find_countries
 from routing.recognizers import Finding
@@ -204,12 +205,11 @@ def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
     personal = any(f.entity_type in PERSONAL_TYPES for f in findings)
     relabelled = []
     for finding in findings:
-        if finding.entity_type == "LOCATION" and (
-            personal or (finding.start, finding.end) in cued_spans or _own_place(text, finding)
-        ):
-            # The cue found the same place: one finding for it, the detector's.
+        cued_too = (finding.start, finding.end) in cued_spans
+        if finding.entity_type == "LOCATION" and (personal or cued_too or _own_place(text, finding)):
+            # The cue found the same place: one finding for it, as sure as the cue.
             cued_spans.discard((finding.start, finding.end))
-            finding = _relabel(text, finding)
+            finding = _relabel(text, finding, CUE_SCORE if cued_too else 0.0)
             cued_spans.discard((finding.start, finding.end))
         relabelled.append(finding)
     return relabelled + [f for f in cued if (f.start, f.end) in cued_spans]
@@ -227,11 +227,12 @@ def _own_place(text: str, finding: Finding) -> bool:
 _ASKING_BEFORE = re.compile(r"(?i)\b(?:can|could|should|do|does|did|must|may|might|would|need)\s+$")
 
 
-def _relabel(text: str, finding: Finding) -> Finding:
+def _relabel(text: str, finding: Finding, min_score: float = 0.0) -> Finding:
     """The place, with its bracketed qualifier ("Cyprus (Greek)"), as PERSONAL_LOCATION."""
     qualifier = _QUALIFIER.match(text, finding.end)
     end = qualifier.end() if qualifier else finding.end
-    return Finding(PERSONAL_LOCATION, finding.start, end, finding.score, finding.recognizer)
+    score = max(finding.score, min_score)
+    return Finding(PERSONAL_LOCATION, finding.start, end, score, finding.recognizer)
 
 
 # ---- Postal blocks laid out over lines (contact cards, letters) ---------------------------------

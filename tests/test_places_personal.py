@@ -262,3 +262,13 @@ def test_no_place_of_a_general_question_is_made_personal_by_a_cue_or_the_gazette
         if s.type == "PERSONAL_LOCATION" and s.recognizer.startswith(("place_cue", "country"))
     ]
     assert mine == []
+
+
+def test_a_place_a_cue_confirms_is_as_sure_as_the_cue() -> None:
+    """A model's half-sure "place" after "flew to" must pass the policy's score floor."""
+    text = "Mr. Nowak flew to Suurküla on Thursday."
+    start = text.index("Suurküla")
+    weak = Finding("LOCATION", start, start + len("Suurküla"), 0.3, "rampart")
+    (place,) = [f for f in personal_places(text, [weak]) if f.entity_type == PERSONAL_LOCATION]
+    assert (place.start, place.end) == (weak.start, weak.end)
+    assert place.score >= 0.8
