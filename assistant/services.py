@@ -136,6 +136,13 @@ def tier_classifier(privacy: Privacy) -> Callable[[str], Tier]:
     def classify(text: str) -> Tier:
         return privacy.assess(text, source="document").tier
 
+    batch = getattr(getattr(privacy, "gate", None), "classify_many", None)
+    if callable(batch):
+        # A document's chunks in one batch (`knowledge.ingestion.classify_all`): the same decisions.
+        def many(texts: list[str]) -> list[Tier]:
+            return [decision.tier for decision in batch(texts, source="document")]
+
+        classify.many = many  # type: ignore[attr-defined]
     return classify
 
 

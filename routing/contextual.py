@@ -122,12 +122,28 @@ class ContextualClassifier:
 
     def best(self, text: str) -> tuple[str, float]:
         """(likeliest sensitive category, calibrated probability that the text is sensitive)."""
+        return self.best_many([text])[0]
+
+    def best_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """`best` of each text, embedded in one batch (the embedder pads each batch and masks the
+        padding, so a text's vector is the one it gets alone); any error fails the whole batch."""
+        if not texts:
+            return []
         try:
-            vectors = np.asarray(self._embed([text]), dtype=np.float32)
-            probabilities = self._head.probabilities(vectors)[0]
+            vectors = np.asarray(self._embed(list(texts)), dtype=np.float32)
         except Exception as exc:
             raise ContextualError(f"contextual classifier error ({type(exc).__name__})") from None
-        if vectors.shape[1] != self._head.weights.shape[0] or not np.isfinite(probabilities).all():
+        if vectors.ndim != 2 or vectors.shape != (len(texts), self._head.weights.shape[0]):
+            raise ContextualError("contextual classifier gave no usable score")
+        # The head row by row: a matrix product over the batch may round differently from one row.
+        return [self._verdict(vectors[row : row + 1]) for row in range(len(texts))]
+
+    def _verdict(self, vector: np.ndarray) -> tuple[str, float]:
+        try:
+            probabilities = self._head.probabilities(vector)[0]
+        except Exception as exc:
+            raise ContextualError(f"contextual classifier error ({type(exc).__name__})") from None
+        if not np.isfinite(probabilities).all():
             raise ContextualError("contextual classifier gave no usable score")
         # The score is P(sensitive) = 1 - P(none); the category is the likeliest sensitive one.
         order = [i for i in np.argsort(-probabilities) if self._head.labels[i] != NONE_LABEL]
@@ -142,6 +158,9 @@ class UnavailableContextual:
         self.reason = reason
 
     def best(self, text: str) -> tuple[str, float]:
+        raise ContextualError(self.reason)
+
+    def best_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         raise ContextualError(self.reason)
 
 

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from routing.contextual import ContextualError, ContextualFinding, is_general_qu
 from routing.decision import EntityFinding as EntityFinding
 from routing.decision import GateDecision as GateDecision
 from routing.names import refine_person_findings
-from routing.normalize import normalize
+from routing.normalize import MappedText, normalize
 from routing.policy import Policy, PolicySource
 from routing.recognizers import (
     ADDRESS_RULES,
@@ -103,6 +103,17 @@ def canonical_value(value: str) -> str:
     return " ".join(re.sub(r"[^\w@.+-]+", " ", text).split())
 
 
+@dataclass(frozen=True, slots=True)
+class _Deterministic:
+    """One text's decision from the rules, the detector and the topics, before the contextual
+    layer; `weak` are the topic findings that count only if the classifier agrees."""
+
+    text: str
+    decision: GateDecision
+    weak: tuple[TopicFinding, ...]
+    spans: tuple[PiiSpan, ...]
+
+
 @dataclass(frozen=True)
 class _Compiled:
     policy: Policy
@@ -140,24 +151,42 @@ class SensitivityGate:
 
     def detect(self, text: str, *, source: str = "message") -> Detection:
         """The decision and the spans behind it; fails closed on any error or timeout."""
+        return self._guarded(lambda policy: [self._detect(text, source, policy)], 1, source)[0]
+
+    def classify_many(self, texts: Sequence[str], *, source: str = "message") -> list[GateDecision]:
+        return [detection.decision for detection in self.detect_many(texts, source=source)]
+
+    def detect_many(self, texts: Sequence[str], *, source: str = "message") -> list[Detection]:
+        """`detect` of each text (a document's chunks), with the models run over all of them in
+        batches: the same decisions as one by one, for less CPU. The time limit is the per-text
+        one times the number of texts; any error or timeout fails every text closed."""
+        batch = list(texts)
+        if not batch:
+            return []
+        return self._guarded(lambda policy: self._detect_many(batch, source, policy), len(batch), source)
+
+    def _guarded(self, work: Callable[[Policy], list[Detection]], count: int, source: str) -> list[Detection]:
+        """`work`'s detections (each timed as its share of the call), or `count` fail-closed ones."""
         started = time.perf_counter()
+        timeout_s = self._timeout_s * count
         try:
             policy = self.policy
-            future = self._pool.submit(self._detect, text, source, policy)
-            detection = future.result(timeout=self._timeout_s)
+            detections = self._pool.submit(work, policy).result(timeout=timeout_s)
         except ContextualError as exc:
             # The message names the cause (missing head, other model), never the input.
-            return _fail_closed(str(exc), source, started, self)
+            return [_fail_closed(str(exc), source, started, self)] * count
         except FutureTimeout:
-            return _fail_closed(
-                f"classification timed out after {self._timeout_s:g} s", source, started, self
-            )
+            reason = f"classification timed out after {timeout_s:g} s"
+            return [_fail_closed(reason, source, started, self)] * count
         except Exception as exc:
             # The exception text may quote the input; log its type only.
             log.error("sensitivity gate failed (%s); failing closed", type(exc).__name__)
-            return _fail_closed(f"classifier error ({type(exc).__name__})", source, started, self)
-        elapsed = (time.perf_counter() - started) * 1000
-        return Detection(detection.decision.model_copy(update={"elapsed_ms": elapsed}), detection.spans)
+            return [_fail_closed(f"classifier error ({type(exc).__name__})", source, started, self)] * count
+        elapsed = (time.perf_counter() - started) * 1000 / count
+        return [
+            Detection(detection.decision.model_copy(update={"elapsed_ms": elapsed}), detection.spans)
+            for detection in detections
+        ]
 
     def find_pii(self, text: str, *, source: str = "message") -> list[PiiSpan]:
         """Spans to pseudonymize (policy types, no overlaps). Raises `GateError` if detection failed."""
@@ -189,19 +218,71 @@ class SensitivityGate:
         return compiled
 
     def _detect(self, text: str, source: str, policy: Policy) -> Detection:
-        compiled = self._compiled_for(policy)
         mapped = normalize(text)
-        findings = find_identifiers(mapped.text, compiled.rules)
-        if self._detector is not None and mapped.text.strip():
-            findings += self._detector.find(mapped.text)
+        found = self._detector.find(mapped.text) if self._detector is not None and mapped.text.strip() else []
+        first = self._deterministic(text, mapped, found, source, policy)
+        verdict = self._verdict(text) if self._needs_verdict(first, policy) else None
+        return Detection(self._finish(first, verdict, policy), first.spans)
+
+    def _detect_many(self, texts: Sequence[str], source: str, policy: Policy) -> list[Detection]:
+        """`_detect` of each text; the detector and the classifier each see all texts in one call."""
+        mapped = [normalize(text) for text in texts]
+        found = self._find_many([m.text for m in mapped])
+        firsts = [
+            self._deterministic(text, m, f, source, policy)
+            for text, m, f in zip(texts, mapped, found, strict=True)
+        ]
+        asking = [row for row, first in enumerate(firsts) if self._needs_verdict(first, policy)]
+        verdicts = dict(zip(asking, self._verdicts([texts[row] for row in asking]), strict=True))
+        return [
+            Detection(self._finish(first, verdicts.get(row), policy), first.spans)
+            for row, first in enumerate(firsts)
+        ]
+
+    def _find_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """The detector's findings per (normalized) text, through its `find_many` when it has one;
+        blank texts are not given to it, as in `_detect`."""
+        found: list[list[Finding]] = [[] for _ in texts]
+        if self._detector is None:
+            return found
+        rows = [row for row, text in enumerate(texts) if text.strip()]
+        many = getattr(self._detector, "find_many", None)
+        batch = [texts[row] for row in rows]
+        results = list(many(batch)) if callable(many) else [self._detector.find(text) for text in batch]
+        if len(results) != len(rows):
+            raise GateError(f"detector gave {len(results)} results for {len(rows)} texts")
+        for row, findings in zip(rows, results, strict=True):
+            found[row] = list(findings)
+        return found
+
+    def _verdict(self, text: str) -> tuple[str, float]:
+        assert self._contextual is not None  # `_needs_verdict` asks for none without a classifier
+        return self._contextual.best(text)
+
+    def _verdicts(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        if not texts:
+            return []
+        assert self._contextual is not None
+        many = getattr(self._contextual, "best_many", None)
+        verdicts = list(many(texts)) if callable(many) else [self._contextual.best(text) for text in texts]
+        if len(verdicts) != len(texts):
+            raise ContextualError(
+                f"contextual classifier gave {len(verdicts)} verdicts for {len(texts)} texts"
+            )
+        return verdicts
+
+    def _deterministic(
+        self, text: str, mapped: MappedText, found: Sequence[Finding], source: str, policy: Policy
+    ) -> _Deterministic:
+        """The rules', the detector's and the topics' decision, before the contextual layer."""
+        compiled = self._compiled_for(policy)
+        findings = find_identifiers(mapped.text, compiled.rules) + list(found)
         findings = refine_person_findings(mapped.text, findings)
         spans = _to_original_spans(findings, mapped.to_original, text, policy)
         topics = tuple(compiled.topics.find(mapped.text))
         weak = self._weak_topics(topics, policy)
         decision = decide(spans, [t for t in topics if t not in weak], policy, source=source)
-        if weak:
-            return Detection(self._second_opinion(text, decision, weak, spans, policy), tuple(spans))
-        return Detection(self._second_look(text, decision, policy), tuple(spans))
+        return _Deterministic(text, decision, weak, tuple(spans))
 
     def _weak_topics(self, topics: Sequence[TopicFinding], policy: Policy) -> tuple[TopicFinding, ...]:
         """Topic findings that need the classifier's agreement; with no classifier, none do."""
@@ -209,35 +290,30 @@ class SensitivityGate:
             return ()
         return tuple(topic for topic in topics if not topic.strong)
 
-    def _second_opinion(
-        self, text: str, decision: GateDecision, weak: Sequence[TopicFinding], spans: Sequence[PiiSpan],
-        policy: Policy,
-    ) -> GateDecision:  # fmt: skip
-        """Topic words in a message about no one count only when the classifier agrees; a classifier
-        error raises `ContextualError`, which fails the decision closed."""
+    def _needs_verdict(self, first: _Deterministic, policy: Policy) -> bool:
+        """Whether the contextual classifier is asked: topic words in a message about no one count
+        only when it agrees (a second opinion), and it takes a second look at what the
+        deterministic layers found public (or at all, per the policy)."""
         rule = policy.contextual
-        if rule.skip_general_questions and is_general_question(text):
-            return decision
-        assert self._contextual is not None
-        category, score = self._contextual.best(text)
-        if score < rule.threshold:
-            return decision
-        agreed = decide(spans, (*decision.topics, *weak), policy, source=decision.source)
-        finding = ContextualFinding(category=category, score=score, tier=rule.tier_for(category))
-        return apply_contextual(agreed, finding, policy)
+        if not first.weak:
+            if self._contextual is None or not rule.enabled or not first.text.strip():
+                return False
+            if rule.run_on == "public" and first.decision.tier is not Tier.PUBLIC:
+                return False
+        return not (rule.skip_general_questions and is_general_question(first.text))
 
-    def _second_look(self, text: str, decision: GateDecision, policy: Policy) -> GateDecision:
-        """The contextual classifier, on what the deterministic layers found public (or on all)."""
+    @staticmethod
+    def _finish(first: _Deterministic, verdict: tuple[str, float] | None, policy: Policy) -> GateDecision:
+        """The decision with the classifier's verdict, if it was asked and is sure enough: weak topics
+        then count, and its own tier applies if higher. (A classifier error raised `ContextualError`
+        before this, which fails the decision closed.)"""
         rule = policy.contextual
-        if self._contextual is None or not rule.enabled or not text.strip():
-            return decision
-        if rule.run_on == "public" and decision.tier is not Tier.PUBLIC:
-            return decision
-        if rule.skip_general_questions and is_general_question(text):
-            return decision
-        category, score = self._contextual.best(text)
-        if score < rule.threshold:
-            return decision
+        if verdict is None or verdict[1] < rule.threshold:
+            return first.decision
+        category, score = verdict
+        decision = first.decision
+        if first.weak:
+            decision = decide(first.spans, (*decision.topics, *first.weak), policy, source=decision.source)
         finding = ContextualFinding(category=category, score=score, tier=rule.tier_for(category))
         return apply_contextual(decision, finding, policy)
 

@@ -360,6 +360,64 @@ class TokenNer:
             found += decode_bio(labels, scores, offsets[start:end], word_ids[start:end], text)
         return union_overlapping(found) if len(windows) > 1 else found
 
+    def find_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """`find` of each text, with the windows of all texts run together in padded batches."""
+        spans = self.spans_many(texts)
+        pairs = zip(spans, texts, strict=True)
+        return [to_findings(found, text) if text.strip() else [] for found, text in pairs]
+
+    def spans_many(self, texts: Sequence[str]) -> list[list[RawSpan]]:
+        """`spans` of each text; the same spans as one by one, since padding is masked out of
+        every window's attention (tests/test_gate_batch.py compares them on many texts)."""
+        session, tokenizer = self.load()._model  # type: ignore[misc]
+        encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        settings = self._settings
+        plans = [
+            plan_windows(len(encoding.ids), settings.token_ner_window_tokens, settings.token_ner_overlap)
+            for encoding in encodings
+        ]
+        jobs = [(row, start, end) for row, plan in enumerate(plans) for start, end in plan if end > start]
+        windows = [encodings[row].ids[start:end] for row, start, end in jobs]
+        tagged = _classify_many(session, tokenizer, windows)
+        found: list[list[RawSpan]] = [[] for _ in texts]
+        for (row, start, end), (labels, scores) in zip(jobs, tagged, strict=True):
+            offsets, word_ids = encodings[row].offsets[start:end], encodings[row].word_ids[start:end]
+            found[row] += decode_bio(labels, scores, offsets, word_ids, texts[row])
+        pairs = zip(found, plans, strict=True)
+        return [union_overlapping(spans) if len(plan) > 1 else spans for spans, plan in pairs]
+
+
+# Windows per onnxruntime call: ~8 windows of 130 tokens. Past about a thousand padded tokens the
+# activations outgrow the CPU caches (as in `models.embeddings`).
+_BATCH_WINDOWS = 8
+
+
+def _classify_many(
+    session: Any, tokenizer: Any, windows: Sequence[Sequence[int]]
+) -> list[tuple[list[str], list[float]]]:
+    """`_classify` of each window, run length-sorted in padded batches."""
+    import numpy as np
+
+    from models.embeddings import token_batches
+
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+    out: list[tuple[list[str], list[float]]] = [([], []) for _ in windows]
+    for batch in token_batches([len(windows[i]) + 2 for i in order], _BATCH_WINDOWS):
+        rows = [order[i] for i in batch]
+        width = max(len(windows[row]) for row in rows) + 2
+        input_ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for slot, row in enumerate(rows):
+            input_ids[slot, : len(windows[row]) + 2] = [cls_id, *windows[row], sep_id]
+            mask[slot, : len(windows[row]) + 2] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        (logits,) = session.run(["logits"], feeds)
+        for slot, row in enumerate(rows):
+            best, probs = softmax_best(logits[slot, 1 : len(windows[row]) + 1])
+            out[row] = ([LABELS[int(i)] for i in best], [float(p) for p in probs])
+    return out
+
 
 def _classify(session: Any, tokenizer: Any, ids: Sequence[int]) -> tuple[list[str], list[float]]:
     import numpy as np
