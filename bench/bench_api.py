@@ -13,8 +13,9 @@ Upstreams: `llama` (the bundled model behind `llama_cpp.server`, greedy; its tim
 varies with the machine's load) or `scripted` (an instant scripted stream: what remains is the
 gateway's own time, in ms). Every request has a prompt of its own (the same one for every client
 of a run), so the gateway's decision memo never answers the gate for it: the gate really runs, as
-it does for a user's new message. `--prompt-chars` adds prompt sizes (filler sentences up to that
-many characters), since a longer text costs the gate more.
+it does for a user's new message. `--prompt-chars` sets the prompt sizes, each measured in its
+own round (0: the one-sentence question; more: public filler clauses up to that many characters),
+since a longer text costs the gate more.
 
 Prints, per prompt size, medians of TTFT and total, the ratios, each gateway's CPU per request
 (its process's user+system time over the runs: steadier than wall time on a shared machine), the
@@ -23,7 +24,7 @@ the same load), and the goal check of issue 15: added − gate ≤ 10 % of direc
 
     .venv/bin/python bench/bench_api.py --runs 8 --upstream llama --before HEAD~1
     .venv/bin/python bench/bench_api.py --upstream scripted --token-ms 50 --before X~1 --after X
-    .venv/bin/python bench/bench_api.py --upstream scripted --token-ms 50 --prompt-chars 1500
+    .venv/bin/python bench/bench_api.py --upstream scripted --token-ms 50 --prompt-chars 0 1500
 """
 
 from __future__ import annotations
@@ -57,13 +58,15 @@ MAX_TOKENS = 64
 # Two words per request make each prompt new to the gateway (its decision memo would otherwise
 # answer the gate from the second request on); all of it is public text, so the route is hosted.
 WORDS = ("clear", "short", "useful", "friendly", "honest", "plain", "simple", "brief", "calm", "direct")
+# Clauses, not sentences: in a long text the gate read a capitalized word that starts several
+# sentences ("Each", "The") as a person's name, and the prompt went out pseudonymized (issue 12).
 FILLER = (
-    " Keep each point short and say what changed since last week.",
-    " Mention any blocker and what help would remove it.",
-    " Group the work by project so a reader can skim it quickly.",
-    " End with the plan for next week in one or two sentences.",
-    " Use plain words and avoid internal jargon where possible.",
-    " Put the most important change first, before the routine items.",
+    ", where each point should be short and say what changed since last week",
+    ", saying which tasks are late and what would speed them up",
+    ", with the work grouped by project so a reader can skim it quickly",
+    ", with next week's plan in one or two sentences at the end",
+    ", in plain words rather than internal jargon",
+    ", with important changes first and routine items after them",
 )
 # Model-like tokens (sub-word pieces, a list marker first) so a paced stream looks like generation.
 SCRIPTED_TOKENS = [
@@ -85,14 +88,14 @@ SCRIPTED_TOKENS = [
 
 
 def prompt_for(run: int, chars: int) -> str:
-    """The run's prompt: a question of its own, then filler sentences up to about `chars`."""
+    """The run's prompt: a question of its own, then filler clauses up to about `chars`."""
     first, second = WORDS[run % len(WORDS)], WORDS[(run // len(WORDS) + run + 1) % len(WORDS)]
-    text = f"List three practical tips for writing a {first} and {second} weekly status update."
+    text = f"List three practical tips for writing a {first} and {second} weekly status update"
     index = run
     while len(text) < chars:
         text += FILLER[index % len(FILLER)]
         index += 1
-    return text
+    return text + "."
 
 
 def _timed(client: openai.OpenAI, model: str, system: str | None, prompt: str) -> tuple[float, float]:
@@ -262,7 +265,10 @@ def _measure(args: argparse.Namespace, upstream: Any, clients: list[tuple[str, A
         samples = Samples(chars, {name: [] for name, *_ in clients})
         for run in range(args.runs + 1):  # the first round warms every path and is dropped
             prompt = prompt_for(run + 1000 * len(results), chars)
-            for name, client, asked, system in clients:
+            # Each client goes first as often as the others: a gateway's charge and audit record
+            # are written after its last byte, while the next client's request is on its way.
+            shift = run % len(clients)
+            for name, client, asked, system in clients[shift:] + clients[:shift]:
                 cpu = cpu_seconds(pids[name]) if name in pids else 0.0
                 _feed(upstream)
                 timing = _timed(client, asked, system, prompt)
