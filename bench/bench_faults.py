@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -234,6 +235,8 @@ def bench_paths(
                 version.worker.stdin.close()  # type: ignore[union-attr]
                 version.worker.wait(timeout=60)
         proxy.stop()
+        # Each data dir holds its own assembled model (1 GB for Qwen): the disk is shared.
+        shutil.rmtree(Path(found[0].env["CONFIDANTE_DATA_DIR"]).parent, ignore_errors=True)
     return found, loads
 
 
