@@ -3,10 +3,14 @@
 The lead's callbacks call four functions: `handle_uploads` (on_message), `on_cancel_action`
 (action callback `CANCEL_ACTION`), `reattach_jobs` (on_chat_resume) and `ChainlitJobEvents`
 (given to the worker at start-up). Background jobs outlive websocket sessions, so every job is
-shown through a `JobDisplay` bound to a session id: while that session is alive the progress
-message is updated in it; when it is gone, the finished summary is written into the thread through
-the data layer (an HTTP-style Chainlit context acting as the owner), so the user finds it when
-they come back. A display never writes to another user's thread: the owner comes from the job row.
+shown through a `JobDisplay` bound to a session id: while that session's browser is connected the
+progress message is updated in it and the summary is sent into it; when it is gone (Chainlit keeps
+a closed tab's session for an hour, so "gone" means its socket is disconnected), the summary is
+written into the thread through the data layer (an HTTP-style Chainlit context acting as the
+owner), so the user finds it when they come back. Reopening a chat binds its jobs to the new
+session (with the job's earlier progress lines, from any replica, to close when it ends) before
+they are followed, so their progress and result appear live there, once. A display never writes to
+another user's thread: the owner comes from the job row.
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import chainlit as cl
 from chainlit.context import init_http_context, init_ws_context
+from chainlit.data import get_data_layer
 from chainlit.session import WebsocketSession
 
 from assistant.uploads.intake import IncomingFile
-from assistant.uploads.jobs import JobView
+from assistant.uploads.jobs import ANNOUNCED, JobView
 from assistant.uploads.rendering import StoredSummary, md_escape, receipt_writers, split_summary
 from assistant.uploads.service import UploadService
 
@@ -35,15 +40,29 @@ RECEIPT_STEP = "Privacy receipt"  # the same name as a chat answer's receipt
 # the summary answers the upload message, so its run takes on_message's name and shows like any
 # answer (no wrapper line), with the feedback buttons on its last message.
 SUMMARY_RUN = "on_message"
+# Metadata key of a progress message (its job id), so a reopened chat finds the job's earlier
+# progress lines in the stored thread; "upload_job" marks the result message.
+PROGRESS_KEY = "upload_progress"
+
+
+def socket_connected(session: WebsocketSession) -> bool:
+    """True while the session's browser is connected (Chainlit keeps a closed tab's session)."""
+    from chainlit.server import sio
+
+    return bool(sio.manager.is_connected(session.socket_id, "/"))
 
 
 @dataclass
 class JobDisplay:
     session_id: str
-    message: cl.Message
+    # None when the job had already ended as the chat was reopened: only its result is to show.
+    message: cl.Message | None
     # Progress messages of earlier sessions (the chat was reopened): replaced by the closing line
     # when the job ends, so no stale "⏳ Summarizing …" stays in the thread.
     stale: list[cl.Message] = field(default_factory=list)
+
+    def lines(self) -> list[cl.Message]:
+        return [*self.stale, *([self.message] if self.message is not None else [])]
 
 
 def progress_text(job: JobView) -> str:
@@ -122,40 +141,71 @@ def closing_text(job: JobView) -> str:
 class ChainlitJobEvents:
     """Shows job progress and results in whichever session currently displays the job."""
 
-    def __init__(self) -> None:
+    def __init__(self, connected: Callable[[WebsocketSession], bool] = socket_connected) -> None:
         self._displays: dict[str, JobDisplay] = {}
+        self._connected = connected
 
-    def attach(self, job_id: str, session_id: str, message: cl.Message) -> None:
-        earlier = self._displays.get(job_id)
-        stale = [*earlier.stale, earlier.message] if earlier is not None else []
+    def attach(
+        self, job_id: str, session_id: str, message: cl.Message | None, earlier: Iterable[cl.Message] = ()
+    ) -> None:
+        """Show this job in `session_id` from now on; `earlier` progress lines get closed at its end."""
+        previous = self._displays.get(job_id)
+        lines = [*earlier, *(previous.lines() if previous is not None else [])]
+        own = message.id if message is not None else None
+        stale = list({line.id: line for line in lines if line.id != own}.values())
         self._displays[job_id] = JobDisplay(session_id, message, stale)
+
+    def watching(self, job_id: str) -> bool:
+        """True when the job's chat is open in a connected session of this process."""
+        display = self._displays.get(job_id)
+        return display is not None and self._live(display.session_id) is not None
 
     async def job_progress(self, job: JobView) -> None:
         display = self._displays.get(job.id)
-        if display is None:
+        if display is None or display.message is None:
             return
+        message = display.message
 
         async def update() -> None:
-            display.message.content = progress_text(job)
-            await display.message.update()
+            message.content = progress_text(job)
+            await message.update()
 
-        await _in_session(display.session_id, update)
+        await self._in_session(display.session_id, update)
 
     async def job_finished(self, job: JobView) -> None:
         display = self._displays.pop(job.id, None)
         if display is not None:
+            lines = display.lines()
 
             async def finish() -> None:
-                await display.message.remove_actions()
-                display.message.content = closing_text(job)
-                await display.message.update()
+                if display.message is not None:
+                    await display.message.remove_actions()
+                await _close_lines(job, lines)
                 await send_result(job)
 
-            if await _in_session(display.session_id, finish):
-                await _close_stale(job, display.stale)
+            if await self._in_session(display.session_id, finish):
                 return
-            await _close_stale(job, [*display.stale, display.message])
+            await _close_stale(job, lines)
         await _post_to_thread(job)
+
+    def _live(self, session_id: str) -> WebsocketSession | None:
+        session = WebsocketSession.get_by_id(session_id)
+        return session if session is not None and self._connected(session) else None
+
+    async def _in_session(self, session_id: str, action: Callable[[], Awaitable[None]]) -> bool:
+        """Run `action` in a connected session's context; False when its browser is gone."""
+        session = self._live(session_id)
+        if session is None:
+            return False
+        return await _run_in_session(session, action)
+
+
+async def _close_lines(job: JobView, messages: list[cl.Message]) -> None:
+    """Replace progress lines by the job's closing line, in the current context."""
+    for message in messages:
+        message.content = closing_text(job)
+        message.actions = []
+        await message.update()
 
 
 async def _close_stale(job: JobView, messages: list[cl.Message]) -> None:
@@ -165,10 +215,7 @@ async def _close_stale(job: JobView, messages: list[cl.Message]) -> None:
 
     async def run() -> None:
         init_http_context(thread_id=job.thread_id, user=cl.User(identifier=job.owner))
-        for message in messages:
-            message.content = closing_text(job)
-            message.actions = []
-            await message.update()
+        await _close_lines(job, messages)
 
     try:
         await asyncio.create_task(run(), context=contextvars.Context())
@@ -176,11 +223,8 @@ async def _close_stale(job: JobView, messages: list[cl.Message]) -> None:
         log.exception("could not close the earlier progress lines of job %s", job.id)
 
 
-async def _in_session(session_id: str, action: Callable[[], Awaitable[None]]) -> bool:
-    """Run `action` in a live websocket session's context; False when the session is gone."""
-    session = WebsocketSession.get_by_id(session_id)
-    if session is None:
-        return False
+async def _run_in_session(session: WebsocketSession, action: Callable[[], Awaitable[None]]) -> bool:
+    """Run `action` in a websocket session's context; False when it failed."""
 
     async def run() -> None:
         init_ws_context(session)
@@ -191,7 +235,7 @@ async def _in_session(session_id: str, action: Callable[[], Awaitable[None]]) ->
     try:
         await task
     except Exception:
-        log.exception("could not update the chat of session %s", session_id)
+        log.exception("could not update the chat of session %s", session.id)
         return False
     return True
 
@@ -247,13 +291,17 @@ async def _announce_files_only_start(thread_id: str) -> None:
         log.warning("could not announce the upload as the chat's first interaction")
 
 
-async def _show_progress(job: JobView, session_id: str, events: ChainlitJobEvents) -> None:
+async def _show_progress(
+    job: JobView, session_id: str, events: ChainlitJobEvents, earlier: Iterable[cl.Message] = ()
+) -> None:
     cancel = cl.Action(
         name=CANCEL_ACTION, payload={"job_id": job.id}, label="Cancel", tooltip="Stop this summary"
     )
-    message = cl.Message(content=progress_text(job), author="Confidante", actions=[cancel])
+    message = cl.Message(
+        content=progress_text(job), author="Confidante", actions=[cancel], metadata={PROGRESS_KEY: job.id}
+    )
     await message.send()
-    events.attach(job.id, session_id, message)
+    events.attach(job.id, session_id, message, earlier)
 
 
 async def on_cancel_action(action: cl.Action, *, owner: str, uploads: UploadService) -> None:
@@ -271,8 +319,47 @@ async def on_cancel_action(action: cl.Action, *, owner: str, uploads: UploadServ
 async def reattach_jobs(
     *, owner: str, thread_id: str, uploads: UploadService, events: ChainlitJobEvents
 ) -> list[Any]:
-    """On resuming a thread: show progress (with Cancel) for its unfinished jobs in the new session."""
-    jobs = [job for job in await uploads.jobs_for_thread(thread_id, owner) if not job.finished]
+    """On resuming a thread: bind its jobs to the new session, then follow them from here.
+
+    An unfinished job gets a fresh progress line (with Cancel); one that ended with nobody shown
+    its result gets it here, live. Either way the job's earlier progress lines (from any session,
+    on any replica) are closed when it ends. Returns the jobs whose news this session will show."""
+    session_id = cl.context.session.id
+    jobs = [
+        job
+        for job in await uploads.jobs_for_thread(thread_id, owner)
+        if not job.finished or job.progress_label != ANNOUNCED
+    ]
+    if not jobs:
+        return []
+    earlier = await _earlier_progress_lines(thread_id)
     for job in jobs:
-        await _show_progress(job, cl.context.session.id, events)
+        if job.finished:
+            events.attach(job.id, session_id, None, earlier.get(job.id, ()))
+        else:
+            await _show_progress(job, session_id, events, earlier.get(job.id, ()))
+    uploads.follow(jobs)
     return jobs
+
+
+async def _earlier_progress_lines(thread_id: str) -> dict[str, list[cl.Message]]:
+    """The stored thread's progress lines per job id (empty without a data layer)."""
+    data_layer = get_data_layer()
+    if data_layer is None:
+        return {}
+    try:
+        thread = await data_layer.get_thread(thread_id)
+    except Exception:  # cosmetic: the job is shown either way
+        log.exception("could not read the earlier progress lines of thread %s", thread_id)
+        return {}
+    return progress_lines((thread or {}).get("steps") or [])
+
+
+def progress_lines(steps: Iterable[Mapping[str, Any]]) -> dict[str, list[cl.Message]]:
+    """Progress messages among stored steps, as messages that can be updated in place."""
+    found: dict[str, list[cl.Message]] = {}
+    for step in steps:
+        job_id = (step.get("metadata") or {}).get(PROGRESS_KEY)
+        if job_id and step.get("id"):
+            found.setdefault(str(job_id), []).append(cl.Message.from_dict(step))  # type: ignore[arg-type]
+    return found

@@ -6,8 +6,11 @@ defers a procrastinate task naming the job, and `confidante worker` processes ru
 comes back through the database: every `follow_interval_s` the replica reads the rows of the jobs
 it shows (accepted here, or reopened here after the user moved replicas) and passes changes to the
 same `JobEvents` the in-process worker uses. Exactly one replica shows a job's result
-(`JobStore.claim_announcement`). Cancel writes the flag into the row; the worker running the job
-stops at its next heartbeat. This module never runs a model and never reads the staged file.
+(`JobStore.claim_announcement`), and a replica where the user has the chat open claims first: one
+whose session is gone (the tab closed, the user reopened the chat on another replica) waits
+`announce_grace_s` before claiming, then writes the result into the thread. Cancel writes the flag
+into the row; the worker running the job stops at its next heartbeat. This module never runs a
+model and never reads the staged file.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from assistant.uploads import queue_app
 from assistant.uploads.jobs import ANNOUNCED, JobStore, JobView
 from assistant.uploads.settings import UploadSettings
 from assistant.uploads.staging import Staging
-from assistant.uploads.worker import JobEvents, NoEvents
+from assistant.uploads.worker import JobEvents, JobViewers, NoEvents
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class QueuedJobs:
         self.app: procrastinate.App = queue_app.queue_app(database_url)
         # Followed job id -> the `updated_at` last shown, so an unchanged row is not re-sent.
         self._followed: dict[str, datetime | None] = {}
+        # Followed job id -> when this replica first saw it ended with nobody watching it here.
+        self._ended_unwatched: dict[str, float] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -120,14 +125,27 @@ class QueuedJobs:
             self._followed.pop(job_id, None)
             return
         if job.finished:
+            if not self._may_show_end(job_id):
+                return
             shown = await asyncio.to_thread(self.store.claim_announcement, job_id)
             self._followed.pop(job_id, None)
+            self._ended_unwatched.pop(job_id, None)
             if shown:
                 await self._tell(self.events.job_finished, job)
             return
         if self._followed.get(job_id) != job.updated_at:
             self._followed[job_id] = job.updated_at
             await self._tell(self.events.job_progress, job)
+
+    def _may_show_end(self, job_id: str) -> bool:
+        """At once where the user is watching; elsewhere only after the grace period.
+
+        The claim is first come, first served: without this, a replica holding a closed tab's
+        session won half the races and wrote the result where nobody saw it until a reload."""
+        if not isinstance(self.events, JobViewers) or self.events.watching(job_id):
+            return True
+        first_seen = self._ended_unwatched.setdefault(job_id, time.monotonic())
+        return time.monotonic() - first_seen >= self.settings.announce_grace_s
 
     async def _tell(self, event: Callable[[JobView], Awaitable[None]], job: JobView) -> None:
         try:

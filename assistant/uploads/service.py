@@ -59,12 +59,15 @@ class UploadService:
         return await self.worker.cancel(job_id, owner)
 
     async def jobs_for_thread(self, thread_id: str, owner: str) -> list[JobView]:
-        """The thread's jobs, followed from here on (the chat was reopened here): progress of the
-        unfinished ones, and the result of any whose end nobody has shown yet."""
-        jobs = await asyncio.to_thread(self.store.for_thread, thread_id, owner)
+        """The owner's jobs of this thread (read only; `follow` them to be told their news)."""
+        return await asyncio.to_thread(self.store.for_thread, thread_id, owner)
+
+    def follow(self, jobs: Sequence[JobView]) -> None:
+        """Follow these jobs from here on (their chat was reopened here): progress of the
+        unfinished ones, and the result of any whose end nobody has shown yet. Call it once the
+        chat shows them, so no news arrives before there is a place to show it."""
         for job in jobs:
             self.worker.follow(job)
-        return jobs
 
 
 def staging_root(settings: UploadSettings, data_dir: Any) -> Any:

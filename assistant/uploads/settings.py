@@ -57,6 +57,10 @@ class UploadSettings(BaseModel):
     shared_dir: Path | None = None
     # How often a replica reads the progress of jobs it shows from the database (queue mode).
     follow_interval_s: float = Field(default=1.0, gt=0, le=10.0)
+    # A replica where nobody has the job's chat open waits this long after seeing the job end
+    # before writing its result into the thread, so the replica where the user reopened the chat
+    # (which shows it at once) gets it live; keep it above a few `follow_interval_s`.
+    announce_grace_s: float = Field(default=4.0, ge=0, le=60.0)
     concurrency: int = Field(default=1, ge=1)
     # Progress is pushed to the chat at least this often while a job runs.
     progress_interval_s: float = Field(default=4.0, gt=0, le=10.0)

@@ -20,9 +20,9 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from assistant.uploads.jobs import JobStore, JobView
+from assistant.uploads.jobs import ANNOUNCED, JobStore, JobView
 from assistant.uploads.runner import JobFailed, SummaryJobRunner
 from assistant.uploads.settings import UploadSettings
 from assistant.uploads.staging import Staging
@@ -40,12 +40,25 @@ class JobEvents(Protocol):
     async def job_finished(self, job: JobView) -> None: ...
 
 
+@runtime_checkable
+class JobViewers(Protocol):
+    """Events that know whether a user is looking at a job here, now (a live chat session).
+
+    A replica uses it to leave a job's end to the replica where its user has the chat open; events
+    without it are taken to show every end where they are (tests' recorders)."""
+
+    def watching(self, job_id: str) -> bool: ...
+
+
 class NoEvents:
     async def job_progress(self, job: JobView) -> None:
         return None
 
     async def job_finished(self, job: JobView) -> None:
         return None
+
+    def watching(self, job_id: str) -> bool:
+        return False
 
 
 @dataclass
@@ -79,6 +92,8 @@ class SummaryWorker:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._user_cancelled: set[str] = set()
         self._announcing: set[str] = set()
+        # Late announcements of ends found on reopening a chat (kept referenced until done).
+        self._late: set[asyncio.Task[None]] = set()
         # Longest gap between two progress reports of any job, for the bench.
         self.max_progress_gap_s = 0.0
 
@@ -101,8 +116,8 @@ class SummaryWorker:
             # An ended job finishes announcing; cancelling it would lose the news.
             if job_id not in self._announcing:
                 task.cancel()
-        if self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
+        if self._running or self._late:
+            await asyncio.gather(*self._running.values(), *self._late, return_exceptions=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -113,7 +128,13 @@ class SummaryWorker:
             self.wake()
 
     def follow(self, job: JobView) -> None:
-        """Nothing to do: this worker announces every job it runs."""
+        """This worker announces every job it runs as it ends; a reopened chat only brings back
+        an end nobody showed (the app stopped between finishing the job and showing it)."""
+        unshown = job.finished and job.progress_label != ANNOUNCED
+        if unshown and self.shows_results and job.id not in self._running:
+            task = asyncio.get_running_loop().create_task(self._after(job.id), name=f"upload-show-{job.id}")
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
 
     async def run_one(self, job_id: str) -> JobView | None:
         """Claim this job if it is still queued and run it to its end (the queue task's body).
