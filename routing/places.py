@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from routing.place_cues import SCORE as CUE_SCORE
-from routing.place_cues import cued_places
+from routing.place_cues import cued_places, place_word
 from routing.place_gazetteer import find_countries
 from routing.recognizers import Finding
 
@@ -118,7 +118,7 @@ def merge_address_blocks(text: str, findings: Sequence[Finding]) -> list[Finding
             start = _street_name_before(text, first, findings)
             corner = _CORNER_BEFORE.search(text, max(0, start - 20), start)
             start = corner.start() if corner else start
-            town = _town_after(text, end)
+            town = max(_town_after(text, end), _labelled_town_after(text, start, end))
             score = max(f.score for f in group if f.entity_type == "STREET_ADDRESS")
             start = _cross_street_before(text, start)
             town = _cross_street_after(text, start, town)
@@ -184,6 +184,19 @@ def _short_number(text: str, finding: Finding) -> bool:
     return value.isdigit() and len(value) < _MIN_PHONE_DIGITS
 
 
+# After a labelled address ("his address: 36 rue de pologne, cite de l'interieur") the rest of
+# the clause after a comma is its town, in whatever case it is written: up to four words.
+_ADDRESS_LABEL = re.compile(r"(?i)\baddress(?:\s+is|\s*:)?\s*$")
+_LOWER_TOWN = re.compile(r",[ \t]*((?:[^\W\d_][\w'’-]*)(?:[ \t]+[^\W\d_][\w'’-]*){0,3})[ \t]*(?=$|[.;!?\n])")
+
+
+def _labelled_town_after(text: str, start: int, end: int) -> int:
+    if _ADDRESS_LABEL.search(text, max(0, start - 20), start) is None:
+        return end
+    town = _LOWER_TOWN.match(text, end)
+    return town.end(1) if town else end
+
+
 def _town_after(text: str, end: int) -> int:
     for _ in range(_MAX_TOWN_WORDS):
         word = _NEXT_WORD.match(text, end)
@@ -212,7 +225,8 @@ def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
             finding = _relabel(text, finding, CUE_SCORE if cued_too else 0.0)
             cued_spans.discard((finding.start, finding.end))
         relabelled.append(finding)
-    return relabelled + [f for f in cued if (f.start, f.end) in cued_spans]
+    places = relabelled + [f for f in cued if (f.start, f.end) in cued_spans]
+    return places + card_town_lines(text, places) if personal else places
 
 
 def _own_place(text: str, finding: Finding) -> bool:
@@ -326,3 +340,30 @@ def _line_block(run: Sequence[tuple[int, int]], parts: Sequence[Finding]) -> lis
     if not inside:
         return []
     return [Finding("STREET_ADDRESS", start, end, max(inside), ADDRESS_RECOGNIZER)]
+
+
+# ---- A contact card's town line ------------------------------------------------------------------
+# "Agatha Ottarsdóttir\n\nEBEN\nAustria": in a card about a person, a short line of place-shaped words
+# right above a line that is a personal place (the country) is its town or region, known or not.
+_MAX_CARD_LINE_WORDS = 3
+_MAX_CARD_LINES = 2
+
+
+def card_town_lines(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """PERSONAL_LOCATION for up to two short place-shaped lines right above a whole-line personal
+    place (blank lines between do not count), stopping at a name or any other finding."""
+    if "\n" not in text:
+        return []
+    lines = [(start, end) for start, end in _lines(text) if start < end]
+    found: list[Finding] = []
+    places = [f for f in findings if f.entity_type == PERSONAL_LOCATION]
+    for index, (start, end) in enumerate(lines):
+        if not any(f.start <= start and end <= f.end for f in places):
+            continue
+        for above_start, above_end in reversed(lines[max(0, index - _MAX_CARD_LINES) : index]):
+            words = text[above_start:above_end].split()
+            taken = any(f.start < above_end and above_start < f.end for f in findings)
+            if taken or len(words) > _MAX_CARD_LINE_WORDS or not all(place_word(w) for w in words):
+                break
+            found.append(Finding(PERSONAL_LOCATION, above_start, above_end, CUE_SCORE, "card_town_line"))
+    return found

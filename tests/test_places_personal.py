@@ -19,7 +19,7 @@ from routing.gate import Detection, SensitivityGate, build_gate
 from routing.pii_eval import masked_ranges
 from routing.place_cues import cued_places, place_word
 from routing.place_gazetteer import find_countries, fold
-from routing.places import PERSONAL_LOCATION, personal_places
+from routing.places import PERSONAL_LOCATION, merge_address_blocks, personal_places
 from routing.recognizers import Finding
 from routing.settings import RoutingSettings
 from routing.tiers import Route, Tier
@@ -272,3 +272,36 @@ def test_a_place_a_cue_confirms_is_as_sure_as_the_cue() -> None:
     (place,) = [f for f in personal_places(text, [weak]) if f.entity_type == PERSONAL_LOCATION]
     assert (place.start, place.end) == (weak.start, weak.end)
     assert place.score >= 0.8
+
+
+# ---- Address blocks: a labelled address's lower-case town, a contact card's town line ---------
+
+
+def _blocks(text: str, street: str) -> list[str]:
+    start = text.index(street)
+    finding = Finding("STREET_ADDRESS", start, start + len(street), 0.9, "rampart")
+    blocks = merge_address_blocks(text, [finding])
+    return [text[f.start : f.end] for f in blocks if f.recognizer == "address_block"]
+
+
+def test_a_labelled_address_takes_its_town_in_lower_case() -> None:
+    text = "her address: 14 rue des lilas, saint-jean de luz"
+    assert _blocks(text, "14 rue des lilas") == ["14 rue des lilas, saint-jean de luz"]
+
+
+def test_an_unlabelled_address_does_not_take_the_words_after_a_comma() -> None:
+    assert _blocks("Leave it at 14 Elm Street, please and thanks", "14 Elm Street") == []
+
+
+def test_a_short_line_above_a_cards_country_is_its_town() -> None:
+    text = "Jonas Ekberg\n\nSKÄLLINGE\nSweden"
+    findings = [_place(text, "Jonas Ekberg", "PERSON"), _place(text, "Sweden")]
+    places = {text[f.start : f.end] for f in personal_places(text, findings) if f.entity_type != "PERSON"}
+    assert places == {"SKÄLLINGE", "Sweden"}
+
+
+def test_a_line_of_prose_above_a_cards_country_is_not_a_town() -> None:
+    text = "Jonas Ekberg\nSee you soon\nSweden"
+    findings = [_place(text, "Jonas Ekberg", "PERSON"), _place(text, "Sweden")]
+    places = {text[f.start : f.end] for f in personal_places(text, findings) if f.entity_type != "PERSON"}
+    assert places == {"Sweden"}
