@@ -155,7 +155,10 @@ async def chat_completions(context: ApiContext, request: Request) -> Response:
 
 async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionRequest) -> Response:
     backend = await context.backend()
-    conversation = conversation_for(body, key, backend.privacy)
+    if len(body.messages) > 1:  # history to assess: the gate is CPU-bound, keep it off the loop
+        conversation = await asyncio.to_thread(conversation_for, body, key, backend.privacy)
+    else:
+        conversation = conversation_for(body, key, backend.privacy)
     events = backend.pipeline.run(conversation, body.messages[-1].text())
     exchange = Exchange(body, events, f"chatcmpl-{uuid.uuid4().hex}")
     first = await exchange.first()
