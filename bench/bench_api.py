@@ -18,7 +18,8 @@ own round (0: the one-sentence question; more: public filler clauses up to that 
 since a longer text costs the gate more.
 
 Prints, per prompt size, medians of TTFT and total, the ratios, each gateway's CPU per request
-(its process's user+system time over the runs: steadier than wall time on a shared machine), the
+(its process's user+system time over the runs, the whole request with its audit and charge:
+steadier than wall time on a shared machine, and shown beyond the gate's own CPU), the
 gate's own time on the same prompts in this process (timed in the same round-robin, so it meets
 the same load), and the goal check of issue 15: added − gate ≤ 10 % of direct, for TTFT and total.
 
@@ -129,10 +130,12 @@ class GateTimer:
         self._gate = build_gate_privacy(load_settings()).gate
         self._gate.classify(prompt_for(0, 0), source="message")  # loads the analyzers
 
-    def seconds(self, prompt: str) -> float:
-        started = time.perf_counter()
+    def seconds(self, prompt: str) -> tuple[float, float]:
+        """Wall and CPU seconds of one classification (CPU of this process: the gate's own pool
+        included, and nothing else runs here meanwhile)."""
+        started, cpu = time.perf_counter(), time.process_time()
         self._gate.classify(prompt, source="message")
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
 
 def cpu_seconds(pid: int) -> float:
@@ -223,6 +226,7 @@ class Samples:
     chars: int
     timings: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     gate: list[float] = field(default_factory=list)
+    gate_cpu: list[float] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
 
     def medians(self, name: str) -> tuple[float, float]:
@@ -239,8 +243,11 @@ def goal_check(added: float, gate: float, direct: float) -> str:
 
 def _report(samples: Samples, runs: int) -> None:
     direct = samples.medians("direct")
-    gate = statistics.median(samples.gate)
-    print(f"\nprompt ~{samples.chars} chars; gate alone (this process, same prompts): {gate * 1000:.1f} ms")
+    gate, gate_cpu = statistics.median(samples.gate), statistics.mean(samples.gate_cpu)
+    print(
+        f"\nprompt ~{samples.chars} chars; gate alone (this process, same prompts): "
+        f"{gate * 1000:.1f} ms (median), CPU {gate_cpu * 1000:.1f} ms (mean)"
+    )
     for name in samples.timings:
         ttft, total = samples.medians(name)
         line = (
@@ -249,7 +256,8 @@ def _report(samples: Samples, runs: int) -> None:
             f"ratio {ttft / direct[0]:.2f}x / {total / direct[1]:.2f}x"
         )
         if name in samples.cpu:
-            line += f"  CPU {samples.cpu[name] / runs * 1000:5.1f} ms/request"
+            cpu = samples.cpu[name] / runs
+            line += f"  CPU {cpu * 1000:5.1f} ms/request ({(cpu - gate_cpu) * 1000:+5.1f} beyond the gate)"
         print(line)
         if name != "direct":
             print(f"{'':22s} TTFT  {goal_check(ttft - direct[0], gate, direct[0])}")
@@ -277,7 +285,9 @@ def _measure(args: argparse.Namespace, upstream: Any, clients: list[tuple[str, A
                 if run and name in pids:
                     samples.cpu[name] = samples.cpu.get(name, 0.0) + cpu_seconds(pids[name]) - cpu
             if run:
-                samples.gate.append(gate.seconds(prompt))
+                wall, cpu = gate.seconds(prompt)
+                samples.gate.append(wall)
+                samples.gate_cpu.append(cpu)
         results.append(samples)
     return results
 
