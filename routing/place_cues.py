@@ -10,8 +10,10 @@ of a general question ("What is the capital of France?", "Do I need a visa to tr
 
 Cues are typed data (`PlaceCue`): a pattern that ends where the place starts, its class, whether
 it needs a person in the same sentence (a pronoun, a relative, a title or a PERSON finding), and
-whether it may take words no detector read as a place (strong) or only a LOCATION finding (weak:
-"I work in Finance" must not mask a department). Everything found here is PERSONAL_LOCATION with
+whether it may take any place-shaped words no detector read as a place (strong: "flew to") or,
+being ambiguous, only a LOCATION finding or a word in capitals or another script (weak: "I went to
+Settings", "we're moving away from Oracle", "I work in Finance" must not mask a screen, a vendor or
+a department). Everything found here is PERSONAL_LOCATION with
 recognizer `place_cue:<class>`; the policy decides its tier. This module reports spans only: it
 never decides a tier and keeps no value.
 """
@@ -19,7 +21,7 @@ never decides a tier and keeps no value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from routing.recognizers import Finding
@@ -41,27 +43,40 @@ class PlaceCue:
     before: bool = False
 
 
+# Words that only travel: the place after them may be any place-shaped word ("flew to Suurküla").
 _TRAVEL_WORDS = (
-    r"coming|come|going|go|goes|went|gone|travel(?:l)?(?:ing|ed|s)?|fly(?:ing)?|flies|flew|flown"
-    r"|driv(?:e|es|ing)|drove|driven|head(?:ing|ed|s)?|return(?:ing|ed|s)?|back|moving|moved|move"
+    r"travel(?:l)?(?:ing|ed|s)?|fly(?:ing)?|flies|flew|flown|driv(?:e|es|ing)|drove|driven"
     r"|relocat(?:e|es|ed|ing)|trip|journey|holiday|holidays|vacation|honeymoon|flight|arriv(?:e|es|ed|ing)"
     r"|land(?:s|ed|ing)?|stay(?:s|ed|ing)?|spent|spend(?:ing)?|commut(?:e|es|ed|ing)"
+)
+# Words that also move between screens, tools and vendors ("I went to Settings", "we're moving
+# away from Oracle"): a place after them must be a known one, or written in capitals or another script.
+_MOVE_WORDS = (
+    r"coming|come|going|go|goes|went|gone|head(?:ing|ed|s)?|return(?:ing|ed|s)?|back|moving|moved|move"
 )
 _EVENT_WORDS = (
     r"wedding|party|reception|reunion|dinner|ceremony|funeral|celebration|birthday|christening|retreat"
 )
+_NOW = r"(?:currently|now|still|already|back|here|there|out|away|stuck|over|right\s+now)"
 _BE = r"(?:i'm|i\s+am|we're|we\s+are|he's|he\s+is|she's|she\s+is|they're|they\s+are|is|are|was|were)"
 CUES: tuple[PlaceCue, ...] = (
     # "flew to", "got back from", "spent Christmas in", "our trip to", "on holiday in".
     PlaceCue(
         "travel", re.compile(rf"\b(?:{_TRAVEL_WORDS})\s+(?:[\w'’]+\s+){{0,2}}?(?:to|from|in|into)\s+", _I)
     ),
-    PlaceCue("travel", re.compile(r"\bvisit(?:s|ed|ing)?\s+", _I)),
-    # "I'll be in Ljubljana from the 3rd", "I'm currently in KAUNAS".
-    PlaceCue("travel", re.compile(rf"\b(?:\w+'ll\s+be\s+|will\s+be\s+|{_BE}\s+(?:\w+\s+)?)(?:in|at)\s+", _I)),
+    PlaceCue(
+        "travel",
+        re.compile(rf"\b(?:{_MOVE_WORDS})\s+(?:[\w'’]+\s+){{0,2}}?(?:to|from|in|into)\s+", _I),
+        strong=False,
+    ),
+    PlaceCue("travel", re.compile(r"\bvisit(?:s|ed|ing)?\s+", _I), strong=False),
+    # "I'll be in Ljubljana from the 3rd", "I'm currently in KAUNAS" (not "I'm interested in Japan").
+    PlaceCue(
+        "travel", re.compile(rf"\b(?:\w+'ll\s+be\s+|will\s+be\s+|{_BE}\s+(?:{_NOW}\s+)?)(?:in|at)\s+", _I)
+    ),
     PlaceCue("origin", re.compile(r"\boriginally\s+(?:from|of)\s+", _I), needs_person=False),
     PlaceCue("origin", re.compile(r"\b(?:comes?|came|hails?|hailed)\s+from\s+", _I)),
-    PlaceCue("origin", re.compile(rf"\b{_BE}\s+(?:\w+\s+)?from\s+", _I)),
+    PlaceCue("origin", re.compile(rf"\b{_BE}\s+(?:(?:also|all|both|actually|really)\s+)?from\s+", _I)),
     PlaceCue("origin", re.compile(r"\b(?:born|raised|grew\s+up)\s+(?:and\s+(?:raised|bred)\s+)?in\s+", _I)),
     PlaceCue("origin", re.compile(r"\bnative\s+of\s+", _I)),
     PlaceCue(
@@ -131,7 +146,8 @@ _SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?]
 
 def cued_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """PERSONAL_LOCATION for every place a cue makes someone's: after (or before) each cue, the
-    LOCATION found there or, for a strong cue, the place-shaped words there; and every venue line."""
+    place-shaped words there (for a weak cue, a LOCATION found there or words in capitals or another
+    script); and every venue line."""
     places = [f for f in findings if f.entity_type in ("LOCATION", PERSONAL_LOCATION)]
     people = [f for f in findings if f.entity_type in _PERSON_FINDINGS]
     found = list(_venue_lines(text))
@@ -205,7 +221,17 @@ def place_word(word: str) -> bool:
     return not (word.isupper() and len(letters) < _MIN_CAPS_WORD and letters[0].isascii())
 
 
-def _run_after(text: str, position: int) -> tuple[int, int] | None:
+def town_in_capitals_or_script(word: str) -> bool:
+    """A place word as unknown towns are often written: in capitals ("MÖNSTERÅS") or in a script
+    without case; not a title-case word, which after "went to" is as often a screen or a vendor."""
+    letters = [char for char in word if char.isalpha()]
+    cased = letters and (letters[0].isupper() or letters[0].islower())
+    return place_word(word) and (word.isupper() or not cased)
+
+
+def _run_after(
+    text: str, position: int, shaped: Callable[[str], bool] = place_word
+) -> tuple[int, int] | None:
     """The span of place-shaped words starting at `position`, one space apart, a lower-case
     connector allowed between two of them ("Frankfurt am Main"), and a bracketed qualifier after."""
     words, end, cursor = 0, position, position
@@ -219,7 +245,7 @@ def _run_after(text: str, position: int) -> tuple[int, int] | None:
             )
             if match is None:
                 break
-        if not place_word(match.group()):
+        if not shaped(match.group()):
             break
         words, end = words + 1, match.end()
         if text[end : end + 1] != " ":
@@ -233,10 +259,14 @@ def _run_after(text: str, position: int) -> tuple[int, int] | None:
 
 def _places_after(text: str, position: int, cue: PlaceCue, places: Sequence[Finding]) -> list[Finding]:
     found: list[Finding] = []
+    shaped = place_word if cue.strong else town_in_capitals_or_script
     for _ in range(_MAX_LISTED):
-        span = _known_place_at(position, places) if not cue.strong else None
+        known = _known_place_at(position, places)
+        # A strong cue's own reading is kept over a model's longer one ("Mill Village by helicopter").
         span = (
-            span or (_run_after(text, position) if cue.strong else None) or _known_place_at(position, places)
+            (_run_after(text, position, shaped) or known)
+            if cue.strong
+            else (known or _run_after(text, position, shaped))
         )
         if span is None:
             break
