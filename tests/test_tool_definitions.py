@@ -1,6 +1,7 @@
 """Tool definitions as a model sees them are built once per spec, not on every turn: the schema
 comes from pydantic, which builds it anew on every call (profiled in front of every API answer's
-first byte, issue 15). Equal specs share a definition; a changed spec gets its own."""
+first byte, issue 15). Equal specs share a definition; a changed spec gets its own. Their token
+count is kept per counter too; the turn's own messages are still counted on every turn."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from assistant.tools.base import ToolContext, ToolResult, ToolSpec
+from assistant.tools.budget import fit_tool_round
 from assistant.tools.loop import definitions
+from models.base import ChatMessage
 
 
 class CountedArguments(BaseModel):
@@ -38,3 +41,19 @@ def test_a_specs_definition_is_built_once_and_a_changed_spec_gets_its_own() -> N
     assert first[0].parameters["properties"]["city"]["type"] == "string"
     changed = definitions([WeatherTool("Today's weather in a city.")])
     assert changed[0].description == "Today's weather in a city." and CountedArguments.built == before + 2
+
+
+def test_a_definitions_tokens_are_counted_once_per_counter_not_on_every_turn() -> None:
+    counted: list[str] = []
+
+    def count(text: str) -> int:
+        counted.append(text)
+        return len(text) // 4
+
+    offered = definitions([WeatherTool("The weather in a city, counted.")])
+    messages = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi")]
+    for _turn in range(2):
+        fitted = fit_tool_round(messages, [], offered, context_window=4096, answer_reserve=256, count=count)
+        assert fitted.tools == offered
+    assert sum("counted." in text for text in counted) == 1
+    assert counted.count("Hi") == 2  # the turn's own messages are counted on each turn

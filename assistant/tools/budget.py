@@ -17,6 +17,7 @@ other than those notes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,23 @@ def message_tokens(message: ChatMessage, count: TokenCounter) -> int:
 def tools_tokens(tools: Sequence[ToolDefinition], count: TokenCounter) -> int:
     if not tools:
         return 0
-    return TOOLS_PREAMBLE + sum(count(json.dumps(tool.wire(), ensure_ascii=False)) for tool in tools)
+    return TOOLS_PREAMBLE + sum(
+        _definition_tokens(count, json.dumps(tool.wire(), ensure_ascii=False)) for tool in tools
+    )
+
+
+def _definition_tokens(count: TokenCounter, text: str) -> int:
+    """A tool definition is the same text on every turn: counted once per model's counter, not
+    with a real tokenizer before every turn's first byte (profiled on the API path, issue 15)."""
+    try:
+        return _remembered_tokens(count, text)
+    except TypeError:  # a counter that cannot be a key (bound to an unhashable object)
+        return count(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_tokens(count: TokenCounter, text: str) -> int:
+    return count(text)
 
 
 def fit_tool_round(
@@ -67,10 +84,11 @@ def fit_tool_round(
     """`base` (system, history, the user's message) then the `exchange`, within the window."""
     budget = max(64, context_window - answer_reserve)
     base, exchange, offered = list(base), list(exchange), tuple(tools)
-    count = _memoized(count)
+    model_count, count = count, _memoized(count)
 
     def total() -> int:
-        return sum(message_tokens(m, count) for m in (*base, *exchange)) + tools_tokens(offered, count)
+        messages = sum(message_tokens(m, count) for m in (*base, *exchange))
+        return messages + tools_tokens(offered, model_count)  # definitions: remembered across turns
 
     dropped = _drop_history(base, lambda: total() > budget)
     cut = left_out = 0
