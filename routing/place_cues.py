@@ -46,13 +46,14 @@ class PlaceCue:
 # Words that only travel: the place after them may be any place-shaped word ("flew to Suurküla").
 _TRAVEL_WORDS = (
     r"travel(?:l)?(?:ing|ed|s)?|fly(?:ing)?|flies|flew|flown|driv(?:e|es|ing)|drove|driven"
-    r"|relocat(?:e|es|ed|ing)|trip|journey|holiday|holidays|vacation|honeymoon|flight|arriv(?:e|es|ed|ing)"
-    r"|land(?:s|ed|ing)?|stay(?:s|ed|ing)?|spent|spend(?:ing)?|commut(?:e|es|ed|ing)"
+    r"|relocat(?:e|es|ed|ing)|trip|journey|holiday|holidays|vacation|honeymoon|flight|commut(?:e|es|ed|ing)"
 )
-# Words that also move between screens, tools and vendors ("I went to Settings", "we're moving
-# away from Oracle"): a place after them must be a known one, or written in capitals or another script.
+# Words that also move between screens, tools, environments and vendors ("I went to Settings",
+# "we're moving away from Oracle", "I spent an hour in Excel", "it landed in Staging"): a place
+# after them must be a known one, or written in capitals or another script.
 _MOVE_WORDS = (
     r"coming|come|going|go|goes|went|gone|head(?:ing|ed|s)?|return(?:ing|ed|s)?|back|moving|moved|move"
+    r"|arriv(?:e|es|ed|ing)|land(?:s|ed|ing)?|stay(?:s|ed|ing)?|spent|spend(?:ing)?"
 )
 _EVENT_WORDS = (
     r"wedding|party|reception|reunion|dinner|ceremony|funeral|celebration|birthday|christening|retreat"
@@ -127,6 +128,12 @@ _VENUE_LINE = re.compile(
     r"(?im)^[ \t]*(?:where|venue|location|meeting\s+point)[ \t]*:[ \t]*(?P<value>[^\n]*)"
 )
 _MAX_VENUE_WORDS = 10
+# A meeting held online is nowhere: "Where: Zoom", "Location: Teams meeting".
+_ONLINE = frozenset(
+    re.findall(
+        r"\S+", "zoom teams google meet webex skype slack hangouts online virtual remote remotely tbd tba n/a"
+    )
+)
 
 # Someone in the sentence: the writer, a pronoun, a relative, a title.
 _PERSON_WORD = re.compile(
@@ -180,7 +187,8 @@ def _venue_lines(text: str) -> Iterator[Finding]:
     for match in _VENUE_LINE.finditer(text):
         value = match.group("value").rstrip(" \t.;!?")
         words = value.split()
-        if words and len(words) <= _MAX_VENUE_WORDS and any(char.isalpha() for char in value):
+        online = bool(words) and words[0].casefold().strip(",") in _ONLINE
+        if words and not online and len(words) <= _MAX_VENUE_WORDS and any(char.isalpha() for char in value):
             start = match.start("value")
             yield Finding(PERSONAL_LOCATION, start, start + len(value), SCORE, f"{RECOGNIZER}:venue")
 
@@ -200,7 +208,7 @@ _NOT_PLACES = frozenset(
         "july august september october november december christmas easter i i'm i'll it hr it's finance "
         "sales legal marketing payroll accounts accounting engineering support procurement security "
         "reception lunch dinner breakfast work school church bed town home office the a an my our his her "
-        "their this that",
+        "their this that noon midday midnight",
     )
 )
 _MAX_PLACE_WORDS = 4
@@ -212,9 +220,10 @@ _MAX_LISTED = 3
 
 def place_word(word: str) -> bool:
     """Written like a place name: letters (any script) without digits, a capital first letter or a
-    script without case, not a day, month or department, and not a short acronym ("HR", "IT")."""
+    script without case, not a day, month or department, not a path or time zone ("Europe/London"),
+    and not a short acronym ("HR", "IT")."""
     letters = [char for char in word if char.isalpha()]
-    if not letters or any(char.isdigit() for char in word) or letters[0].islower():
+    if not letters or any(char.isdigit() or char in "/_@=<>" for char in word) or letters[0].islower():
         return False
     if word.casefold().strip("'’") in _NOT_PLACES:
         return False

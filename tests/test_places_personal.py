@@ -101,6 +101,11 @@ def test_a_department_day_or_common_word_after_a_cue_is_not_a_place(text: str) -
         "We're moving away from Oracle to Postgres.",
         "I'm interested in Japan's economy.",
         "I visited Confluence but the page was gone.",
+        "I spent 3 hours in Outlook.",
+        "I'm staying in Slack all day.",
+        "They arrived in Production yesterday, the new build.",
+        "Our wedding is at Noon on Saturday.",
+        "I live in Europe/London time.",
     ],
 )
 def test_a_screen_vendor_or_topic_after_an_ambiguous_cue_is_not_a_place(text: str) -> None:
@@ -128,6 +133,11 @@ def test_a_person_found_by_ner_anchors_a_cue_in_their_sentence() -> None:
 def test_a_venue_line_is_personal_whatever_its_case() -> None:
     text = "When: 2031-02-03 10:00\nWhere: pine hollow country club."
     assert _cued(text) == {"pine hollow country club"}
+
+
+@pytest.mark.parametrize("text", ["Where: Zoom", "Location: Teams meeting", "Venue: online (link below)"])
+def test_an_online_meeting_is_no_venue(text: str) -> None:
+    assert _cued(text) == set()
 
 
 def test_place_words_are_capitalised_or_of_a_script_without_case() -> None:
