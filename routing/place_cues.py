@@ -123,9 +123,13 @@ CUES: tuple[PlaceCue, ...] = (
         before=True,
     ),
 )
-# An event's "Where:" / "Venue:" line: its whole value is the place ("Where: cite ben hjel country club").
+# An event's "Where:" / "Venue:" line: its whole value is the place ("Where: cite ben hjel country club");
+# The same for a form's or an itinerary's place fields ("City: Kalmar", "Itinerary: Oslo → Bergen").
 _VENUE_LINE = re.compile(
-    r"(?im)^[ \t]*(?:where|venue|location|meeting\s+point)[ \t]*:[ \t]*(?P<value>[^\n]*)"
+    r"(?im)^[ \t]*(?:where|venue|location|meeting\s+point|destination|departure\s+city|arrival\s+city"
+    r"|itinerary|route|city|town|village|country|region|county|province|state\s+of\s+residence"
+    r"|country\s+of\s+residence|residence|home\s*town|birth\s*place|place\s+of\s+birth)"
+    r"[ \t]*:[ \t]*(?P<value>[^\n]*)"
 )
 _MAX_VENUE_WORDS = 10
 # A meeting held online is nowhere: "Where: Zoom", "Location: Teams meeting".

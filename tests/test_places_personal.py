@@ -135,6 +135,18 @@ def test_a_venue_line_is_personal_whatever_its_case() -> None:
     assert _cued(text) == {"pine hollow country club"}
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Name: J. Doe\nCity: Kalmar\nCountry: Sweden", {"Kalmar", "Sweden"}),
+        ("Itinerary: Oslo → Bergen → Tromsø", {"Oslo → Bergen → Tromsø"}),
+        ("destination: porto alegre", {"porto alegre"}),
+    ],
+)
+def test_a_place_field_of_a_form_or_itinerary_is_personal(text: str, value: set[str]) -> None:
+    assert _cued(text) == value
+
+
 @pytest.mark.parametrize("text", ["Where: Zoom", "Location: Teams meeting", "Venue: online (link below)"])
 def test_an_online_meeting_is_no_venue(text: str) -> None:
     assert _cued(text) == set()
