@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from assistant.tools.base import ToolContext, ToolResult, ToolSpec
 from assistant.tools.budget import fit_tool_round
 from assistant.tools.loop import definitions
-from models.base import ChatMessage
+from models.base import ChatMessage, ModelWrapper
+from models.fakes import QueueModel
 
 
 class CountedArguments(BaseModel):
@@ -57,3 +58,25 @@ def test_a_definitions_tokens_are_counted_once_per_counter_not_on_every_turn() -
         assert fitted.tools == offered
     assert sum("counted." in text for text in counted) == 1
     assert counted.count("Hi") == 2  # the turn's own messages are counted on each turn
+
+
+class CountingModel(QueueModel):
+    def __init__(self) -> None:
+        super().__init__(name="hosted-fake", kind="hosted")
+        self.counted: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        self.counted.append(text)
+        return len(text) // 4
+
+
+def test_a_model_wrapped_anew_on_every_turn_counts_a_definition_once() -> None:
+    model = CountingModel()
+    offered = definitions([WeatherTool("The weather in a city, wrapped.")])
+    messages = [ChatMessage(role="user", content="Hi")]
+    for _turn in range(2):
+        wrapped = ModelWrapper(model)  # as each attempt wraps its model anew (TimedModel)
+        count = wrapped.count_tokens
+        fit_tool_round(messages, [], offered, context_window=4096, answer_reserve=256, count=count)
+    assert sum("wrapped." in text for text in model.counted) == 1
+    assert model.counted.count("Hi") == 2

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from models.base import ChatMessage, ToolDefinition
+from models.base import ChatMessage, ModelWrapper, ToolDefinition
 
 TokenCounter = Callable[[str], int]
 # Role markers of a chat template (ChatML: `<|im_start|>role\n … <|im_end|>\n`), per message.
@@ -62,7 +62,7 @@ def _definition_tokens(count: TokenCounter, text: str) -> int:
     """A tool definition is the same text on every turn: counted once per model's counter, not
     with a real tokenizer before every turn's first byte (profiled on the API path, issue 15)."""
     try:
-        return _remembered_tokens(count, text)
+        return _remembered_tokens(_lasting(count), text)
     except TypeError:  # a counter that cannot be a key (bound to an unhashable object)
         return count(text)
 
@@ -70,6 +70,16 @@ def _definition_tokens(count: TokenCounter, text: str) -> int:
 @functools.lru_cache(maxsize=1024)
 def _remembered_tokens(count: TokenCounter, text: str) -> int:
     return count(text)
+
+
+def _lasting(count: TokenCounter) -> TokenCounter:
+    """The counter a wrapper's `count_tokens` hands over to: each attempt wraps its model anew
+    (`TimedModel`), so the wrapper's own method would be a new key on every turn."""
+    owner = getattr(count, "__self__", None)
+    while isinstance(owner, ModelWrapper) and type(owner).count_tokens is ModelWrapper.count_tokens:
+        owner = owner.inner
+        count = owner.count_tokens
+    return count
 
 
 def fit_tool_round(
