@@ -234,11 +234,16 @@ class Samples:
         return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
-def goal_check(added: float, gate: float, direct: float) -> str:
-    """Issue 15's goal for one measure: what the gateway adds, less the gate, within 10 % of direct."""
-    over = added - gate
-    verdict = "met" if over <= GOAL * direct else "missed"
-    return f"added − gate {over * 1000:+6.1f} ms ≤ {GOAL * direct * 1000:5.1f} ms: {verdict}"
+def goal_check(added: float, gate: float, gate_cpu: float, direct: float) -> str:
+    """Issue 15's goal for one measure: what the gateway adds, less the gate, within 10 % of direct.
+    Strict: less only the gate's CPU (under load its wall time here can be several times that)."""
+    limit = GOAL * direct
+    over, strict = added - gate, added - gate_cpu
+    verdict = "met" if over <= limit else "missed"
+    return (
+        f"added − gate {over * 1000:+6.1f} ms ≤ {limit * 1000:5.1f} ms: {verdict}; "
+        f"strict (− gate CPU) {strict * 1000:+6.1f} ms: {'met' if strict <= limit else 'missed'}"
+    )
 
 
 def _report(samples: Samples, runs: int) -> None:
@@ -260,8 +265,8 @@ def _report(samples: Samples, runs: int) -> None:
             line += f"  CPU {cpu * 1000:5.1f} ms/request ({(cpu - gate_cpu) * 1000:+5.1f} beyond the gate)"
         print(line)
         if name != "direct":
-            print(f"{'':22s} TTFT  {goal_check(ttft - direct[0], gate, direct[0])}")
-            print(f"{'':22s} total {goal_check(total - direct[1], gate, direct[1])}")
+            print(f"{'':22s} TTFT  {goal_check(ttft - direct[0], gate, gate_cpu, direct[0])}")
+            print(f"{'':22s} total {goal_check(total - direct[1], gate, gate_cpu, direct[1])}")
 
 
 def _measure(args: argparse.Namespace, upstream: Any, clients: list[tuple[str, Any, str, str | None]],
