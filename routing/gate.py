@@ -298,7 +298,11 @@ class SensitivityGate:
         if not first.weak:
             if self._contextual is None or not rule.enabled or not first.text.strip():
                 return False
-            if rule.run_on == "public" and first.decision.tier is not Tier.PUBLIC:
+            if (
+                rule.run_on == "public"
+                and first.decision.tier is not Tier.PUBLIC
+                and not _internal_only_for(first.decision, rule.run_on_internal_types)
+            ):
                 return False
         return not (rule.skip_general_questions and is_general_question(first.text))
 
@@ -316,6 +320,12 @@ class SensitivityGate:
             decision = decide(first.spans, (*decision.topics, *first.weak), policy, source=decision.source)
         finding = ContextualFinding(category=category, score=score, tier=rule.tier_for(category))
         return apply_contextual(decision, finding, policy)
+
+
+def _internal_only_for(decision: GateDecision, types: Sequence[str]) -> bool:
+    """Internal for these entity types alone: no topic, no other non-public entity."""
+    raised = {entity.type for entity in decision.entities if entity.tier is not Tier.PUBLIC}
+    return decision.tier is Tier.INTERNAL and not decision.topics and bool(raised) and raised <= set(types)
 
 
 def _to_original_spans(

@@ -131,6 +131,9 @@ class ContextualRule(_Strict):
     enabled: bool = True
     # "public": only messages the deterministic layers found public; "all": every message.
     run_on: Literal["public", "all"] = "public"
+    # With "public": a message found internal only for these entity types is still read (a place
+    # made personal by its sentence says nothing of what else the message discloses).
+    run_on_internal_types: list[str] = Field(default_factory=list)
     # The calibrated probability of the most likely category at which it counts.
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     # A general question that names no one ("How do I reset a password?") is not scored.

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from routing.gate import Detection, SensitivityGate, build_gate
+from routing.gate import Detection, GateDecision, SensitivityGate, build_gate
 from routing.pii_eval import masked_ranges
 from routing.place_cues import cued_places, place_word
 from routing.place_gazetteer import find_countries, fold
 from routing.places import PERSONAL_LOCATION, merge_address_blocks, personal_places
+from routing.policy import load_policy
 from routing.recognizers import Finding
 from routing.settings import RoutingSettings
 from routing.tiers import Route, Tier
@@ -347,3 +348,45 @@ def test_a_line_of_prose_above_a_cards_country_is_not_a_town() -> None:
     findings = [_place(text, "Jonas Ekberg", "PERSON"), _place(text, "Sweden")]
     places = {text[f.start : f.end] for f in personal_places(text, findings) if f.entity_type != "PERSON"}
     assert places == {"Sweden"}
+
+
+# ---- The contextual layer still reads a message that is internal only for a place -------------
+
+
+class _Scripted:
+    """A contextual scorer that gives one verdict to every text and counts its calls."""
+
+    def __init__(self, category: str, score: float) -> None:
+        self.verdict, self.calls = (category, score), 0
+
+    def best(self, text: str) -> tuple[str, float]:
+        self.calls += 1
+        return self.verdict
+
+
+def _classify(text: str, scorer: _Scripted) -> GateDecision:
+    gate = SensitivityGate(load_policy(), None, contextual=scorer, timeout_s=60)
+    try:
+        return gate.classify(text)
+    finally:
+        gate.close()
+
+
+def test_an_implied_secret_next_to_a_personal_place_stays_local() -> None:
+    scorer = _Scripted("authentication", 0.95)
+    text = "I'm flying to Oslo; the drive password is the same as last summer with an exclamation mark."
+    decision = _classify(text, scorer)
+    assert "PERSONAL_LOCATION" in {e.type for e in decision.entities}
+    assert (decision.tier, decision.rule, scorer.calls) == (Tier.REGULATED, "contextual:authentication", 1)
+
+
+def test_a_personal_place_with_nothing_implied_stays_internal() -> None:
+    scorer = _Scripted("authentication", 0.1)
+    decision = _classify("I'm flying to Oslo on Friday.", scorer)
+    assert (decision.tier, scorer.calls) == (Tier.INTERNAL, 1)
+
+
+def test_a_message_internal_for_a_name_is_not_read_again() -> None:
+    scorer = _Scripted("authentication", 0.95)
+    decision = _classify("Dear Anna Berg, I'm flying to Oslo on Friday.", scorer)
+    assert (decision.tier, scorer.calls) == (Tier.INTERNAL, 0)
