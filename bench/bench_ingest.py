@@ -27,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from knowledge.chunking import chunk_document
@@ -98,6 +99,7 @@ def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
         classify("warm up the gate")
         store = KnowledgeStore(open_client(settings.knowledge.chroma, Path(tmp) / "chroma"), "bench-ingest")
         totals = {"parse+chunk": 0.0, "gate": 0.0, "embed": 0.0, "store": 0.0}
+        tiers: Counter[str] = Counter()
         size = chunks = 0
         for number, path in enumerate(sorted(docs.glob("*.md"))):
             size += path.stat().st_size
@@ -118,6 +120,7 @@ def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
                 )
             )
             totals["gate"] += took
+            tiers.update(r.metadata["tier"] for r in records)  # type: ignore[attr-defined]
             texts = [indexed_text(r.metadata["title"], r.metadata["section"], r.text) for r in records]  # type: ignore[attr-defined]
             took, vectors = cpu(lambda texts=texts: embedder.embed(texts))
             totals["embed"] += took
@@ -133,7 +136,17 @@ def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
     for stage, seconds in totals.items():
         share, per_chunk = 100 * seconds / total, 1000 * seconds / max(chunks, 1)
         print(f"  {stage:<12} {seconds:6.1f} CPU-s ({share:4.1f} %), {per_chunk:6.1f} ms per chunk")
-    return {"kb": kb, "chunks": chunks, "cpu_s": total, **totals}
+    print(f"  chunk tiers: {_tier_line(tiers)}")
+    counted = {f"tier:{tier}": float(count) for tier, count in tiers.items()}
+    return {"kb": kb, "chunks": chunks, "cpu_s": total, **totals, **counted}
+
+
+def _tier_line(counts: Mapping[str, float]) -> str:
+    return ", ".join(f"{tier} {int(counts.get(tier, 0))}" for tier in ("public", "internal", "regulated"))
+
+
+def _tiers(figures: Mapping[str, float]) -> dict[str, float]:
+    return {key.removeprefix("tier:"): value for key, value in figures.items() if key.startswith("tier:")}
 
 
 def _parse_and_chunk(path: Path) -> tuple[object, list[object]]:
@@ -178,8 +191,14 @@ def compare(rev: str, docs: Path, rounds: int, after: str | None = None) -> None
         parts = ", ".join(f"{s} {middle[s]:.1f}" for s in ("parse+chunk", "gate", "embed", "store"))
         print(f"{name:<22} median {medians[name]:5.1f} KB per CPU-s ({middle['kb']:.0f} KB, "
               f"{middle['chunks']:.0f} chunks; CPU-s: {parts})")  # fmt: skip
+        print(f"{name:<22} chunk tiers: {_tier_line(_tiers(middle))}")
     old_rate, new_rate = medians.values()
     print(f"after / before = {new_rate / old_rate:.2f}x KB per CPU-second, corpus {docs}")
+    # The gate's decisions must not change with its speed: every run's tiers against the first's.
+    counts = [_tiers(figures) for rows in runs.values() for figures in rows]
+    same = all(count == counts[0] for count in counts)
+    verdict = "the same in every run" if same else "DIFFER between runs (a bug unless explained)"
+    print(f"chunk tiers: {verdict}")
 
 
 def main() -> None:

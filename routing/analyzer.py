@@ -27,6 +27,7 @@ from routing.token_ner import TokenNer
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
     from spacy.language import Language
+    from spacy.tokens import Doc
 
 # Entities asked of Presidio; the regulated identifiers come from `routing.recognizers`.
 PRESIDIO_ENTITIES = ("PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "US_MBI")
@@ -77,12 +78,13 @@ def load_person_voter(settings: RoutingSettings) -> Language | None:
     return spacy.load(config.parent, exclude=list(_VOTER_EXCLUDED))
 
 
-def voter_names(nlp: Language, text: str) -> list[Finding]:
-    """The PERSON spans of the voter's NER (its other labels are not read)."""
+def voter_names(nlp: Language, text: str, doc: Doc | None = None) -> list[Finding]:
+    """The PERSON spans of the voter's NER (its other labels are not read); `doc` is the voter's
+    reading of `text` when it read a batch (`nlp.pipe`)."""
     return [
         Finding("PERSON", ent.start_char, _trim_person("PERSON", text, ent.start_char, ent.end_char),
                 _SPACY_SCORE, PERSON_VOTER)
-        for ent in nlp(text).ents
+        for ent in (doc if doc is not None else nlp(text)).ents
         if ent.label_ == "PERSON"
     ]  # fmt: skip
 
@@ -244,21 +246,39 @@ class PresidioDetector:
 
     def find_many(self, texts: Sequence[str]) -> list[list[Finding]]:
         """`find` of each text (a document's chunks): the token classifier reads all of them in
-        padded batches beside spaCy, which still reads one text at a time."""
+        padded batches, and both spaCy models through `nlp.pipe`; the same findings as one by one."""
+        none: list[list[Finding]] = [[] for _ in texts]
         token_ner = self._token_ner
-        side = self._side.submit(token_ner.find_many, texts) if token_ner is not None else None
-        findings = [self._presidio_findings(text) for text in texts]
-        tagged = side.result() if side is not None else [[] for _ in texts]
+        tagged = self._side.submit(token_ner.find_many, texts) if token_ner is not None else None
+        voted = self._side.submit(self._voted_many, texts) if self._loaded_voter() is not None else None
+        findings = self._presidio_many(texts)
         # In `find`'s order (spaCy, the classifier, the voter): of two equal spans the first is kept.
-        pairs = zip(texts, findings, tagged, strict=True)
-        return [found + extra + self._voted(text) for text, found, extra in pairs]
+        extras = tagged.result() if tagged else none
+        names = voted.result() if voted else none
+        return [a + b + c for a, b, c in zip(findings, extras, names, strict=True)]
 
-    def _presidio_findings(self, text: str) -> list[Finding]:
+    def _voted_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        voter = self._voter
+        assert voter is not None  # asked only when the engine loaded one
+        with self._voter_lock:
+            docs = list(voter.pipe(texts, batch_size=32))
+        return [voter_names(voter, text, doc) for text, doc in zip(texts, docs, strict=True)]
+
+    def _presidio_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """`_presidio_findings` of each text, with spaCy reading them all through `nlp.pipe`: the same
+        docs as one by one (tests/test_gate_batch.py), for about a quarter less CPU."""
+        engine = self.engine
+        with self._analyze_lock:
+            docs = [found for _, found in engine.nlp_engine.process_batch(list(texts), "en", batch_size=32)]
+        return [self._presidio_findings(text, doc) for text, doc in zip(texts, docs, strict=True)]
+
+    def _presidio_findings(self, text: str, nlp_artifacts: Any = None) -> list[Finding]:
         engine = self.engine
         with self._analyze_lock:
             results = engine.analyze(
-                text=text, language="en", entities=list(PRESIDIO_ENTITIES), score_threshold=0.3
-            )
+                text=text, language="en", entities=list(PRESIDIO_ENTITIES), score_threshold=0.3,
+                nlp_artifacts=nlp_artifacts,
+            )  # fmt: skip
         return [
             Finding(
                 result.entity_type,
