@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -339,6 +340,9 @@ def main() -> None:
         for gateway in gateways:
             gateway.server.stop()
         upstream.stop()
+    # The servers' data and the exported trees (each a copy of the repository): kept only when a
+    # run failed, for its logs.
+    shutil.rmtree(root, ignore_errors=True)
     print(f"upstream: {args.upstream}, runs: {args.runs}, max {MAX_TOKENS} tokens, {args.token_ms} ms/token")
     for samples in results:
         _report(samples, args.runs)
