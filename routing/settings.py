@@ -38,8 +38,9 @@ class RoutingSettings(BaseModel):
     spacy_sha256: str | None = DEFAULT_SPACY_SHA256
     allow_unpinned_spacy: bool = False
     # A second spaCy model whose NER only adds PERSON spans (its NER alone is loaded; its places
-    # and organisations are not read). None: no second model.
-    person_voter_package: str | None = None
+    # and organisations are not read). None: no second model. The md model reads names no list
+    # knows better than sm (static word vectors); `confidante eval pii --unknown-names` measures it.
+    person_voter_package: str | None = MD_SPACY_PACKAGE
     person_voter_model_dir: str = MD_SPACY_MODEL_DIR
     person_voter_sha256: str | None = MD_SPACY_SHA256
     # The token classifier beside spaCy (names, addresses, places; IDs add recall to the rules).

@@ -264,9 +264,10 @@ def _value_extent(span: RawSpan, text: str) -> tuple[int, int]:
 
 
 _NON_IDENTIFIERS = frozenset({"PERSON", "STREET_ADDRESS", "LOCATION"})
-# The learned recognizers (this model, spaCy through Presidio): their name and place guesses inside a
-# value a rule typed are pieces of that value ("2001" of "2001:db8::10" read as a house number).
-_LEARNED = frozenset({RECOGNIZER, "SpacyRecognizer"})
+# The learned recognizers (this model, spaCy through Presidio, the second spaCy model voting on names
+# in `routing.analyzer`): their name and place guesses inside a value a rule typed are pieces of
+# that value ("2001" of "2001:db8::10" read as a house number).
+_LEARNED = frozenset({RECOGNIZER, "SpacyRecognizer", "SpacyPersonVoter"})
 # Values made of digits and symbols, which hold no name: a span of another type (an e-mail, a
 # security answer, an employer) may hold a real name, which must stay to seed its other mentions.
 _MACHINE_VALUES = frozenset(

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
+from models.files import ModelFileError
 from routing.analyzer import PERSON_VOTER, load_person_voter, voter_names
 from routing.gate import SensitivityGate
-from routing.names import NameGazetteer, default_gazetteer, gazetteer_in_use
+from routing.names import NameGazetteer, default_gazetteer, gazetteer_in_use, refine_person_findings
 from routing.pii_eval import evaluate, evaluate_unknown_names, format_known_and_unknown, gold_person_words
 from routing.policy import load_policy
 from routing.recognizers import Finding
@@ -106,3 +109,96 @@ def test_the_voter_adds_its_person_spans_only_trimmed_like_spacys() -> None:
 
 def test_no_voter_is_loaded_when_none_is_set() -> None:
     assert load_person_voter(RoutingSettings(person_voter_package=None)) is None
+
+
+# ---- Span rules: a title and a middle initial belong to the name (authored sentences) ----
+
+
+def _person(text: str, value: str, recognizer: str = "SpacyRecognizer") -> Finding:
+    start = text.index(value)
+    return Finding("PERSON", start, start + len(value), 0.85, recognizer)
+
+
+def _widest(text: str, findings: list[Finding]) -> set[str]:
+    """The person values a gate would mask: every kept span not inside a longer one."""
+    spans = [(f.start, f.end) for f in refine_person_findings(text, findings) if f.entity_type == "PERSON"]
+    return {text[s:e] for s, e in spans if not any(o != (s, e) and o[0] <= s and e <= o[1] for o in spans)}
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "masked"),
+    [
+        (
+            "Please send the contract to Mrs. Oddny Kvalheim by Friday.",
+            "Oddny Kvalheim",
+            "Mrs. Oddny Kvalheim",
+        ),
+        ("Our new lead is Dr Ilse Brandvold.", "Ilse Brandvold", "Dr Ilse Brandvold"),
+        ("ask prof. haugland about the grant", "haugland", "prof. haugland"),
+        ("Ms Tove, Mr Arne and Sir Bent", "Arne", "Mr Arne"),
+    ],
+)
+def test_a_title_is_masked_with_the_name(text: str, name: str, masked: str) -> None:
+    assert masked in _widest(text, [_person(text, name)])
+
+
+def test_a_title_alone_or_far_from_a_name_is_not_widened() -> None:
+    text = "The Mrs. said Oddny would call."  # "Mrs." is not right before the name
+    assert _widest(text, [_person(text, "Oddny")]) == {"Oddny"}
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "masked"),
+    [
+        ("The report was written by Brad L Key yesterday.", "Brad", "Brad L Key"),
+        ("Send it to Anna K. Young before noon.", "Anna", "Anna K. Young"),
+        ("Send it to Anna K. Young before noon.", "Anna K.", "Anna K. Young"),
+    ],
+)
+def test_a_middle_initial_joins_the_word_after_it(text: str, found: str, masked: str) -> None:
+    assert masked in _widest(text, [_person(text, found)])
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("The film was directed by Brad L Key and shot in Oslo.", {"Brad L Key"}),
+        ("Minutes taken by Torvald P. Gunnarsen.", {"Torvald P. Gunnarsen"}),
+    ],
+)
+def test_a_name_shaped_initial_run_is_a_name_with_no_list_or_model(text: str, masked: set[str]) -> None:
+    with gazetteer_in_use(NameGazetteer(given=[], surnames=[])):
+        assert _widest(text, []) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We read the Vitamin D Council report.",  # a capitalised word follows: not the run's end
+        "Ask Anna A Question about the budget.",  # "A" without a full stop is a word
+        "Plan B Options are due.",  # sentence start
+        "the Grade B Company handles it",  # an organisation word ends it
+        "We bought Vitamin D tablets.",  # no capitalised word after the initial
+    ],
+)
+def test_initial_shaped_phrases_that_are_not_names(text: str) -> None:
+    with gazetteer_in_use(NameGazetteer(given=[], surnames=[])):
+        assert _widest(text, []) == set()
+
+
+def test_the_shipped_voter_is_verified_and_only_its_ner_loads() -> None:
+    voter = load_person_voter(RoutingSettings())
+    assert voter is not None and voter.pipe_names == ["ner"]
+
+
+def test_a_voter_that_does_not_match_its_pin_is_refused() -> None:
+    with pytest.raises(ModelFileError, match="does not match its pinned sha256"):
+        load_person_voter(RoutingSettings(person_voter_sha256="0" * 64))
+
+
+def test_a_voter_name_inside_a_sure_machine_value_is_part_of_that_value() -> None:
+    from routing.token_ner import defer_to_rules
+
+    ip = Finding("IP_ADDRESS", 0, 15, 0.95, "rules")
+    inside = Finding("PERSON", 4, 7, 0.85, PERSON_VOTER)
+    assert defer_to_rules([ip, inside]) == [ip]
