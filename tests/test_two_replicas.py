@@ -385,3 +385,37 @@ async def test_chats_uploads_and_resume_across_two_replicas(topology: Topology) 
     assert steps[0].n > len(outputs)  # the turn on r2 was stored in the same thread
     # Three processes appended to one audit trail: the hash chain is still whole.
     topology.replicas["r2"].cli("audit", "verify")  # exits 1 (raising here) at the first bad record
+
+
+async def test_a_summary_running_as_the_chat_moves_replica_arrives_live_once(topology: Topology) -> None:
+    """The tab that uploaded on r1 closes mid-summary; the chat reopened on r2 gets the result live
+    (before the fix, r1, which kept the closed tab's session, could claim it and write it where
+    nobody saw it until a reload). Whether the worker ends before or after the reopen, the result
+    is in the chat exactly once."""
+    token = await sign_in(topology.proxy_url, "erin", PASSWORD)
+    socket = ReplicaSocket(topology.proxy_url, token, "r1")
+    await socket.connect(timeout_s=120)
+    await socket._settle()
+    await socket.send_file("moved-" + FILE_NAME, DOCUMENT.encode(), "text/plain")
+    is_progress = lambda event, data: event == "new_message" and _output(data).startswith("⏳")  # noqa: E731
+    await socket.next_event(is_progress, 240)
+    thread_id = socket.stored_thread_id
+    assert thread_id is not None
+    await socket.close()  # the tab closes while the worker summarizes
+
+    resumed = ReplicaSocket(topology.proxy_url, token, "r2", thread_id=thread_id)
+    thread = await resumed.resume()
+    stored = [s for s in thread.get("steps", []) if "upload_job" in (s.get("metadata") or {})]
+    if not stored:  # still running at the reopen: it must come to r2's open chat, live
+
+        def is_result(event: str, data: Any) -> bool:
+            return event == "new_message" and "upload_job" in (data.get("metadata") or {})
+
+        await resumed.next_event(is_result, 300)
+    await resumed.close()
+    results = _eventually_rows(
+        topology.database_url,
+        "SELECT id FROM chat_steps WHERE thread_id = :t AND CAST(body AS TEXT) LIKE '%upload_job%'",
+        lambda rows: len(rows) >= 1, t=thread_id,
+    )  # fmt: skip
+    assert len(results) == 1  # one replica showed it (JobStore.claim_announcement)
