@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from models.files import locate_package_file, verify_file
+from routing.name_slots import slot_names
 from routing.names import NameToken, context_names, default_gazetteer, find_names
 from routing.recognizers import Finding
 from routing.settings import DEFAULT_SPACY_PINNED_FILE as DEFAULT_PINNED_FILE
@@ -152,7 +153,9 @@ def _gazetteer_name_recognizer() -> Any:
                 RecognizerResult(
                     "PERSON", f.start, f.end, f.score, recognition_metadata={"recognizer_name": f.recognizer}
                 )
-                for f in find_names(text, tokens, gazetteer) + context_names(text, gazetteer)
+                for f in find_names(text, tokens, gazetteer)
+                + context_names(text, gazetteer)
+                + slot_names(text, gazetteer)
             ]
 
     return GazetteerNameRecognizer(supported_entities=["PERSON"], name="GazetteerNameRecognizer")
