@@ -283,12 +283,39 @@ def _places_after(text: str, position: int, cue: PlaceCue, places: Sequence[Find
         )
         if span is None:
             break
+        company = _company_end(text, span)
+        if company is not None:
+            found.append(Finding(EMPLOYER, span[0], company, SCORE, f"{RECOGNIZER}:employer"))
+            break
         found.append(Finding(PERSONAL_LOCATION, span[0], span[1], SCORE, f"{RECOGNIZER}:{cue.name}"))
         join = _LIST_JOIN.match(text, span[1])
         if join is None:
             break
         position = join.end()
     return found
+
+
+# "Dzhambek is from Civic Impulse LLC": a company, the person's employer rather than their town.
+EMPLOYER = "EMPLOYER"
+_COMPANY_SUFFIXES = frozenset(
+    re.findall(
+        r"\S+",
+        "llc inc incorporated ltd limited plc gmbh ag sa sas srl bv nv oy ab as corp corporation co "
+        "company group",
+    )
+)
+_NEXT_TOKEN = re.compile(r"[ \t]+([^\s,;:!?()\"“”]+)")
+
+
+def _company_end(text: str, span: tuple[int, int]) -> int | None:
+    """The end of a company name when the words end with, or are followed by, a company suffix."""
+    last = text[span[0] : span[1]].split()[-1]
+    if last.casefold().strip(".") in _COMPANY_SUFFIXES:
+        return span[1]
+    after = _NEXT_TOKEN.match(text, span[1])
+    if after and after.group(1).casefold().strip(".") in _COMPANY_SUFFIXES:
+        return after.start(1) + len(after.group(1).rstrip("."))
+    return None
 
 
 def _known_place_at(position: int, places: Sequence[Finding]) -> tuple[int, int] | None:

@@ -214,7 +214,7 @@ def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
     is added as PERSONAL_LOCATION, found by NER or not."""
     findings = [*findings, *find_countries(text, findings)]
     cued = cued_places(text, findings)
-    cued_spans = {(f.start, f.end) for f in cued}
+    cued_spans = {(f.start, f.end) for f in cued if f.entity_type == PERSONAL_LOCATION}
     personal = any(f.entity_type in PERSONAL_TYPES for f in findings)
     relabelled = []
     for finding in findings:
@@ -225,7 +225,8 @@ def personal_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
             finding = _relabel(text, finding, CUE_SCORE if cued_too else 0.0)
             cued_spans.discard((finding.start, finding.end))
         relabelled.append(finding)
-    places = relabelled + [f for f in cued if (f.start, f.end) in cued_spans]
+    others = [f for f in cued if f.entity_type != PERSONAL_LOCATION]
+    places = relabelled + others + [f for f in cued if (f.start, f.end) in cued_spans]
     return places + card_town_lines(text, places) if personal else places
 
 

@@ -119,6 +119,19 @@ def test_an_ambiguous_cue_still_takes_a_town_in_capitals_or_a_known_place() -> N
     assert _cued(text, [_place(text, "Portugal")]) == {"Portugal"}
 
 
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Dzhambek is from Civic Impulse LLC.", "Civic Impulse LLC"),
+        ("She is from Areavibes Inc", "Areavibes Inc"),
+    ],
+)
+def test_a_company_after_a_cue_is_an_employer_not_a_place(text: str, company: str) -> None:
+    person = _place(text, text.split()[0], "PERSON")
+    found = [(f.entity_type, text[f.start : f.end]) for f in cued_places(text, [person])]
+    assert found == [("EMPLOYER", company)]
+
+
 def test_a_weak_cue_takes_only_a_place_ner_found() -> None:
     text = "My brother works in Finance and my sister works in Leeds."
     assert _cued(text) == set()
