@@ -20,8 +20,9 @@ never decides a tier and keeps no value.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from routing.recognizers import Finding
@@ -159,32 +160,48 @@ def cued_places(text: str, findings: Sequence[Finding]) -> list[Finding]:
     """PERSONAL_LOCATION for every place a cue makes someone's: after (or before) each cue, the
     place-shaped words there (for a weak cue, a LOCATION found there or words in capitals or another
     script); and every venue line."""
-    places = [f for f in findings if f.entity_type in ("LOCATION", PERSONAL_LOCATION)]
+    places: dict[int, tuple[int, int]] = {}
+    for f in findings:
+        if f.entity_type in ("LOCATION", PERSONAL_LOCATION):
+            # The shortest place found at a position ("Mill Village", not "Mill Village by helicopter").
+            places[f.start] = min(places.get(f.start, (f.start, f.end)), (f.start, f.end), key=lambda s: s[1])
     people = [f for f in findings if f.entity_type in _PERSON_FINDINGS]
+    sentences = _Sentences(text)
     found = list(_venue_lines(text))
     for cue in CUES:
         for match in cue.pattern.finditer(text):
-            if cue.needs_person and not _someone_in_sentence(text, match.start(), match.end(), people):
+            first, last = sentences.around(match.start(), match.end())
+            if cue.needs_person and not _someone_in(text, first, last, people):
                 continue
             if cue.before:
-                found += _place_before(text, match.start(), cue)
+                found += _place_before(text, first, match.start(), cue)
             else:
                 found += _places_after(text, match.end(), cue, places)
     return found
 
 
-def _someone_in_sentence(text: str, start: int, end: int, people: Sequence[Finding]) -> bool:
-    first, last = _sentence(text, start, end)
+def _someone_in(text: str, first: int, last: int, people: Sequence[Finding]) -> bool:
     if any(first <= p.start and p.end <= last for p in people):
         return True
     sentence = _GENERAL_ASKING.sub(" ", text[first:last])
     return _PERSON_WORD.search(sentence) is not None
 
 
-def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
-    first = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
-    after = _SENTENCE_END.search(text, end)
-    return first, after.start() if after else len(text)
+class _Sentences:
+    """Sentence bounds of one text, found once (a long document has many cues: no rescans)."""
+
+    def __init__(self, text: str) -> None:
+        ends = [m.span() for m in _SENTENCE_END.finditer(text)]
+        self._starts = [start for start, _ in ends]
+        self._ends = [end for _, end in ends]
+        self._length = len(text)
+
+    def around(self, start: int, end: int) -> tuple[int, int]:
+        """(first, last) of the sentence holding text[start:end]."""
+        before = bisect.bisect_right(self._ends, start)
+        after = bisect.bisect_left(self._starts, end)
+        first = self._ends[before - 1] if before else 0
+        return first, self._starts[after] if after < len(self._starts) else self._length
 
 
 def _venue_lines(text: str) -> Iterator[Finding]:
@@ -270,7 +287,9 @@ def _run_after(
     return position, qualifier.end() if qualifier else end
 
 
-def _places_after(text: str, position: int, cue: PlaceCue, places: Sequence[Finding]) -> list[Finding]:
+def _places_after(
+    text: str, position: int, cue: PlaceCue, places: Mapping[int, tuple[int, int]]
+) -> list[Finding]:
     found: list[Finding] = []
     shaped = place_word if cue.strong else town_in_capitals_or_script
     for _ in range(_MAX_LISTED):
@@ -318,14 +337,12 @@ def _company_end(text: str, span: tuple[int, int]) -> int | None:
     return None
 
 
-def _known_place_at(position: int, places: Sequence[Finding]) -> tuple[int, int] | None:
-    at = [f for f in places if f.start == position]
-    return min(((f.start, f.end) for f in at), key=lambda s: s[1], default=None)
+def _known_place_at(position: int, places: Mapping[int, tuple[int, int]]) -> tuple[int, int] | None:
+    return places.get(position)
 
 
-def _place_before(text: str, position: int, cue: PlaceCue) -> list[Finding]:
-    """The place-shaped words that end right before `position` and start the sentence."""
-    first, _ = _sentence(text, position, position)
+def _place_before(text: str, first: int, position: int, cue: PlaceCue) -> list[Finding]:
+    """The place-shaped words that end right before `position` and start the sentence (at `first`)."""
     start = first + len(text[first:position]) - len(text[first:position].lstrip())
     span = _run_after(text, start)
     if span is None or span[1] != position:

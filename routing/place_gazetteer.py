@@ -55,10 +55,11 @@ def find_countries(text: str, taken: Sequence[Finding] = ()) -> list[Finding]:
     except where another finding already covers part of it (a person called "Jordan")."""
     names = country_names()
     words = list(_WORD.finditer(text))
+    folded = [fold(w.group().strip(_EDGE_PUNCTUATION)) for w in words]
     found: list[Finding] = []
     index = 0
     while index < len(words):
-        match = _longest_name(words, index, names) if _capitalised(words[index].group()) else 0
+        match = _longest_name(words, folded, index, names) if _capitalised(words[index].group()) else 0
         if match:
             start = words[index].start() + _lead(words[index].group())
             last = words[index + match - 1]
@@ -71,13 +72,14 @@ def find_countries(text: str, taken: Sequence[Finding] = ()) -> list[Finding]:
     return found
 
 
-def _longest_name(words: Sequence[re.Match[str]], index: int, names: frozenset[str]) -> int:
+def _longest_name(
+    words: Sequence[re.Match[str]], folded: Sequence[str], index: int, names: frozenset[str]
+) -> int:
     for size in range(min(_MAX_WORDS, len(words) - index), 0, -1):
-        run = [w.group() for w in words[index : index + size]]
         # A name does not run over a sentence end ("... in France. Spain ...").
-        if any(word.endswith(".") and len(word) > 3 for word in run[:-1]):
+        if any(w.group().endswith(".") and len(w.group()) > 3 for w in words[index : index + size - 1]):
             continue
-        if _key(run) in names:
+        if " ".join(folded[index : index + size]) in names:
             return size
     return 0
 
