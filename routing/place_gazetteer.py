@@ -10,9 +10,11 @@ personal. It never decides a tier and keeps no value.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 
@@ -54,6 +56,7 @@ def find_countries(text: str, taken: Sequence[Finding] = ()) -> list[Finding]:
     """LOCATION for each longest run of words that is a listed name and starts with a capital,
     except where another finding already covers part of it (a person called "Jordan")."""
     names = country_names()
+    taken_spans = SpanIndex(taken)
     words = list(_WORD.finditer(text))
     folded = [fold(w.group().strip(_EDGE_PUNCTUATION)) for w in words]
     found: list[Finding] = []
@@ -64,7 +67,7 @@ def find_countries(text: str, taken: Sequence[Finding] = ()) -> list[Finding]:
             start = words[index].start() + _lead(words[index].group())
             last = words[index + match - 1]
             end = last.end() - _trail(last.group())
-            if not any(f.start < end and start < f.end for f in taken):
+            if not taken_spans.overlaps(start, end):
                 found.append(Finding("LOCATION", start, end, SCORE, RECOGNIZER))
             index += match
         else:
@@ -75,10 +78,14 @@ def find_countries(text: str, taken: Sequence[Finding] = ()) -> list[Finding]:
 def _longest_name(
     words: Sequence[re.Match[str]], folded: Sequence[str], index: int, names: frozenset[str]
 ) -> int:
-    for size in range(min(_MAX_WORDS, len(words) - index), 0, -1):
-        # A name does not run over a sentence end ("... in France. Spain ...").
-        if any(w.group().endswith(".") and len(w.group()) > 3 for w in words[index : index + size - 1]):
-            continue
+    longest = min(_MAX_WORDS, len(words) - index)
+    # A name does not run over a sentence end ("... in France. Spain ...").
+    for offset in range(longest - 1):
+        word = words[index + offset].group()
+        if word.endswith(".") and len(word) > 3:
+            longest = offset + 1
+            break
+    for size in range(longest, 0, -1):
         if " ".join(folded[index : index + size]) in names:
             return size
     return 0
@@ -94,3 +101,25 @@ def _trail(word: str) -> int:
     if "." in stripped:
         return len(word) - len(word.rstrip("'’-"))
     return len(word) - len(stripped)
+
+
+class SpanIndex:
+    """Findings sorted by start with the running furthest end, for overlap and cover questions in
+    O(log n) (a long document has thousands of lines and places)."""
+
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        spans = sorted((f.start, f.end) for f in findings)
+        self._starts = [start for start, _ in spans]
+        self._furthest = list(itertools.accumulate((end for _, end in spans), max))
+
+    def _furthest_before(self, position: int, inclusive: bool) -> int:
+        index = (bisect.bisect_right if inclusive else bisect.bisect_left)(self._starts, position)
+        return self._furthest[index - 1] if index else -1
+
+    def covers(self, start: int, end: int) -> bool:
+        """Some span starts at or before `start` and reaches `end`."""
+        return self._furthest_before(start, inclusive=True) >= end
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Some span starts before `end` and ends after `start`."""
+        return self._furthest_before(end, inclusive=False) > start

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 
 from routing.place_cues import SCORE as CUE_SCORE
 from routing.place_cues import cued_places, place_word
-from routing.place_gazetteer import find_countries
+from routing.place_gazetteer import SpanIndex, find_countries
 from routing.recognizers import Finding
 
 PERSONAL_LOCATION = "PERSONAL_LOCATION"
@@ -356,15 +356,19 @@ def card_town_lines(text: str, findings: Sequence[Finding]) -> list[Finding]:
     if "\n" not in text:
         return []
     lines = [(start, end) for start, end in _lines(text) if start < end]
+    places = SpanIndex(f for f in findings if f.entity_type == PERSONAL_LOCATION)
+    taken = SpanIndex(findings)
     found: list[Finding] = []
-    places = [f for f in findings if f.entity_type == PERSONAL_LOCATION]
     for index, (start, end) in enumerate(lines):
-        if not any(f.start <= start and end <= f.end for f in places):
+        if not places.covers(start, end):
             continue
         for above_start, above_end in reversed(lines[max(0, index - _MAX_CARD_LINES) : index]):
             words = text[above_start:above_end].split()
-            taken = any(f.start < above_end and above_start < f.end for f in findings)
-            if taken or len(words) > _MAX_CARD_LINE_WORDS or not all(place_word(w) for w in words):
+            if (
+                taken.overlaps(above_start, above_end)
+                or len(words) > _MAX_CARD_LINE_WORDS
+                or not all(place_word(w) for w in words)
+            ):
                 break
             found.append(Finding(PERSONAL_LOCATION, above_start, above_end, CUE_SCORE, "card_town_line"))
     return found

@@ -18,7 +18,7 @@ import pytest
 from routing.gate import Detection, GateDecision, SensitivityGate, build_gate
 from routing.pii_eval import masked_ranges
 from routing.place_cues import cued_places, place_word
-from routing.place_gazetteer import find_countries, fold
+from routing.place_gazetteer import SpanIndex, find_countries, fold
 from routing.places import PERSONAL_LOCATION, merge_address_blocks, personal_places
 from routing.policy import load_policy
 from routing.recognizers import Finding
@@ -403,3 +403,13 @@ def test_a_message_internal_for_a_name_is_not_read_again() -> None:
     scorer = _Scripted("authentication", 0.95)
     decision = _classify("Dear Anna Berg, I'm flying to Oslo on Friday.", scorer)
     assert (decision.tier, scorer.calls) == (Tier.INTERNAL, 0)
+
+
+def test_the_span_index_answers_cover_and_overlap_like_a_scan() -> None:
+    spans = [(0, 5), (3, 20), (30, 31), (40, 45)]
+    index = SpanIndex(Finding("LOCATION", a, b, 0.9, "t") for a, b in spans)
+    for start in range(0, 50):
+        for end in range(start + 1, 52):
+            assert index.covers(start, end) == any(a <= start and end <= b for a, b in spans), (start, end)
+            assert index.overlaps(start, end) == any(a < end and start < b for a, b in spans), (start, end)
+    assert not SpanIndex([]).covers(0, 1) and not SpanIndex([]).overlaps(0, 1)
