@@ -321,6 +321,13 @@ def main() -> None:
         "CONFIDANTE_MODELS__HOSTED__TEMPERATURE": "0",
         "CONFIDANTE_MODELS__LOCAL__PROFILE": "small",
         "CONFIDANTE_LOGGING__LEVEL": "WARNING",
+        # The gateway waits for the upstream as long as the direct client does: on a loaded machine
+        # the model's first token can take longer than the turn's hosted deadline, and a fallback
+        # to the private model would measure that model, not the gateway.
+        "CONFIDANTE_RELIABILITY__HOSTED_TURN_DEADLINE_S": "300",
+        "CONFIDANTE_RELIABILITY__TURN_ANSWER_DEADLINE_S": "400",
+        "CONFIDANTE_MODELS__HOSTED__FIRST_TOKEN_TIMEOUT_S": "300",
+        "CONFIDANTE_MODELS__HOSTED__TOTAL_TIMEOUT_S": "600",
     }
     gateways: list[Gateway] = []
     try:
