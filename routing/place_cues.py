@@ -151,6 +151,8 @@ _PERSON_WORD = re.compile(
 _GENERAL_ASKING = re.compile(
     r"(?i)\b(?:can|could|should|do|does|did|must|may|might|would|shall|need)\s+(?:i|we)\b"
     r"|\bfor\s+(?:me|us)\s+to\b"
+    # "US dollars", "the U.S.": the country, not the pronoun.
+    r"|(?-i:\bU\.?S\b\.?)"
 )
 _PERSON_FINDINGS = frozenset({"PERSON"})
 _SENTENCE_END = re.compile(r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?](?=\s|$)|\n")

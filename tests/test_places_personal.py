@@ -74,6 +74,7 @@ def test_a_cue_makes_the_place_after_it_personal(text: str, places: set[str]) ->
         "Is it safe to travel to Peru?",
         "Which tourists come from Germany most?",
         "Lisbon is lovely to visit in spring.",
+        "Is it worth travelling to Italy with US dollars?",
     ],
 )
 def test_a_general_question_has_no_personal_place(text: str) -> None:
