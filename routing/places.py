@@ -11,8 +11,11 @@ letter), every short postal line between two lines that hold address parts.
 A place name alone ("the capital of France", "flights to Lisbon") is public. The same place in a
 message that also names a person, an address, a phone or an e-mail, or that says where the writer
 lives or comes from ("I'm originally from Dolores"), narrows down who someone is: there it becomes
-PERSONAL_LOCATION, which the policy pseudonymizes. This module only relabels spans; it never
-decides a tier (the policy does) and keeps no value.
+PERSONAL_LOCATION, which the policy pseudonymizes. Country names NER missed come from
+`routing.place_gazetteer`; places that a travel, origin, residence or venue cue makes someone's,
+found by NER or not, from `routing.place_cues`; in a contact card, a short town line above the
+country line is the town. This module only relabels and adds spans; it never decides a tier (the
+policy does) and keeps no value.
 """
 
 from __future__ import annotations
