@@ -13,13 +13,14 @@ With `--before REV` only the stages run, for the code of commit REV (exported wi
 the working tree is not touched) and for the working tree, each in its own child process, in
 alternating rounds, so both are measured under the same load; each child counts its own CPU.
 
-Run: .venv/bin/python bench/bench_ingest.py [--docs DIR] [--limit N] [--stages-only]
+Run: .venv/bin/python bench/bench_ingest.py [--docs DIR] [--limit N] [--stages-only [--gate-per-text]]
      .venv/bin/python bench/bench_ingest.py --before REV [--after REV] [--rounds 3] [--docs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -88,7 +89,7 @@ def cpu(fn: Callable[[], object]) -> tuple[float, object]:
     return time.process_time() - start, value
 
 
-def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
+def stages(docs: Path, embedder: OnnxMiniLMEmbedder, *, gate_per_text: bool = False) -> dict[str, float]:
     """CPU seconds per ingest stage with the real gate (all threads of this process count)."""
     from assistant.services import build_privacy, tier_classifier
     from assistant.settings import load_settings
@@ -96,6 +97,8 @@ def stages(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp))
         classify = tier_classifier(build_privacy(settings))
+        if gate_per_text:  # the same gate without its batch entry point, for the batch's own effect
+            classify = functools.partial(classify)
         classify("warm up the gate")
         store = KnowledgeStore(open_client(settings.knowledge.chroma, Path(tmp) / "chroma"), "bench-ingest")
         totals = {"parse+chunk": 0.0, "gate": 0.0, "embed": 0.0, "store": 0.0}
@@ -206,6 +209,7 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--stages-only", action="store_true")
+    parser.add_argument("--gate-per-text", action="store_true", help="with --stages-only: no gate batch")
     parser.add_argument("--before", metavar="REV", help="compare the ingest stages with commit REV")
     parser.add_argument("--after", metavar="REV", help="with --before: this commit, not the work tree")
     parser.add_argument("--rounds", type=int, default=3)
@@ -219,7 +223,7 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.1f}")
         return
     if args.stages_only:
-        stages(args.docs, OnnxMiniLMEmbedder())
+        stages(args.docs, OnnxMiniLMEmbedder(), gate_per_text=args.gate_per_text)
         print(f"load average {os.getloadavg()[0]:.1f}")
         return
     texts = load_chunks(args.docs)[: args.limit]
