@@ -17,7 +17,8 @@ UI's start-up builds it (`bench/fault_turn_worker.py`: governance, private model
 seconds from the message to the turn's result. Both print the load average around each fault and,
 where the code records it, where the time went (mean ms: our lock, gate, retrieval, hosted
 attempts, the local answer's wait for its first words and its whole attempt; how many were cut
-short). `--before REV` also runs an exported earlier commit, alternating run by run, so both are
+short) and, on the UI path, one answer per outcome, so a fast turn is seen to answer. `--before
+REV` also runs an exported earlier commit, alternating run by run (and the order), so both are
 measured under the same load (the answer cache is off on these paths: repeats would hit it).
 
     .venv/bin/python bench/bench_faults.py [--runs 5] [--faults http_500,hang,...]
@@ -143,6 +144,8 @@ class Version:
     worker: subprocess.Popen[str] | None = None
     # Per scenario: (turn seconds, wall seconds, outcome, cheap-model requests, timing) per run.
     runs: dict[str, list[tuple[float, float, str, int, dict | None]]] = field(default_factory=dict)
+    # --path ui: the first answer seen per outcome (printed with the figures).
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 def versions(proxy: FaultProxy, profile: str, before: str | None) -> list[Version]:
@@ -198,6 +201,8 @@ def ui_run(version: Version) -> tuple[float, float, str, dict | None]:
     worker.stdin.flush()
     out = worker_result(version)
     outcome = f"{out['outcome']}:{out['model'] or 'message'}"
+    # One answer per version and fault, so a fast turn is seen to be a real answer.
+    version.answers.setdefault(outcome, " ".join(str(out.get("answer", "")).split())[:70])
     return out["turn_s"], out["turn_s"], outcome, out.get("timing")
 
 
@@ -286,6 +291,9 @@ def report(
             timings = [r[4] for r in rows if r[4]]
             if timings:
                 print(f"{'':<18} {'':<11} where the time went (mean ms): {time_split(timings)}")
+    for version in found:
+        for outcome, answer in version.answers.items():
+            print(f"{version.name:<18} e.g. {outcome}: {answer!r}")
     verdict = "met" if not over else "MISSED for " + ", ".join(over)
     print(f"runs per fault and version: {runs}; goal turn p95 <= {GOAL_P95_S:g} s (after): {verdict}")
     return 0 if not over else 1

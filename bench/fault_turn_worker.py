@@ -2,10 +2,10 @@
 
 It builds the services exactly as the UI's start-up does (`build_services` with governance, the
 private model loaded before the first turn), then runs one turn per `run` line on stdin and prints
-one line, `RESULT` and JSON: seconds from the message to the turn's result, its outcome, who answered, and the
-turn's time split where the code under test records one. Hosted models are rebuilt before each turn
-(fresh breakers, as the bench's other paths do). It imports only what every measured revision has,
-so `--before REV` runs it against an exported older tree (PYTHONPATH).
+one line, `RESULT` and JSON: seconds from the message to the turn's result, its outcome, who answered,
+what they answered, and the turn's time split where the code under test records one. Hosted models
+are rebuilt before each turn (fresh breakers, as the bench's other paths do). It imports only what
+every measured revision has, so `--before REV` runs it against an exported older tree (PYTHONPATH).
 
     PYTHONPATH=<tree> python bench/fault_turn_worker.py "Name three colours."
 """
@@ -52,6 +52,7 @@ async def serve(question: str) -> None:
                     "outcome": result.outcome,
                     "model": result.model,
                     "finish_reason": result.finish_reason,
+                    "answer": result.answer,
                     "timing": timing.model_dump(mode="json") if timing is not None else None,
                 }
             ),
