@@ -100,3 +100,26 @@ def test_unreadable_files_get_a_one_sentence_reason(
     )
     expect(chat.page.get_by_role("button", name="Cancel")).to_have_count(0)
     screenshot(chat.page, "encrypted and fake pdf refused")
+
+
+def test_a_chat_reloaded_mid_summary_gets_its_progress_and_summary_live(
+    knowledge_chat: OpenChat, tmp_path: Path, screenshot: Shot
+) -> None:
+    """Reloading the page reopens the chat in a new session while the job runs (issue 17): the
+    summary arrives there without another reload, once, and the closed session's progress line
+    (shown from history) is closed live too, so no "⏳ Summarizing" is left behind."""
+    pdf = write_pdf(tmp_path / "orchard-plan.pdf", [f"Plan page {n}. " + PAGES[n % 3] for n in range(6)])
+    chat = knowledge_chat()
+    chat.send_files(pdf)
+    expect(chat.message_with("Got it: orchard-plan.pdf, 6 pages")).to_be_visible(timeout=60_000)
+    expect(chat.message_with(re.compile(r"⏳ .*orchard-plan\.pdf"))).to_be_visible(timeout=SUMMARY_TIMEOUT_MS)
+
+    expect(chat.page).to_have_url(re.compile(r"/thread/"), timeout=60_000)
+    chat.page.reload()  # the same thread, resumed in a new websocket session
+    chat.wait_until_connected()
+    summary = chat.message_with("Summary of orchard-plan.pdf")
+    expect(summary).to_be_visible(timeout=SUMMARY_TIMEOUT_MS)
+    expect(summary).to_have_count(1)
+    expect(chat.message_with(re.compile(r"⏳ .*orchard-plan\.pdf"))).to_have_count(0, timeout=30_000)
+    expect(chat.message_with("Summarizing orchard-plan.pdf: finished.").first).to_be_visible()
+    screenshot(chat.page, "summary after reopening mid-job")
