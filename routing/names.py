@@ -537,6 +537,7 @@ def refine_person_findings(text: str, findings: Sequence[Finding]) -> list[Findi
     kept += given_names_called_places(text, kept, gazetteer)
     kept += listed_with_names(text, kept)
     kept += header_names(text, kept) + speaker_names(text, default_gazetteer())
+    kept += transcript_speakers(text, kept)
     kept += joined_names(kept)
     kept += with_suffixes(text, kept) + with_titles(text, kept)
     kept += with_initial_and_surname(text, kept)
@@ -877,3 +878,18 @@ def _initial_runs(text: str) -> list[Finding]:
             continue
         found.append(Finding("PERSON", match.start(), match.end(), INITIAL_RUN_SCORE, "name_initial_run"))
     return found
+
+
+def transcript_speakers(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """Every speaker of a transcript in which one speaker is a name found by any means
+    ('Gabriel: "Who are you?" / Sara: "..."' with "Gabriel" found): the labels of one
+    transcript are all people, whether a list knows them or not."""
+    labels = [m for m in _SPEAKER.finditer(text) if default_gazetteer().name_shaped(m.group(1))]
+    names = _confident_names(findings)
+    if len(labels) < 2 or not any(any(s <= m.start(1) and m.end(1) <= e for s, e in names) for m in labels):
+        return []
+    return [
+        Finding("PERSON", m.start(1), m.end(1), LAYOUT_NAME_SCORE, "speaker_name")
+        for m in labels
+        if m.group(1).casefold() not in COMMON_WORDS
+    ]

@@ -202,3 +202,18 @@ def test_a_voter_name_inside_a_sure_machine_value_is_part_of_that_value() -> Non
     ip = Finding("IP_ADDRESS", 0, 15, 0.95, "rules")
     inside = Finding("PERSON", 4, 7, 0.85, PERSON_VOTER)
     assert defer_to_rules([ip, inside]) == [ip]
+
+
+# ---- Context rules: a transcript's other speakers ----
+
+
+def test_every_speaker_of_a_transcript_with_one_found_name_is_a_name() -> None:
+    text = 'Torunn: "Is the build green?"\nVebjørn: "Not yet."\nTorunn: "Ping me."'
+    with gazetteer_in_use(NameGazetteer(given=[], surnames=[])):
+        assert _widest(text, [_person(text, "Torunn")]) == {"Torunn", "Vebjørn"}
+
+
+def test_speaker_labels_with_no_name_among_them_stay_labels() -> None:
+    text = 'Note: "backup at 2am"\nWarning: "disk nearly full"'
+    with gazetteer_in_use(NameGazetteer(given=[], surnames=[])):
+        assert _widest(text, []) == set()
