@@ -64,6 +64,8 @@ class LocalWarmup:
         self.model = next((m for m in models if lazy_loader(m) is not None), None)
         # A fixed request sharing the turn's prompt prefix (the configured system prompt, never the
         # user's text): llama.cpp keeps its evaluation, so the fallback's first token comes sooner.
+        # That is the fallback's whole prefix before the user's words because the fallback is
+        # offered no tools by default (`reliability.local_fallback_tools`; tests/test_warmup_prefix.py).
         self.request = request or WARM_REQUEST
 
     def fire(self) -> None:
