@@ -18,6 +18,7 @@ import logging
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -221,7 +222,7 @@ class SensitivityGate:
         mapped = normalize(text)
         found = self._detector.find(mapped.text) if self._detector is not None and mapped.text.strip() else []
         first = self._deterministic(text, mapped, found, source, policy)
-        verdict = self._verdict(text) if self._needs_verdict(first, policy) else None
+        verdict = self._verdict(_scored_text(first)) if self._needs_verdict(first, policy) else None
         return Detection(self._finish(first, verdict, policy), first.spans)
 
     def _detect_many(self, texts: Sequence[str], source: str, policy: Policy) -> list[Detection]:
@@ -233,7 +234,8 @@ class SensitivityGate:
             for text, m, f in zip(texts, mapped, found, strict=True)
         ]
         asking = [row for row, first in enumerate(firsts) if self._needs_verdict(first, policy)]
-        verdicts = dict(zip(asking, self._verdicts([texts[row] for row in asking]), strict=True))
+        scored = [_scored_text(firsts[row]) for row in asking]
+        verdicts = dict(zip(asking, self._verdicts(scored), strict=True))
         return [
             Detection(self._finish(first, verdicts.get(row), policy), first.spans)
             for row, first in enumerate(firsts)
@@ -316,10 +318,31 @@ class SensitivityGate:
             return first.decision
         category, score = verdict
         decision = first.decision
+        internal_read = decision.tier is Tier.INTERNAL and not first.weak  # for its pseudonymized values
+        if internal_read and (
+            category in rule.internal_ignores_categories or score < (rule.internal_threshold or 0.0)
+        ):
+            return decision
         if first.weak:
             decision = decide(first.spans, (*decision.topics, *first.weak), policy, source=decision.source)
         finding = ContextualFinding(category=category, score=score, tier=rule.tier_for(category))
         return apply_contextual(decision, finding, policy)
+
+
+def _scored_text(first: _Deterministic) -> str:
+    """The text the classifier reads: the message as the hosted model would get it, every
+    non-public value replaced by a placeholder. The value is handled already (pseudonymized); the
+    question is what the rest implies, and a phone number or a name read as such looked like an ID
+    or a secret to the classifier ("Text +44 7700 900123 that I'm late" scored authentication)."""
+    spans = sorted((e for e in first.decision.entities if e.tier is not Tier.PUBLIC), key=lambda e: e.start)
+    parts, end, seen = [], 0, Counter[str]()
+    for entity in spans:
+        if entity.start < end:
+            continue
+        seen[entity.type] += 1
+        parts += [first.text[end : entity.start], f"<{entity.type}_{seen[entity.type]}>"]
+        end = entity.end
+    return "".join(parts) + first.text[end:]
 
 
 def _internal_only_for(decision: GateDecision, types: Sequence[str]) -> bool:

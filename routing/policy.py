@@ -134,6 +134,13 @@ class ContextualRule(_Strict):
     # With "public": a message found internal only for these entity types is still read (a place
     # made personal by its sentence says nothing of what else the message discloses).
     run_on_internal_types: list[str] = Field(default_factory=list)
+    # Categories whose verdict does not count on a message read only for those types: "media" (a
+    # chat log or signature carrying personal values) names the values the rules already found and
+    # pseudonymize, not something the message implies besides them.
+    internal_ignores_categories: list[str] = Field(default_factory=list)
+    # The score at which a verdict counts on such a message (None: `threshold`). Its values are
+    # pseudonymized already; a higher bar keeps ordinary named messages off the weaker local model.
+    internal_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     # The calibrated probability of the most likely category at which it counts.
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     # A general question that names no one ("How do I reset a password?") is not scored.
@@ -144,6 +151,14 @@ class ContextualRule(_Strict):
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, categories: dict[str, Tier]) -> dict[str, Tier]:
+        unknown = sorted(set(categories) - set(CONTEXTUAL_CATEGORIES))
+        if unknown:
+            raise ValueError(f"unknown contextual category {unknown[0]!r}")
+        return categories
+
+    @field_validator("internal_ignores_categories")
+    @classmethod
+    def _known_ignored(cls, categories: list[str]) -> list[str]:
         unknown = sorted(set(categories) - set(CONTEXTUAL_CATEGORIES))
         if unknown:
             raise ValueError(f"unknown contextual category {unknown[0]!r}")

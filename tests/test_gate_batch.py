@@ -152,8 +152,9 @@ def test_each_layer_sees_a_document_in_one_call_and_blank_texts_not_at_all() -> 
     finally:
         gate.close()
     assert detector.batches == [["Alice wrote this.", "the sugar one again", "Quarterly numbers are up."]]
-    # The classifier is asked only about what the deterministic layers found public.
-    assert scorer.batches == [["the sugar one again", "Quarterly numbers are up."]]
+    # The classifier is asked about what the deterministic layers found public or internal only for
+    # pseudonymized values (policy `run_on_internal_types`), read with those values as placeholders.
+    assert scorer.batches == [["<PERSON_1> wrote this.", "the sugar one again", "Quarterly numbers are up."]]
     assert [d.tier for d in decisions] == [Tier.INTERNAL, Tier.PUBLIC, Tier.REGULATED, Tier.PUBLIC]
     assert all(d.source == "document" for d in decisions)
 

@@ -400,10 +400,11 @@ def test_a_personal_place_with_nothing_implied_stays_internal() -> None:
     assert (decision.tier, scorer.calls) == (Tier.INTERNAL, 1)
 
 
-def test_a_message_internal_for_a_name_is_not_read_again() -> None:
+def test_a_message_internal_for_a_name_too_is_read() -> None:
+    # Every pseudonymized type is read since policy 2026.5 (tests/test_contextual_internal.py).
     scorer = _Scripted("authentication", 0.95)
     decision = _classify("Dear Anna Berg, I'm flying to Oslo on Friday.", scorer)
-    assert (decision.tier, scorer.calls) == (Tier.INTERNAL, 0)
+    assert (decision.tier, scorer.calls) == (Tier.REGULATED, 1)
 
 
 def test_the_span_index_answers_cover_and_overlap_like_a_scan() -> None:
