@@ -22,6 +22,8 @@ Prints, per prompt size, medians of TTFT and total, the ratios, each gateway's C
 steadier than wall time on a shared machine, and shown beyond the gate's own CPU), the
 gate's own time on the same prompts in this process (timed in the same round-robin, so it meets
 the same load), and the goal check of issue 15: added − gate ≤ 10 % of direct, for TTFT and total.
+The gate timed here is the work tree's: with `--after REV` on a commit whose gate differs (another
+spaCy model, new recognizers), the check subtracts the wrong gate; time that commit's gate apart.
 
     .venv/bin/python bench/bench_api.py --runs 8 --upstream llama --before HEAD~1
     .venv/bin/python bench/bench_api.py --upstream scripted --token-ms 50 --before X~1 --after X
