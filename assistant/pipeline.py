@@ -389,7 +389,7 @@ class ChatPipeline:
     ) -> AsyncIterator[TurnEvent]:
         """The model part of the turn: one streamed answer, or the rounds of the tool loop, each
         through the same routed chain (`assistant.tools.chat_turn`)."""
-        chat_tools = self._services.tools
+        chat_tools = turn_options.tools_for_turn(self._services.tools, conversation.principal)
         state.tools_variant = turn_options.tools_variant(chat_tools, conversation.principal)
         chain = self._chain(route, state.variant)
         if chat_tools is None or not chat_tools.available(chain, conversation.principal, decision.tier):

@@ -51,13 +51,24 @@ def capped(loop: ToolLoop, max_steps: int) -> ToolLoop:
 @dataclasses.dataclass
 class ExperimentTools(ChatTools):
     experiments: _Variants | None = None
+    # Set only on the copy `for_turn` makes for one turn: its variant, looked up once (each look-up
+    # is a store query; `available`, `run` and the turn's record would otherwise ask three times).
+    turn_variant: TurnVariant | None = None
+    resolved: bool = False
 
     @classmethod
     def wrap(cls, tools: ChatTools, experiments: _Variants) -> ExperimentTools:
         values = {field.name: getattr(tools, field.name) for field in dataclasses.fields(tools) if field.init}
         return cls(**values, experiments=experiments)
 
+    def for_turn(self, principal: Principal) -> ExperimentTools:
+        """A copy for one turn of `principal`, with their variant looked up now and kept. Never
+        kept across turns: starting or stopping an experiment takes effect on the next turn."""
+        return dataclasses.replace(self, turn_variant=self.variant(principal), resolved=True)
+
     def variant(self, principal: Principal) -> TurnVariant | None:
+        if self.resolved:
+            return self.turn_variant
         if self.experiments is None:
             return None
         try:

@@ -58,6 +58,12 @@ def prompt_version(variant: TurnVariant | None, default: str) -> str:
     return f"{variant.variant.prompt_template}@{variant.label}"
 
 
+def tools_for_turn(tools: T, principal: Principal) -> T:
+    """The app's tools for one turn: under a tools experiment, with the user's variant looked up
+    once for the whole turn (the loop's checks and the turn's record read that one)."""
+    return tools.for_turn(principal) if isinstance(tools, ExperimentTools) else tools  # type: ignore[return-value]
+
+
 def tools_variant(tools: object, principal: Principal) -> TurnVariant | None:
     """The user's variant of the running tools experiment, when the app's tools apply one."""
     return tools.variant(principal) if isinstance(tools, ExperimentTools) else None
