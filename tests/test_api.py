@@ -174,6 +174,7 @@ def test_the_sdk_streams_an_answer_with_the_receipt_in_the_last_chunk(api: Api) 
     assert "team newsletter" in text  # the echo stub handed the question back through the pipeline
     receipt = chunks[-1].model_extra["confidante"]  # type: ignore[index]
     assert receipt["route"] == "hosted" and receipt["tier"] == "public"
+    assert set(receipt["ms_by_phase"]) >= {"gate", "attempt"}  # the server's own gate time, for benches
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 

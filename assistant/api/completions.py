@@ -85,6 +85,10 @@ def receipt(result: TurnResult, include_sources: bool) -> dict[str, Any]:
     }
     if result.confidence is not None:
         body["confidence"] = result.confidence.model_dump()
+    if result.timing is not None:
+        # Where the turn's time went ("gate", "retrieval", "attempt"...): a client (and
+        # bench/bench_api.py) can tell the gate's own time from the gateway's overhead.
+        body["ms_by_phase"] = result.timing.ms_by_phase()
     if include_sources:
         body["sources"] = [
             {k: v for k, v in s.model_dump(mode="json").items() if k not in ("passage",)}
