@@ -90,9 +90,15 @@ class ChatPage:
         return self.page.locator("#welcome-screen")
 
     def send(self, text: str) -> None:
-        """Type and press Enter, as a person does; the answer count to wait for goes up by one."""
+        """Type and press Enter, as a person does; the answer count to wait for goes up by one.
+
+        Chainlit's Enter handler reads the composer's text and the session's busy state as last
+        rendered, and does nothing while either is stale. A person sees the Send arrow light up
+        before pressing Enter; so do we: under load the render lags the keystrokes, and an Enter
+        pressed in that gap was dropped (the message stayed in the box, seen in a loaded CI run)."""
         self.composer.click()
         self.composer.fill(text)
+        expect(self.page.locator("#chat-submit")).to_be_enabled(timeout=READY_MS)
         self.composer.press("Enter")
 
     def attach(self, *paths: Path) -> None:
