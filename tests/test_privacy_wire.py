@@ -180,3 +180,34 @@ async def test_implied_health_disclosure_stays_local(
     assert result.receipt.tier == Tier.REGULATED and result.route == "local"
     assert hosted_proxy.requests == []
     assert_never_sent(hosted_proxy, "psychiatrist", "my nerves")
+
+
+# Issue 12, this round: an implied disclosure next to a pseudonymized value (a name, an e-mail)
+# used to be "internal" and went out with only the value masked; the contextual classifier now
+# reads such messages, so the whole message stays local. No value to search for: nothing may leave.
+IMPLIED_WITH_A_VALUE = [
+    "Marco, my bank login is still the old one: the dog's name plus the year I was born and an "
+    "exclamation mark.",
+    "Email jo.baker@example.com that the sugar condition I've had since childhood is acting up again.",
+]
+
+
+@pytest.mark.parametrize("message", IMPLIED_WITH_A_VALUE)
+async def test_implied_disclosure_beside_a_name_or_email_stays_local(
+    local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir, message
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline = make_pipeline(local_llama_model, hosted_settings, gate_privacy, data_dir)
+    result, _ = await turn(pipeline, conversation(), message)
+    assert result.receipt.tier == Tier.REGULATED and result.route == "local"
+    assert hosted_proxy.requests == []
+
+
+async def test_a_personal_place_leaves_only_as_a_placeholder(
+    local_llama_model, hosted_settings, hosted_proxy, gate_privacy, data_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """An itinerary's town (unknown to most lists, non-ASCII) is the writer's whereabouts: masked."""
+    pipeline = make_pipeline(local_llama_model, hosted_settings, gate_privacy, data_dir)
+    result, _ = await turn(pipeline, conversation(), "I'm flying to Tromsø on Thursday; what should I pack?")
+    assert result.receipt.tier == Tier.INTERNAL and result.route == "hosted"
+    assert_never_sent(hosted_proxy, "Tromsø", "Tromso")
+    assert "<PERSONAL_LOCATION_1>" in wire_text(hosted_proxy)
