@@ -158,6 +158,18 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def postgres_engine(postgres_url: str, data_dir: Path) -> Iterator[object]:
+    """The app's database engine on a fresh PostgreSQL database, migrated; disposed after the test."""
+    from assistant.governance.db import create_db_engine, migrate
+    from assistant.governance.settings import GovernanceSettings
+
+    engine = create_db_engine(GovernanceSettings(database_url=postgres_url), data_dir)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test against a SQLite file and against a fresh PostgreSQL database."""

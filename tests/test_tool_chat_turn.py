@@ -18,7 +18,15 @@ from models.fakes import FunctionModel, QueueModel, call
 from routing.cache import ResponseCache
 from routing.tiers import Tier
 from tests.support.privacy import ScriptedPrivacy
-from tests.support.tool_kit import SSN_CANARY, Catalog, ScriptedClassifier, ScriptedTool, percent_tool, tool
+from tests.support.tool_kit import (
+    SSN_CANARY,
+    Catalog,
+    ScriptedClassifier,
+    ScriptedTool,
+    percent_model,
+    percent_tool,
+    tool,
+)
 
 
 @dataclass
@@ -54,18 +62,8 @@ async def ask(p: ChatPipeline, conversation: Conversation, text: str) -> TurnRes
     return events[-1]
 
 
-def percent_model() -> FunctionModel:
-    def reply(request: ChatRequest) -> object:
-        last = request.messages[-1]
-        if last.role == "tool":
-            return f"17.5 % of 2,380 is {last.content}."
-        return call("calculator", percent=17.5, of=2380)
-
-    return FunctionModel(reply, name="strong", kind="hosted")  # type: ignore[arg-type]
-
-
 async def test_acceptance_a_percent_question_calls_the_calculator_shows_the_step_and_answers_416_5() -> None:
-    steps, hosted = Steps(), percent_model()
+    steps, hosted = Steps(), percent_model("strong", "hosted")
     p = pipeline(QueueModel(kind="local"), hosted, [percent_tool()], steps)
     result = await ask(p, Conversation(id="c1", principal=Principal(user_id="u1")), "What's 17.5 % of 2,380?")
     assert result.answer == "17.5 % of 2,380 is 416.5." and result.outcome == "ok"
@@ -108,7 +106,7 @@ async def test_a_bound_ends_the_answer_with_its_message() -> None:
 
 
 async def test_an_answer_built_on_a_tool_result_is_not_cached() -> None:
-    hosted = percent_model()
+    hosted = percent_model("strong", "hosted")
     p = pipeline(QueueModel(kind="local"), hosted, [percent_tool()], Steps())
     p.services.cache = ResponseCache.from_settings(Settings().reliability)
     for thread in ("c5", "c6"):

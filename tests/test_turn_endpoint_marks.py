@@ -16,13 +16,20 @@ from assistant.settings import Settings
 from assistant.tools.chat_turn import ChatTools
 from assistant.tools.settings import ToolSettings
 from assistant.turns import Conversation, TurnResult
-from models.base import ChatRequest, ModelError, ModelTimeout, ModelUnavailable
-from models.fakes import FunctionModel, QueueModel, call
+from models.base import ModelError, ModelTimeout, ModelUnavailable
+from models.fakes import FunctionModel, QueueModel
 from routing.reliability_settings import ReliabilitySettings
 from routing.tiers import Tier
 from routing.turn_budget import TurnBudget, TurnClock
 from tests.support.privacy import ScriptedPrivacy
-from tests.support.tool_kit import Catalog, ScriptedClassifier, ScriptedTool, percent_tool, tool
+from tests.support.tool_kit import (
+    Catalog,
+    ScriptedClassifier,
+    ScriptedTool,
+    percent_model,
+    percent_tool,
+    tool,
+)
 
 API = "https://api.example/v1"
 
@@ -31,18 +38,6 @@ def hosted(name: str, error: ModelError) -> QueueModel:
     model = QueueModel(name=name, kind="hosted", default=error)
     model.endpoint = API  # type: ignore[attr-defined]
     return model
-
-
-def local_with_a_tool_round() -> FunctionModel:
-    """Calls the calculator first, then answers from its result (a two-round turn)."""
-
-    def reply(request: ChatRequest) -> object:
-        last = request.messages[-1]
-        if last.role == "tool":
-            return f"17.5 % of 2,380 is {last.content}."
-        return call("calculator", percent=17.5, of=2380)
-
-    return FunctionModel(reply, name="qwen", kind="local")  # type: ignore[arg-type]
 
 
 def pipeline(
@@ -72,7 +67,7 @@ async def turn(p: ChatPipeline, text: str = "What's 17.5 % of 2,380?") -> TurnRe
 
 async def test_a_timed_out_endpoint_is_skipped_by_every_later_tool_round() -> None:
     strong, cheap = hosted("strong", ModelTimeout("no first token")), hosted("cheap", ModelTimeout("x"))
-    local = local_with_a_tool_round()
+    local = percent_model("qwen", "local")  # a two-round turn
     result = await turn(pipeline(local, [strong, cheap]))
     assert result.answer == "17.5 % of 2,380 is 416.5." and result.model == "qwen"
     assert len(strong.requests) == 1 and cheap.requests == []  # asked once, in the first round
@@ -92,7 +87,7 @@ async def test_a_timed_out_endpoint_is_skipped_by_every_later_tool_round() -> No
 async def test_an_http_error_marks_nothing_so_the_next_round_asks_again() -> None:
     """A 500 is about one request, not the endpoint: the next round tries the hosted model again."""
     strong = hosted("strong", ModelUnavailable("server error", status=500))
-    local = local_with_a_tool_round()
+    local = percent_model("qwen", "local")  # a two-round turn
     result = await turn(pipeline(local, [strong]))
     assert result.model == "qwen" and len(strong.requests) == 2
 
@@ -119,7 +114,7 @@ async def test_a_local_fallback_is_offered_no_tools_by_default() -> None:
 
 async def test_a_local_fallback_keeps_its_tools_when_configured() -> None:
     strong = hosted("strong", ModelTimeout("no first token"))
-    local = local_with_a_tool_round()
+    local = percent_model("qwen", "local")  # a two-round turn
     result = await turn(pipeline(local, [strong], fallback_tools=True))
     assert result.answer == "17.5 % of 2,380 is 416.5."
     assert [t.name for t in local.requests[0].tools] == ["calculator"]

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from assistant.governance.db import create_db_engine, migrate
-from assistant.governance.settings import GovernanceSettings
 from assistant.pipeline import ModelSet
 from assistant.uploads import queue_app
 from assistant.uploads.jobs import JobStore
@@ -46,11 +44,8 @@ SETTINGS = UploadSettings(
 
 
 @pytest.fixture
-def engine(postgres_url: str, data_dir: Path) -> Iterator[Engine]:
-    engine = create_db_engine(GovernanceSettings(database_url=postgres_url), data_dir)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def engine(postgres_engine: Engine) -> Engine:
+    return postgres_engine
 
 
 def _worker(

@@ -213,11 +213,8 @@ async def test_progress_lines_are_found_in_a_stored_thread_by_job() -> None:
 
 
 @pytest.fixture
-def pg_engine(postgres_url: str, data_dir: Path) -> Iterator[Engine]:
-    engine = create_db_engine(GovernanceSettings(database_url=postgres_url), data_dir)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def pg_engine(postgres_engine: Engine) -> Engine:
+    return postgres_engine
 
 
 @contextlib.asynccontextmanager

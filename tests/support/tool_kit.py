@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 
 from assistant.tools.base import Tool, ToolContext, ToolResult, ToolSpec
 from knowledge.access import Principal
+from models.base import ChatRequest, ModelKind
+from models.fakes import FunctionModel, call
 from routing.decision import GateDecision
 from routing.tiers import Route, Tier
 
@@ -77,6 +79,18 @@ def percent_tool() -> ScriptedTool:
 
     spec = ToolSpec(name="calculator", description="Percent of a number.", arguments=Percent)
     return ScriptedTool(spec, compute)
+
+
+def percent_model(name: str, kind: ModelKind) -> FunctionModel:
+    """A model that calls `percent_tool`'s calculator first, then answers from its result (two rounds)."""
+
+    def reply(request: ChatRequest) -> object:
+        last = request.messages[-1]
+        if last.role == "tool":
+            return f"17.5 % of 2,380 is {last.content}."
+        return call("calculator", percent=17.5, of=2380)
+
+    return FunctionModel(reply, name=name, kind=kind)
 
 
 def tool(name: str, answer: object = "ok", **spec: object) -> ScriptedTool:
