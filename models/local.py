@@ -38,6 +38,7 @@ from models.base import (
     YesNoVerdict,
 )
 from models.local_queue import FairQueue, Ticket
+from models.prefix_states import PrefixStates
 from models.settings import LocalModelSettings
 from models.tool_calls import ToolCallAssembler, ToolCallText
 from models.yes_no import NO_SPELLINGS, YES_SPELLINGS, log_softmax, single_token_ids, verdict
@@ -184,6 +185,8 @@ class LocalModel:
         self._load_error: BaseException | None = None
         self._start_lock = threading.Lock()
         self._vocab: Any = None
+        # Tool turns' prompt prefixes, kept across other requests (only the worker touches them).
+        self.prefix_states = PrefixStates(settings.prefix_cache_mb * 1024 * 1024)
         self._yes_no_ids: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     # -- ChatModel protocol -------------------------------------------------------------
@@ -393,8 +396,10 @@ class LocalModel:
         clock = StreamClock(started=time.monotonic())
         finish = "stop"
         tools = tool_arguments(request, self._settings)
+        messages = [template_message(m) for m in request.messages]
+        self._prepare_prefix(llm, messages, tools.get("tools"))
         chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(
-            messages=[template_message(m) for m in request.messages],
+            messages=messages,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             stop=stop_sequences(request, self._settings),
@@ -425,6 +430,18 @@ class LocalModel:
         for call in calls:
             job.emit(ToolCallEvent(call))
         job.emit(self._end(llm, request, clock, "tool_calls" if calls else finish))
+
+    def _prepare_prefix(
+        self, llm: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> None:
+        if self._loader is not None:  # a test double: no llama.cpp context to save or restore
+            return
+        try:
+            prepared = self.prefix_states.prepare(llm, messages, tools)
+        except Exception:  # only time is at stake: the completion reads what it must
+            log.exception("preparing the prompt prefix failed")
+            return
+        log.debug("prompt prefix: %s (%d tokens)", prepared.action, prepared.prefix_tokens)
 
     @staticmethod
     def _show(job: _Job, clock: StreamClock, text: str | None) -> None:

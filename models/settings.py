@@ -195,6 +195,11 @@ class LocalModelSettings(BaseModel):
     queue_max_wait_s: float = Field(default=180.0, gt=0)
     # Requests the private server (`server_url`) generates at once: its `--parallel` slots.
     server_parallel: int = Field(default=1, ge=1)
+    # Memory for saved prompt-prefix states of the in-process model (models/prefix_states.py): the
+    # system prompt and tool definitions of tool turns, restored instead of read again after other
+    # requests. About 29 KB per prefix token for Qwen 1.5B (12 MB for 408 tokens, 28 MB for 972),
+    # 3 KB for SmolLM2; 0 switches it off. A llama.cpp server (`server_url`) keeps its own.
+    prefix_cache_mb: int = Field(default=128, ge=0)
     max_tokens: int = Field(default=384, ge=1)
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)

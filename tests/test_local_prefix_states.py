@@ -1,0 +1,139 @@
+"""Saved prompt-prefix states (models/prefix_states.py) never change what the local model says.
+
+Real llama.cpp on the suite's small GGUF, greedy decoding: a tool turn whose prefix is restored
+after another request writes the same tokens as the first, cold one; a state that cannot be
+restored is dropped and the prompt is read from its first token, with the same tokens again. The
+store's byte bound is checked on its own with states of known sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from models.base import ChatMessage, ChatRequest, StreamEnd, ToolDefinition
+from models.local import LocalModel
+from models.prefix_states import PrefixState, PrefixStates
+from models.settings import LocalModelSettings
+from tests.support.servers import bundled_gguf
+
+CALCULATOR = ToolDefinition(
+    name="calculator",
+    description="Evaluate an arithmetic expression.",
+    parameters={"type": "object", "properties": {"expression": {"type": "string"}}},
+)
+SYSTEM = "You are a careful assistant. Answer in one short sentence."
+
+
+def settings(**changes: object) -> LocalModelSettings:
+    # `supports_tools`: the tool turn's path, though SmolLM2's template does not render tools.
+    base: dict[str, object] = {
+        "profile": "small",
+        "context_window": 512,
+        "threads": 1,
+        "supports_tools": True,
+    }
+    return LocalModelSettings.model_validate({**base, **changes})
+
+
+def tool_turn(question: str) -> ChatRequest:
+    messages = [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=question)]
+    return ChatRequest.of(messages, max_tokens=24, temperature=0.0, tools=[CALCULATOR])
+
+
+def other_request() -> ChatRequest:
+    """A tool-free request with another opening: afterwards the context holds none of the prefix."""
+    messages = [
+        ChatMessage(role="system", content="Summarize the text in five words."),
+        ChatMessage(role="user", content="The meeting moved to Thursday because the room was booked."),
+    ]
+    return ChatRequest.of(messages, max_tokens=12, temperature=0.0)
+
+
+async def answer(model: LocalModel, request: ChatRequest) -> str:
+    events = [event async for event in model.stream(request)]
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.finish_reason != "cancelled"
+    return end.text
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    return bundled_gguf()
+
+
+@pytest.fixture
+def model(gguf: Path) -> Iterator[LocalModel]:
+    local = LocalModel(gguf, settings())
+    local.wait_ready()
+    yield local
+    local.close()
+
+
+async def test_a_restored_prefix_gives_the_cold_runs_tokens(model: LocalModel) -> None:
+    cold = await answer(model, tool_turn("What is two plus two?"))
+    assert model.prefix_states.actions["saved"] == 1 and len(model.prefix_states) == 1
+    await answer(model, other_request())
+    again = await answer(model, tool_turn("What is two plus two?"))
+    assert model.prefix_states.actions["restored"] == 1
+    assert again == cold and cold.strip()
+
+
+async def test_a_restored_prefix_serves_another_question_as_a_cold_model_would(
+    model: LocalModel, gguf: Path
+) -> None:
+    await answer(model, tool_turn("Name a colour."))
+    await answer(model, other_request())
+    restored = await answer(model, tool_turn("Name a fruit."))
+    assert model.prefix_states.actions["restored"] == 1
+    cold_model = LocalModel(gguf, settings(prefix_cache_mb=0))
+    try:
+        cold = await answer(cold_model, tool_turn("Name a fruit."))
+        assert cold_model.prefix_states.actions["off"] == 1 and len(cold_model.prefix_states) == 0
+    finally:
+        cold_model.close()
+    assert restored == cold and cold.strip()
+
+
+async def test_a_state_that_cannot_be_restored_is_dropped_and_the_prompt_read_again(
+    model: LocalModel,
+) -> None:
+    cold = await answer(model, tool_turn("What is two plus two?"))
+    (key,) = model.prefix_states.prefixes()
+    good = model.prefix_states.get(key)
+    assert good is not None
+    # Cut short: llama.cpp refuses it, as it would a state from another model or build.
+    model.prefix_states.put(PrefixState(tokens=key, data=good.data[: len(good.data) // 2]))
+    await answer(model, other_request())
+    again = await answer(model, tool_turn("What is two plus two?"))
+    assert model.prefix_states.actions["failed"] == 1 and model.prefix_states.actions["restored"] == 0
+    assert again == cold and model.prefix_states.get(key) is None
+
+
+def state(n: int, size: int) -> PrefixState:
+    """A state of exactly `size` bytes (4 per token, the rest data) with tokens `n, n+1`."""
+    return PrefixState(tokens=(n, n + 1), data=bytes(size - 8))
+
+
+def test_the_bound_evicts_the_least_recently_used_state() -> None:
+    states = PrefixStates(capacity_bytes=250)
+    assert states.put(state(1, 100)) and states.put(state(2, 100))
+    assert states.get((1, 2)) is not None  # 1 is now the most recently used
+    assert states.put(state(3, 100))
+    assert states.prefixes() == [(1, 2), (3, 4)] and states.size == 200 <= states.capacity_bytes
+
+
+def test_a_state_larger_than_the_bound_is_not_kept() -> None:
+    states = PrefixStates(capacity_bytes=250)
+    assert states.put(state(1, 100))
+    assert not states.put(state(2, 251))
+    assert states.prefixes() == [(1, 2)] and states.size == 100
+
+
+def test_the_default_bound_is_a_setting() -> None:
+    assert LocalModelSettings().prefix_cache_mb == 128
+    assert LocalModelSettings(prefix_cache_mb=0).prefix_cache_mb == 0
+    with pytest.raises(ValueError):
+        LocalModelSettings(prefix_cache_mb=-1)
