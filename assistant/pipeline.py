@@ -14,7 +14,6 @@ contains only local models, and any error on the way fails closed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from assistant.answer_filter import AnswerFilter, values_to_mask
 from assistant.context import fit_messages
 from assistant.escalation_policy import auto_escalation, failures_in_a_row, ticket_detail
+from assistant.executors import run_interactive
 from assistant.experiments import turn_options
 from assistant.experiments.models import Capability, TurnVariant
 from assistant.grounded import (
@@ -260,7 +260,7 @@ class ChatPipeline:
         state.turn = turn = turn or TurnClock(TurnBudget.from_settings(self._settings.reliability))
         with turn.span("gate"):
             # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
-            decision, state.echo_values = await asyncio.to_thread(_gate_message, self._privacy, text)
+            decision, state.echo_values = await run_interactive(_gate_message, self._privacy, text)
         with turn.span("retrieval"):
             state.retrieval = await self._retrieve(conversation, text, state.variant)
         decision = combine(
@@ -363,7 +363,7 @@ class ChatPipeline:
             return Retrieval()
         k = turn_options.retrieval_k(variant, self._settings.chat.retrieval_k)
         options = turn_options.search_options(variant)
-        candidates = await asyncio.to_thread(knowledge.search, text, conversation.principal, k, **options)
+        candidates = await run_interactive(knowledge.search, text, conversation.principal, k, **options)
         if not candidates:
             return Retrieval()
         grounding = decide_grounding(
@@ -559,7 +559,7 @@ class ChatPipeline:
     ) -> tuple[ChatRequest, dict[str, int]]:
         if conversation.vault is None:
             conversation.vault = self._privacy.new_vault()
-        return await asyncio.to_thread(self._privacy.pseudonymize, request, conversation.vault)
+        return await run_interactive(self._privacy.pseudonymize, request, conversation.vault)
 
     async def _stream_one(
         self, model: ChatModel, request: ChatRequest, restorer: Restorer, state: _TurnState

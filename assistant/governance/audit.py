@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
+from assistant.executors import run_background, run_io
 from assistant.governance.settings import AuditSettings
 from assistant.governance.tables import AuditHead, AuditRaw, AuditRow, as_utc, new_id, utcnow
 from routing.routed import Outcome
@@ -208,7 +209,7 @@ class AuditTrail:
 
     async def arecord(self, event: AuditEvent) -> AuditRecord:
         """`record` off the event loop (the database write may wait for a lock)."""
-        return await asyncio.to_thread(self.record, event)
+        return await run_io(self.record, event)
 
     def _row(self, event: AuditEvent, *, seq: int, prev_hash: str, now: datetime) -> AuditRow:
         request_sha = event.request_sha256 or (
@@ -357,7 +358,7 @@ class AuditTrail:
     async def _purge_forever(self, interval_s: float) -> None:
         while True:
             try:
-                purged = await asyncio.to_thread(self.purge)
+                purged = await run_background(self.purge)
                 if purged:
                     log.info("audit retention: purged raw text of %d records", purged)
             except Exception:  # a failed purge must not kill the schedule; it is retried next round

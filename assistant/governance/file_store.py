@@ -8,7 +8,6 @@ never at the file itself.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import tempfile
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from chainlit.data.storage_clients.base import BaseStorageClient
+
+from assistant.executors import run_io
 
 SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
 FILES_ROUTE = "/governance/files"
@@ -52,7 +53,7 @@ class LocalFileStorage(BaseStorageClient):
         payload = data.encode("utf-8") if isinstance(data, str) else data
         if path.exists() and not overwrite:
             raise FileExistsError(object_key)
-        await asyncio.to_thread(_write_atomically, path, payload)
+        await run_io(_write_atomically, path, payload)
         return {"object_key": object_key, "url": await self.get_read_url(object_key)}
 
     async def delete_file(self, object_key: str) -> bool:

@@ -9,7 +9,6 @@ them classifies, audits or logs what it receives or returns: the turn loop does,
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.escalation_policy import ticket_detail
+from assistant.executors import run_interactive, run_io
 from assistant.governance.escalations import Escalation, EscalationReason
 from assistant.tools.base import Tool, ToolContext, ToolResult, ToolSpec
 from assistant.tools.builtin_calculator import CalculatorTool
@@ -95,7 +95,7 @@ class SearchDocumentsTool:
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
         parsed = SearchDocumentsArguments.model_validate(arguments.model_dump())
         query = restored(parsed.query, context)
-        chunks = await asyncio.to_thread(self._documents.search, query, context.principal, parsed.k)
+        chunks = await run_interactive(self._documents.search, query, context.principal, parsed.k)
         if not chunks:
             return ToolResult(content="No passage in the documents this user may read matches.")
         content = "\n\n".join(_passage_entry(n, chunk) for n, chunk in enumerate(chunks, start=1))
@@ -147,7 +147,7 @@ class ReadDocumentSectionTool:
 
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
         parsed = ReadSectionArguments.model_validate(arguments.model_dump())
-        return await asyncio.to_thread(self._read, parsed, context.principal)
+        return await run_interactive(self._read, parsed, context.principal)
 
     def _read(self, arguments: ReadSectionArguments, principal: Principal) -> ToolResult:
         kb = self._knowledge
@@ -309,7 +309,7 @@ class AskAPersonTool:
     async def run(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
         summary = restored(AskAPersonArguments.model_validate(arguments.model_dump()).summary, context)
         detail = ticket_detail(summary, self._tier(summary), "the assistant asked for a person")
-        ticket = await asyncio.to_thread(
+        ticket = await run_io(
             self._escalations.open, context.thread_id, context.principal.user_id, "user_request", detail
         )
         return ToolResult(

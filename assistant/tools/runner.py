@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from assistant.executors import run_interactive
 from assistant.tools.base import Tool, ToolContext, ToolOutcome, ToolResult, ToolSpec
 from assistant.tools.records import ToolCallRecord, canonical_arguments, sha256_text
 from knowledge.access import Principal
@@ -218,7 +219,7 @@ class ToolRunner:
 
     async def _classify(self, text: str, source: str) -> Tier:
         try:
-            decision = await asyncio.to_thread(self._classifier.assess, text, source=source)
+            decision = await run_interactive(self._classifier.assess, text, source=source)
         except Exception:  # cannot tell: treat as the most sensitive
             log.exception("could not classify %s", source)
             return Tier.REGULATED

@@ -9,13 +9,13 @@ ask (stdin is not a TTY), end of input, or anything but y/yes is a "no", and not
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
 from pydantic import BaseModel
 
+from assistant.executors import run_background
 from assistant.tools.base import ToolSpec
 from assistant.tools.display import (
     confirmation_arguments,
@@ -79,5 +79,5 @@ class TerminalConfirm:
             return False
         print("Run it? [y/N] ", end="", file=out, flush=True)
         # Reading a line blocks: off the event loop, so the turn's own tasks keep running.
-        answer = await asyncio.to_thread(self._read_line)
+        answer = await run_background(self._read_line)
         return answer.strip().lower() in ("y", "yes")

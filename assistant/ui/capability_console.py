@@ -8,7 +8,6 @@ from the audit trail (`capability_data`) and the review queue's grades. Shows no
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from assistant.executors import run_background
 from assistant.review.accuracy import GradedAccuracy, graded_accuracy_by_capability
 from assistant.ui.capability_data import CapabilityFigures, capability_figures, top_models
 from assistant.ui.charts import duration
@@ -111,8 +111,8 @@ def capability_router(governance: Governance, policy: Callable[[], Policy]) -> A
         except ConsoleRefusal as refusal:
             return refusal_page(refusal)
         days = max(1, min(days, 90))
-        figures = await asyncio.to_thread(capability_figures, governance.engine, days=days)
-        graded = await asyncio.to_thread(graded_accuracy_by_capability, governance.engine)
+        figures = await run_background(capability_figures, governance.engine, days=days)
+        graded = await run_background(graded_accuracy_by_capability, governance.engine)
         return console_page("Capability map", render_map(figures, policy(), graded, days))
 
     return router

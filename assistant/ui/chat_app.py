@@ -17,6 +17,7 @@ import chainlit as cl
 
 from assistant.api.completions import ApiBackend
 from assistant.escalation_policy import ticket_detail
+from assistant.executors import run_background, run_interactive, run_io
 from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
@@ -116,7 +117,7 @@ class ChatApp:
         from assistant.ui.sign_in import password_sign_in
 
         # argon2 is deliberately slow: keep it off the event loop.
-        return await asyncio.to_thread(password_sign_in, self.governance.accounts, username, password)
+        return await run_interactive(password_sign_in, self.governance.accounts, username, password)
 
     async def oauth_sign_in(
         self, provider_id: str, token: str, raw_user_data: dict[str, str], default_user: cl.User
@@ -124,7 +125,7 @@ class ChatApp:
         from assistant.ui.sign_in import oauth_sign_in
 
         sso = self.settings.governance.sso
-        return await asyncio.to_thread(
+        return await run_interactive(
             oauth_sign_in, self.governance.accounts, sso, provider_id, raw_user_data, default_user
         )
 
@@ -132,7 +133,7 @@ class ChatApp:
         from assistant.ui.sign_in import header_sign_in
 
         sso = self.settings.governance.sso
-        return await asyncio.to_thread(header_sign_in, self.governance.accounts, sso, headers)
+        return await run_interactive(header_sign_in, self.governance.accounts, sso, headers)
 
     @property
     def services(self) -> Services:
@@ -150,9 +151,7 @@ class ChatApp:
             logging.basicConfig(level=getattr(logging, settings.logging.level))
             install_log_scrubbing(settings)
             try:
-                self._services = await asyncio.to_thread(
-                    build_services, settings, governance=self._governance
-                )
+                self._services = await run_background(build_services, settings, governance=self._governance)
             except STARTUP_ERRORS as exc:
                 # One clear line, no traceback: a missing model, a store owned by another process.
                 print(f"confidante: cannot start: {exc}", file=sys.stderr)
@@ -161,7 +160,7 @@ class ChatApp:
             local = self._services.models.local
             warm = getattr(local, "wait_ready", None)
             if warm is not None:
-                await asyncio.to_thread(warm)
+                await run_background(warm)
             if self._services.governance is not None:
                 self._purge_task = self._services.governance.audit.start_purge_schedule()
                 await self._start_uploads(self._services)
@@ -264,7 +263,7 @@ class ChatApp:
         # the chat's own, sticky taint: never what the browser sent back).
         question = question_of_turn(conversation.history, action.payload.get("turn"))
         detail = ticket_detail(question, conversation.tier, "the user asked for a person")
-        escalation = await asyncio.to_thread(
+        escalation = await run_io(
             governance.escalations.open,
             conversation.id,
             conversation.principal.user_id,
@@ -291,7 +290,7 @@ class ChatApp:
                 conversation.history.append(ChatMessage(role=role, content=text))  # type: ignore[arg-type]
         # Never trust stored metadata for taint: recompute it from everything the chat said, answers
         # included (an answer drawn from a regulated document is itself regulated).
-        conversation.tier = await asyncio.to_thread(self._history_tier, conversation.history)
+        conversation.tier = await run_interactive(self._history_tier, conversation.history)
         cl.user_session.set("conversation", conversation)
         await self._send_chat_settings(conversation)
         if self._uploads is not None:
@@ -337,3 +336,12 @@ class ChatApp:
 
     async def on_stop(self) -> None:
         log.info("user stopped generation")
+
+    async def on_chat_end(self) -> None:
+        """The page went away: its running turn stops unless the page reconnects (see the module)."""
+        from chainlit.session import WebsocketSession
+
+        from assistant.ui.abandoned_turns import stop_when_abandoned
+
+        if isinstance(cl.context.session, WebsocketSession):
+            stop_when_abandoned(cl.context.session)

@@ -10,7 +10,6 @@ needs the session's CSRF token from the form (`assistant.ui.csrf`), not an Origi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 
 from assistant.escalation_policy import thread_link
+from assistant.executors import run_background, run_io
 from assistant.governance.dashboard_data import DashboardFigures, compute_figures
 from assistant.governance.escalations import Escalation, EscalationError
 from assistant.governance.file_store import FILES_ROUTE, LocalFileStorage
@@ -234,11 +234,11 @@ def governance_router(
             admin = signed_in_admin(request, governance)
         except ConsoleRefusal as refusal:
             return refusal_page(refusal)
-        figures = await asyncio.to_thread(compute_figures, governance.engine, days=max(1, min(days, 90)))
-        escalations = await asyncio.to_thread(governance.escalations.list_open)
+        figures = await run_background(compute_figures, governance.engine, days=max(1, min(days, 90)))
+        escalations = await run_io(governance.escalations.list_open)
         from assistant.ui.keys_console import usage_section  # the API split by key (issue 15)
 
-        keys = await asyncio.to_thread(usage_section, governance)
+        keys = await run_background(usage_section, governance)
         csrf_field = hidden_field(token_from_scope(request.scope))
         html = render_dashboard(figures, escalations, admin, csrf_field, keys)
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
@@ -262,21 +262,17 @@ def governance_router(
                 )
             )
         try:
-            await asyncio.to_thread(
-                governance.escalations.resolve, escalation_id, admin=admin.user_id, note=note
-            )
+            await run_io(governance.escalations.resolve, escalation_id, admin=admin.user_id, note=note)
         except EscalationError:
             raise HTTPException(status_code=404, detail="No such escalation.") from None
         return RedirectResponse(DASHBOARD_PATH, status_code=303)
 
     @router.get(FILES_ROUTE + "/{element_id}")
     async def element_file(element_id: str) -> Response:
-        row = await asyncio.to_thread(
-            governance.history.element_for_download, element_id, current_requester()
-        )
+        row = await run_io(governance.history.element_for_download, element_id, current_requester())
         if row is None or not row.object_key:
             raise HTTPException(status_code=404, detail="File not found.")
-        data = await asyncio.to_thread(storage.read_bytes, row.object_key)
+        data = await run_io(storage.read_bytes, row.object_key)
         return Response(
             data,
             media_type=row.mime or "application/octet-stream",

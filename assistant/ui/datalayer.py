@@ -21,6 +21,7 @@ from chainlit.data.utils import queue_until_user_message
 from chainlit.types import Feedback, PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
 from chainlit.user import PersistedUser, User
 
+from assistant.executors import run_interactive, run_io
 from assistant.governance.accounts import Accounts
 from assistant.governance.chat_history import ChatHistory
 from assistant.governance.file_store import LocalFileStorage
@@ -70,12 +71,12 @@ class ConfidanteDataLayer(BaseDataLayer):
 
     async def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._thread_writes:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await run_io(fn, *args, **kwargs)
 
     # --- users: accounts are created by admins or SSO, never by the data layer ----------------------
 
     async def get_user(self, identifier: str) -> PersistedUser | None:
-        return await asyncio.to_thread(persisted_user, self.accounts, identifier)
+        return await run_io(persisted_user, self.accounts, identifier)
 
     async def create_user(self, user: User) -> PersistedUser | None:
         return await self.get_user(user.identifier)
@@ -84,10 +85,10 @@ class ConfidanteDataLayer(BaseDataLayer):
 
     async def get_thread_author(self, thread_id: str) -> str:
         # "" for someone else's thread too, so Chainlit answers 404 exactly as for a missing id.
-        return await asyncio.to_thread(self.history.thread_author, thread_id, current_requester())
+        return await run_io(self.history.thread_author, thread_id, current_requester())
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
-        thread = await asyncio.to_thread(self.history.get_thread, thread_id, current_requester())
+        thread = await run_io(self.history.get_thread, thread_id, current_requester())
         return thread  # type: ignore[return-value]
 
     async def update_thread(
@@ -102,7 +103,7 @@ class ConfidanteDataLayer(BaseDataLayer):
         if name is not None and self.title_for is not None:
             given: str = name
             try:
-                name = await asyncio.to_thread(self.title_for, given)
+                name = await run_interactive(self.title_for, given)
             except Exception:  # no gate yet: a neutral title, never the message itself
                 name = neutral_title(given)
         await self._write(
@@ -115,7 +116,7 @@ class ConfidanteDataLayer(BaseDataLayer):
         )
 
     async def delete_thread(self, thread_id: str) -> None:
-        keys = await asyncio.to_thread(self.history.delete_thread, thread_id, current_requester())
+        keys = await run_io(self.history.delete_thread, thread_id, current_requester())
         for key in keys:
             await self.storage.delete_file(key)
 
@@ -128,7 +129,7 @@ class ConfidanteDataLayer(BaseDataLayer):
             page: list[dict[str, Any]] = []
             more = False
         else:
-            page, more = await asyncio.to_thread(
+            page, more = await run_io(
                 self.history.list_threads,
                 requester,
                 first=max(1, min(pagination.first, 100)),
@@ -146,7 +147,7 @@ class ConfidanteDataLayer(BaseDataLayer):
         )
 
     async def _username_for(self, user_id: str) -> str | None:
-        users = await asyncio.to_thread(self.accounts.list_users)
+        users = await run_io(self.accounts.list_users)
         return next((user.username for user in users if user.id == user_id or user.username == user_id), None)
 
     # --- steps ----------------------------------------------------------------------------------
@@ -161,10 +162,10 @@ class ConfidanteDataLayer(BaseDataLayer):
 
     @queue_until_user_message()
     async def delete_step(self, step_id: str) -> None:
-        await asyncio.to_thread(self.history.delete_step, step_id, current_requester())
+        await run_io(self.history.delete_step, step_id, current_requester())
 
     async def get_favorite_steps(self, user_id: str) -> list[StepDict]:
-        steps: list[Any] = await asyncio.to_thread(self.history.favorite_steps, current_requester())
+        steps: list[Any] = await run_io(self.history.favorite_steps, current_requester())
         return steps
 
     # --- elements -------------------------------------------------------------------------------
@@ -187,19 +188,19 @@ class ConfidanteDataLayer(BaseDataLayer):
             await self.storage.delete_file(object_key)
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
-        row = await asyncio.to_thread(self.history.get_element, thread_id, element_id, current_requester())
+        row = await run_io(self.history.get_element, thread_id, element_id, current_requester())
         return dict(row.body) if row else None  # type: ignore[return-value]
 
     @queue_until_user_message()
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
-        key = await asyncio.to_thread(self.history.delete_element, element_id, current_requester())
+        key = await run_io(self.history.delete_element, element_id, current_requester())
         if key:
             await self.storage.delete_file(key)
 
     # --- feedback -------------------------------------------------------------------------------
 
     async def upsert_feedback(self, feedback: Feedback) -> str:
-        return await asyncio.to_thread(
+        return await run_io(
             self.history.upsert_feedback,
             step_id=feedback.forId,
             value=int(feedback.value),
@@ -209,7 +210,7 @@ class ConfidanteDataLayer(BaseDataLayer):
         )
 
     async def delete_feedback(self, feedback_id: str) -> bool:
-        return await asyncio.to_thread(self.history.delete_feedback, feedback_id, current_requester())
+        return await run_io(self.history.delete_feedback, feedback_id, current_requester())
 
     # --- misc -----------------------------------------------------------------------------------
 
@@ -225,5 +226,5 @@ async def _element_content(element: Element) -> bytes | None:
     if element.content is not None:
         return element.content.encode("utf-8") if isinstance(element.content, str) else element.content
     if element.path:
-        return await asyncio.to_thread(Path(element.path).read_bytes)
+        return await run_io(Path(element.path).read_bytes)
     return None

@@ -8,7 +8,6 @@ the minimum n a cell says "not enough data yet" instead of a number.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from assistant.executors import run_background, run_io
 from assistant.experiments.metrics import VariantMetrics, compare
 from assistant.experiments.models import CAPABILITIES, Experiment, ExperimentSpec, parse_variant
 from assistant.experiments.prompts import MAP_PROMPTS, PROMPT_TEMPLATES
@@ -157,7 +157,7 @@ def _add_pages(router: APIRouter, governance: Governance, store: ExperimentStore
         admin = admin_or_refusal(request, governance)
         if isinstance(admin, HTMLResponse):
             return admin
-        experiments = await asyncio.to_thread(store.experiments)
+        experiments = await run_io(store.experiments)
         field = hidden_field(token_from_scope(request.scope))
         return _page("Experiments", render_list(experiments, field))
 
@@ -166,12 +166,12 @@ def _add_pages(router: APIRouter, governance: Governance, store: ExperimentStore
         admin = admin_or_refusal(request, governance)
         if isinstance(admin, HTMLResponse):
             return admin
-        experiment = await asyncio.to_thread(store.get, experiment_id)
+        experiment = await run_io(store.get, experiment_id)
         if experiment is None:
             return refusal_page(ConsoleRefusal(404, "No such experiment.", ""))
-        facts = await asyncio.to_thread(store.turn_facts, experiment_id)
+        facts = await run_io(store.turn_facts, experiment_id)
         metrics = compare(facts, [v.name for v in experiment.variants])
-        graded = await asyncio.to_thread(graded_accuracy_by_variant, governance.engine, experiment_id)
+        graded = await run_background(graded_accuracy_by_variant, governance.engine, experiment_id)
         return _page(f"Experiment {experiment.id}", render_comparison(experiment, metrics, graded))
 
 
@@ -192,7 +192,7 @@ def _add_forms(
             return admin
         try:
             spec = _spec_from_form(experiment_id, capability, description, variants)
-            await asyncio.to_thread(store.create, spec, created_by=admin.user_id)
+            await run_io(store.create, spec, created_by=admin.user_id)
         except (ValidationError, ValueError) as exc:
             field = hidden_field(token_from_scope(request.scope))
             page = _page("Experiments", render_list(store.experiments(), field, _reason(exc)))
@@ -206,7 +206,7 @@ def _add_forms(
         if isinstance(admin, HTMLResponse):
             return admin
         try:
-            await asyncio.to_thread(store.stop, experiment_id, by=admin.user_id)
+            await run_io(store.stop, experiment_id, by=admin.user_id)
         except ExperimentError:
             return refusal_page(ConsoleRefusal(404, "No such experiment.", ""))
         return RedirectResponse(EXPERIMENTS_PATH, status_code=303)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from assistant.executors import run_interactive, run_io
 from assistant.governance.accounts import MIN_PASSWORD_LENGTH, AccountError
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def first_run_router(accounts: Accounts, data_dir: Path, *, now: Clock = time.ti
     lock = asyncio.Lock()  # two tabs posting at once still create one admin
 
     async def usable(token: str | None) -> bool:
-        has_users = bool(await asyncio.to_thread(accounts.list_users))
+        has_users = bool(await run_io(accounts.list_users))
         return not has_users and setup_token_valid(data_dir, token, now=now)
 
     @router.get(SETUP_PATH, response_class=HTMLResponse)
@@ -150,7 +151,7 @@ def first_run_router(accounts: Accounts, data_dir: Path, *, now: Clock = time.ti
             if password != confirm:
                 return _form(token, "The two passwords differ.", username)
             try:
-                await asyncio.to_thread(accounts.add_user, username=username, password=password, role="admin")
+                await run_interactive(accounts.add_user, username=username, password=password, role="admin")
             except AccountError as exc:
                 return _form(token, f"Could not create the account: {exc}.", username)
             retire_setup_token(data_dir)

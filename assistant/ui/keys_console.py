@@ -10,7 +10,6 @@ else: never in a redirect, a log line, an audit record, or the list.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from html import escape
@@ -20,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assistant.api.usage import KeyUsage, usage_by_key
+from assistant.executors import run_io
 from assistant.governance.api_keys import SCOPES, ApiKeyError, ApiKeyPublic
 from assistant.governance.audit import AuditEvent
 from assistant.governance.requester import token_from_scope
@@ -157,7 +157,7 @@ def keys_router(governance: Governance, *, allowed_origins: list[str]) -> APIRou
     router = APIRouter()
 
     async def listing_page(request: Request, notice: str = "", status: int = 200) -> HTMLResponse:
-        keys, usage = await asyncio.to_thread(_listing, governance)
+        keys, usage = await run_io(_listing, governance)
         csrf_field = hidden_field(token_from_scope(request.scope))
         return _page("API keys", render_keys(keys, usage, csrf_field, notice), status=status)
 
@@ -175,7 +175,7 @@ def keys_router(governance: Governance, *, allowed_origins: list[str]) -> APIRou
         if not form_accepted(request, str(form.get("csrf_token", "")), allowed_origins):
             return expired_form(KEYS_PATH)
         try:
-            key, secret = await asyncio.to_thread(
+            key, secret = await run_io(
                 governance.api_keys.create,
                 owner=str(form.get("owner", "")),
                 name=str(form.get("name", "")),
@@ -188,7 +188,7 @@ def keys_router(governance: Governance, *, allowed_origins: list[str]) -> APIRou
         except (ApiKeyError, ValueError) as exc:
             notice = f'<p role="alert"><strong>Not created:</strong> {escape(str(exc))}</p>'
             return await listing_page(request, notice)
-        await asyncio.to_thread(_audit, governance, admin, f"key={key.prefix} created owner={key.owner}")
+        await run_io(_audit, governance, admin, f"key={key.prefix} created owner={key.owner}")
         return created_page(key, secret)
 
     _add_changes(router, governance, allowed_origins, listing_page)
@@ -210,12 +210,12 @@ def _add_changes(
             return admin
         try:
             expires = expiry_from_form(action, expires_on)
-            key = await asyncio.to_thread(governance.api_keys.set_expiry, prefix=prefix, expires_at=expires)
+            key = await run_io(governance.api_keys.set_expiry, prefix=prefix, expires_at=expires)
         except ApiKeyError as exc:
             notice = f'<p role="alert"><strong>Expiry not changed:</strong> {escape(str(exc))}</p>'
             return await listing_page(request, notice, 400)
         when = f"{key.expires_at:%Y-%m-%dT%H:%MZ}" if key.expires_at else "never"
-        await asyncio.to_thread(_audit, governance, admin, f"key={key.prefix} expiry={when}")
+        await run_io(_audit, governance, admin, f"key={key.prefix} expiry={when}")
         return RedirectResponse(KEYS_PATH, status_code=303)
 
     @router.post(KEYS_PATH + "/{prefix}/revoke")
@@ -224,10 +224,10 @@ def _add_changes(
         if isinstance(admin, HTMLResponse):
             return admin
         try:
-            key = await asyncio.to_thread(governance.api_keys.revoke, prefix=prefix)
+            key = await run_io(governance.api_keys.revoke, prefix=prefix)
         except ApiKeyError:
             return _page("No such key", f'<p>No API key {escape(prefix)}. <a href="{KEYS_PATH}">Back</a></p>')
-        await asyncio.to_thread(_audit, governance, admin, f"key={key.prefix} revoked")
+        await run_io(_audit, governance, admin, f"key={key.prefix} revoked")
         return RedirectResponse(KEYS_PATH, status_code=303)
 
 

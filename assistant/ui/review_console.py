@@ -9,7 +9,6 @@ an escalation.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from assistant.executors import run_background, run_io
 from assistant.experiments.store import ExperimentStore
 from assistant.governance.requester import current_requester, identity_from_token, token_from_scope
 from assistant.review.accuracy import GradedAccuracy, graded_accuracy_by_variant
@@ -141,9 +141,9 @@ def review_router(
             reviewer = signed_in_reviewer(request, governance, queue)
         except ConsoleRefusal as refusal:
             return refusal_page(refusal)
-        pending = await asyncio.to_thread(queue.pending_for, reviewer)
-        graded = await asyncio.to_thread(queue.graded_for, reviewer)
-        figures = await asyncio.to_thread(accuracy)
+        pending = await run_io(queue.pending_for, reviewer)
+        graded = await run_io(queue.graded_for, reviewer)
+        figures = await run_background(accuracy)
         field = hidden_field(token_from_scope(request.scope))
         return console_page("Review queue", render_review(pending, graded, figures, field))
 
@@ -164,7 +164,7 @@ def review_router(
             body = f'<p>Nothing was changed. <a href="{REVIEW_PATH}">Reload the queue</a> and try again.</p>'
             return refusal_page(ConsoleRefusal(403, "This form has expired.", body))
         try:
-            await asyncio.to_thread(queue.grade, item_id, reviewer, grade, note)
+            await run_io(queue.grade, item_id, reviewer, grade, note)
         except ReviewError as exc:
             body = f'<p>{escape(str(exc))} <a href="{REVIEW_PATH}">Back to the queue</a>.</p>'
             return refusal_page(ConsoleRefusal(404, "Not graded.", body))

@@ -28,6 +28,7 @@ from chainlit.context import init_http_context, init_ws_context
 from chainlit.data import get_data_layer
 from chainlit.session import WebsocketSession
 
+from assistant.executors import run_io
 from assistant.uploads.intake import IncomingFile
 from assistant.uploads.jobs import ANNOUNCED, JobView
 from assistant.uploads.rendering import StoredSummary, md_escape, receipt_writers, split_summary
@@ -272,7 +273,7 @@ async def handle_uploads(
             await cl.Message(content=reply.message, author="Confidante").send()
             continue
         await cl.Message(content=reply.message, author="Confidante").send()
-        job = await asyncio.to_thread(uploads.store.get, reply.job_id)
+        job = await run_io(uploads.store.get, reply.job_id)
         if job is not None:
             await _show_progress(job, session_id, events)
     if not (message.content or "").strip():

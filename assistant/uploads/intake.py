@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from assistant.executors import run_background, run_interactive, run_io
 from assistant.privacy import Privacy
 from assistant.uploads.jobs import JobStore
 from assistant.uploads.rendering import accepted_message, rejected_message
@@ -85,7 +86,7 @@ class UploadIntake:
         name = safe_display_name(incoming.name)
         try:
             async with self._parses:
-                parsed = await asyncio.to_thread(self._parse, incoming.path, name)
+                parsed = await run_background(self._parse, incoming.path, name)
         except DocumentRejected as exc:
             log.info("upload %r refused: %s", name, exc.detail)
             return self._refuse(name, exc.user_message, exc.code)
@@ -93,11 +94,11 @@ class UploadIntake:
             log.exception("upload %r could not be parsed", name)
             return self._refuse(name, "I couldn't read this file.", "error")
         staged = await self._classify(parsed)
-        job = await asyncio.to_thread(
+        job = await run_io(
             self.store.create, owner=owner, thread_id=thread_id, display_name=name,
             tier=staged.tier_so_far.value, page_count=parsed.page_count, total=len(parsed.sections),
         )  # fmt: skip
-        await asyncio.to_thread(self.staging.save, job.id, staged)
+        await run_io(self.staging.save, job.id, staged)
         tier = staged.tier_so_far
         message = accepted_message(
             name, parsed.page_count, len(parsed.sections), tier.value, staged.fully_classified
@@ -128,13 +129,13 @@ class UploadIntake:
         meta = "\n".join(
             [parsed.display_name, parsed.title, *(v for k, v in parsed.metadata.items() if k != "pages")]
         )
-        meta_tier = (await asyncio.to_thread(self.privacy.assess, meta, source="file name and metadata")).tier
+        meta_tier = (await run_interactive(self.privacy.assess, meta, source="file name and metadata")).tier
         tiers: list[Tier | None] = [None] * len(parsed.sections)
         deadline = time.monotonic() + self.settings.intake_classify_budget_s
         for index, section in enumerate(parsed.sections):
             if time.monotonic() > deadline:
                 break
-            tiers[index] = (await asyncio.to_thread(self.privacy.assess, section.text, source="upload")).tier
+            tiers[index] = (await run_interactive(self.privacy.assess, section.text, source="upload")).tier
         return StagedDocument(parsed=parsed, section_tiers=tuple(tiers), meta_tier=highest(meta_tier))
 
     def _refuse(self, name: str, reason: str, code: str) -> IntakeReply:

@@ -24,6 +24,7 @@ from datetime import datetime
 
 import procrastinate
 
+from assistant.executors import run_background, run_io
 from assistant.uploads import queue_app
 from assistant.uploads.jobs import ANNOUNCED, JobStore, JobView
 from assistant.uploads.settings import UploadSettings
@@ -57,7 +58,7 @@ class QueuedJobs:
     async def start(self) -> None:
         if self._loop_task is not None:
             return
-        await asyncio.to_thread(queue_app.ensure_schema, self.database_url)
+        await run_background(queue_app.ensure_schema, self.database_url)
         await self.app.open_async()
         self._loop_task = asyncio.create_task(self._loop(), name="upload-job-follower")
 
@@ -90,20 +91,20 @@ class QueuedJobs:
 
     async def cancel(self, job_id: str, owner: str) -> JobView | None:
         """Flag the owner's job; a queued one ends now, a running one at the worker's next beat."""
-        job = await asyncio.to_thread(self.store.request_cancel, job_id, owner)
+        job = await run_io(self.store.request_cancel, job_id, owner)
         if job is None:
             return None
         self._followed.setdefault(job_id, None)
         if job.finished:
-            await asyncio.to_thread(self.staging.remove, job_id)
+            await run_io(self.staging.remove, job_id)
             await self._check(job_id)
-        return await asyncio.to_thread(self.store.get, job_id)
+        return await run_io(self.store.get, job_id)
 
     async def wait_for(self, job_id: str, timeout_s: float) -> JobView:
         """Wait until a job has ended and its end was shown (tests, the bench and the CLI)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            job = await asyncio.to_thread(self.store.get, job_id)
+            job = await run_io(self.store.get, job_id)
             if job is None:
                 raise LookupError(job_id)
             if (job.finished and job_id not in self._followed) or time.monotonic() > deadline:
@@ -120,14 +121,14 @@ class QueuedJobs:
                     log.exception("could not read the state of job %s", job_id)
 
     async def _check(self, job_id: str) -> None:
-        job = await asyncio.to_thread(self.store.get, job_id)
+        job = await run_io(self.store.get, job_id)
         if job is None:
             self._followed.pop(job_id, None)
             return
         if job.finished:
             if not self._may_show_end(job_id):
                 return
-            shown = await asyncio.to_thread(self.store.claim_announcement, job_id)
+            shown = await run_io(self.store.claim_announcement, job_id)
             self._followed.pop(job_id, None)
             self._ended_unwatched.pop(job_id, None)
             if shown:

@@ -17,6 +17,7 @@ import logging
 
 import procrastinate
 
+from assistant.executors import run_background, run_io
 from assistant.uploads import queue_app
 from assistant.uploads.worker import SummaryWorker
 
@@ -37,7 +38,7 @@ async def serve_jobs(
 ) -> None:
     """Run summary tasks until cancelled (or SIGTERM/SIGINT, through procrastinate's handlers;
     `signals=False` when the caller's own loop owns the signals, as in tests)."""
-    await asyncio.to_thread(queue_app.ensure_schema, database_url)
+    await run_background(queue_app.ensure_schema, database_url)
     # Each running job reports through the pool; the fetch loop and heartbeat take the rest.
     connections = worker.settings.concurrency + 3
     app = queue_app.queue_app(database_url, run=worker.run_one, max_connections=connections)
@@ -72,9 +73,9 @@ async def recover_forever(app: procrastinate.App, worker: SummaryWorker) -> None
 
 async def recover_once(app: procrastinate.App, worker: SummaryWorker) -> list[str]:
     """Re-queue dead workers' jobs and defer a task for every queued row; the ids deferred."""
-    await asyncio.to_thread(worker.recover)
+    await run_background(worker.recover)
     deferred = []
-    for job_id in await asyncio.to_thread(worker.store.queued_ids):
+    for job_id in await run_io(worker.store.queued_ids):
         if await queue_app.defer(app, job_id):
             deferred.append(job_id)
     return deferred

@@ -12,11 +12,11 @@ from the tiers computed here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from assistant.executors import run_background, run_io
 from assistant.experiments.summaries import SummaryExperiments
 from assistant.identity import Principal
 from assistant.privacy import Privacy
@@ -138,7 +138,7 @@ class SummaryJobRunner:
         finished = {int(s["index"]): MapResult.model_validate(s) for s in self.store.steps(job.id)}
 
         async def step_done(result: MapResult) -> None:
-            await asyncio.to_thread(self.store.add_step, job.id, result.model_dump(mode="json"))
+            await run_io(self.store.add_step, job.id, result.model_dump(mode="json"))
 
         summary = await arm.measured(summarizer.summarize(
             title=staged.parsed.title, sections=sections, groups=groups, meta_tier=staged.meta_tier,
@@ -167,7 +167,7 @@ class SummaryJobRunner:
                 done, len(missing), f"checking part {index + 1} of {len(tiers)} for sensitive content"
             )
             text = staged.parsed.sections[index].text
-            assessment = await asyncio.to_thread(self.privacy.assess, text, source="upload")
+            assessment = await run_background(self.privacy.assess, text, source="upload")
             tiers[index] = assessment.tier
             if done % 10 == 9 or done == len(missing) - 1:
                 staged = staged.model_copy(update={"section_tiers": tuple(tiers)})
@@ -178,7 +178,7 @@ class SummaryJobRunner:
         """Index with the tiers already computed per section: the gate does not run twice."""
         source = upload_source(job.owner, job.id)
         assert self.index is not None
-        result = await asyncio.to_thread(
+        result = await run_background(
             self.index.ingest_parsed, parsed, doc_id=document_id_for(source), source=source,
             owner=job.owner, groups=(), public=False, section_tiers=tiers,
         )  # fmt: skip

@@ -7,12 +7,12 @@ the app. It never loads a model or opens a database itself.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
+from assistant.executors import run_io
 from assistant.privacy import Privacy
 from assistant.uploads.intake import IncomingFile, IntakeReply, UploadIntake
 from assistant.uploads.jobs import JobStore, JobView
@@ -60,7 +60,7 @@ class UploadService:
 
     async def jobs_for_thread(self, thread_id: str, owner: str) -> list[JobView]:
         """The owner's jobs of this thread (read only; `follow` them to be told their news)."""
-        return await asyncio.to_thread(self.store.for_thread, thread_id, owner)
+        return await run_io(self.store.for_thread, thread_id, owner)
 
     def follow(self, jobs: Sequence[JobView]) -> None:
         """Follow these jobs from here on (their chat was reopened here): progress of the

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from assistant.executors import run_background, run_io
 from assistant.uploads.jobs import ANNOUNCED, JobStore, JobView
 from assistant.uploads.runner import JobFailed, SummaryJobRunner
 from assistant.uploads.settings import UploadSettings
@@ -102,7 +103,7 @@ class SummaryWorker:
     async def start(self) -> None:
         if self._loop_task is not None:
             return
-        await asyncio.to_thread(self.recover)
+        await run_background(self.recover)
         self._loop_task = asyncio.create_task(self._loop(), name="upload-summary-worker")
 
     async def stop(self) -> None:
@@ -140,13 +141,13 @@ class SummaryWorker:
         """Claim this job if it is still queued and run it to its end (the queue task's body).
 
         None when it was not queued (another worker has it, or it was cancelled meanwhile)."""
-        job = await asyncio.to_thread(self.store.claim, job_id)
+        job = await run_io(self.store.claim, job_id)
         if job is None:
             return None
         task = asyncio.create_task(self._run(job), name=f"upload-job-{job.id}")
         self._running[job.id] = task
         await task
-        return await asyncio.to_thread(self.store.get, job_id)
+        return await run_io(self.store.get, job_id)
 
     @property
     def busy(self) -> bool:
@@ -156,7 +157,7 @@ class SummaryWorker:
         """Wait until a job has finished and its end was announced (tests, the bench and the CLI)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            job = await asyncio.to_thread(self.store.get, job_id)
+            job = await run_io(self.store.get, job_id)
             announced = job is not None and job.finished and job_id not in self._running
             if job is None or announced or time.monotonic() > deadline:
                 if job is None:
@@ -168,7 +169,7 @@ class SummaryWorker:
 
     async def cancel(self, job_id: str, owner: str) -> JobView | None:
         """Cancel the owner's job; a running one stops within a heartbeat (here: at once)."""
-        job = await asyncio.to_thread(self.store.request_cancel, job_id, owner)
+        job = await run_io(self.store.request_cancel, job_id, owner)
         if job is None:
             return None
         task = self._running.get(job_id)
@@ -179,7 +180,7 @@ class SummaryWorker:
                 await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
         elif job.status == "cancelled":
             await self._after(job_id)
-        return await asyncio.to_thread(self.store.get, job_id)
+        return await run_io(self.store.get, job_id)
 
     def recover(self) -> list[str]:
         """Re-queue or fail `running` jobs whose process died; returns the ids touched."""
@@ -203,12 +204,12 @@ class SummaryWorker:
         last_recovery = time.monotonic()
         while True:
             if len(self._running) < self.settings.concurrency:
-                job = await asyncio.to_thread(self.store.claim_next)
+                job = await run_io(self.store.claim_next)
                 if job is not None:
                     self._running[job.id] = asyncio.create_task(self._run(job), name=f"upload-job-{job.id}")
                     continue
             if time.monotonic() - last_recovery > self.settings.stale_after_s / 2:
-                await asyncio.to_thread(self.recover)
+                await run_background(self.recover)
                 last_recovery = time.monotonic()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -226,20 +227,20 @@ class SummaryWorker:
         try:
             try:
                 summary = await self.runner.run(job, report)
-                await asyncio.to_thread(self.store.finish, job.id, "done", summary=summary)
+                await run_io(self.store.finish, job.id, "done", summary=summary)
             except asyncio.CancelledError:
                 if job.id not in self._user_cancelled:
                     # Shutdown, not the user: leave the job for the next start to resume.
                     await asyncio.shield(
-                        asyncio.to_thread(self.store.requeue, job.id, "waiting to resume after a restart")
+                        run_io(self.store.requeue, job.id, "waiting to resume after a restart")
                     )
                     raise
-                await asyncio.to_thread(self.store.finish, job.id, "cancelled", error=CANCELLED_MESSAGE)
+                await run_io(self.store.finish, job.id, "cancelled", error=CANCELLED_MESSAGE)
             except JobFailed as exc:
-                await asyncio.to_thread(self.store.finish, job.id, "failed", error=exc.user_message)
+                await run_io(self.store.finish, job.id, "failed", error=exc.user_message)
             except Exception:
                 log.exception("summary job %s failed", job.id)
-                await asyncio.to_thread(self.store.finish, job.id, "failed", error=UNEXPECTED)
+                await run_io(self.store.finish, job.id, "failed", error=UNEXPECTED)
             finally:
                 ticker.cancel()
             self._announcing.add(job.id)
@@ -252,12 +253,12 @@ class SummaryWorker:
 
     async def _after(self, job_id: str) -> None:
         self._user_cancelled.discard(job_id)
-        finished = await asyncio.to_thread(self.store.get, job_id)
+        finished = await run_io(self.store.get, job_id)
         if finished is None or not finished.finished:
             return
-        await asyncio.to_thread(self.staging.remove, job_id)
+        await run_io(self.staging.remove, job_id)
         # Marked shown, as a replica does in queue mode: a reopened chat never shows it twice.
-        if not self.shows_results or not await asyncio.to_thread(self.store.claim_announcement, job_id):
+        if not self.shows_results or not await run_io(self.store.claim_announcement, job_id):
             return
         try:
             await self.events.job_finished(finished)
@@ -274,7 +275,7 @@ class SummaryWorker:
         now = time.monotonic()
         self.max_progress_gap_s = max(self.max_progress_gap_s, now - state.last_published)
         state.last_published = now
-        alive = await asyncio.to_thread(
+        alive = await run_io(
             self.store.heartbeat, job_id, done=state.done, total=state.total, label=state.label
         )
         if not alive and job_task is not None and job_id not in self._user_cancelled:
@@ -282,7 +283,7 @@ class SummaryWorker:
             self._user_cancelled.add(job_id)
             job_task.cancel()
             return
-        job = await asyncio.to_thread(self.store.get, job_id)
+        job = await run_io(self.store.get, job_id)
         if job is not None:
             try:
                 await self.events.job_progress(job)
