@@ -100,3 +100,8 @@ async def cancel_upload(action: cl.Action) -> None:
 @cl.on_stop
 async def on_stop() -> None:
     await chat_app.on_stop()
+
+
+@cl.on_chat_end
+async def on_chat_end() -> None:
+    await chat_app.on_chat_end()
