@@ -109,7 +109,7 @@ async def test_upload_summary_and_follow_up_with_per_page_routing(
     summary = job.result_summary or ""
     print(summary)
     cited = {ref for ref in ("p. 1", "p. 2", "p. 3") if f"[{ref}]" in summary}
-    assert cited and "[p. 4]" not in summary and "model calls" in summary
+    assert cited and "[p. 4]" not in summary and "model call" in summary
 
     steps = service.store.steps(job.id)
     regulated = [s for s in steps if s["tier"] == "regulated"]

@@ -148,7 +148,7 @@ async def test_odd_file_names_are_sanitized_and_never_used_as_paths(
         assert len(reply.display_name) <= 120 and reply.display_name.endswith(".txt")
     else:
         assert reply.display_name == shown
-    assert reply.message.startswith("Got it: ") and "1 sections" in reply.message
+    assert reply.message.startswith("Got it: ") and "1 section," in reply.message
     staged_dirs = [p.name for p in service.intake.staging.root.iterdir()]
     assert staged_dirs == [reply.job_id]  # the job id, never the client's name, names the folder
 
@@ -167,7 +167,7 @@ async def test_got_it_message_names_pages_and_tier(service) -> None:  # type: ig
         [IncomingFile(DOCS / "fake-memo.pdf", "memo.pdf")], owner="alice", thread_id="t1"
     )
     assert reply.accepted and reply.pages == 1
-    assert reply.message.startswith("Got it: memo\\.pdf, 1 pages,") and reply.message.endswith("summarizing…")
+    assert reply.message.startswith("Got it: memo\\.pdf, 1 page,") and reply.message.endswith("summarizing…")
     job = service.store.get(reply.job_id)
     assert job is not None and job.status == "queued" and job.owner == "alice"
 

@@ -39,6 +39,11 @@ def md_escape(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 page`, `3 pages`: a one-page upload is not "1 pages"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _writer(kind: str | None, local_model: str) -> str:
     if kind == "hosted":
         return "the hosted model (personal data pseudonymized)"
@@ -122,7 +127,7 @@ def split_summary(stored: str) -> StoredSummary:
 
 
 def _summary_markdown(summary: Summary, *, display_name: str, pages: int | None, local_model: str) -> str:
-    size = f"{pages} pages" if pages else f"{summary.map_steps} parts"
+    size = counted(pages, "page") if pages else counted(summary.map_steps, "part")
     icon = TIER_ICON.get(summary.tier.value, "")
     lines = [f"**Summary of {md_escape(display_name)}** · {size} · {icon} {summary.tier.value}", ""]
     if summary.overview:
@@ -152,13 +157,13 @@ def _provenance(summary: Summary, local_model: str) -> str:
         )
     if summary.excerpted:
         parts.append("long parts were summarized from their opening sentences")
-    sections = f"{summary.map_steps} section{'s' if summary.map_steps != 1 else ''}"
-    parts.append(f"{summary.model_calls} model calls, {sections}; local model: {local_model}")
+    calls, sections = counted(summary.model_calls, "model call"), counted(summary.map_steps, "section")
+    parts.append(f"{calls}, {sections}; local model: {local_model}")
     return "*" + "; ".join(parts) + ".*"
 
 
 def accepted_message(display_name: str, pages: int | None, sections: int, tier: str, complete: bool) -> str:
-    size = f"{pages} pages" if pages else f"{sections} sections"
+    size = counted(pages, "page") if pages else counted(sections, "section")
     tier_text = (
         f"tier {tier}" if complete else f"tier {tier} so far (the rest is checked before any model sees it)"
     )
