@@ -2,8 +2,9 @@
 
 Each audited record is attributed to one capability by what it is, never by its content:
 API requests → API; tool calls and loops → tools; upload-summary prompts → summaries; model
-calls and turns that cite documents → document Q&A; other turns and model calls → chat. Reads
-audit rows only (no raw text); counts, costs, latencies and the models that answered.
+calls and turns that cite documents → document Q&A; other turns and model calls → chat. A chat
+turn is its `routing_decision` record (one per turn; nothing writes a record of kind "turn").
+Reads audit rows only (no raw text); counts, costs, latencies and the models that answered.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from assistant.governance.dashboard_data import percentile
 from assistant.governance.tables import AuditRow, as_utc
 
 CAPABILITIES = ("chat", "document Q&A", "summaries", "tools", "API")
+_TURN_KINDS = ("routing_decision", "turn")
 
 
 @dataclass
@@ -56,8 +58,8 @@ def capability_of(row: AuditRow) -> str | None:
         return "API"
     if row.kind in ("tool_call", "tool_loop"):
         return "tools"
-    if row.kind not in ("model_call", "turn"):
-        return None  # routing decisions are counted through their turn
+    if row.kind not in ("model_call", "routing_decision", "turn"):
+        return None
     if (row.prompt_template_version or "").startswith("upload-summary"):
         return "summaries"
     return "document Q&A" if row.document_ids else "chat"
@@ -91,7 +93,7 @@ def _add(target: CapabilityFigures, row: AuditRow) -> None:
         target.turns += 1
     target.cost_usd += row.cost_usd
     target.not_ok += int(row.outcome != "ok")
-    if row.tier and row.kind != "turn":  # a turn's tier is already on its model calls
+    if row.tier and row.kind not in _TURN_KINDS:  # a turn's tier is already on its model calls
         target.tiers[row.tier] += 1
 
 
