@@ -15,14 +15,14 @@ from assistant.ui.capability_data import capability_figures
 def test_each_routing_decision_is_one_turn_of_its_capability(tmp_path: Path) -> None:
     governance = build_governance(GovernanceSettings(), tmp_path)
     try:
-        for documents in ([], [], ["doc-1"]):
+        for cited in ((), (), ("doc-1",)):
             governance.audit.record(
                 AuditEvent(kind="routing_decision", user_id="u", tier="internal", route="local",
-                           document_ids=documents, outcome="ok")
+                           document_ids=cited, outcome="ok")
             )  # fmt: skip
             governance.audit.record(
                 AuditEvent(kind="model_call", user_id="u", tier="internal", route="local", model="m",
-                           document_ids=documents, latency_ms=10.0, outcome="ok")
+                           document_ids=cited, latency_ms=10.0, outcome="ok")
             )  # fmt: skip
         figures = capability_figures(governance.engine)
     finally:
