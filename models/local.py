@@ -34,6 +34,7 @@ from models.base import (
     StreamEvent,
     TextDelta,
     ToolCallEvent,
+    ToolDefinition,
     Usage,
     YesNoVerdict,
 )
@@ -132,7 +133,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     out: asyncio.Queue[StreamEvent | BaseException]
     cancel: threading.Event = field(default_factory=threading.Event)
-    ticket: Ticket[_Job | _JudgeJob] | None = None
+    ticket: Ticket[_AnyJob] | None = None
     # A whole answer went out: its time teaches the queue how long a job takes.
     completed: bool = False
 
@@ -152,13 +153,33 @@ class _JudgeJob:
     messages: tuple[ChatMessage, ...]
     future: concurrent.futures.Future[YesNoVerdict] = field(default_factory=concurrent.futures.Future)
     cancel: threading.Event = field(default_factory=threading.Event)
-    ticket: Ticket[_Job | _JudgeJob] | None = None
+    ticket: Ticket[_AnyJob] | None = None
     # Never a measure of how long an answer takes: a judgement is one forward pass.
     completed: bool = False
 
     def emit(self, item: BaseException) -> None:
         if not self.future.done():
             self.future.set_exception(item)
+
+
+@dataclass(eq=False)
+class _PrefixJob:
+    """Reading a prompt's opening (system prompt and tools) ahead of its first turn, so that turn
+    finds it saved (`models.prefix_states`); gives way to any request that starts waiting."""
+
+    messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolDefinition, ...]
+    future: concurrent.futures.Future[str] = field(default_factory=concurrent.futures.Future)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    ticket: Ticket[_AnyJob] | None = None
+    completed: bool = False  # never a measure of how long an answer takes
+
+    def emit(self, item: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(item)
+
+
+_AnyJob = _Job | _JudgeJob | _PrefixJob
 
 
 class LocalModel:
@@ -175,11 +196,11 @@ class LocalModel:
         self._settings = settings
         self._loader = loader
         # The queue decides the order; the worker's inbox only ever holds what it started.
-        self.queue: FairQueue[_Job | _JudgeJob] = FairQueue(
+        self.queue: FairQueue[_AnyJob] = FairQueue(
             slots=1, max_wait_s=settings.queue_max_wait_s, max_waiting=settings.queue_size
         )
         # Tickets, not jobs: a ticket can start inside `submit`, before `submit` has returned it.
-        self._inbox: queue.SimpleQueue[Ticket[_Job | _JudgeJob] | object] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Ticket[_AnyJob] | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._load_error: BaseException | None = None
@@ -253,6 +274,18 @@ class LocalModel:
         finally:
             job.cancel.set()
             self.queue.withdraw(job.ticket)
+
+    def read_prefix(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition]
+    ) -> concurrent.futures.Future[str]:
+        """Read and save the opening of a prompt that starts with `messages` and offers `tools`
+        (a warm-up: `routing.warmup.warm_tool_prefix`), as a background job of the fair queue.
+        The future ends with what was done (`Prepared.action`); `QueueTooLong` when the queue is
+        full. Never blocks; nothing of a user's belongs in `messages`."""
+        self.start()
+        job = _PrefixJob(messages=tuple(messages), tools=tuple(tools))
+        job.ticket = self.queue.submit(job, requester=None, background=True, on_start=self._inbox.put)
+        return job.future
 
     @property
     def yes_no_token_ids(self) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -338,6 +371,8 @@ class LocalModel:
             try:
                 if isinstance(job, _JudgeJob):
                     self._judge(llm, job)
+                elif isinstance(job, _PrefixJob):
+                    self._read_prefix(llm, job)
                 else:
                     self._serve(llm, job)
             finally:
@@ -379,6 +414,23 @@ class LocalModel:
             log.exception("local yes/no judgement failed")
             job.emit(exc if isinstance(exc, ModelError) else ModelError(f"yes/no judgement failed: {exc}"))
 
+    def _read_prefix(self, llm: Any, job: _PrefixJob) -> None:
+        if llm is None or self._loader is not None:
+            job.future.set_result("off")
+            return
+        try:
+            request = ChatRequest.of(job.messages, tools=job.tools)
+            tools = tool_arguments(request, self._settings).get("tools")
+            messages = [template_message(m) for m in job.messages]
+            # Gives way between steps to anyone waiting: it is only ever time saved ahead.
+            prepared = self.prefix_states.prepare(
+                llm, messages, tools, cancelled=lambda: job.cancel.is_set() or self.queue.waiting > 0
+            )
+            job.future.set_result(prepared.action)
+        except BaseException as exc:
+            log.exception("reading a prompt prefix ahead failed")
+            job.emit(exc)
+
     def _yes_no_token_ids(self, llm: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if self._yes_no_ids is None:
 
@@ -397,7 +449,10 @@ class LocalModel:
         finish = "stop"
         tools = tool_arguments(request, self._settings)
         messages = [template_message(m) for m in request.messages]
-        self._prepare_prefix(llm, messages, tools.get("tools"))
+        self._prepare_prefix(llm, messages, tools.get("tools"), job.cancel.is_set)
+        if job.cancel.is_set():  # stopped while its prefix was read
+            job.emit(self._end(llm, request, clock, "cancelled"))
+            return
         chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(
             messages=messages,
             max_tokens=request.max_tokens,
@@ -432,12 +487,16 @@ class LocalModel:
         job.emit(self._end(llm, request, clock, "tool_calls" if calls else finish))
 
     def _prepare_prefix(
-        self, llm: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+        self,
+        llm: Any,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        cancelled: Callable[[], bool],
     ) -> None:
         if self._loader is not None:  # a test double: no llama.cpp context to save or restore
             return
         try:
-            prepared = self.prefix_states.prepare(llm, messages, tools)
+            prepared = self.prefix_states.prepare(llm, messages, tools, cancelled=cancelled)
         except Exception:  # only time is at stake: the completion reads what it must
             log.exception("preparing the prompt prefix failed")
             return

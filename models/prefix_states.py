@@ -28,7 +28,7 @@ import functools
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # llama-cpp-python's name for "the chat template inside the GGUF": the only template this module
 # renders itself; another chat format (a built-in one, a handler) is left alone.
 GGUF_TEMPLATE = "chat_template.default"
+# Prefix tokens read between two looks at `cancelled` (a read ahead of time gives way to a request
+# within one such step; in one call, llama.cpp reads 512 tokens a batch).
+READ_STEP = 64
 # Openings whose tokens are remembered (a few system prompts and tool sets).
 TOKENIZED_OPENINGS = 32
 
@@ -117,12 +120,15 @@ class PrefixStates:
         llm: Any,
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]] | None,
+        *,
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> Prepared:
         """Before `create_chat_completion(messages, tools=tools)`: put the prompt's prefix (its
         leading system messages and the tools) in the context, from a saved state when the
         context holds something else, and save it when it was not saved yet and tools are on offer
-        (the long, shared prefix; a tool-free prefix is tens of tokens)."""
-        prepared = self._prepare(llm, messages, tools)
+        (the long, shared prefix; a tool-free prefix is tens of tokens). Reading stops between
+        steps of `READ_STEP` tokens once `cancelled()` says so ("stopped"; what was read stays)."""
+        prepared = self._prepare(llm, messages, tools, cancelled)
         self.actions[prepared.action] += 1
         return prepared
 
@@ -131,6 +137,7 @@ class PrefixStates:
         llm: Any,
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]] | None,
+        cancelled: Callable[[], bool],
     ) -> Prepared:
         if self.capacity_bytes <= 0 or getattr(llm, "chat_format", None) != GGUF_TEMPLATE:
             return Prepared("off")
@@ -149,7 +156,10 @@ class PrefixStates:
             return Prepared("skipped", len(prefix))
         # Read now what `create_chat_completion` would read first anyway, so its cells can be saved.
         llm.n_tokens = held
-        llm.eval(list(prefix[held:]))
+        for start in range(held, len(prefix), READ_STEP):
+            if cancelled():
+                return Prepared("stopped", len(prefix))
+            llm.eval(list(prefix[start : start + READ_STEP]))
         return self._save(llm, prefix)
 
     def _tokens(self, llm: Any, text: str) -> tuple[int, ...]:

@@ -8,6 +8,12 @@ used up the turn's hosted deadline, which put the fallback answer past the 12 s 
 overlap the wait; the fallback loop fires it when a hosted model has sent nothing for a moment
 (`TurnDeadline.on_slow`), so a healthy hosted answer costs nothing.
 
+`warm_tool_prefix` is the other warm-up, for a long-lived app at start-up: the in-process model
+reads the opening of a regulated turn's prompt (the system prompt and the tool definitions,
+~960 tokens for Qwen 1.5B with the five built-in tools) and saves its state
+(`models.prefix_states`), so the first tool turn, and every tool turn after another request, does
+not read it again. It is a background job that gives way to any request that starts waiting.
+
 What it must never do: send anything of the user's (the warm-up text is fixed), reach a model
 that is not local at every layer, or make a turn wait for it or fail because of it.
 """
@@ -15,13 +21,14 @@ that is not local at every layer, or make a turn wait for it or fail because of 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import logging
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from models.base import ChatMessage, ChatModel, ChatRequest, ModelError
+from models.base import ChatMessage, ChatModel, ChatRequest, ModelError, ToolDefinition
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +100,32 @@ async def _warm(model: Any, loader: Any, request: ChatRequest = WARM_REQUEST) ->
     except Exception:
         _warmed.discard(loader)
         log.exception("local warm-up failed")
+
+
+def warm_tool_prefix(
+    model: ChatModel | None, system_prompt: str, tools: Sequence[ToolDefinition]
+) -> concurrent.futures.Future[str] | None:
+    """Have a lazily loaded, all-local `model` read and save the opening of a tool turn's prompt
+    (`system_prompt` and `tools`, both the deployment's, nothing of a user's) in the background.
+    The read's future when it was queued (it ends with what was done), else None; never blocks,
+    never raises."""
+    loader = lazy_loader(model) if model is not None else None
+    read = getattr(loader, "read_prefix", None)
+    if not tools or read is None:
+        return None
+    try:
+        future: concurrent.futures.Future[str] = read(
+            [ChatMessage(role="system", content=system_prompt)], tools
+        )
+    except ModelError as exc:  # e.g. the queue is full: the first tool turn reads it instead
+        log.info("tool prefix warm-up skipped: %s", exc.detail or exc)
+        return None
+    future.add_done_callback(_prefix_read)
+    return future
+
+
+def _prefix_read(future: concurrent.futures.Future[str]) -> None:
+    if future.exception() is not None:
+        log.warning("tool prefix warm-up failed: %s", future.exception())
+    else:
+        log.info("tool prefix warm-up: %s", future.result())

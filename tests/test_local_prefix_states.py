@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,3 +138,50 @@ def test_the_default_bound_is_a_setting() -> None:
     assert LocalModelSettings(prefix_cache_mb=0).prefix_cache_mb == 0
     with pytest.raises(ValueError):
         LocalModelSettings(prefix_cache_mb=-1)
+
+
+async def test_a_prefix_read_ahead_serves_the_first_tool_turn_as_a_cold_model_would(
+    model: LocalModel, gguf: Path
+) -> None:
+    read = model.read_prefix([ChatMessage(role="system", content=SYSTEM)], [CALCULATOR])
+    assert read.result(timeout=120) == "saved"
+    first = await answer(model, tool_turn("Name a fruit."))
+    assert model.prefix_states.actions["held"] == 1  # the read left the prefix in the context
+    cold_model = LocalModel(gguf, settings(prefix_cache_mb=0))
+    try:
+        assert await answer(cold_model, tool_turn("Name a fruit.")) == first
+    finally:
+        cold_model.close()
+
+
+def test_warm_tool_prefix_queues_a_read_only_where_one_can_be_made(model: LocalModel) -> None:
+    from models.fakes import QueueModel
+    from routing.warmup import warm_tool_prefix
+
+    assert warm_tool_prefix(QueueModel(name="scripted", kind="local"), SYSTEM, [CALCULATOR]) is None
+    assert warm_tool_prefix(model, SYSTEM, []) is None
+    read = warm_tool_prefix(model, SYSTEM, [CALCULATOR])
+    assert read is not None and read.result(timeout=120) == "saved"
+    assert model.prefix_states.actions["saved"] == 1
+
+
+@pytest.fixture(scope="module")
+def llama(gguf: Path) -> Any:
+    from llama_cpp import Llama
+
+    return Llama(model_path=str(gguf), n_ctx=512, n_threads=1, verbose=False)
+
+
+def test_a_read_gives_way_between_steps_and_keeps_what_it_read(llama: Any) -> None:
+    from models.prefix_states import READ_STEP
+
+    states = PrefixStates(capacity_bytes=64 * 1024 * 1024)
+    long_system = SYSTEM + " Keep to the facts." * 40
+    messages = [{"role": "system", "content": long_system}, {"role": "user", "content": "Hi"}]
+    llama.reset()
+    looks = iter([False, True])
+    prepared = states.prepare(llama, messages, [CALCULATOR.wire()], cancelled=lambda: next(looks))
+    assert prepared.action == "stopped" and prepared.prefix_tokens > 2 * READ_STEP
+    assert llama.n_tokens == READ_STEP and len(states) == 0
+    prepared = states.prepare(llama, messages, [CALCULATOR.wire()])
+    assert prepared.action == "saved" and llama.n_tokens == prepared.prefix_tokens
