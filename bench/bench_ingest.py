@@ -9,11 +9,18 @@ Then `stages`: the whole ingest path on the same documents with the real sensiti
 seconds per stage (chunking, gate per chunk, embedding per document, Chroma add) and KB of text
 per CPU-second, so the next speed-up aims at the stage that costs most.
 
+`--ceiling` adds, after the stages, each model of the path timed alone on the same chunks (the
+token NER, spaCy, the PERSON voter, the contextual classifier's MiniLM on the texts the gate asks
+it about, the knowledge base's MiniLM), and the "gate models only", "embedding only" and "every
+model only" rows: KB per CPU-second if nothing but those ran, the ceiling of any change that keeps
+the gate's decisions and the stored vectors, printed rather than estimated.
+
 With `--before REV` only the stages run, for the code of commit REV (exported with `git archive`,
 the working tree is not touched) and for the working tree, each in its own child process, in
 alternating rounds, so both are measured under the same load; each child counts its own CPU.
 
-Run: .venv/bin/python bench/bench_ingest.py [--docs DIR] [--limit N] [--stages-only [--gate-per-text]]
+Run: .venv/bin/python bench/bench_ingest.py [--docs DIR] [--limit N]
+     .venv/bin/python bench/bench_ingest.py --stages-only [--gate-per-text] [--ceiling] [--docs DIR]
      .venv/bin/python bench/bench_ingest.py --before REV [--after REV] [--rounds 3] [--docs DIR]
 """
 
@@ -28,9 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from knowledge.chunking import chunk_document
 from knowledge.embeddings import OnnxMiniLMEmbedder
@@ -144,6 +152,58 @@ def stages(docs: Path, embedder: OnnxMiniLMEmbedder, *, gate_per_text: bool = Fa
     return {"kb": kb, "chunks": chunks, "cpu_s": total, **totals, **counted}
 
 
+def ceiling(docs: Path, embedder: OnnxMiniLMEmbedder) -> dict[str, float]:
+    """CPU seconds of each model of the ingest path alone, per document as ingest runs them, and
+    the KB per CPU-second that the gate's models, the embedding, and both would allow by themselves."""
+    from assistant.services import build_privacy
+    from assistant.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        gate = build_privacy(load_settings(data_dir=Path(tmp))).gate  # type: ignore[attr-defined]
+        gate.classify("warm up the gate")
+        rows: dict[str, float] = defaultdict(float)
+        size = 0
+        for path in sorted(docs.glob("*.md")):
+            size += path.stat().st_size
+            parsed, pieces = _parse_and_chunk(path)
+            chunks: list[Any] = pieces
+            for name, seconds in _model_seconds(gate, [chunk.text for chunk in chunks]).items():
+                rows[name] += seconds
+            indexed = [indexed_text(parsed.title, " › ".join(c.heading_path), c.text) for c in chunks]  # type: ignore[attr-defined]
+            rows["knowledge-base MiniLM (embed)"] += cpu(functools.partial(embedder.embed, indexed))[0]
+    kb = size / 1000
+    gate_models = sum(seconds for name, seconds in rows.items() if "embed" not in name)
+    rows["gate models only"] = gate_models
+    rows["embedding only"] = rows["knowledge-base MiniLM (embed)"]
+    rows["every model only (ceiling)"] = gate_models + rows["embedding only"]
+    print(f"models alone on the same {kb:.0f} KB (per document, as ingest runs them):")
+    for name, seconds in rows.items():
+        print(f"  {name:<34} {seconds:6.2f} CPU-s = {kb / max(seconds, 1e-9):6.1f} KB per CPU-s")
+    return dict(rows)
+
+
+def _model_seconds(gate: Any, texts: list[str]) -> dict[str, float]:
+    """One document's chunks through each model of the gate alone (the gate's own objects: a
+    bench may reach into them; normalization, rules and topics between them are not counted)."""
+    from routing.gate import _scored_text
+    from routing.normalize import normalize
+
+    detector, policy = gate._detector, gate.policy
+    mapped = [normalize(text) for text in texts]
+    plain = [m.text for m in mapped]
+    nlp_engine = detector.engine.nlp_engine
+    seconds = {
+        "token NER (Rampart)": cpu(lambda: detector._token_ner.find_many(plain))[0],
+        "spaCy sm (nlp.pipe)": cpu(lambda: list(nlp_engine.process_batch(plain, "en", batch_size=32)))[0],
+        "PERSON voter, spaCy md": cpu(lambda: detector._voted_many(plain))[0],
+    }
+    found = detector.find_many(plain)
+    firsts = [gate._deterministic(*row, "document", policy) for row in zip(texts, mapped, found, strict=True)]
+    asked = [_scored_text(first) for first in firsts if gate._needs_verdict(first, policy)]
+    seconds["contextual MiniLM (gate)"] = cpu(lambda: gate._verdicts(asked))[0]
+    return seconds
+
+
 def _tier_line(counts: Mapping[str, float]) -> str:
     return ", ".join(f"{tier} {int(counts.get(tier, 0))}" for tier in ("public", "internal", "regulated"))
 
@@ -212,6 +272,7 @@ def main() -> None:
     parser.add_argument("--gate-per-text", action="store_true", help="with --stages-only: no gate batch")
     parser.add_argument("--before", metavar="REV", help="compare the ingest stages with commit REV")
     parser.add_argument("--after", metavar="REV", help="with --before: this commit, not the work tree")
+    parser.add_argument("--ceiling", action="store_true", help="with --stages-only: each model alone too")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stages-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -224,6 +285,8 @@ def main() -> None:
         return
     if args.stages_only:
         stages(args.docs, OnnxMiniLMEmbedder(), gate_per_text=args.gate_per_text)
+        if args.ceiling:
+            ceiling(args.docs, OnnxMiniLMEmbedder())
         print(f"load average {os.getloadavg()[0]:.1f}")
         return
     texts = load_chunks(args.docs)[: args.limit]
