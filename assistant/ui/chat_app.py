@@ -22,13 +22,16 @@ from assistant.identity import LOCAL_OPERATOR, Principal
 from assistant.services import Services, build_services
 from assistant.settings import Settings, SettingsError, load_settings
 from assistant.titles import gated_titles
+from assistant.tools.chat_turn import ChatTools
+from assistant.tools.loop import definitions
 from assistant.turns import Conversation
 from assistant.ui.chat_render import FOOTER_SEPARATOR, render_turn
 from assistant.ui.sources import question_of_turn
 from knowledge.store import StoreInUse
-from models.base import ChatMessage
+from models.base import ChatMessage, ChatModel, ToolDefinition
 from models.files import ModelFileError
 from routing.tiers import Tier, highest
+from routing.warmup import warm_tool_prefix
 
 if TYPE_CHECKING:
     from assistant.governance.component import Governance
@@ -42,6 +45,14 @@ STARTERS = [
     ("Policy question", "What does our handbook say about remote work?"),
     ("Draft an e-mail", "Draft a short, friendly e-mail asking a colleague for a meeting next week."),
 ]
+
+
+def regulated_tools(tools: ChatTools | None, local: ChatModel) -> tuple[ToolDefinition, ...]:
+    """The tool definitions a regulated turn offers `local` (a user of no group); none if it
+    cannot call tools. The start-up warm-up reads them (tests/test_tool_prefix_warmup.py)."""
+    if tools is None or not tools.supports(local):
+        return ()
+    return definitions(tools.catalog.offered_to(Principal(user_id="warm-up"), Tier.REGULATED))
 
 
 class ChatApp:
@@ -161,9 +172,17 @@ class ChatApp:
             warm = getattr(local, "wait_ready", None)
             if warm is not None:
                 await run_background(warm)
+                self._warm_tool_prefix(local)
             if self._services.governance is not None:
                 self._purge_task = self._services.governance.audit.start_purge_schedule()
                 await self._start_uploads(self._services)
+
+    def _warm_tool_prefix(self, local: Any) -> None:
+        """The private model reads a regulated tool turn's opening (system prompt and tools) in the
+        background, so tool turns do not read it again (issue 17, `routing.warmup.warm_tool_prefix`)."""
+        assert self._services is not None
+        offered = regulated_tools(self._services.pipeline.services.tools, local)
+        warm_tool_prefix(local, self.settings.chat.system_prompt, offered)
 
     async def _load_tool_catalog(self, services: Services) -> None:
         """The admin's HTTP and MCP tools (issue 14); a malformed catalog stops start-up."""
