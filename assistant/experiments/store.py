@@ -7,15 +7,20 @@ before the answer message was created (Chainlit stamps a message when it is firs
 during or right after its turn, and the next turn starts only after the user writes again).
 A tools experiment's turns are joined the same way to the audit trail's `tool_loop` records (how
 many tools were called, whether a limit stopped the loop): each is written inside its turn.
+
+A turn's variant look-up is on the path to the answer's first word, so it is one small query
+(the running experiments' ids, never cached: a stop applies on the next turn, in every process)
+and the experiment's definition, which never changes once stored, is parsed once per process.
+It must never answer a turn from anything but the database's current running set.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlmodel import Session, col, select
 
 from assistant.experiments.assignment import assign
@@ -31,6 +36,15 @@ from assistant.governance.tables import (
     utcnow,
 )
 
+# Built once: building a statement cost more than running it (142 vs 42 µs a look-up, SQLite).
+_RUNNING_IDS = (
+    select(col(ExperimentRow.id), col(ExperimentRow.created_at))
+    .where(
+        col(ExperimentRow.capability).in_(bindparam("capabilities", expanding=True)),
+        ExperimentRow.status == "running",
+    )
+    .order_by(col(ExperimentRow.created_at).desc())
+)
 # How long after its turn ends an answer message may be stamped (the UI sends it at the end).
 MESSAGE_SLACK = timedelta(seconds=30)
 # Tool-loop endings that mean a limit stopped it (assistant/tools/records.py `Termination`).
@@ -46,6 +60,10 @@ class ExperimentError(ValueError):
 class ExperimentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Definitions by (id, created_at): what `create` stored never changes afterwards (a stop
+        # only changes the status, which the look-up query reads fresh every time); an experiment
+        # deleted and defined again under the same id has another created_at.
+        self._definitions: dict[tuple[str, str], Experiment] = {}
 
     def create(self, spec: ExperimentSpec, *, created_by: str) -> Experiment:
         with Session(self._engine) as session:
@@ -94,10 +112,41 @@ class ExperimentStore:
 
     def variant_for(self, user_id: str, capability: Capability) -> TurnVariant | None:
         """The user's sticky variant of the running experiment on `capability`, if any."""
-        experiment = self.running(capability)
-        if experiment is None:
-            return None
-        return TurnVariant(experiment_id=experiment.id, variant=assign(experiment, user_id))
+        return self.variants_for(user_id, (capability,))[capability]
+
+    def variants_for(
+        self, user_id: str, capabilities: Iterable[Capability]
+    ) -> dict[Capability, TurnVariant | None]:
+        """The user's variant on each capability, from one query (a turn that needs its chat and
+        its tools variant asks once). The newest running experiment of a capability wins, as in
+        `running`."""
+        wanted = tuple(dict.fromkeys(capabilities))
+        chosen: dict[Capability, TurnVariant | None] = dict.fromkeys(wanted)
+        for experiment in self._running_definitions(wanted):
+            if chosen[experiment.capability] is None:
+                variant = assign(experiment, user_id)
+                chosen[experiment.capability] = TurnVariant(experiment_id=experiment.id, variant=variant)
+        return chosen
+
+    def _running_definitions(self, capabilities: Sequence[str]) -> list[Experiment]:
+        """The running experiments on `capabilities`, newest first: ids read now, definitions
+        parsed once (only the columns a definition needs; no ORM objects on the first-token path)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(_RUNNING_IDS, {"capabilities": list(capabilities)})
+            keys = [(row.id, str(row.created_at)) for row in rows]
+        found = (self._definition(key) for key in keys)
+        return [experiment for experiment in found if experiment is not None]
+
+    def _definition(self, key: tuple[str, str]) -> Experiment | None:
+        known = self._definitions.get(key)
+        if known is not None:
+            return known
+        with Session(self._engine) as session:
+            row = session.get(ExperimentRow, key[0])
+            experiment = _experiment(row) if row is not None else None  # None: deleted meanwhile
+        if experiment is not None:
+            self._definitions[key] = experiment
+        return experiment
 
     def record_turn(self, row: ExperimentTurnRow) -> None:
         with Session(self._engine) as session:

@@ -4,6 +4,11 @@ The pipeline calls `check(principal)` before a turn and `charge(principal, token
 it. A token budget of 0 means "no use", never "unlimited"; a cost budget of 0 allows only free
 (local) use. This module decides and counts; it
 never talks to a model, and never lets a failed read count as "within budget".
+
+`check` is on the path to every answer's first word, so it is one prepared statement (the day's
+usage and the user's override together). It reads the database every time and keeps no copy of
+anyone's spend: with several replicas charging the same user, each check sees every commit made
+before it, exactly as two separate reads did.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, update
+from sqlalchemy import BindParameter, Engine, String, bindparam, exists, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from assistant.governance.settings import BudgetSettings
 from assistant.governance.tables import BudgetOverride, DailyUsage, utcnow
@@ -56,6 +62,21 @@ def utc_day(now: datetime | None = None) -> str:
     return (now or utcnow()).astimezone(UTC).strftime("%Y-%m-%d")
 
 
+_USER: BindParameter[str] = bindparam("user_id", type_=String)
+_DAY: BindParameter[str] = bindparam("day", type_=String)
+_TODAY = (col(DailyUsage.user_id) == _USER, col(DailyUsage.day) == _DAY)
+_OVERRIDE = col(BudgetOverride.user_id) == _USER
+# The day's usage and the user's override in one round trip, built once (building a statement
+# cost more than running it). A user with no row for the day or no override reads NULL there.
+_STATUS_READ = sa_select(
+    sa_select(col(DailyUsage.tokens)).where(*_TODAY).scalar_subquery(),
+    sa_select(col(DailyUsage.cost_usd)).where(*_TODAY).scalar_subquery(),
+    exists().where(_OVERRIDE),
+    sa_select(col(BudgetOverride.daily_tokens)).where(_OVERRIDE).scalar_subquery(),
+    sa_select(col(BudgetOverride.daily_cost_usd)).where(_OVERRIDE).scalar_subquery(),
+)
+
+
 class Budgets:
     def __init__(self, engine: Engine, settings: BudgetSettings | None = None) -> None:
         self._engine = engine
@@ -64,23 +85,27 @@ class Budgets:
     def limits(self, user_id: str) -> BudgetLimits:
         with Session(self._engine) as session:
             override = session.get(BudgetOverride, user_id)
-        tokens, cost = self._settings.daily_tokens, self._settings.daily_cost_usd
         if override is None:
-            return BudgetLimits(daily_tokens=tokens, daily_cost_usd=cost)
+            return self._limits(overridden=False)
+        return self._limits(overridden=True, tokens=override.daily_tokens, cost=override.daily_cost_usd)
+
+    def _limits(
+        self, *, overridden: bool, tokens: int | None = None, cost: float | None = None
+    ) -> BudgetLimits:
+        """The user's limits: an override's set fields, the settings' defaults for the rest."""
         return BudgetLimits(
-            daily_tokens=override.daily_tokens if override.daily_tokens is not None else tokens,
-            daily_cost_usd=override.daily_cost_usd if override.daily_cost_usd is not None else cost,
-            overridden=True,
+            daily_tokens=tokens if tokens is not None else self._settings.daily_tokens,
+            daily_cost_usd=cost if cost is not None else self._settings.daily_cost_usd,
+            overridden=overridden,
         )
 
     def check(self, principal: Principal, now: datetime | None = None) -> BudgetStatus:
         day = utc_day(now)
-        limits = self.limits(principal.user_id)
-        with Session(self._engine) as session:
-            usage = session.exec(
-                select(DailyUsage).where(DailyUsage.user_id == principal.user_id, DailyUsage.day == day)
-            ).first()
-        tokens, cost = (usage.tokens, usage.cost_usd) if usage else (0, 0.0)
+        with self._engine.connect() as connection:
+            row = connection.execute(_STATUS_READ, {"user_id": principal.user_id, "day": day}).one()
+        used_tokens, used_cost, overridden, override_tokens, override_cost = row
+        limits = self._limits(overridden=bool(overridden), tokens=override_tokens, cost=override_cost)
+        tokens, cost = (used_tokens or 0), (used_cost or 0.0)
         reason = None
         if tokens >= limits.daily_tokens:
             reason = "token"
