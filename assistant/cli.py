@@ -11,9 +11,11 @@ import atexit
 import gc
 import json
 import logging
+import os
 import sys
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -98,14 +100,44 @@ def chat(message: str, as_json: bool) -> None:
     settings = settings_or_exit()
     configure_logging(settings, quiet=True)
     skip_final_collection_at_exit()
-    result = asyncio.run(_chat_once(settings, message, stream_to_stdout=not as_json))
+    terminal = Terminal.of_process()
+    result, load_error = asyncio.run(_chat_once(settings, message, terminal, stream_to_stdout=not as_json))
     if as_json:
-        click.echo(json.dumps(result.summary(), ensure_ascii=False))
+        click.echo(json.dumps(result.summary(), ensure_ascii=False), file=terminal.out)
     else:
-        click.echo("")
-        click.echo(_footer(result), err=True)
+        click.echo("", file=terminal.out)
+        click.echo(_footer(result), file=terminal.err)
+    if load_error is not None:  # the same one line a bad model file always gave, after the answer
+        click.echo(f"confidante: {load_error}", file=terminal.err)
+        raise SystemExit(2)
     if result.outcome in ("error", "busy", "blocked", "over_budget"):
         raise SystemExit(1)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """Where `chat` writes: its own copies of stdout and stderr, opened before anything loads.
+
+    The local model loads in the background while the turn runs, and llama-cpp-python points the
+    process's stdout and stderr (fds 1 and 2, and `sys.stdout`/`sys.stderr`) at /dev/null while it
+    loads: an answer written through them then would be lost. A duplicated descriptor still reaches
+    the terminal or pipe.
+    """
+
+    out: TextIO
+    err: TextIO
+
+    @classmethod
+    def of_process(cls) -> Terminal:
+        return cls(_own_copy(sys.stdout), _own_copy(sys.stderr))
+
+
+def _own_copy(stream: TextIO) -> TextIO:
+    try:
+        fd = os.dup(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): use it
+        return stream
+    return open(fd, "w", encoding=stream.encoding, errors=stream.errors or "strict", closefd=True)
 
 
 def skip_final_collection_at_exit() -> None:
@@ -124,33 +156,49 @@ def skip_final_collection_at_exit() -> None:
     atexit.register(gc.freeze)
 
 
-async def _chat_once(settings: Settings, message: str, *, stream_to_stdout: bool) -> TurnResult:
+async def _chat_once(
+    settings: Settings, message: str, terminal: Terminal, *, stream_to_stdout: bool
+) -> tuple[TurnResult, str | None]:
+    """The turn's result, and why the local model could not be loaded if it could not (issue 17:
+    it loads in the background, so a question that does not need it does not wait for it)."""
     from assistant.services import build_services
     from models.files import ModelFileError
 
+    def loading(text: str) -> None:
+        click.echo(f"[loading] {text}", file=terminal.err)
+
     try:
-        services = build_services(settings)
+        services = build_services(settings, on_local_wait=loading)
     except ModelFileError as exc:
-        click.echo(f"confidante: {exc}", err=True)
+        click.echo(f"confidante: {exc}", file=terminal.err)
         raise SystemExit(2) from None
     conversation = Conversation(id=f"cli-{uuid.uuid4()}", principal=LOCAL_OPERATOR)
     result: TurnResult | None = None
     try:
-        await _terminal_tools(services)
+        await _terminal_tools(services, terminal)
         async for event in services.pipeline.run(conversation, message):
             if isinstance(event, AnswerDelta) and stream_to_stdout:
-                click.echo(event.text, nl=False)
+                click.echo(event.text, nl=False, file=terminal.out)
             elif isinstance(event, Notice):
-                click.echo(f"[{event.kind}] {event.text}", err=True)
+                click.echo(f"[{event.kind}] {event.text}", file=terminal.err)
             elif isinstance(event, TurnResult):
                 result = event
     finally:
+        load_error = _local_load_error(services)
         await services.aclose()  # kept MCP sessions too: their server processes exit with us
     assert result is not None
-    return result
+    return result, load_error
 
 
-async def _terminal_tools(services: Services) -> None:
+def _local_load_error(services: Services) -> str | None:
+    """One sentence if the background load of the local model failed (a bad pin, a missing file)."""
+    error = getattr(services.models.local, "load_error", None)
+    if not isinstance(error, BaseException):
+        return None
+    return str(getattr(error, "detail", "") or error) or type(error).__name__
+
+
+async def _terminal_tools(services: Services, terminal: Terminal) -> None:
     """Tool steps on stderr and confirmations at the terminal, as the UI shows them; the admin's
     HTTP and MCP tools as `serve` loads them (a malformed catalog: one line, exit 2)."""
     from assistant.tools.catalog import CatalogError
@@ -160,12 +208,12 @@ async def _terminal_tools(services: Services) -> None:
     tools = services.pipeline.services.tools
     if tools is None:
         return
-    tools.show_with(TerminalToolSteps(), TerminalConfirm())
+    tools.show_with(TerminalToolSteps(terminal.err), TerminalConfirm(terminal.err))
     try:
         for problem in await extend_with_catalog(tools, services.settings):
-            click.echo(f"confidante: {problem}; its tools are not offered", err=True)
+            click.echo(f"confidante: {problem}; its tools are not offered", file=terminal.err)
     except CatalogError as exc:
-        click.echo(f"confidante: {exc}", err=True)
+        click.echo(f"confidante: {exc}", file=terminal.err)
         raise SystemExit(2) from None
 
 

@@ -17,6 +17,7 @@ from assistant.pipeline import ChatPipeline, ModelSet, TurnObserver, TurnService
 from assistant.privacy import FailClosedPrivacy, Privacy
 from assistant.settings import Settings
 from models.assembled import resolve_local_gguf
+from models.background_load import BackgroundLoaded
 from models.base import ChatModel
 from models.degeneration import LoopGuard
 from models.hosted import HostedModel, approximate_tokens, make_client
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from knowledge.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
+_LOAD_WAIT_S = 24 * 3600.0
 
 
 def resolve_local_model(settings: LocalModelSettings, data_dir: Path) -> Path:
@@ -43,8 +45,12 @@ def resolve_local_model(settings: LocalModelSettings, data_dir: Path) -> Path:
     return resolve_local_gguf(settings, data_dir)
 
 
-def build_local_model(settings: Settings) -> ChatModel:
-    """In process by default; a private OpenAI-compatible server (llama.cpp, vLLM) by setting."""
+def build_local_model(settings: Settings, on_local_wait: Callable[[str], None] | None = None) -> ChatModel:
+    """In process by default; a private OpenAI-compatible server (llama.cpp, vLLM) by setting.
+
+    With `on_local_wait`, an in-process model is made ready in the background (`BackgroundLoaded`):
+    a request that needs it before then waits, after `on_local_wait` is told so once.
+    """
     local = settings.models.local
     if local.server_url:
         server = HostedModelSettings(
@@ -67,7 +73,35 @@ def build_local_model(settings: Settings) -> ChatModel:
                 server_queue(local),
             )
         )
-    return LoopGuard(LocalModel(resolve_local_model(local, settings.data_dir), local))
+    if on_local_wait is None:
+        return LoopGuard(LocalModel(resolve_local_model(local, settings.data_dir), local))
+    return LoopGuard(local_in_background(settings, on_local_wait))
+
+
+def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> BackgroundLoaded:
+    """The in-process model made ready on a thread while the rest starts (`confidante chat`):
+    the pin check, then the vocabulary (hosted turns count tokens with it), then the weights."""
+    local = settings.models.local
+
+    def prepare() -> ChatModel:
+        model = LocalModel(resolve_local_model(local, settings.data_dir), local)
+        model.count_tokens("warm")  # reads the vocabulary here, not on the first turn's path
+        model.start()
+        return model
+
+    def ready(model: ChatModel) -> None:
+        # As long as it takes: a turn that needs the model waits for it as it did when it loaded
+        # on first use (no new time limit); its own errors come through.
+        model.wait_ready(timeout=_LOAD_WAIT_S)  # type: ignore[attr-defined]
+
+    return BackgroundLoaded(
+        prepare,
+        name=local.name,
+        context_window=local.context_window,
+        ready=ready,
+        approximate=approximate_tokens,
+        on_wait=on_wait,
+    )
 
 
 def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel]:
@@ -162,11 +196,16 @@ def build_services(
     observers: list[TurnObserver] | None = None,
     with_governance: bool = True,
     governance: Governance | None = None,
+    on_local_wait: Callable[[str], None] | None = None,
 ) -> Services:
-    """Everything the app needs. `with_governance=False` gives a bare pipeline (benchmarks)."""
+    """Everything the app needs. `with_governance=False` gives a bare pipeline (benchmarks).
+
+    `on_local_wait` loads the in-process local model in the background while the gate and the rest
+    start (see `build_local_model`); the gate itself is always fully loaded before this returns.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if models is None:
-        local = build_local_model(settings)
+        local = build_local_model(settings, on_local_wait)
         models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
     privacy = privacy or build_privacy(settings)
     knowledge = None

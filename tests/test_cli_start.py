@@ -1,0 +1,184 @@
+"""`confidante chat` starts without waiting for the local model (issue 17): it loads in the background.
+
+Logic with scripted models and a scripted gate, the local model's load held by an Event (never a
+sleep or a timing assert): a public question is answered by the hosted model while the local one is
+still loading; a regulated one waits for it, after saying so; a failed load is one sentence. Then
+the real command in a subprocess: a broken local model still lets a public question be answered,
+and ends in one line, no traceback; and why the command writes through its own copies of stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.identity import Principal
+from assistant.pipeline import ChatPipeline, ModelSet
+from assistant.settings import Settings
+from assistant.turns import AnswerDelta, Conversation, TurnResult
+from models.background_load import LOADING_NOTICE, BackgroundLoaded
+from models.base import ChatModel, ModelError
+from models.degeneration import LoopGuard
+from models.fakes import QueueModel
+from models.files import ModelFileError
+from models.hosted import approximate_tokens
+from tests.browser.scripted_upstream import ScriptedUpstream
+from tests.support.privacy import ScriptedPrivacy
+from tests.test_cli_chat import run_cli
+
+GUARD_S = 30.0
+PUBLIC = "Name three colours."
+REGULATED = "My SSN is 078-05-1120, what do I do?"
+
+
+class HeldLoad:
+    """A local model whose weights 'load' until the test releases them (or raise `error`)."""
+
+    def __init__(self, error: BaseException | None = None, *, fail_in: str = "load") -> None:
+        self.model = QueueModel(default="Local answer.", name="local-fake", kind="local")
+        self.release = threading.Event()
+        self.error, self.fail_in = error, fail_in
+        self.waits: list[str] = []
+
+    def prepare(self) -> ChatModel:
+        if self.error is not None and self.fail_in == "prepare":
+            raise self.error
+        return self.model
+
+    def ready(self, _model: ChatModel) -> None:
+        if not self.release.wait(GUARD_S):
+            raise AssertionError("the test never released the load")
+        if self.error is not None and self.fail_in == "load":
+            raise self.error
+
+    def background(self, on_wait: Callable[[str], None] | None = None) -> BackgroundLoaded:
+        return BackgroundLoaded(
+            self.prepare, name="local-fake", context_window=2048, ready=self.ready,
+            approximate=approximate_tokens, on_wait=on_wait or self.waits.append,
+        )  # fmt: skip
+
+
+def pipeline_with(local: BackgroundLoaded, hosted: QueueModel) -> ChatPipeline:
+    return ChatPipeline(
+        settings=Settings(), models=ModelSet(local=LoopGuard(local), hosted=[hosted]),
+        privacy=ScriptedPrivacy(),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def turn(pipeline: ChatPipeline, text: str) -> tuple[str, TurnResult]:
+    conversation = Conversation(id="cli-test", principal=Principal(user_id="operator"))
+    answer, result = [], None
+    async for event in pipeline.run(conversation, text):
+        if isinstance(event, AnswerDelta):
+            answer.append(event.text)
+        elif isinstance(event, TurnResult):
+            result = event
+    assert result is not None
+    return "".join(answer), result
+
+
+def hosted_model() -> QueueModel:
+    return QueueModel(default="Red, green and blue.", name="gpt-4o", kind="hosted")
+
+
+async def test_a_public_question_is_answered_while_the_local_model_is_still_loading() -> None:
+    held, hosted = HeldLoad(), hosted_model()
+    local = held.background()
+    try:
+        answer, result = await asyncio.wait_for(turn(pipeline_with(local, hosted), PUBLIC), GUARD_S)
+        assert local.loading(), "the local model finished loading: the test proved nothing"
+        assert answer == "Red, green and blue." and result.model == "gpt-4o"
+        assert held.waits == [] and held.model.requests == []
+    finally:
+        held.release.set()
+
+
+async def test_a_regulated_question_waits_for_the_local_model_and_says_so() -> None:
+    told = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    held, hosted = HeldLoad(), hosted_model()
+    waits: list[str] = []
+
+    def on_wait(text: str) -> None:
+        waits.append(text)
+        loop.call_soon_threadsafe(told.set)
+
+    local = held.background(on_wait)
+    running = asyncio.create_task(turn(pipeline_with(local, hosted), REGULATED))
+    try:
+        await asyncio.wait_for(told.wait(), GUARD_S)
+        assert waits == [LOADING_NOTICE] and not running.done() and held.model.requests == []
+    finally:
+        held.release.set()
+    answer, result = await asyncio.wait_for(running, GUARD_S)
+    assert answer == "Local answer." and result.model == "local-fake" and result.route == "local"
+    assert hosted.requests == [], "a regulated question reached the hosted model"
+    assert waits == [LOADING_NOTICE]  # told once
+
+
+@pytest.mark.parametrize("fail_in", ["prepare", "load"])
+async def test_a_failed_background_load_is_one_sentence_where_the_model_is_needed(fail_in: str) -> None:
+    error = ModelFileError("model file x.gguf does not match its pinned sha256; refusing to load it")
+    held, hosted = HeldLoad(error, fail_in=fail_in), hosted_model()
+    held.release.set()
+    local = held.background()
+    answer, result = await asyncio.wait_for(turn(pipeline_with(local, hosted), REGULATED), GUARD_S)
+    assert result.outcome == "error" and "did not send it anywhere else" in answer
+    assert hosted.requests == []
+    assert local.load_error is error
+    with pytest.raises(ModelError, match=r"could not be loaded: model file x\.gguf does not match"):
+        local.wait_ready(GUARD_S)
+    # A hosted turn still counts its tokens (approximately) when there is no local tokenizer.
+    assert local.count_tokens("three words here") == approximate_tokens("three words here")
+
+
+async def test_a_closed_model_that_was_still_loading_is_closed_when_its_load_ends() -> None:
+    closed = threading.Event()
+    held = HeldLoad()
+    held.model.close = closed.set  # type: ignore[attr-defined]
+    local = held.background()
+    local.close()
+    assert not closed.is_set()
+    held.release.set()
+    assert await asyncio.to_thread(closed.wait, GUARD_S)
+
+
+@pytest.mark.slow
+def test_a_broken_local_model_does_not_stop_a_public_answer_and_ends_in_one_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The real command: the model file is missing, which it finds out in the background."""
+    with ScriptedUpstream(lambda messages: "Red, green and blue.") as upstream:
+        proc = run_cli(
+            ["chat", PUBLIC], data_dir, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=upstream.base_url,
+            CONFIDANTE_MODELS__LOCAL__PATH=str(tmp_path / "missing.gguf"),
+        )  # fmt: skip
+    assert proc.stdout.strip() == "Red, green and blue."
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    missing = tmp_path / "missing.gguf"
+    assert proc.stderr.strip().splitlines()[-1] == f"confidante: model file not found: {missing}"
+
+
+def test_what_the_command_writes_reaches_the_terminal_while_llama_cpp_silences_it() -> None:
+    """llama-cpp-python points fds 1 and 2 at /dev/null while a model loads; the command's own
+    copies (`Terminal`) still reach the pipe."""
+    script = (
+        "import click\n"
+        "from llama_cpp._utils import suppress_stdout_stderr\n"
+        "from assistant.cli import Terminal\n"
+        "terminal = Terminal.of_process()\n"
+        "with suppress_stdout_stderr(disable=False):\n"
+        "    print('lost')\n"
+        "    click.echo('answer', file=terminal.out)\n"
+        "    click.echo('notice', file=terminal.err)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "answer\n" and proc.stderr == "notice\n"
