@@ -54,7 +54,10 @@ def prepare_app_root(settings: Settings, *, host: str, port: int) -> Path:
     write_translations(config_dir)
     if (REPO_ROOT / "public").is_dir():
         shutil.copytree(REPO_ROOT / "public", root / "public", dirs_exist_ok=True)
-    (root / "chainlit.md").write_text(WELCOME, encoding="utf-8")
+    # Chainlit looks for `chainlit_<browser language>.md` first and logs a warning on every page
+    # load when it falls back to chainlit.md; the welcome is English, so English has its own file.
+    for name in ("chainlit.md", "chainlit_en-US.md"):
+        (root / name).write_text(WELCOME, encoding="utf-8")
     return root
 
 
