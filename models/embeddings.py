@@ -10,7 +10,6 @@ cosine = dot product. This module never sends text anywhere: it runs in process.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -45,9 +44,15 @@ class MiniLMSettings(BaseModel):
     model_id: str = "all-MiniLM-L6-v2-int8"
     max_tokens: int = Field(default=256, ge=8, le=512)
     batch_size: int = Field(default=32, ge=1)
-    # onnxruntime intra-op threads; None = min(2, cpu count), so embedding never starves the chat.
+    # onnxruntime intra-op threads; None = `DEFAULT_THREADS`.
     threads: int | None = Field(default=None, ge=1)
 
+
+# One intra-op thread: per CPU-second it beats two on this 2-core machine (measured for issue 17:
+# 144 SQuAD chunks 3.7 against 4.0-4.2 CPU-s; a 270-character message 11.4 against 12.2 ms CPU at the
+# same wall time, load 8), the vectors are the same (tests/test_embedding_batches.py), and a second
+# thread would take the core the chat model needs.
+DEFAULT_THREADS = 1
 
 # Padded tokens per onnxruntime call. A batch's activations (texts x tokens x 1536 floats in the
 # feed-forward layers) outgrow the CPU caches past about a thousand tokens: on 144 chunks of
@@ -91,8 +96,7 @@ class OnnxMiniLMEmbedder:
         self._tokenizer.enable_truncation(max_length=config.max_tokens)
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
-        # Two cores are shared with the chat model: never take them all.
-        options.intra_op_num_threads = config.threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = config.threads or DEFAULT_THREADS
         options.inter_op_num_threads = 1
         # Idle onnxruntime threads spin by default, waiting for the next op: CPU burnt for nothing
         # on a shared 2-core machine (up to 1.5x the CPU of one embedding, and 3x for a query).

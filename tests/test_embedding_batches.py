@@ -34,3 +34,15 @@ def test_a_vector_does_not_depend_on_its_batch() -> None:
     assert together.shape == (5, embedder.dimension)
     assert np.allclose(together, alone, atol=1e-4)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_one_thread_by_default_and_the_same_vectors_as_two() -> None:
+    from models.embeddings import MiniLMSettings, OnnxMiniLMEmbedder
+
+    one = shared_onnx_embedder()
+    assert one._session.get_session_options().intra_op_num_threads == 1
+    two = OnnxMiniLMEmbedder(MiniLMSettings(threads=2))
+    assert two._session.get_session_options().intra_op_num_threads == 2
+    long = "Our travel policy covers flights, hotels and the per diem for every office. " * 10
+    texts = ["parental leave", long, "Who approves expenses above 500 euros?", long[:300]]
+    assert np.allclose(one.embed_array(texts), two.embed_array(texts), atol=1e-6)
