@@ -7,6 +7,7 @@ Alembic revisions in `migrations/`: this module never calls `create_all`.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ def create_db_engine(settings: GovernanceSettings, data_dir: Path) -> Engine:
 
 def alembic_config() -> Config:
     """Alembic configured from the installed package, no alembic.ini needed."""
+    # Alembic announces each of its autogenerate plugins at INFO on every start: seven lines that
+    # pushed the first-run setup link up the terminal. Its migration lines stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
