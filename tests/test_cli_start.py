@@ -182,3 +182,23 @@ def test_what_the_command_writes_reaches_the_terminal_while_llama_cpp_silences_i
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "answer\n" and proc.stderr == "notice\n"
+
+
+def test_building_the_chat_tools_does_not_import_chainlit() -> None:
+    """`confidante chat` builds the same tools as the UI; Chainlit (~1.8 s CPU to import) is only
+    imported where a step is shown in the UI."""
+    script = (
+        "import sys\n"
+        "import assistant.cli\n"
+        "from assistant.settings import Settings\n"
+        "from assistant.tools.wiring import build_chat_tools\n"
+        "from tests.support.privacy import ScriptedPrivacy\n"
+        "settings = Settings()\n"
+        "assert settings.tools.enabled\n"
+        "tools = build_chat_tools(settings, privacy=ScriptedPrivacy(), knowledge=None, governance=None)\n"
+        "assert tools is not None\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'chainlit'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import chainlit as cl
 from pydantic import BaseModel
 
 from assistant.tools.base import ToolSpec
@@ -49,6 +48,10 @@ class ChainlitToolSteps:
     """The `StepSink` of the chat UI."""
 
     async def tool_finished(self, record: ToolCallRecord) -> None:
+        # Imported when a step is shown, not when tools are built: `confidante chat` builds the
+        # same tools and never shows a Chainlit step (chainlit's import: ~1.8 s CPU, issue 17).
+        import chainlit as cl
+
         async with cl.Step(name=step_name(record), type="tool", show_input="json") as step:
             step.input = pretty_arguments(record.arguments_shown)
             step.output = step_output(record)
@@ -56,6 +59,8 @@ class ChainlitToolSteps:
 
 async def confirm_in_chat(spec: ToolSpec, arguments: BaseModel) -> bool:
     """Asks the user with two buttons; True only for an explicit "Run it"."""
+    import chainlit as cl
+
     actions = [
         cl.Action(name=CONFIRM, payload={"answer": "yes"}, label="Run it"),
         cl.Action(name=CANCEL, payload={"answer": "no"}, label="Cancel"),
