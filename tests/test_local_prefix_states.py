@@ -26,6 +26,7 @@ CALCULATOR = ToolDefinition(
     parameters={"type": "object", "properties": {"expression": {"type": "string"}}},
 )
 SYSTEM = "You are a careful assistant. Answer in one short sentence."
+LONGER = "Answer in one short sentence, plainly, without lists, and say so when you do not know."
 
 
 def settings(**changes: object) -> LocalModelSettings:
@@ -185,3 +186,19 @@ def test_a_read_gives_way_between_steps_and_keeps_what_it_read(llama: Any) -> No
     assert llama.n_tokens == READ_STEP and len(states) == 0
     prepared = states.prepare(llama, messages, [CALCULATOR.wire()])
     assert prepared.action == "saved" and llama.n_tokens == prepared.prefix_tokens
+
+
+async def test_real_states_stay_within_the_configured_bound(gguf: Path) -> None:
+    """SmolLM2 keeps ~23 KB a token: two ~40-token openings do not fit in 1 MB together."""
+    local = LocalModel(gguf, settings(prefix_cache_mb=1))
+    question = ChatMessage(role="user", content="Name a colour.")
+    try:
+        for persona in ("a terse", "a cheerful"):
+            system = ChatMessage(role="system", content=f"You are {persona} assistant. {LONGER}")
+            request = ChatRequest.of([system, question], max_tokens=8, temperature=0.0, tools=[CALCULATOR])
+            await answer(local, request)
+            assert len(local.prefix_states) == 1
+        assert local.prefix_states.actions["saved"] == 2
+        assert 512 * 1024 < local.prefix_states.size <= 1024 * 1024
+    finally:
+        local.close()
