@@ -67,15 +67,17 @@ class PrefixState:
 class Prepared:
     """What `PrefixStates.prepare` did before a request (for logs, tests and the bench)."""
 
-    action: str  # "off", "held" (the context had it), "restored", "saved", "failed", "skipped"
+    # "off", "skipped" (nothing to keep), "held" (the context had it), "restored", "saved",
+    # "stopped" (a read ahead gave way), "failed" (a save or restore did; the turn goes on)
+    action: str
     prefix_tokens: int = 0
 
 
 class PrefixStates:
     """A bounded, least-recently-used store of prefix states for one `Llama` context.
 
-    Used only on the worker thread that owns the context; the lock guards the bookkeeping that
-    `stats()` reads from other threads.
+    `prepare` runs only on the worker thread that owns the context; the lock guards the
+    bookkeeping that the bench and the tests read from other threads.
     """
 
     def __init__(self, capacity_bytes: int) -> None:
