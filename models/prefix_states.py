@@ -18,9 +18,10 @@ first out of a bound in bytes (`models.local.prefix_cache_mb`).
 A private llama.cpp server (`models.local.server_url`) needs nothing from here: the pinned
 `llama-server` keeps each slot's last prompt (`--cache-prompt`, on by default) and, beside the
 slots, states of earlier prompts in host memory (`--cache-ram`, default 8192 MiB: bound it), from
-which it took 189 of a 197-token opening after another request had used its only slot
-(`bench/bench_local_prefix.py --server`). Python's `llama_cpp.server` is the in-process case again:
-no cache by default, `LlamaRAMCache` with `--cache true`.
+which it took 965 of a Qwen tool turn's 971 prompt tokens after a tool-free and a 1,182-token
+summary request had used its only slot (`bench/bench_local_prefix.py --server`). Python's
+`llama_cpp.server` is the in-process case again: no cache by default, `LlamaRAMCache` with
+`--cache true`.
 
 What it must never do: change what the model says. A restored state holds exactly the cells a
 cold read of the same tokens makes, and llama-cpp-python's own prefix match still decides what
