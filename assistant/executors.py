@@ -45,10 +45,12 @@ class Lane(StrEnum):
     BACKGROUND = "background"
 
 
-# Workers per lane. IO waits on the database (SQLite serializes writes, PostgreSQL does not);
-# INTERACTIVE is CPU-bound on 2 cores, more workers would only queue inside the gate's own pool;
-# BACKGROUND covers two parses (`uploads.max_parallel_parses`) plus a summary and admin work.
-LANE_WORKERS: dict[Lane, int] = {Lane.IO: 8, Lane.INTERACTIVE: 4, Lane.BACKGROUND: 4}
+# Workers per lane: a lane is for separation, not parallelism. Every worker that runs Python
+# (SQLAlchemy, spaCy) competes for the GIL with the event loop that streams the answers, so the
+# pools together hold about as many threads as the default executor did (6, plus the gate's 2).
+# IO: SQLite serializes writes anyway. INTERACTIVE: CPU-bound on 2 cores. BACKGROUND: mostly
+# waiting (parser children, the local model), two parses (`uploads.max_parallel_parses`) at once.
+LANE_WORKERS: dict[Lane, int] = {Lane.IO: 4, Lane.INTERACTIVE: 3, Lane.BACKGROUND: 4}
 
 _pools: dict[Lane, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()

@@ -102,7 +102,8 @@ def long_calls(held: Held, data_dir: Path) -> list[Callable[[], Awaitable[Any]]]
     engine = create_db_engine(GovernanceSettings(), data_dir / "jobs")
     migrate(engine)
     intake = UploadIntake(
-        settings=UploadSettings(), parsing=ParsingSettings(), privacy=ScriptedPrivacy(),  # type: ignore[arg-type]
+        settings=UploadSettings(max_parallel_parses=3), parsing=ParsingSettings(),
+        privacy=ScriptedPrivacy(),  # type: ignore[arg-type]
         store=JobStore(engine), staging=Staging(data_dir / "uploads"),
     )  # fmt: skip
     intake._parse = lambda path, name: held.hold()  # type: ignore[assignment,method-assign,return-value]
@@ -127,8 +128,8 @@ def long_calls(held: Held, data_dir: Path) -> list[Callable[[], Awaitable[Any]]]
 
 async def test_a_new_chat_is_served_while_long_work_holds_threads(governance: Any, data_dir: Path) -> None:
     # Six threads held: all of the default executor on 2 cores (min(32, cores + 4)); with lanes,
-    # the interactive lane's four plus the two parses the intake lets run at once.
-    held = Held(asyncio.get_running_loop(), expected=6)
+    # the interactive lane's three plus the three parses the intake lets run at once here.
+    held = Held(asyncio.get_running_loop(), expected=executors.LANE_WORKERS[Lane.INTERACTIVE] + 3)
     busy = [asyncio.ensure_future(call()) for call in long_calls(held, data_dir)]
     layer = data_layer_for(governance)
 
