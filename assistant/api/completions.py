@@ -189,11 +189,11 @@ class Exchange:
     async def stream(self, first: TurnEvent | None, *, sources: bool) -> AsyncIterator[bytes]:
         """SSE chunks: the role, each delta, then the finish chunk carrying the receipt."""
         model = self.request.model
-        yield sse(chunk_object(self.completion_id, model, {"role": "assistant", "content": ""}))
+        role = sse(chunk_object(self.completion_id, model, {"role": "assistant", "content": ""}))
         try:
-            if first is not None:
-                for piece in self._render(first):
-                    yield piece
+            # The role chunk goes out with the first answer text in one body message: one trip
+            # through the ASGI middlewares and one socket write before the first word, not two.
+            yield role + b"".join(self._render(first) if first is not None else [])
             async for event in self.events:
                 for piece in self._render(event):
                     yield piece
