@@ -100,8 +100,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ASKED_FOR_PERSON = (
-    "I've asked a person from the support team to take over. They can see this conversation "
-    "and will reply here; you can keep chatting with me meanwhile."
+    "I've passed your question to the support team. A person will follow up with you; their reply "
+    "does not appear in this chat. You can keep chatting with me meanwhile."
 )
 HOSTED_NOT_CONFIGURED = (
     "No hosted model is configured, so every answer comes from the private model on this machine."

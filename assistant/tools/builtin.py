@@ -314,8 +314,8 @@ class AskAPersonTool:
         )
         return ToolResult(
             content=(
-                f"A person from the support team will take over (ticket {ticket.id[:8]}); "
-                "they reply in this chat."
+                f"The support team has the question (ticket {ticket.id[:8]}); a person will follow up "
+                "with the user outside this chat."
             ),
             data={"escalation_id": ticket.id},
         )

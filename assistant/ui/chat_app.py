@@ -292,8 +292,8 @@ class ChatApp:
         await action.remove()
         await cl.Message(
             content=(
-                f"I've asked a person from the support team to take over (ticket {escalation.id[:8]}). "
-                "They can see this conversation and will reply here."
+                f"I've passed your question to the support team (ticket {escalation.id[:8]}). "
+                "A person will follow up with you; their reply does not appear in this chat."
             ),
             author="Confidante",
         ).send()
