@@ -7,6 +7,7 @@ go away. Tests build their own `Services` with fakes where they test logic.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,11 +46,14 @@ def resolve_local_model(settings: LocalModelSettings, data_dir: Path) -> Path:
     return resolve_local_gguf(settings, data_dir)
 
 
-def build_local_model(settings: Settings, on_local_wait: Callable[[str], None] | None = None) -> ChatModel:
+def build_local_model(
+    settings: Settings, on_local_wait: Callable[[str], None] | None = None, *, checked: Path | None = None
+) -> ChatModel:
     """In process by default; a private OpenAI-compatible server (llama.cpp, vLLM) by setting.
 
     With `on_local_wait`, an in-process model is made ready in the background (`BackgroundLoaded`):
-    a request that needs it before then waits, after `on_local_wait` is told so once.
+    a request that needs it before then waits, after `on_local_wait` is told so once. `checked` is
+    the GGUF already verified by `resolve_local_model` (`check_local_model_file`).
     """
     local = settings.models.local
     if local.server_url:
@@ -74,7 +78,7 @@ def build_local_model(settings: Settings, on_local_wait: Callable[[str], None] |
             )
         )
     if on_local_wait is None:
-        return LoopGuard(LocalModel(resolve_local_model(local, settings.data_dir), local))
+        return LoopGuard(LocalModel(checked or resolve_local_model(local, settings.data_dir), local))
     return LoopGuard(local_in_background(settings, on_local_wait))
 
 
@@ -102,6 +106,18 @@ def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> B
         approximate=approximate_tokens,
         on_wait=on_wait,
     )
+
+
+def check_local_model_file(settings: Settings) -> concurrent.futures.Future[Path] | None:
+    """The in-process GGUF's pin check (and first-run assembly), started on a thread of its own so
+    it overlaps the gate's load: hashing 1.1 GB releases the GIL. None for a private server."""
+    if settings.models.local.server_url:
+        return None
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="local-model-check")
+    try:
+        return pool.submit(resolve_local_model, settings.models.local, settings.data_dir)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with the check
 
 
 def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel]:
@@ -204,10 +220,14 @@ def build_services(
     start (see `build_local_model`); the gate itself is always fully loaded before this returns.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if models is None:
-        local = build_local_model(settings, on_local_wait)
-        models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
+    # Without `on_local_wait` the model file is still checked before this returns (a bad pin stops
+    # start-up with `ModelFileError`, as ever), but beside the gate's load rather than before it.
+    checking = check_local_model_file(settings) if models is None and on_local_wait is None else None
     privacy = privacy or build_privacy(settings)
+    if models is None:
+        checked = checking.result() if checking is not None else None
+        local = build_local_model(settings, on_local_wait, checked=checked)
+        models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
     knowledge = None
     recorder = None
     turn_services = TurnServices()

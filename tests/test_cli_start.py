@@ -202,3 +202,29 @@ def test_building_the_chat_tools_does_not_import_chainlit() -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_app_still_refuses_a_model_that_fails_its_pin_while_the_gate_loads(tmp_path: Path) -> None:
+    """Without a background load (the app, the worker) the file is checked beside the gate's load,
+    and a bad pin still stops `build_services` with `ModelFileError`."""
+    from assistant.services import build_services
+
+    fake = tmp_path / "other.gguf"
+    fake.write_bytes(b"GGUF not really a model")
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.models.local.path = fake
+    with pytest.raises(ModelFileError, match="does not match its pinned sha256"):
+        build_services(settings, privacy=ScriptedPrivacy(), with_governance=False)  # type: ignore[arg-type]
+
+
+def test_the_app_gets_the_checked_model_file(tmp_path: Path) -> None:
+    from assistant.services import build_services
+    from models.files import sha256_of
+
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF pinned for this test")
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.models.local.path, settings.models.local.sha256 = model, sha256_of(model)
+    services = build_services(settings, privacy=ScriptedPrivacy(), with_governance=False)  # type: ignore[arg-type]
+    local = services.models.local
+    assert isinstance(local, LoopGuard) and getattr(local.inner, "_path", None) == model
