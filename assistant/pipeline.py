@@ -103,6 +103,12 @@ ASKED_FOR_PERSON = (
     "I've passed your question to the support team. A person will follow up with you; their reply "
     "does not appear in this chat. You can keep chatting with me meanwhile."
 )
+# A tool round can end with the model writing nothing (seen: the standard local model after three
+# document tool calls, 90 s, and an empty bubble); the user gets a sentence instead of a blank.
+NO_ANSWER_AFTER_TOOLS = (
+    "I used my tools but could not write an answer from what they returned. Try asking more "
+    "specifically, or use Ask a person."
+)
 HOSTED_NOT_CONFIGURED = (
     "No hosted model is configured, so every answer comes from the private model on this machine."
 )
@@ -436,6 +442,9 @@ class ChatPipeline:
         if stop:
             state.final_answer = f"{state.final_answer or ''}\n\n{stop}".strip()
             yield AnswerDelta(f"\n\n{stop}")
+        elif state.end is not None and not (state.final_answer or "").strip():
+            state.final_answer = NO_ANSWER_AFTER_TOOLS
+            yield AnswerDelta(NO_ANSWER_AFTER_TOOLS)
 
     def _chain(self, route: Route, variant: TurnVariant | None = None) -> list[Candidate]:
         """The models this route may use, in order (`ModelSet.chain`: local-only routes get the
