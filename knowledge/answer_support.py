@@ -248,8 +248,9 @@ def support_reason(sentences: Sequence[SentenceSupport], degeneration: Sequence[
         return "; ".join(parts)
     unsupported = [s for s in sentences if not s.supported]
     if unsupported:
-        noun = "sentence is" if len(sentences) == 1 else "sentences are"
-        text = f"{len(unsupported)} of {len(sentences)} {noun} not supported by the cited passage"
+        noun = "sentence" if len(sentences) == 1 else "sentences"
+        verb = "is" if len(unsupported) == 1 else "are"  # "1 of 2 sentences is", "2 of 3 … are"
+        text = f"{len(unsupported)} of {len(sentences)} {noun} {verb} not supported by the cited passage"
         if any(not s.numbers_ok for s in unsupported):
             text += " (a number in the answer is not in the passage)"
         parts.append(text)
