@@ -11,10 +11,13 @@ once, so what is measured is our own start-up. Two kinds of runs, alternated:
   sha256 check, tokenizer and load; database; Chroma; tools) and "ready" (the turn starts). The
   probe imports the modules it wraps up front, so its own "ready" is later than a plain run's.
 
+`--serve` times `confidante serve` instead: launch -> the first HTTP answer (uvicorn answers only
+after the app's start-up hook: services built, the local model loaded).
+
 `--before REV` runs an exported earlier commit too, run by run in turn, so both meet the same load;
 each version has its own data directory (the assembled model is hard-linked, not copied).
 
-    .venv/bin/python bench/bench_cli_start.py --runs 5 [--profile standard|small] [--before HEAD~1]
+    .venv/bin/python bench/bench_cli_start.py --runs 5 [--profile standard|small] [--before HEAD~1] [--serve]
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -114,6 +121,35 @@ def probed_run(version: Version, env: dict[str, str], scratch: Path) -> None:
     version.phases.append(spans)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_run(version: Version, env: dict[str, str]) -> None:
+    """`confidante serve` until its first HTTP answer; then stopped (its whole process group)."""
+    port = _free_port()
+    command = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    launched = time.monotonic()
+    proc = subprocess.Popen(
+        command, env=env, cwd=version.tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        while proc.poll() is None and time.monotonic() - launched < 600:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/auth/config", timeout=2.0).status_code == 200:
+                    version.plain.append((time.monotonic() - launched, 0.0))
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"serve was not ready (exit {proc.poll()})")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
 def prepare(found: list[Version], base_url: str, profile: str) -> None:
     """`confidante check` per version (assembles and verifies the model, creates the database)."""
     assembled: Path | None = None
@@ -128,10 +164,13 @@ def prepare(found: list[Version], base_url: str, profile: str) -> None:
         assembled = version.data_dir / "models"
 
 
-def bench(found: list[Version], runs: int, profile: str, scratch: Path) -> None:
+def bench(found: list[Version], runs: int, profile: str, scratch: Path, serve: bool) -> None:
     with ScriptedUpstream(lambda messages: "Red, green and blue.") as upstream:
         prepare(found, upstream.base_url, profile)
-        for _ in range(runs):
+        for _ in range(runs if serve else 0):
+            for version in found:
+                serve_run(version, env_for(version, upstream.base_url, profile))
+        for _ in range(0 if serve else runs):
             for version in found:
                 plain_run(version, env_for(version, upstream.base_url, profile))
             for version in found:
@@ -143,6 +182,15 @@ def _median_span(rows: list[dict[str, tuple[float, float]]], label: str) -> tupl
     if not spans:
         return None
     return statistics.median(s[0] for s in spans), statistics.median(s[1] - s[0] for s in spans)
+
+
+def report_serve(found: list[Version], profile: str, load_before: float) -> None:
+    print(f"confidante serve, local profile {profile}: launch -> first HTTP answer, seconds")
+    for version in found:
+        ready = [r[0] for r in version.plain]
+        p50, worst = statistics.median(ready), max(ready)
+        print(f"{version.name:<20} p50 {p50:6.2f}  max {worst:6.2f}  runs {len(ready)}")
+    print(f"load average: {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
 
 
 def report(found: list[Version], profile: str, load_before: float) -> None:
@@ -169,6 +217,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", choices=("small", "standard"), default="standard")
     parser.add_argument("--before", metavar="REV", help="also run this commit, alternating")
+    parser.add_argument("--serve", action="store_true", help="time `confidante serve` to ready instead")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="bench-cli-start-"))
@@ -180,8 +229,8 @@ def main() -> int:
         for index, (name, tree) in enumerate(trees):
             (root / f"data-{index}").mkdir()
             found.append(Version(name, tree, root / f"data-{index}"))
-        bench(found, args.runs, args.profile, root)
-        report(found, args.profile, load_before)
+        bench(found, args.runs, args.profile, root, args.serve)
+        (report_serve if args.serve else report)(found, args.profile, load_before)
     finally:
         shutil.rmtree(root, ignore_errors=True)  # each data directory holds the model
     return 0

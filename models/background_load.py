@@ -157,13 +157,17 @@ class BackgroundLoaded:
             raise ModelError(f"the private model could not be loaded: {_reason(exc)}") from None
 
     def close(self) -> None:
-        """Close the model now if it is loaded; else the load's thread closes it when it ends
-        (exit does not wait for a load nobody needs)."""
+        """Close the model; one still loading is closed by the load's thread when its load ends,
+        and this waits for that: a process that exited while llama.cpp was still loading crashed
+        (SIGSEGV after the answer, seen in bench/bench_cli_start.py)."""
         with self._close_lock:
             self._closed = True
             loaded = self._loaded.done()
-        if loaded and self.inner is not None:
-            _close(self.inner)
+        if loaded:
+            if self.inner is not None:
+                _close(self.inner)
+            return
+        self._thread.join()
 
     def idle(self) -> bool:
         inner = self.inner

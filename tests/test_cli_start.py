@@ -138,15 +138,16 @@ async def test_a_failed_background_load_is_one_sentence_where_the_model_is_neede
     assert local.count_tokens("three words here") == approximate_tokens("three words here")
 
 
-async def test_a_closed_model_that_was_still_loading_is_closed_when_its_load_ends() -> None:
+async def test_closing_a_model_that_is_still_loading_waits_for_the_load_and_closes_it() -> None:
     closed = threading.Event()
     held = HeldLoad()
     held.model.close = closed.set  # type: ignore[attr-defined]
     local = held.background()
-    local.close()
-    assert not closed.is_set()
+    closing = asyncio.ensure_future(asyncio.to_thread(local.close))
+    assert not closed.is_set()  # nothing closes before the load ends: it is held
     held.release.set()
-    assert await asyncio.to_thread(closed.wait, GUARD_S)
+    await asyncio.wait_for(closing, GUARD_S)
+    assert closed.is_set()
 
 
 @pytest.mark.slow
