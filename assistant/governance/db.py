@@ -10,16 +10,24 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from assistant.governance.settings import GovernanceSettings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _quiet_alembic_plugins() -> None:
+    """Importing Alembic announces each of its autogenerate plugins at INFO: seven lines that
+    pushed the first-run setup link up the terminal. Quieted before Alembic is first imported (it
+    is imported only here, lazily); the migration's own lines stay."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def database_url(settings: GovernanceSettings, data_dir: Path) -> str:
@@ -52,9 +60,9 @@ def create_db_engine(settings: GovernanceSettings, data_dir: Path) -> Engine:
 
 def alembic_config() -> Config:
     """Alembic configured from the installed package, no alembic.ini needed."""
-    # Alembic announces each of its autogenerate plugins at INFO on every start: seven lines that
-    # pushed the first-run setup link up the terminal. Its migration lines stay.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    _quiet_alembic_plugins()
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -63,6 +71,8 @@ def alembic_config() -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent; safe at every start-up)."""
     config = alembic_config()
+    from alembic import command
+
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
