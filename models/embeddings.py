@@ -55,10 +55,11 @@ class MiniLMSettings(BaseModel):
 DEFAULT_THREADS = 1
 
 # Padded tokens per onnxruntime call. A batch's activations (texts x tokens x 1536 floats in the
-# feed-forward layers) outgrow the CPU caches past about a thousand tokens: on 144 chunks of
-# ~150 tokens, batches of 4 cost 3.6 CPU-s against 4.8 for batches of 32 (bench_ingest.py).
-# Short texts (queries, sentences) still go `batch_size` at a time.
-MAX_BATCH_TOKENS = 1024
+# feed-forward layers) outgrow the CPU caches past a few hundred tokens on one thread: on the 144
+# SQuAD chunks (~160 tokens), 512 cost 3.4-3.5 CPU-s against 3.6-3.7 for 1,024 and 4.2 for 2,048,
+# and 400 short sentences 1.8-1.95 against 1.9-2.1 (issue 17). The token NER's windows use it too.
+# Short texts (queries, sentences) still go up to `batch_size` at a time.
+MAX_BATCH_TOKENS = 512
 
 
 @runtime_checkable

@@ -388,8 +388,8 @@ class TokenNer:
         return [union_overlapping(spans) if len(plan) > 1 else spans for spans, plan in pairs]
 
 
-# Windows per onnxruntime call: ~8 windows of 130 tokens. Past about a thousand padded tokens the
-# activations outgrow the CPU caches (as in `models.embeddings`).
+# Windows per onnxruntime call, at most; `models.embeddings.MAX_BATCH_TOKENS` (512 padded tokens,
+# about 4 windows of 130) bounds it first: past that the activations outgrow the CPU caches.
 _BATCH_WINDOWS = 8
 
 
