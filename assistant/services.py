@@ -220,13 +220,15 @@ def build_services(
     start (see `build_local_model`); the gate itself is always fully loaded before this returns.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # Without `on_local_wait` the model file is still checked before this returns (a bad pin stops
-    # start-up with `ModelFileError`, as ever), but beside the gate's load rather than before it.
-    checking = check_local_model_file(settings) if models is None and on_local_wait is None else None
+    # With `on_local_wait` the local model starts loading now, before the gate. Without it the file
+    # is still checked before this returns (a bad pin stops start-up with `ModelFileError`, as
+    # ever), but beside the gate's load rather than before it.
+    early = build_local_model(settings, on_local_wait) if models is None and on_local_wait else None
+    checking = check_local_model_file(settings) if models is None and early is None else None
     privacy = privacy or build_privacy(settings)
     if models is None:
         checked = checking.result() if checking is not None else None
-        local = build_local_model(settings, on_local_wait, checked=checked)
+        local = early or build_local_model(settings, checked=checked)
         models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
     knowledge = None
     recorder = None

@@ -229,3 +229,31 @@ def test_the_app_gets_the_checked_model_file(tmp_path: Path) -> None:
     services = build_services(settings, privacy=ScriptedPrivacy(), with_governance=False)  # type: ignore[arg-type]
     local = services.models.local
     assert isinstance(local, LoopGuard) and getattr(local.inner, "_path", None) == model
+
+
+def test_the_background_load_starts_before_the_gate_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's build waits until the local model's check has begun: it must run beside it."""
+    import assistant.services as services_module
+
+    checking = threading.Event()
+
+    def check(_settings: object, _data_dir: object) -> Path:
+        checking.set()
+        raise ModelFileError("model file not found: missing.gguf")
+
+    def gate(_settings: object) -> ScriptedPrivacy:
+        assert checking.wait(GUARD_S), "the local model's check had not started when the gate was built"
+        return ScriptedPrivacy()
+
+    monkeypatch.setattr(services_module, "resolve_local_model", check)
+    monkeypatch.setattr(services_module, "build_privacy", gate)
+    waits: list[str] = []
+    services = services_module.build_services(
+        Settings(data_dir=tmp_path / "data"), with_governance=False, on_local_wait=waits.append
+    )
+    local = services.models.local
+    assert isinstance(local, LoopGuard) and isinstance(local.inner, BackgroundLoaded)
+    with pytest.raises(ModelError, match="model file not found"):
+        local.wait_ready(GUARD_S)
