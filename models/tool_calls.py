@@ -5,16 +5,19 @@ once, the arguments JSON in pieces) into complete `ToolCall`s; the hosted adapte
 forced-tool grammar path both stream this shape. `ToolCallText` reads calls that a chat template
 makes the model *write* (Qwen 2.5: `<tool_call>{"name": ..., "arguments": {...}}</tool_call>`),
 holding back from the visible text everything from the opening tag on. Qwen2.5-Coder-1.5B was
-seen answering with the call as the whole answer instead, in a ```json fence: an answer that
-*starts* like JSON or a fence is held back to the end, and is a call only if it is exactly one
-`{"name": <an offered tool>, "arguments": {...}}` object; otherwise it is shown as written.
+also seen writing the call as bare JSON or in a ```json fence, as the whole answer or after a
+sentence ("Sure, here is...: ```json {...}```"), and naming tools that do not exist: with tools on
+offer, such markup is held back wherever it starts and becomes a call, whatever the name, so the
+loop can tell the model the tool does not exist. Only what is not call-shaped is shown.
 
-Neither validates arguments against a schema or decides anything: the tool loop does that.
+Call markup must never reach the user as text. Neither class validates arguments against a
+schema or decides anything: the tool loop does that.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -61,90 +64,193 @@ class ToolCallAssembler:
 
 
 class ToolCallText:
-    """Splits a streamed answer into visible text and the `<tool_call>` blocks the model wrote."""
+    """Splits a streamed answer into visible text and the tool calls the model wrote.
+
+    `<tool_call>` blocks are always read. With tool names given (tools are on offer), JSON call
+    markup is read too, wherever it starts: a `{"name": ...}` object, or a ``` fence (with or
+    without a language tag) whose body is call objects or `<tool_call>` blocks."""
 
     def __init__(self, names: Collection[str] = ()) -> None:
-        self._names = frozenset(names)
+        # Any name becomes a call (the loop answers "no such tool"); names only switch JSON on.
+        self._reads_json = bool(names)
         self._pending = ""
         self._captured: list[str] = []
         self._capturing = False
-        # None: not decided yet whether the answer starts like a bare JSON call.
-        self._holding: bool | None = None if self._names else False
-        self._held: list[str] = []
-        self._whole: ToolCall | None = None
+        self._found: list[ToolCall] = []
 
     def feed(self, text: str) -> str:
-        """The part of `text` that is safe to show now (a possible tag start is held back)."""
+        """The part of `text` that is safe to show now (a possible start of markup is held back)."""
         if self._capturing:
             self._captured.append(text)
             return ""
-        if self._holding is not False:
-            return self._hold(text)
-        buffer = self._pending + text
-        at = buffer.find(OPEN_TAG)
-        if at >= 0:
-            self._capturing = True
-            self._captured.append(buffer[at:])
-            self._pending = ""
-            return buffer[:at]
-        keep = _tag_prefix_length(buffer)
-        self._pending = buffer[len(buffer) - keep :] if keep else ""
-        return buffer[: len(buffer) - keep]
-
-    def _hold(self, text: str) -> str:
-        self._held.append(text)
-        start = "".join(self._held).lstrip()
-        if self._holding is None:
-            if not start or (len(start) < 3 and "```".startswith(start)):
-                return ""  # only blanks or the start of a fence so far: not decided yet
-            self._holding = start.startswith(("{", "```"))
-        if self._holding:
-            return ""
-        held, self._held = "".join(self._held), []
-        return self.feed(held)
+        self._pending += text
+        return self._scan(final=False)
 
     def flush(self) -> str:
         """Text held back at the end of the stream that turned out not to be a call."""
-        if self._held:
-            held, self._held, self._holding = "".join(self._held), [], False
-            whole = None if OPEN_TAG in held else _whole_call(held)
-            if whole is not None and whole.name in self._names:
-                self._whole = whole
-                return ""
-            return self.feed(held) + self.flush()
-        tail, self._pending = self._pending, ""
-        return tail
+        return "" if self._capturing else self._scan(final=True)
 
     def calls(self) -> tuple[ToolCall, ...]:
-        """Every block written; a block that is not valid JSON becomes a call with no name, so
-        the loop can tell the model what was wrong instead of showing raw markup."""
-        text = "".join(self._captured)
-        blocks = [block.split(CLOSE_TAG)[0].strip() for block in text.split(OPEN_TAG)[1:]]
-        written = tuple(_parse_block(block) for block in blocks if block)
-        return (self._whole, *written) if self._whole is not None else written
+        """Every call written, in order; a `<tool_call>` block that is not valid JSON becomes a call
+        with no name, so the loop can tell the model what was wrong instead of showing raw markup."""
+        return (*self._found, *_tag_blocks("".join(self._captured)))
+
+    def _scan(self, *, final: bool) -> str:
+        shown: list[str] = []
+        while True:
+            at, marker = _next_marker(self._pending, self._reads_json)
+            if at < 0:
+                cut = len(self._pending) - (0 if final else _marker_prefix(self._pending, self._reads_json))
+                shown.append(self._pending[:cut])
+                self._pending = self._pending[cut:]
+                return "".join(shown)
+            shown.append(self._pending[:at])
+            rest = self._pending[at:]
+            if marker == OPEN_TAG:  # everything from the tag on is calls
+                self._capturing, self._pending = True, ""
+                self._captured.append(rest)
+                return "".join(shown)
+            decided = _read_fence(rest, final) if marker == _FENCE else _read_object(rest, final)
+            if decided is None:  # not decided yet: wait for more of the stream
+                self._pending = rest
+                return "".join(shown)
+            calls, length = decided
+            self._found.extend(calls)
+            shown.append("" if calls else rest[:length])
+            self._pending = rest[length:]
 
 
-def _whole_call(text: str) -> ToolCall | None:
-    """The answer as one bare call object (optionally in a ```json fence), or None."""
-    body = text.strip()
-    if body.startswith("```"):
-        body = body.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
-    # Qwen 2.5's template shows the format as `{{"name": ..., "arguments": ...}}` (a literal string
-    # inside a Jinja expression); Qwen-Coder-1.5B was seen copying the opening braces.
-    candidates = [body, body[1:], body[1:-1]] if body.startswith("{{") else [body]
-    for candidate in candidates:
-        call = _parse_block(candidate)
-        if call.name:
-            return call
+# A decided piece of held text: the calls it is (none: it is text to show), and its length.
+_Decided = tuple[tuple[ToolCall, ...], int]
+
+_FENCE = "```"
+_FENCE_HEAD = re.compile(r"```[\w+.-]*[ \t]*")
+_OBJECT_HEAD = re.compile(r"\{\{?\s*")
+# An object is call markup only with these keys: `{"name": "Ada", "email": ...}` is an answer.
+_CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type", "function"})
+_FIRST_KEYS = tuple(f'"{key}"' for key in sorted(_CALL_KEYS))
+
+
+def _next_marker(text: str, reads_json: bool) -> tuple[int, str]:
+    """Where the first possible markup starts in `text`, and which marker starts it."""
+    markers = (OPEN_TAG, _FENCE, "{") if reads_json else (OPEN_TAG,)
+    found = [(at, marker) for marker in markers if (at := text.find(marker)) >= 0]
+    return min(found) if found else (-1, "")
+
+
+def _marker_prefix(text: str, reads_json: bool) -> int:
+    """How many trailing characters of `text` could begin a marker."""
+    markers = (OPEN_TAG, _FENCE) if reads_json else (OPEN_TAG,)
+    return max(_prefix_length(text, marker) for marker in markers)
+
+
+def _prefix_length(text: str, marker: str) -> int:
+    for length in range(min(len(marker) - 1, len(text)), 0, -1):
+        if marker.startswith(text[-length:]):
+            return length
+    return 0
+
+
+def _read_fence(text: str, final: bool) -> _Decided | None:
+    """`text` starts with a fence: calls if its body is call markup, else the fence is text."""
+    head = _FENCE_HEAD.match(text)
+    body_at = head.end() if head else len(_FENCE)
+    body = text[body_at:].lstrip()
+    if not final and (body_at == len(text) or OPEN_TAG.startswith(body)):
+        return None  # the language tag or the body's first character has not arrived
+    if not body.startswith(("{", "[", OPEN_TAG)):
+        return (), len(_FENCE)  # a code block (or a lone fence): its body is read as text
+    close = text.find(_FENCE, body_at)
+    if close < 0 and not final:
+        return None
+    inside = text[body_at:] if close < 0 else text[body_at:close]
+    return _fenced_calls(inside), len(text) if close < 0 else close + len(_FENCE)
+
+
+def _read_object(text: str, final: bool) -> _Decided | None:
+    """`text` starts with a brace: a call if it is one call object, else text."""
+    head = _OBJECT_HEAD.match(text)
+    after = text[head.end() if head else 1 :]
+    if not after.startswith(_FIRST_KEYS):
+        if not final and any(key.startswith(after) for key in _FIRST_KEYS):
+            return None
+        return (), head.end() if head else 1  # prose with a brace: read on after it
+    decoded = _decode(text)
+    if decoded is not None:
+        call = _call_from(decoded[0])
+        return ((call,) if call else ()), decoded[1]
+    end = _balanced_end(text)
+    if end is None and not final:
+        return None  # still being written
+    return (), len(text) if end is None else end
+
+
+def _decode(text: str) -> tuple[object, int] | None:
+    """The JSON value `text` starts with and where it ends. Qwen 2.5's template shows the format as
+    `{{"name": ..., "arguments": ...}}` (a literal inside a Jinja expression); Qwen-Coder-1.5B was
+    seen copying the doubled opening brace, with or without a doubled closing one."""
+    decoder = json.JSONDecoder()
+    for offset in (1, 0) if text.startswith("{{") else (0,):
+        try:
+            value, end = decoder.raw_decode(text, offset)
+        except ValueError:
+            continue
+        return value, end + 1 if offset and text[end : end + 1] == "}" else end
     return None
 
 
-def _tag_prefix_length(text: str) -> int:
-    """How many trailing characters of `text` could begin the opening tag."""
-    for length in range(min(len(OPEN_TAG) - 1, len(text)), 0, -1):
-        if OPEN_TAG.startswith(text[-length:]):
-            return length
-    return 0
+def _balanced_end(text: str) -> int | None:
+    """Where the braces opened at the start of `text` close (strings skipped), or None."""
+    depth, quoted, escaped = 0, False, False
+    for at, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped, quoted = char == "\\", char != '"'
+        elif char == '"':
+            quoted = True
+        elif char in "{}":
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return at + 1
+    return None
+
+
+def _fenced_calls(body: str) -> tuple[ToolCall, ...]:
+    """The calls a fence holds: `<tool_call>` blocks, a list of call objects, or call objects one
+    after another; () if anything in it is not a call (then it is a code block to show)."""
+    body = body.strip()
+    if body.startswith(OPEN_TAG):
+        return _tag_blocks(body)
+    values: list[object] = []
+    while body:
+        decoded = _decode(body)
+        if decoded is None:
+            return ()
+        value, end = decoded
+        values.extend(value if isinstance(value, list) else [value])
+        body = body[end:].lstrip().removeprefix(",").lstrip()
+    calls = [_call_from(value) for value in values]
+    return tuple(c for c in calls if c is not None) if calls and all(calls) else ()
+
+
+def _call_from(value: object) -> ToolCall | None:
+    """A call object (Qwen's `{"name", "arguments"}`, or OpenAI's `{"function": {...}}`), or None."""
+    if isinstance(value, dict) and isinstance(value.get("function"), dict) and "name" not in value:
+        value = value["function"]
+    if not isinstance(value, dict) or not set(value) <= _CALL_KEYS - {"function"}:
+        return None
+    name = value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    arguments = value.get("arguments", value.get("parameters", {}))
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    return ToolCall(id=new_call_id(), name=name, arguments=text)
+
+
+def _tag_blocks(text: str) -> tuple[ToolCall, ...]:
+    blocks = [block.split(CLOSE_TAG)[0].strip() for block in text.split(OPEN_TAG)[1:]]
+    return tuple(_parse_block(block) for block in blocks if block)
 
 
 def _parse_block(block: str) -> ToolCall:
