@@ -463,7 +463,13 @@ class LocalModel:
             **tools,
             **sampling(self._settings),
         )
-        deltas, written = ToolCallAssembler(), ToolCallText([t.name for t in request.tools])
+        # After tool results a round without tools (the loop's last answer) may still write a call:
+        # it is read, so no markup is shown, and dropped (none was offered).
+        markup = bool(tools) or any(m.role == "tool" for m in request.messages)
+        deltas, written = (
+            ToolCallAssembler(),
+            ToolCallText([t.name for t in request.tools], reads_json=markup),
+        )
         try:
             for chunk in chunks:
                 if job.cancel.is_set():
@@ -473,7 +479,7 @@ class LocalModel:
                 delta = choice.get("delta") or {}
                 deltas.feed(delta.get("tool_calls"))
                 text = delta.get("content") or ""
-                self._show(job, clock, written.feed(text) if tools else text)
+                self._show(job, clock, written.feed(text) if markup else text)
                 if choice.get("finish_reason"):
                     finish = "length" if choice["finish_reason"] == "length" else "stop"
         finally:

@@ -70,9 +70,10 @@ class ToolCallText:
     markup is read too, wherever it starts: a `{"name": ...}` object, or a ``` fence (with or
     without a language tag) whose body is call objects or `<tool_call>` blocks."""
 
-    def __init__(self, names: Collection[str] = ()) -> None:
-        # Any name becomes a call (the loop answers "no such tool"); names only switch JSON on.
-        self._reads_json = bool(names)
+    def __init__(self, names: Collection[str] = (), *, reads_json: bool | None = None) -> None:
+        # Any name becomes a call (the loop answers "no such tool"): names only switch JSON on, as
+        # `reads_json` does for a round without tools that follows tool results.
+        self._reads_json = bool(names) if reads_json is None else reads_json
         self._pending = ""
         self._captured: list[str] = []
         self._capturing = False

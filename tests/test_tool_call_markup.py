@@ -201,3 +201,13 @@ def test_the_shapes_cover_each_form_in_the_brief() -> None:
     assert any(isinstance(json.loads(m)["arguments"], str) for m in forms if m.startswith('{"name"'))
     assert any(len(c) > 1 for _, c in SHAPES)
     assert list(itertools.chain.from_iterable(c for _, c in SHAPES))
+
+
+async def test_a_call_written_in_the_last_round_without_tools_is_dropped_not_shown() -> None:
+    # After a repeated call the loop asks once more with no tools on offer; the model may still
+    # write one (seen with small models): the user gets the text around it only.
+    call = '```json\n{"name": "read_section", "arguments": {}}\n```'
+    text, events, _fake = await run_local_turn([LEAD + call, call, "I cannot read it. " + call])
+    assert text == LEAD + "I cannot read it. "
+    finished = events[-1]
+    assert isinstance(finished, LoopFinished) and finished.report.termination == "repeated_call"
