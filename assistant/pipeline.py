@@ -336,6 +336,8 @@ class ChatPipeline:
         tier = decision.tier
         if cache is None or tier != Tier.PUBLIC or conversation.history:
             return None
+        if conversation.answer_cap is not None:  # a cached answer may be longer than the cap
+            return None
         versions = self._services.doc_set_version
         state.cache_key = CacheKey.of(
             user_id=conversation.principal.user_id,
@@ -626,6 +628,8 @@ class ChatPipeline:
         chat = self._settings.chat
         limits = self._settings.models.local if model.kind == "local" else self._settings.models.hosted
         reserve = min(limits.max_tokens, chat.answer_reserve_tokens)
+        if conversation.answer_cap is not None:  # a caller's cap holds on every route and fallback
+            reserve = max(1, min(reserve, conversation.answer_cap))
         system_prompt = turn_options.variant_system_prompt(state.variant, chat.system_prompt)
         system = ChatMessage(role="system", content=system_prompt)
         user = ChatMessage(role="user", content=text)

@@ -198,6 +198,8 @@ class Conversation:
     hosted_notice_shown: bool = False
     # Answer from the company's documents (retrieval) unless the user switched it off.
     use_documents: bool = True
+    # The caller's cap on one answer's tokens (the API's `max_tokens`); None: the model's own limit.
+    answer_cap: int | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def remember(self, user_text: str, answer: str) -> None:

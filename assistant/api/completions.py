@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assistant.api.errors import ApiError, rate_limited, unavailable
+from assistant.api.limits import PromptWindow, answer_cap
 from assistant.api.schema import MODEL_LOCAL, ChatCompletionRequest
 from assistant.governance.api_keys import AuthorizedKey
 from assistant.turns import AnswerDelta, Conversation, Notice, TurnEvent, TurnResult
@@ -41,12 +42,15 @@ class ApiBackend:
 
     pipeline: TurnRunner
     privacy: Assessor
+    # The context windows an over-long prompt is checked against (None: no check, e.g. fakes).
+    window: PromptWindow | None = None
 
 
 def conversation_for(request: ChatCompletionRequest, key: AuthorizedKey, privacy: Assessor) -> Conversation:
     """A fresh conversation holding the request's history, tainted by every message in it."""
     conversation = Conversation(id=f"api-{key.key.prefix}-{uuid.uuid4().hex[:16]}", principal=key.principal)
     conversation.use_documents = request.confidante.use_documents
+    conversation.answer_cap = answer_cap(request)
     conversation.history = [message.as_chat_message() for message in request.messages[:-1]]
     tiers = [privacy.assess(m.content, source="history").tier for m in conversation.history]
     conversation.tier = highest(Tier.PUBLIC, *tiers)

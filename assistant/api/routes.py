@@ -1,12 +1,14 @@
 """The HTTP face of the API: authentication, limits, and the two OpenAI routes.
 
 Order of checks for a completion: API key (401) → scope (403) → body size (413) → caller
-tools (400) → body shape (422) → model (404) → per-key rate limit (429 + Retry-After) → per-key
-budget (429 `insufficient_quota`) → the pipeline, whose first check is the owner's budget (the
-same 429). Database reads run off the event loop, so one request's I/O never delays another's
-stream, and only where they are needed before the first byte: a key verified in the last few
-seconds is not read again (`key_cache`: revocation still takes effect within its TTL), and the
-owner's budget is read once, by the pipeline, not also here.
+tools (400) → body shape (422) → model (404) → answer cap (400, `limits`) → per-key rate limit
+(429 + Retry-After) → per-key budget (429 `insufficient_quota`) → the prompt against the serving
+models' context (400 `context_length_exceeded`, before the gate) → the pipeline, whose first check
+is the owner's budget (the same 429). Other methods and paths under the prefix get 405/404 in the
+OpenAI shape (`unmatched`), never the chat page. Database reads run off the event loop, so one
+request's I/O never delays another's stream, and only where they are needed before the first
+byte: a key verified in the last few seconds is not read again (`key_cache`: revocation still
+takes effect within its TTL), and the owner's budget is read once, by the pipeline, not also here.
 Each request leaves one `api_request` audit record naming the key and the outcome (the turn's
 own records carry the key in their thread id) and one metric sample by key and status. Any
 unexpected error is logged by type and answered 500 in the OpenAI shape, never a traceback.
@@ -28,7 +30,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from assistant.api import errors
 from assistant.api.completions import (
@@ -40,8 +42,10 @@ from assistant.api.completions import (
     receipt_headers,
 )
 from assistant.api.key_cache import VerifiedKeys
+from assistant.api.limits import answer_cap
 from assistant.api.ratelimit import RateLimiter
 from assistant.api.schema import MODELS, TOOLS_REFUSED, ChatCompletionRequest, unsupported_tools
+from assistant.api.unmatched import unmatched_routes
 from assistant.governance.api_keys import AuthorizedKey
 from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance
@@ -142,6 +146,7 @@ async def chat_completions(context: ApiContext, request: Request) -> Response:
             raise errors.model_not_found(body.model, list(MODELS))
         if body.confidante.use_documents and "knowledge" not in key.key.scopes:
             raise errors.forbidden("Grounding in documents needs the 'knowledge' scope.")
+        answer_cap(body)  # a cap below 1 is a 400 before any limit is spent
         await _check_limits(context, key)
         return await _answer(context, key, body)
     except errors.ApiError as exc:
@@ -155,6 +160,8 @@ async def chat_completions(context: ApiContext, request: Request) -> Response:
 
 async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionRequest) -> Response:
     backend = await context.backend()
+    if backend.window is not None:  # an over-long prompt is refused before the gate reads it
+        await backend.window.check(body, answer_cap(body))
     if len(body.messages) > 1:  # history to assess: the gate is CPU-bound, keep it off the loop
         conversation = await asyncio.to_thread(conversation_for, body, key, backend.privacy)
     else:
@@ -246,7 +253,7 @@ async def list_models(context: ApiContext, request: Request) -> Response:
     return JSONResponse({"object": "list", "data": data})
 
 
-def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str = "/v1") -> list[Route]:
+def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str = "/v1") -> list[BaseRoute]:
     context = ApiContext(
         governance=governance,
         backend=backend,
@@ -264,9 +271,11 @@ def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str 
     async def models_endpoint(request: Request) -> Response:
         return await list_models(context, request)
 
+    served = {f"{prefix}/chat/completions": ["POST"], f"{prefix}/models": ["GET"]}
     return [
         Route(f"{prefix}/chat/completions", completions_endpoint, methods=["POST"]),
         Route(f"{prefix}/models", models_endpoint, methods=["GET"]),
+        *unmatched_routes(prefix, served),  # 405/404 in the OpenAI shape, not the chat page
     ]
 
 

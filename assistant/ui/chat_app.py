@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import chainlit as cl
 
 from assistant.api.completions import ApiBackend
+from assistant.api.limits import PromptWindow
 from assistant.escalation_policy import ticket_detail
 from assistant.executors import run_background, run_interactive, run_io
 from assistant.identity import LOCAL_OPERATOR, Principal
@@ -97,7 +98,9 @@ class ChatApp:
     async def api_backend(self) -> ApiBackend:
         """What the API runs requests on (services are built at start-up, once)."""
         await self.startup()
-        return ApiBackend(pipeline=self.services.pipeline, privacy=self.services.privacy)
+        pipeline = self.services.pipeline
+        window = PromptWindow.of(pipeline.models, self.settings)
+        return ApiBackend(pipeline=pipeline, privacy=self.services.privacy, window=window)
 
     @property
     def settings(self) -> Settings:
