@@ -83,19 +83,18 @@ def build_local_model(
 
 
 def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> BackgroundLoaded:
-    """The in-process model made ready on a thread while the rest starts (`confidante chat`):
-    the pin check, then the vocabulary (hosted turns count tokens with it), then the weights."""
+    """The in-process model prepared on a thread while the rest starts (`confidante chat`): the pin
+    check, then the vocabulary (hosted turns count tokens with it); the weights when first needed."""
     local = settings.models.local
 
     def prepare() -> ChatModel:
         model = LocalModel(resolve_local_model(local, settings.data_dir), local)
         model.count_tokens("warm")  # reads the vocabulary here, not on the first turn's path
-        model.start()
         return model
 
     def ready(model: ChatModel) -> None:
-        # As long as it takes: a turn that needs the model waits for it as it did when it loaded
-        # on first use (no new time limit); its own errors come through.
+        # Starts the worker, which loads the weights. As long as it takes: a turn that needs the
+        # model waits for it as it did when it loaded on first use; its own errors come through.
         model.wait_ready(timeout=_LOAD_WAIT_S)  # type: ignore[attr-defined]
 
     return BackgroundLoaded(

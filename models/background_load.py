@@ -1,18 +1,22 @@
-"""The private model, made ready on a thread of its own while the rest of the app starts (issue 17).
+"""The private model, checked on a thread of its own while the rest of the app starts (issue 17).
 
-`confidante chat` used to check the local GGUF's sha256 (1.1 GB for the standard model), read its
-vocabulary and, for a fallback, load it, all on the path to the first answer, although a public
-question answered by a hosted model never needs the weights. `BackgroundLoaded` starts that work at
-once, on a thread (hashing and llama.cpp's loading release the GIL), and only a caller that needs
-the model waits for it:
+`confidante chat` used to check the local GGUF's sha256 (1.1 GB for the standard model) and read
+its vocabulary on the path to the first answer. `BackgroundLoaded` does both at once, on a thread
+(hashing and llama.cpp's reading release the GIL), beside the gate's load. The weights load when a
+caller first needs them (`stream`, `wait_ready`, the warm-up's `start`), not before: a public
+question answered by a hosted model never needs them, and on a busy 2-core machine loading them
+anyway took CPU from the gate's load (bench/bench_cli_start.py: the gate 9.5 s instead of 6.5 s
+at load 7). So:
 
-- `stream` waits until the model is ready, after telling `on_wait` once that it is still loading
-  (a regulated question is answered only by this model, so it always waits; a public one waits only
-  when it falls back here);
+- `stream` asks for the weights and waits until they are loaded, after telling `on_wait` once
+  that the model is still loading (a regulated question is answered only by this model, so it
+  always waits; a public one only when it falls back here);
 - `count_tokens` waits for the check and the vocabulary (short), or counts approximately if the
   model could not be prepared, so a hosted answer is never stopped by a broken local model;
-- a failure while preparing is kept and raised as one `ModelError` sentence to whoever needs the
-  model; it is never logged with a traceback on the thread.
+- a failure is kept and raised as one `ModelError` sentence to whoever needs the model; it is
+  never logged with a traceback on the thread;
+- `close` waits for a load in progress: a process that exited while llama.cpp was loading crashed
+  (SIGSEGV after the answer, seen in bench/bench_cli_start.py).
 
 What it must never do: hand a request to a model before `prepare` has returned it (the pin check is
 part of `prepare`), or block the event loop while waiting for the load.
@@ -34,8 +38,8 @@ LOADING_NOTICE = "The private model is still loading on this machine; your answe
 class BackgroundLoaded:
     """A `ChatModel` whose real model is prepared by `prepare()` on a background thread.
 
-    `prepare` returns the model once it may be used (file verified, tokenizer read, worker started);
-    `ready` returns when its weights are loaded. Both run on the background thread, in that order.
+    `prepare` returns the model once it may be used (file verified, tokenizer read); `ready` loads
+    its weights and returns when they are loaded, on the same thread, once someone asks for them.
     """
 
     def __init__(
@@ -55,8 +59,8 @@ class BackgroundLoaded:
         self._prepared: concurrent.futures.Future[ChatModel] = concurrent.futures.Future()
         self._loaded: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._told = False
+        self._wanted = threading.Event()  # someone needs the weights (or the model is closing)
         self._closed = False
-        self._close_lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, args=(prepare, ready), name="local-model-prepare", daemon=True
         )
@@ -67,25 +71,21 @@ class BackgroundLoaded:
         try:
             model = prepare()
         except BaseException as exc:  # kept for the caller that needs the model; never raised here
-            with self._close_lock:
-                self._prepared.set_exception(exc)
-                self._loaded.set_exception(exc)
+            self._prepared.set_exception(exc)
+            self._loaded.set_exception(exc)
             return
         self._prepared.set_result(model)
-        error: BaseException | None = None
+        self._wanted.wait()
+        if self._closed:  # closed before anyone needed the weights: they are never loaded
+            self._loaded.set_exception(ModelError("the local model was closed"))
+            return
         try:
             if ready is not None:
                 ready(model)
         except BaseException as exc:
-            error = exc
-        with self._close_lock:  # exactly one of `close` and this thread closes the model
-            if error is None:
-                self._loaded.set_result(None)
-            else:
-                self._loaded.set_exception(error)
-            closed = self._closed
-        if closed:
-            _close(model)
+            self._loaded.set_exception(exc)
+        else:
+            self._loaded.set_result(None)
 
     # -- what the rest of the app reads ----------------------------------------------------
     @property
@@ -130,6 +130,7 @@ class BackgroundLoaded:
             yield event
 
     async def _wait_loaded(self, *, tell: bool) -> ChatModel:
+        self._wanted.set()
         # A background request (the warm-up while a hosted model is slow) keeps quiet: nobody
         # is waiting for it.
         if tell and not self._loaded.done() and not self._told:
@@ -144,9 +145,11 @@ class BackgroundLoaded:
 
     # -- lifecycle and the private model's extras ------------------------------------------
     def start(self) -> None:
-        """Loading started at construction; here for the warm-up's `start()` (idempotent)."""
+        """Load the weights now (the warm-up's call while a hosted model is slow); idempotent."""
+        self._wanted.set()
 
     def wait_ready(self, timeout: float = 120.0) -> None:
+        self._wanted.set()
         try:
             self._loaded.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
@@ -157,17 +160,12 @@ class BackgroundLoaded:
             raise ModelError(f"the private model could not be loaded: {_reason(exc)}") from None
 
     def close(self) -> None:
-        """Close the model; one still loading is closed by the load's thread when its load ends,
-        and this waits for that: a process that exited while llama.cpp was still loading crashed
-        (SIGSEGV after the answer, seen in bench/bench_cli_start.py)."""
-        with self._close_lock:
-            self._closed = True
-            loaded = self._loaded.done()
-        if loaded:
-            if self.inner is not None:
-                _close(self.inner)
-            return
+        """Close the model, after a load in progress has ended (see the module's docstring)."""
+        self._closed = True
+        self._wanted.set()
         self._thread.join()
+        if self.inner is not None:
+            _close(self.inner)
 
     def idle(self) -> bool:
         inner = self.inner

@@ -45,6 +45,7 @@ class HeldLoad:
         self.release = threading.Event()
         self.error, self.fail_in = error, fail_in
         self.waits: list[str] = []
+        self.load_started = threading.Event()
 
     def prepare(self) -> ChatModel:
         if self.error is not None and self.fail_in == "prepare":
@@ -52,6 +53,7 @@ class HeldLoad:
         return self.model
 
     def ready(self, _model: ChatModel) -> None:
+        self.load_started.set()
         if not self.release.wait(GUARD_S):
             raise AssertionError("the test never released the load")
         if self.error is not None and self.fail_in == "load":
@@ -87,10 +89,25 @@ def hosted_model() -> QueueModel:
     return QueueModel(default="Red, green and blue.", name="gpt-4o", kind="hosted")
 
 
-async def test_a_public_question_is_answered_while_the_local_model_is_still_loading() -> None:
+async def test_a_public_question_never_asks_for_the_local_models_weights() -> None:
     held, hosted = HeldLoad(), hosted_model()
     local = held.background()
     try:
+        answer, result = await asyncio.wait_for(turn(pipeline_with(local, hosted), PUBLIC), GUARD_S)
+        assert answer == "Red, green and blue." and result.model == "gpt-4o"
+        assert not held.load_started.is_set() and held.waits == []
+    finally:
+        held.release.set()
+        await asyncio.to_thread(local.close)
+    assert not held.load_started.is_set(), "closing loaded weights nobody needed"
+
+
+async def test_a_public_question_is_answered_while_the_local_model_is_still_loading() -> None:
+    held, hosted = HeldLoad(), hosted_model()
+    local = held.background()
+    local.start()  # as the warm-up does when a hosted model is slow
+    try:
+        assert await asyncio.to_thread(held.load_started.wait, GUARD_S)
         answer, result = await asyncio.wait_for(turn(pipeline_with(local, hosted), PUBLIC), GUARD_S)
         assert local.loading(), "the local model finished loading: the test proved nothing"
         assert answer == "Red, green and blue." and result.model == "gpt-4o"
@@ -143,6 +160,8 @@ async def test_closing_a_model_that_is_still_loading_waits_for_the_load_and_clos
     held = HeldLoad()
     held.model.close = closed.set  # type: ignore[attr-defined]
     local = held.background()
+    local.start()
+    assert await asyncio.to_thread(held.load_started.wait, GUARD_S)
     closing = asyncio.ensure_future(asyncio.to_thread(local.close))
     assert not closed.is_set()  # nothing closes before the load ends: it is held
     held.release.set()
