@@ -45,12 +45,13 @@ class Lane(StrEnum):
     BACKGROUND = "background"
 
 
-# Workers per lane: a lane is for separation, not parallelism. Every worker that runs Python
-# (SQLAlchemy, spaCy) competes for the GIL with the event loop that streams the answers, so the
-# pools together hold about as many threads as the default executor did (6, plus the gate's 2).
-# IO: SQLite serializes writes anyway. INTERACTIVE: CPU-bound on 2 cores. BACKGROUND: mostly
-# waiting (parser children, the local model), two parses (`uploads.max_parallel_parses`) at once.
-LANE_WORKERS: dict[Lane, int] = {Lane.IO: 4, Lane.INTERACTIVE: 3, Lane.BACKGROUND: 4}
+# Workers per lane: a lane is for separation, not parallelism. INTERACTIVE is CPU-bound and the
+# gate already spreads one message over both cores (its own pool of 2): more gates at once share
+# the cores, so every turn's gate ends late and misses the hosted deadline together. Measured
+# with `bench/bench_load.py --sessions 100` at load 5-7: interactive 2 gave 0 local fallbacks and
+# 0 errors; 3 gave 15-23 fallbacks; 6 gave 80 fallbacks and 14 timed-out turns. IO: SQLite
+# serializes writes anyway. BACKGROUND: mostly waiting (parser children, the local model).
+LANE_WORKERS: dict[Lane, int] = {Lane.IO: 4, Lane.INTERACTIVE: 2, Lane.BACKGROUND: 4}
 
 _pools: dict[Lane, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()

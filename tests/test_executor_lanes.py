@@ -92,7 +92,7 @@ def governance(data_dir: Path) -> Iterator[Any]:
 
 
 def long_calls(held: Held, data_dir: Path) -> list[Callable[[], Awaitable[Any]]]:
-    """Six chat turns in retrieval, six tool calls, three uploads in their parser."""
+    """Six chat turns in retrieval, six tool calls, four uploads in their parser."""
     knowledge = WaitingKnowledge(held)
     pipeline = ChatPipeline(
         settings=Settings(), models=ModelSet(local=QueueModel(default="ok", name="local"), hosted=[]),
@@ -102,7 +102,7 @@ def long_calls(held: Held, data_dir: Path) -> list[Callable[[], Awaitable[Any]]]
     engine = create_db_engine(GovernanceSettings(), data_dir / "jobs")
     migrate(engine)
     intake = UploadIntake(
-        settings=UploadSettings(max_parallel_parses=3), parsing=ParsingSettings(),
+        settings=UploadSettings(max_parallel_parses=4), parsing=ParsingSettings(),
         privacy=ScriptedPrivacy(),  # type: ignore[arg-type]
         store=JobStore(engine), staging=Staging(data_dir / "uploads"),
     )  # fmt: skip
@@ -122,14 +122,14 @@ def long_calls(held: Held, data_dir: Path) -> list[Callable[[], Awaitable[Any]]]
     return [
         *(lambda n=n: turn(n) for n in range(6)),
         *(tool_call for _ in range(6)),
-        *(lambda n=n: upload(n) for n in range(3)),
+        *(lambda n=n: upload(n) for n in range(4)),
     ]
 
 
 async def test_a_new_chat_is_served_while_long_work_holds_threads(governance: Any, data_dir: Path) -> None:
     # Six threads held: all of the default executor on 2 cores (min(32, cores + 4)); with lanes,
-    # the interactive lane's three plus the three parses the intake lets run at once here.
-    held = Held(asyncio.get_running_loop(), expected=executors.LANE_WORKERS[Lane.INTERACTIVE] + 3)
+    # the interactive lane's two plus the four parses the intake lets run at once here.
+    held = Held(asyncio.get_running_loop(), expected=executors.LANE_WORKERS[Lane.INTERACTIVE] + 4)
     busy = [asyncio.ensure_future(call()) for call in long_calls(held, data_dir)]
     layer = data_layer_for(governance)
 
