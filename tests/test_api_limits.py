@@ -28,11 +28,12 @@ from assistant.api.limits import PromptWindow, answer_cap
 from assistant.api.schema import ChatCompletionRequest
 from assistant.api.unmatched import unmatched_routes
 from assistant.identity import Principal
-from assistant.pipeline import ChatPipeline, ModelSet
+from assistant.pipeline import ChatPipeline, ModelSet, TurnServices
 from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
 from models.base import ModelUnavailable
 from models.fakes import FunctionModel, QueueModel
+from routing.cache import ResponseCache
 from tests.browser.app_server import AppServer
 from tests.support.privacy import ScriptedPrivacy
 from tests.support.proxy import FaultProxy
@@ -113,6 +114,22 @@ async def test_a_cap_above_the_models_limit_is_clamped_to_it() -> None:
     settings = Settings()
     limit = min(settings.models.local.max_tokens, settings.chat.answer_reserve_tokens)
     assert [r.max_tokens for r in local.requests] == [limit, limit]
+
+
+async def test_a_capped_turn_is_never_answered_from_the_cache() -> None:
+    local = QueueModel("a long cached answer", "short", name="local")
+    pipeline = ChatPipeline(
+        settings=Settings(),
+        models=ModelSet(local=local),
+        privacy=ScriptedPrivacy(),
+        services=TurnServices(cache=ResponseCache()),
+    )
+    first = await _turn(pipeline, "capital of France?", cap=None)
+    again = await _turn(pipeline, "capital of France?", cap=None)
+    capped = await _turn(pipeline, "capital of France?", cap=2)
+    assert first.answer == "a long cached answer" and again.cached  # the cache does answer this
+    assert not capped.cached and capped.answer == "short"
+    assert [r.max_tokens for r in local.requests][1:] == [2]
 
 
 # --- units: the prompt's size ---------------------------------------------------------------------
