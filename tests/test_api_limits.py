@@ -31,7 +31,7 @@ from assistant.identity import Principal
 from assistant.pipeline import ChatPipeline, ModelSet, TurnServices
 from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
-from models.base import ModelUnavailable
+from models.base import ModelKind, ModelUnavailable
 from models.fakes import FunctionModel, QueueModel
 from routing.cache import ResponseCache
 from tests.browser.app_server import AppServer
@@ -138,8 +138,8 @@ async def test_a_capped_turn_is_never_answered_from_the_cache() -> None:
 class CountingModel(FunctionModel):
     """A scripted model that counts how often its tokenizer ran."""
 
-    def __init__(self, *, kind: str, context_window: int) -> None:
-        super().__init__(lambda _r: "x", name=f"{kind}-model", kind=kind, context_window=context_window)  # type: ignore[arg-type]
+    def __init__(self, *, kind: ModelKind, context_window: int) -> None:
+        super().__init__(lambda _r: "x", name=f"{kind}-model", kind=kind, context_window=context_window)
         self.counted = 0
 
     def count_tokens(self, text: str) -> int:
