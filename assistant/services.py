@@ -104,6 +104,8 @@ def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> B
         ready=ready,
         approximate=approximate_tokens,
         on_wait=on_wait,
+        # No hosted model: every answer is the local model's, so its weights are needed anyway.
+        load_at_once=not settings.models.hosted.configured,
     )
 
 

@@ -51,7 +51,9 @@ class BackgroundLoaded:
         ready: Callable[[ChatModel], None] | None = None,
         approximate: Callable[[str], int],
         on_wait: Callable[[str], None] | None = None,
+        load_at_once: bool = False,
     ) -> None:
+        """`load_at_once`: every answer will need the weights (no hosted model), so load them now."""
         self._name = name
         self._context_window = context_window
         self._approximate = approximate
@@ -60,6 +62,8 @@ class BackgroundLoaded:
         self._loaded: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._told = False
         self._wanted = threading.Event()  # someone needs the weights (or the model is closing)
+        if load_at_once:
+            self._wanted.set()
         self._closed = False
         self._thread = threading.Thread(
             target=self._run, args=(prepare, ready), name="local-model-prepare", daemon=True
