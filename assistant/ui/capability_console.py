@@ -77,7 +77,7 @@ def capability_card(f: CapabilityFigures, days: int, routing: str, graded: Grade
         f"<h3>Routing by tier</h3>{routing}"
         f"<h3>Models that answered</h3><ul>{models or '<li>none yet</li>'}</ul>"
         "<h3>Outcomes</h3><dl>"
-        f"<dt>Use</dt><dd>{f.turns:,} turns, {f.model_calls:,} model calls; by tier: {tiers}</dd>"
+        f"<dt>Use</dt><dd>{escape(f.use)}; {escape(f.tiers_label)}: {tiers}</dd>"
         f"<dt>Cost per day</dt><dd>${f.cost_per_day(days):,.4f} (${f.cost_usd:,.4f} in {days} days)</dd>"
         f"<dt>Answered without a problem</dt><dd>{_pct(f.ok_rate)}</dd>"
         f"<dt>Latency p95</dt><dd>{'no data yet' if latency is None else duration(latency)}</dd>"

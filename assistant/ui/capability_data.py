@@ -3,7 +3,9 @@
 Each audited record is attributed to one capability by what it is, never by its content:
 API requests → API; tool calls and loops → tools; upload-summary prompts → summaries; model
 calls and turns that cite documents → document Q&A; other turns and model calls → chat. A chat
-turn is its `routing_decision` record (one per turn; nothing writes a record of kind "turn").
+turn is its `routing_decision` record (one per turn; nothing writes a record of kind "turn"). On
+the tools card a turn is a turn that used tools (its one `tool_loop` record) and the calls are
+tool calls (`tool_call` records), counted apart: a loop of three calls is one turn, three calls.
 Reads audit rows only (no raw text); counts, costs, latencies and the models that answered.
 """
 
@@ -29,6 +31,7 @@ class CapabilityFigures:
     name: str
     turns: int = 0
     model_calls: int = 0
+    tool_calls: int = 0
     cost_usd: float = 0.0
     not_ok: int = 0  # refused, fell back, errored, cancelled, over budget…
     schema_checked: int = 0
@@ -46,11 +49,28 @@ class CapabilityFigures:
 
     @property
     def events(self) -> int:
-        return self.turns + self.model_calls
+        return self.turns + self.model_calls + self.tool_calls
+
+    @property
+    def use(self) -> str:
+        """What the card counts, in words, e.g. "2 turns that used tools, 5 tool calls"."""
+        if self.name == "tools":
+            return f"{_count(self.turns, 'turn')} that used tools, {_count(self.tool_calls, 'tool call')}"
+        return f"{_count(self.turns, 'turn')}, {_count(self.model_calls, 'model call')}"
+
+    @property
+    def tiers_label(self) -> str:
+        """What `tiers` counts: model calls, or on the tools card tool calls (a loop's tier is its
+        calls' highest, so it is not counted again)."""
+        return "tool calls by tier" if self.name == "tools" else "by tier"
 
     @property
     def ok_rate(self) -> float | None:
         return 1 - self.not_ok / self.events if self.events else None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def capability_of(row: AuditRow) -> str | None:
@@ -89,11 +109,14 @@ def _add(target: CapabilityFigures, row: AuditRow) -> None:
         if row.schema_valid is not None:
             target.schema_checked += 1
             target.schema_valid += int(row.schema_valid)
+    elif row.kind == "tool_call":
+        target.tool_calls += 1
     else:
         target.turns += 1
     target.cost_usd += row.cost_usd
     target.not_ok += int(row.outcome != "ok")
-    if row.tier and row.kind not in _TURN_KINDS:  # a turn's tier is already on its model calls
+    # A turn's tier is already on its model calls, a tool loop's on its tool calls.
+    if row.tier and row.kind not in (*_TURN_KINDS, "tool_loop"):
         target.tiers[row.tier] += 1
 
 
