@@ -8,7 +8,10 @@ holding back from the visible text everything from the opening tag on. Qwen2.5-C
 also seen writing the call as bare JSON or in a ```json fence, as the whole answer or after a
 sentence ("Sure, here is...: ```json {...}```"), and naming tools that do not exist: with tools on
 offer, such markup is held back wherever it starts and becomes a call, whatever the name, so the
-loop can tell the model the tool does not exist. Only what is not call-shaped is shown.
+loop can tell the model the tool does not exist. Only what is not call-shaped is shown: an object
+is a call when its keys are a call's (name, arguments or parameters, id, type, or OpenAI's
+function), so `{"name": "Ada", "email": ...}` is an answer. The price: a code block whose body
+starts with `{` or `[`, or an object starting with such a key, is shown whole once it closes.
 
 Call markup must never reach the user as text. Neither class validates arguments against a
 schema or decides anything: the tool loop does that.
