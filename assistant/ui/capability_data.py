@@ -34,6 +34,7 @@ class CapabilityFigures:
     tool_calls: int = 0
     cost_usd: float = 0.0
     not_ok: int = 0  # refused, fell back, errored, cancelled, over budget…
+    judged: int = 0  # records whose outcome counts: not a turn's routing decision (always "ok")
     schema_checked: int = 0
     schema_valid: int = 0
     latencies_ms: list[float] = field(default_factory=list)
@@ -46,10 +47,6 @@ class CapabilityFigures:
     @property
     def latency_p95_ms(self) -> float | None:
         return percentile(self.latencies_ms, 95)
-
-    @property
-    def events(self) -> int:
-        return self.turns + self.model_calls + self.tool_calls
 
     @property
     def use(self) -> str:
@@ -66,7 +63,7 @@ class CapabilityFigures:
 
     @property
     def ok_rate(self) -> float | None:
-        return 1 - self.not_ok / self.events if self.events else None
+        return 1 - self.not_ok / self.judged if self.judged else None
 
 
 def _count(n: int, noun: str) -> str:
@@ -114,7 +111,11 @@ def _add(target: CapabilityFigures, row: AuditRow) -> None:
     else:
         target.turns += 1
     target.cost_usd += row.cost_usd
-    target.not_ok += int(row.outcome != "ok")
+    # A routing decision is written "ok" for every turn: counting it would lift the rate of what
+    # was actually answered (its model calls) by a turn's worth of successes.
+    if row.kind != "routing_decision":
+        target.judged += 1
+        target.not_ok += int(row.outcome != "ok")
     # A turn's tier is already on its model calls, a tool loop's on its tool calls.
     if row.tier and row.kind not in (*_TURN_KINDS, "tool_loop"):
         target.tiers[row.tier] += 1
