@@ -46,7 +46,7 @@ def test_the_tools_card_counts_turns_that_used_tools_and_tool_calls_apart(tmp_pa
     assert (tools.turns, tools.tool_calls, tools.model_calls) == (2, 4, 0)
     assert tools.use == "2 turns that used tools, 4 tool calls"
     assert tools.tiers == {"internal": 2, "public": 2}  # per call; the loops' tiers are not added
-    assert tools.not_ok == 2 and tools.events == 6  # a call not found, a loop stopped by a bound
+    assert tools.not_ok == 2 and tools.judged == 6  # a call not found, a loop stopped by a bound
     card = capability_card(tools, 14, "<ul></ul>", None)
     assert "2 turns that used tools, 4 tool calls; tool calls by tier:" in card
     assert "model calls" not in card
