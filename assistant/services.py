@@ -7,7 +7,6 @@ go away. Tests build their own `Services` with fakes where they test logic.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,14 +45,12 @@ def resolve_local_model(settings: LocalModelSettings, data_dir: Path) -> Path:
     return resolve_local_gguf(settings, data_dir)
 
 
-def build_local_model(
-    settings: Settings, on_local_wait: Callable[[str], None] | None = None, *, checked: Path | None = None
-) -> ChatModel:
+def build_local_model(settings: Settings, on_local_wait: Callable[[str], None] | None = None) -> ChatModel:
     """In process by default; a private OpenAI-compatible server (llama.cpp, vLLM) by setting.
 
-    With `on_local_wait`, an in-process model is made ready in the background (`BackgroundLoaded`):
-    a request that needs it before then waits, after `on_local_wait` is told so once. `checked` is
-    the GGUF already verified by `resolve_local_model` (`check_local_model_file`).
+    With `on_local_wait`, an in-process model's weights load on a background thread when first
+    needed (`BackgroundLoaded`): a request that needs them before then waits, after `on_local_wait`
+    is told so once.
     """
     local = settings.models.local
     if local.server_url:
@@ -78,19 +75,17 @@ def build_local_model(
             )
         )
     if on_local_wait is None:
-        return LoopGuard(LocalModel(checked or resolve_local_model(local, settings.data_dir), local))
+        return LoopGuard(LocalModel(resolve_local_model(local, settings.data_dir), local))
     return LoopGuard(local_in_background(settings, on_local_wait))
 
 
 def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> BackgroundLoaded:
-    """The in-process model prepared on a thread while the rest starts (`confidante chat`): the pin
-    check, then the vocabulary (hosted turns count tokens with it); the weights when first needed."""
+    """The in-process model for `confidante chat`: its pin check (a bad pin stops start-up with
+    `ModelFileError`) and vocabulary now, on this thread; its weights on a background thread, when
+    first needed (at once without a hosted model: every answer needs them)."""
     local = settings.models.local
-
-    def prepare() -> ChatModel:
-        model = LocalModel(resolve_local_model(local, settings.data_dir), local)
-        model.count_tokens("warm")  # reads the vocabulary here, not on the first turn's path
-        return model
+    model = LocalModel(resolve_local_model(local, settings.data_dir), local)
+    model.count_tokens("warm")  # the vocabulary: a hosted turn counts its tokens with it
 
     def ready(model: ChatModel) -> None:
         # Starts the worker, which loads the weights. As long as it takes: a turn that needs the
@@ -98,7 +93,7 @@ def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> B
         model.wait_ready(timeout=_LOAD_WAIT_S)  # type: ignore[attr-defined]
 
     return BackgroundLoaded(
-        prepare,
+        lambda: model,
         name=local.name,
         context_window=local.context_window,
         ready=ready,
@@ -107,18 +102,6 @@ def local_in_background(settings: Settings, on_wait: Callable[[str], None]) -> B
         # No hosted model: every answer is the local model's, so its weights are needed anyway.
         load_at_once=not settings.models.hosted.configured,
     )
-
-
-def check_local_model_file(settings: Settings) -> concurrent.futures.Future[Path] | None:
-    """The in-process GGUF's pin check (and first-run assembly), started on a thread of its own so
-    it overlaps the gate's load: hashing 1.1 GB releases the GIL. None for a private server."""
-    if settings.models.local.server_url:
-        return None
-    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="local-model-check")
-    try:
-        return pool.submit(resolve_local_model, settings.models.local, settings.data_dir)
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with the check
 
 
 def build_hosted_models(settings: Settings, count_tokens: Any) -> list[ChatModel]:
@@ -217,20 +200,17 @@ def build_services(
 ) -> Services:
     """Everything the app needs. `with_governance=False` gives a bare pipeline (benchmarks).
 
-    `on_local_wait` loads the in-process local model in the background while the gate and the rest
-    start (see `build_local_model`); the gate itself is always fully loaded before this returns.
+    `on_local_wait` loads the in-process local model's weights in the background when first needed
+    (see `build_local_model`); the gate itself is always fully loaded before this returns.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # With `on_local_wait` the local model starts loading now, before the gate. Without it the file
-    # is still checked before this returns (a bad pin stops start-up with `ModelFileError`, as
-    # ever), but beside the gate's load rather than before it.
-    early = build_local_model(settings, on_local_wait) if models is None and on_local_wait else None
-    checking = check_local_model_file(settings) if models is None and early is None else None
-    privacy = privacy or build_privacy(settings)
     if models is None:
-        checked = checking.result() if checking is not None else None
-        local = early or build_local_model(settings, checked=checked)
+        # The model file's pin check comes first, on this thread: run beside the gate's load it
+        # made the gate slower than both in turn on the busy 2-core machine (GIL convoy with the
+        # hashing thread: gate done 9.2 s vs 7.0 s median, 4 alternating pairs at load 5-7).
+        local = build_local_model(settings, on_local_wait)
         models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
+    privacy = privacy or build_privacy(settings)
     knowledge = None
     recorder = None
     turn_services = TurnServices()

@@ -1,18 +1,17 @@
-"""The private model, checked on a thread of its own while the rest of the app starts (issue 17).
+"""The private model's weights, loaded on a thread of their own when first needed (issue 17).
 
-`confidante chat` used to check the local GGUF's sha256 (1.1 GB for the standard model) and read
-its vocabulary on the path to the first answer. `BackgroundLoaded` does both at once, on a thread
-(hashing and llama.cpp's reading release the GIL), beside the gate's load. The weights load when a
-caller first needs them (`stream`, `wait_ready`, the warm-up's `start`), not before: a public
-question answered by a hosted model never needs them, and on a busy 2-core machine loading them
-anyway took CPU from the gate's load (bench/bench_cli_start.py: the gate 9.5 s instead of 6.5 s
-at load 7). So:
+For `confidante chat`: the GGUF's pin check and vocabulary come first (`prepare`; the caller may
+have done them already), and the weights load on a background thread when a caller first needs
+them (`stream`, `wait_ready`, the warm-up's `start`), or at once when every answer will need them
+(`load_at_once`: no hosted model). A public question answered by a hosted model never needs them,
+and on the busy 2-core machine work run beside the gate's load made the gate slower
+(bench/bench_cli_start.py). So:
 
 - `stream` asks for the weights and waits until they are loaded, after telling `on_wait` once
   that the model is still loading (a regulated question is answered only by this model, so it
   always waits; a public one only when it falls back here);
-- `count_tokens` waits for the check and the vocabulary (short), or counts approximately if the
-  model could not be prepared, so a hosted answer is never stopped by a broken local model;
+- `count_tokens` waits for `prepare`, or counts approximately if the model could not be prepared,
+  so a hosted answer is never stopped by a broken local model;
 - a failure is kept and raised as one `ModelError` sentence to whoever needs the model; it is
   never logged with a traceback on the thread;
 - `close` waits for a load in progress: a process that exited while llama.cpp was loading crashed
