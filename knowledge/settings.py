@@ -62,7 +62,7 @@ class EmbeddingSettings(BaseModel):
     model_id: str = "all-MiniLM-L6-v2-int8"
     max_tokens: int = Field(default=256, ge=8, le=512)
     batch_size: int = Field(default=32, ge=1)
-    # onnxruntime intra-op threads; None = `models.embeddings.DEFAULT_THREADS` (one).
+    # onnxruntime intra-op threads; None = min(2, cpu count), so embedding never starves the chat.
     threads: int | None = Field(default=None, ge=1)
 
 

@@ -10,6 +10,7 @@ cosine = dot product. This module never sends text anywhere: it runs in process.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -48,17 +49,17 @@ class MiniLMSettings(BaseModel):
     threads: int | None = Field(default=None, ge=1)
 
 
-# One intra-op thread: per CPU-second it beats two on this 2-core machine (measured for issue 17:
-# 144 SQuAD chunks 3.7 against 4.0-4.2 CPU-s; a 270-character message 11.4 against 12.2 ms CPU at the
-# same wall time, load 8), the vectors are the same (tests/test_embedding_batches.py), and a second
-# thread would take the core the chat model needs.
-DEFAULT_THREADS = 1
+# Two intra-op threads (never more than the cores): a chat message's gate and query wait for them.
+# One thread costs less CPU (144 SQuAD chunks 3.7 against 4.0-4.2 CPU-s; a 270-character message
+# 11.0 against 12.7 ms CPU) with the same vectors (tests/test_embedding_batches.py), but that message
+# then took 11.0 instead of 8.2 ms p50 at load 4 (issue 17): ingest alone would gain from one.
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 
 # Padded tokens per onnxruntime call. A batch's activations (texts x tokens x 1536 floats in the
-# feed-forward layers) outgrow the CPU caches past a few hundred tokens on one thread: on the 144
-# SQuAD chunks (~160 tokens), 512 cost 3.4-3.5 CPU-s against 3.6-3.7 for 1,024 and 4.2 for 2,048,
-# and 400 short sentences 1.8-1.95 against 1.9-2.1 (issue 17). The token NER's windows use it too.
-# Short texts (queries, sentences) still go up to `batch_size` at a time.
+# feed-forward layers) outgrow the CPU caches past a few hundred tokens: on the 144 SQuAD chunks
+# (~160 tokens), one thread, 512 cost 3.4-3.5 CPU-s against 3.6-3.7 for 1,024 and 4.2 for 2,048; two
+# threads 3.6-3.8 against 3.7; 400 short sentences 3-5 % less either way (issue 17). The token NER's
+# windows use it too. Short texts (queries, sentences) still go up to `batch_size` at a time.
 MAX_BATCH_TOKENS = 512
 
 

@@ -36,10 +36,11 @@ def test_a_vector_does_not_depend_on_its_batch() -> None:
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
 
 
-def test_one_thread_by_default_and_the_same_vectors_as_two() -> None:
+def test_one_thread_gives_the_vectors_of_two() -> None:
+    """An ingest-only session with one thread (less CPU) would store the same vectors."""
     from models.embeddings import MiniLMSettings, OnnxMiniLMEmbedder
 
-    one = shared_onnx_embedder()
+    one = OnnxMiniLMEmbedder(MiniLMSettings(threads=1))
     assert one._session.get_session_options().intra_op_num_threads == 1
     two = OnnxMiniLMEmbedder(MiniLMSettings(threads=2))
     assert two._session.get_session_options().intra_op_num_threads == 2
