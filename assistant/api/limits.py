@@ -18,12 +18,12 @@ This module only counts: it never sends, logs or keeps any of the prompt's text.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.api.errors import ApiError
 from assistant.api.schema import MODEL_LOCAL, ChatCompletionRequest
+from assistant.executors import run_interactive
 from assistant.settings import Settings
 from models.base import ChatModel, ModelError
 from routing.routed import ModelSet
@@ -111,7 +111,7 @@ class PromptWindow:
         if upper <= room:
             return  # fits even if every byte were a token: nothing to count
         # Tokenizing a long prompt takes milliseconds: off the event loop, like the gate.
-        over = await asyncio.to_thread(self._first_overflow, limits, texts, cap)
+        over = await run_interactive(self._first_overflow, limits, texts, cap)
         if over is not None:
             raise context_length_exceeded(request.model, *over)
 

@@ -16,7 +16,6 @@ unexpected error is logged by type and answered 500 in the OpenAI shape, never a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -46,6 +45,7 @@ from assistant.api.limits import answer_cap
 from assistant.api.ratelimit import RateLimiter
 from assistant.api.schema import MODELS, TOOLS_REFUSED, ChatCompletionRequest, unsupported_tools
 from assistant.api.unmatched import unmatched_routes
+from assistant.executors import run_interactive, run_io
 from assistant.governance.api_keys import AuthorizedKey
 from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance
@@ -76,7 +76,7 @@ def _bearer(request: Request) -> str:
 async def _authorize(context: ApiContext, request: Request, scope: str) -> AuthorizedKey:
     token = _bearer(request)
     # A key verified a moment ago needs no thread hop; any other is read from the database.
-    key = context.keys.remembered(token) or await asyncio.to_thread(context.keys.authorize, token)
+    key = context.keys.remembered(token) or await run_interactive(context.keys.authorize, token)
     if key is None:
         raise errors.unauthorized()
     if scope not in key.key.scopes:
@@ -114,7 +114,7 @@ async def _check_limits(context: ApiContext, key: AuthorizedKey) -> None:
         raise errors.rate_limited(wait, f"Rate limit of {key.key.rate_per_minute} requests a minute reached.")
     if key.key.daily_tokens is None:
         return
-    status = await asyncio.to_thread(context.governance.budgets.check, Principal(user_id=key.budget_id))
+    status = await run_io(context.governance.budgets.check, Principal(user_id=key.budget_id))
     if status.tokens_used >= key.key.daily_tokens:
         raise errors.rate_limited(3600, "This API key's daily token budget is used up.", "insufficient_quota")
 
@@ -150,11 +150,11 @@ async def chat_completions(context: ApiContext, request: Request) -> Response:
         await _check_limits(context, key)
         return await _answer(context, key, body)
     except errors.ApiError as exc:
-        await asyncio.to_thread(_audit, context, key, exc.status, exc.code or exc.type)
+        await run_io(_audit, context, key, exc.status, exc.code or exc.type)
         return exc.response()
     except Exception as exc:
         log.error("API request failed (%s)", type(exc).__name__)
-        await asyncio.to_thread(_audit, context, key, 500, type(exc).__name__)
+        await run_io(_audit, context, key, 500, type(exc).__name__)
         return errors.ApiError(500, "Something went wrong on our side.", type="server_error").response()
 
 
@@ -163,7 +163,7 @@ async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionR
     if backend.window is not None:  # an over-long prompt is refused before the gate reads it
         await backend.window.check(body, answer_cap(body))
     if len(body.messages) > 1:  # history to assess: the gate is CPU-bound, keep it off the loop
-        conversation = await asyncio.to_thread(conversation_for, body, key, backend.privacy)
+        conversation = await run_interactive(conversation_for, body, key, backend.privacy)
     else:
         conversation = conversation_for(body, key, backend.privacy)
     events = backend.pipeline.run(conversation, body.messages[-1].text())
@@ -176,7 +176,7 @@ async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionR
         result = await exchange.collect(first)
         if (failure := error_for(result)) is not None:
             raise failure
-        await asyncio.to_thread(_settle_answer, context, key, result)
+        await run_io(_settle_answer, context, key, result)
         payload = completion_object(exchange.completion_id, body.model, result, sources=sources)
         return JSONResponse(payload, headers=receipt_headers(result))
     settle = _Settlement(context, key, exchange)
@@ -216,7 +216,7 @@ class _Settlement:
         _audit(self.context, self.key, 200, f"stream {ended} {time.perf_counter() - self.started:.1f}s")
 
     async def after_response(self) -> None:
-        await asyncio.to_thread(self.settle)
+        await run_io(self.settle)
 
 
 async def _streamed(settle: _Settlement, first: Any, sources: bool) -> AsyncIterator[bytes]:
