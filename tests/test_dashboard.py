@@ -106,7 +106,7 @@ def test_non_admin_gets_403_even_with_admin_claims_in_the_token(server):
     assert response.status_code == 403
 
 
-def test_admin_sees_charts_without_scripts(server):
+def test_admin_sees_charts_without_scripts(server, governance):
     response = httpx.get(f"{server}/admin/dashboard", cookies=session_cookie("admin"))
     assert response.status_code == 200
     html = response.text
@@ -125,7 +125,8 @@ def test_admin_sees_charts_without_scripts(server):
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
     assert "&lt;b&gt;now&lt;/b&gt;" in html  # escalation detail escaped
-    assert '<a href="/thread/tA">open the chat</a>' in html
+    ticket = next(item for item in governance.escalations.list_open() if item.thread_id == "tA")
+    assert f'<a href="/admin/escalations/{ticket.id}">read the conversation</a>' in html
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
 

@@ -34,9 +34,11 @@ log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 # "api_key": an admin changed a key (its detail names the key by prefix, never its secret).
+# "escalation_view": an admin read an escalated conversation (admin, escalation, thread; no text).
 AuditKind = Literal[
-    "model_call", "routing_decision", "turn", "api_request", "tool_call", "tool_loop", "api_key"
-]
+    "model_call", "routing_decision", "turn", "api_request", "tool_call", "tool_loop", "api_key",
+    "escalation_view",
+]  # fmt: skip
 
 # The fields the chain covers, in the order they are written to the canonical form.
 CHAINED_FIELDS = (

@@ -19,7 +19,6 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from assistant.escalation_policy import thread_link
 from assistant.executors import run_background, run_io
 from assistant.governance.dashboard_data import DashboardFigures, compute_figures
 from assistant.governance.escalations import Escalation, EscalationError
@@ -200,10 +199,11 @@ def render_dashboard(
 
 
 def _thread_html(item: Escalation) -> str:
-    """A link to the chat (Chainlit shows it only to those its data layer lets read it)."""
+    """A link to the escalation's page, where an admin reads the conversation (Chainlit's own
+    thread URL shows a thread only to its owner: an admin landed in their own empty chat)."""
     if not item.thread_id:
         return "no thread"
-    return f'<a href="{escape(thread_link(item.thread_id))}">open the chat</a>'
+    return f'<a href="/admin/escalations/{escape(item.id)}">read the conversation</a>'
 
 
 def _escalations_html(escalations: list[Escalation], csrf_field: str = "") -> str:
@@ -301,6 +301,9 @@ def governance_router(
         review_router(governance, allowed_origins=allowed_origins, settings=review, policy=policy)
     )
     router.include_router(capability_router(governance, policy))
+    from assistant.ui.escalation_page import escalation_router
+
+    router.include_router(escalation_router(governance))
     return router
 
 

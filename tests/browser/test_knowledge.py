@@ -107,8 +107,8 @@ def test_ask_a_person_under_a_good_answer_opens_a_ticket_with_the_question(
     ticket = admin.page.locator(".esc", has_text="What time does the cafeteria open on weekdays?").last
     expect(ticket).to_be_visible()
     expect(ticket).to_contain_text("user request")
-    link = ticket.get_by_role("link", name="open the chat")
-    expect(link).to_have_attribute("href", re.compile(r"^/thread/"))
+    link = ticket.get_by_role("link", name="read the conversation")
+    expect(link).to_have_attribute("href", re.compile(r"^/admin/escalations/"))
     screenshot(admin.page, "ticket in the console")
 
 
