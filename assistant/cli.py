@@ -162,6 +162,7 @@ async def _chat_once(
     """The turn's result, and why the local model could not be loaded if it could not (issue 17:
     it loads in the background, so a question that does not need it does not wait for it)."""
     from assistant.services import build_services
+    from knowledge.store import StoreInUse
     from models.files import ModelFileError
 
     def loading(text: str) -> None:
@@ -169,7 +170,7 @@ async def _chat_once(
 
     try:
         services = build_services(settings, on_local_wait=loading)
-    except ModelFileError as exc:
+    except (ModelFileError, StoreInUse) as exc:  # through our copy: llama may have silenced fd 2
         click.echo(f"confidante: {exc}", file=terminal.err)
         raise SystemExit(2) from None
     conversation = Conversation(id=f"cli-{uuid.uuid4()}", principal=LOCAL_OPERATOR)
@@ -282,8 +283,8 @@ def _hint_first_admin(settings: Settings) -> None:
         engine.dispose()
     if not any(user.role == "admin" and not user.disabled for user in users):
         click.echo(
-            "accounts: no admin yet; create one in another terminal with\n"
-            "    .venv/bin/confidante users add YOUR_NAME --admin"
+            "accounts: no admin yet; the app prints a one-time setup link to create one in the browser\n"
+            "    (or: .venv/bin/confidante users add YOUR_NAME --admin)"
         )
     else:
         click.echo(f"accounts: {len(users)} ({sum(u.role == 'admin' for u in users)} admin)")

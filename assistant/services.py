@@ -204,12 +204,32 @@ def build_services(
     (see `build_local_model`); the gate itself is always fully loaded before this returns.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ours = models is None
     if models is None:
         # The model file's pin check comes first, on this thread: run beside the gate's load it
         # made the gate slower than both in turn on the busy 2-core machine (GIL convoy with the
         # hashing thread: gate done 9.2 s vs 7.0 s median, 4 alternating pairs at load 5-7).
         local = build_local_model(settings, on_local_wait)
         models = ModelSet(local=local, hosted=build_hosted_models(settings, local.count_tokens))
+    try:
+        return _assemble(settings, models, privacy, governance, observers, with_governance)
+    except BaseException:
+        # A store in use or a bad setting after our local model began loading: stop its loader
+        # before the process exits (exiting while llama.cpp loads crashed the process).
+        closer = getattr(models.local, "close", None) if ours else None
+        if closer is not None:
+            closer()
+        raise
+
+
+def _assemble(
+    settings: Settings,
+    models: ModelSet,
+    privacy: Privacy | None,
+    governance: Governance | None,
+    observers: list[TurnObserver] | None,
+    with_governance: bool,
+) -> Services:
     privacy = privacy or build_privacy(settings)
     knowledge = None
     recorder = None

@@ -236,3 +236,33 @@ def test_the_pin_check_comes_before_the_gate_and_stops_start_up(
                 Settings(data_dir=tmp_path / "data"), with_governance=False, on_local_wait=on_local_wait
             )
     assert built == []
+
+
+def test_a_store_in_use_is_said_on_the_terminal_even_while_llama_cpp_silences_it() -> None:
+    """With the app running, `chat` cannot open the embedded store; the one-line reason goes through
+    the command's own stderr copy (it used to go to fd 2, silenced during a model load: the user saw
+    nothing and exit 2)."""
+    script = (
+        "import asyncio\n"
+        "import click\n"
+        "from llama_cpp._utils import suppress_stdout_stderr\n"
+        "import assistant.services as services\n"
+        "from assistant.cli import Terminal, _chat_once\n"
+        "from assistant.settings import Settings\n"
+        "from knowledge.store import StoreInUse\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise StoreInUse('the knowledge base is in use by another Confidante process')\n"
+        "services.build_services = refuse\n"
+        "terminal = Terminal.of_process()\n"
+        "code = None\n"
+        "with suppress_stdout_stderr(disable=False):\n"
+        "    try:\n"
+        "        asyncio.run(_chat_once(Settings(), 'hi', terminal, stream_to_stdout=True))\n"
+        "    except SystemExit as exc:\n"
+        "        code = exc.code\n"
+        "click.echo(f'exit {code}', file=terminal.out)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "exit 2\n"
+    assert proc.stderr == "confidante: the knowledge base is in use by another Confidante process\n"
