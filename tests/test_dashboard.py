@@ -7,22 +7,17 @@ Chainlit's own signed tokens, sent as its cookie.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from assistant.governance.audit import AuditEvent
 from assistant.governance.component import Governance, build_governance
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
-from assistant.ui.console import mount_governance_routes
 from assistant.ui.datalayer import data_layer_for
+from tests.support.console_server import console_server, session_cookie
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 
@@ -56,35 +51,8 @@ def governance(tmp_path_factory) -> Iterator[Governance]:
 
 @pytest.fixture(scope="module")
 def server(governance) -> Iterator[str]:
-    previous = os.environ.get("CHAINLIT_AUTH_SECRET")
-    os.environ["CHAINLIT_AUTH_SECRET"] = "test-secret-for-dashboard-0123456789abcdef"
-    app = FastAPI()
-    app.get("/{full_path:path}")(lambda full_path: HTMLResponse("chainlit frontend"))  # Chainlit's catch-all
-    mount_governance_routes(app, governance, allowed_origins=[], account_cache_s=0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
-    if previous is None:
-        os.environ.pop("CHAINLIT_AUTH_SECRET", None)
-    else:
-        os.environ["CHAINLIT_AUTH_SECRET"] = previous
-
-
-def session_cookie(username: str) -> dict[str, str]:
-    from chainlit.auth import create_jwt
-    from chainlit.user import User
-
-    return {"access_token": create_jwt(User(identifier=username, metadata={"role": "admin"}))}
+    with console_server(governance, "dashboard") as url:
+        yield url
 
 
 def test_anonymous_gets_401(server):

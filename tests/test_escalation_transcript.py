@@ -6,22 +6,15 @@ governance database; threads are written through the same chat history the data 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from assistant.governance.component import Governance, build_governance
 from assistant.governance.settings import GovernanceSettings, PasswordHashSettings
-from assistant.ui.console import mount_governance_routes
+from tests.support.console_server import console_server, session_cookie
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
 XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
@@ -55,35 +48,8 @@ def governance(tmp_path_factory) -> Iterator[Governance]:
 
 @pytest.fixture(scope="module")
 def server(governance) -> Iterator[str]:
-    previous = os.environ.get("CHAINLIT_AUTH_SECRET")
-    os.environ["CHAINLIT_AUTH_SECRET"] = "test-secret-for-escalations-0123456789abcdef"
-    app = FastAPI()
-    app.get("/{full_path:path}")(lambda full_path: HTMLResponse("chainlit frontend"))  # Chainlit's catch-all
-    mount_governance_routes(app, governance, allowed_origins=[], account_cache_s=0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if uv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
-    if previous is None:
-        os.environ.pop("CHAINLIT_AUTH_SECRET", None)
-    else:
-        os.environ["CHAINLIT_AUTH_SECRET"] = previous
-
-
-def session_cookie(username: str) -> dict[str, str]:
-    from chainlit.auth import create_jwt
-    from chainlit.user import User
-
-    return {"access_token": create_jwt(User(identifier=username, metadata={"role": "admin"}))}
+    with console_server(governance, "escalations") as url:
+        yield url
 
 
 def _views(governance: Governance) -> list:

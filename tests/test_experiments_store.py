@@ -4,20 +4,13 @@ governance, the figures per variant with intervals, and the console page that sh
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from alembic import command
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from sqlalchemy import inspect
 from sqlmodel import Session, select
 
@@ -33,9 +26,9 @@ from assistant.pipeline import ModelSet
 from assistant.services import Services, build_services
 from assistant.settings import Settings
 from assistant.turns import Conversation, TurnResult
-from assistant.ui.console import mount_governance_routes
 from models.base import ChatRequest
 from models.fakes import FunctionModel
+from tests.support.console_server import console_server, session_cookie
 from tests.support.privacy import ScriptedPrivacy
 
 FAST = PasswordHashSettings(time_cost=1, memory_cost_kib=64, parallelism=1)
@@ -192,37 +185,12 @@ def console(traffic: Services) -> Iterator[str]:
     assert governance is not None
     governance.accounts.add_user(username="admin", password="admin password", role="admin")
     governance.accounts.add_user(username="alice", password="alice password")
-    previous = os.environ.get("CHAINLIT_AUTH_SECRET")
-    os.environ["CHAINLIT_AUTH_SECRET"] = "test-secret-for-experiments-0123456789abcdef"
-    app = FastAPI()
-    app.get("/{full_path:path}")(lambda full_path: HTMLResponse("chainlit frontend"))
-    mount_governance_routes(app, governance, allowed_origins=[], account_cache_s=0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    if previous is None:
-        os.environ.pop("CHAINLIT_AUTH_SECRET", None)
-    else:
-        os.environ["CHAINLIT_AUTH_SECRET"] = previous
+    with console_server(governance, "experiments") as url:
+        yield url
 
 
 def cookie(username: str) -> dict[str, str]:
-    from chainlit.auth import create_jwt
-    from chainlit.user import User
-
-    return {"access_token": create_jwt(User(identifier=username, metadata={}))}
+    return session_cookie(username, metadata={})
 
 
 def test_the_console_shows_both_variants_with_their_intervals(console: str) -> None:
