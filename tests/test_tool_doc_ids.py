@@ -9,7 +9,6 @@ the real gate: a passage with an SSN still keeps the rest of the turn off the ho
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,11 @@ from knowledge.testing import HashingEmbedder
 from models.base import ChatMessage
 from models.fakes import QueueModel
 from models.hosted import HostedModel
-from models.settings import HostedModelSettings
 from routing.routed import ModelSet
 from routing.tiers import Route, Tier
 from tests.support.scripted_openai import ScriptedOpenAI, text_stream, tool_call_stream
 from tests.support.tool_kit import Catalog, decision, route_for
+from tests.test_tool_hosted_wire import hosted, server  # noqa: F401  (the scripted endpoint and its client)
 
 HANDBOOK = Path(__file__).parent / "data" / "docs" / "handbook-1p.docx"
 # A fixed source, so the id is the same in every run; bare, the gate read this one's id in the
@@ -86,27 +85,6 @@ async def test_search_shows_prefixed_ids_that_read_document_section_accepts(
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedOpenAI]:
-    server = ScriptedOpenAI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def hosted(server: ScriptedOpenAI) -> AsyncIterator[HostedModel]:
-    settings = HostedModelSettings(
-        api_key="test-key",  # type: ignore[arg-type]
-        base_url=server.base_url,
-        connect_timeout_s=10.0,  # generous: the wire is under test, not the machine's load
-        first_token_timeout_s=30.0,
-        total_timeout_s=60.0,
-    )
-    model = HostedModel("scripted", settings)
-    yield model
-    await model.aclose()
-
-
-@pytest.fixture
 def patient_gate(gate_privacy: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The session's real gate with a generous time limit: a search result is several thousand
     characters, and a classification past the 2 s limit fails closed (regulated) under load, which
@@ -126,7 +104,10 @@ def gated_kb(data_dir: Path, gate_privacy: Any, *extra: tuple[str, str]) -> Know
 
 
 async def search_turn(
-    kb: KnowledgeBase, gate_privacy: Any, hosted: HostedModel, local: QueueModel
+    kb: KnowledgeBase,
+    gate_privacy: Any,
+    hosted: HostedModel,
+    local: QueueModel,  # noqa: F811
 ) -> LoopFinished:
     catalog = Catalog([SearchDocumentsTool(kb)])  # type: ignore[list-item]
     loop = ToolLoop(catalog, ToolRunner(catalog, gate_privacy))  # type: ignore[arg-type]
@@ -140,7 +121,10 @@ async def search_turn(
 
 
 async def test_a_public_handbook_result_goes_back_to_the_hosted_model(
-    data_dir: Path, patient_gate: Any, server: ScriptedOpenAI, hosted: HostedModel
+    data_dir: Path,
+    patient_gate: Any,
+    server: ScriptedOpenAI,
+    hosted: HostedModel,  # noqa: F811
 ) -> None:
     gate_privacy = patient_gate
     server.script.extend([tool_call_stream("search_documents", QUERY), text_stream("They are listed.")])
@@ -155,7 +139,10 @@ async def test_a_public_handbook_result_goes_back_to_the_hosted_model(
 
 
 async def test_a_passage_with_an_ssn_still_keeps_the_rest_of_the_turn_off_the_hosted_endpoint(
-    data_dir: Path, patient_gate: Any, server: ScriptedOpenAI, hosted: HostedModel
+    data_dir: Path,
+    patient_gate: Any,
+    server: ScriptedOpenAI,
+    hosted: HostedModel,  # noqa: F811
 ) -> None:
     gate_privacy = patient_gate
     note = ("trustee-note.md", f"# Standing trustee duties\n\nThe standing trustee's SSN is {SSN_CANARY}.\n")
