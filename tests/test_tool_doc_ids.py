@@ -106,14 +106,14 @@ def gated_kb(data_dir: Path, gate_privacy: Any, *extra: tuple[str, str]) -> Know
 async def search_turn(
     kb: KnowledgeBase,
     gate_privacy: Any,
-    hosted: HostedModel,
-    local: QueueModel,  # noqa: F811
+    model: HostedModel,
+    local: QueueModel,
 ) -> LoopFinished:
     catalog = Catalog([SearchDocumentsTool(kb)])  # type: ignore[list-item]
     loop = ToolLoop(catalog, ToolRunner(catalog, gate_privacy))  # type: ignore[arg-type]
     turn = LoopTurn(principal=READER, decision=decision(Tier.PUBLIC), route_for=route_for)
     question = [ChatMessage(role="user", content="What are a standing trustee's duties?")]
-    round_ = RoutedRound(ModelSet(local=local, hosted=[hosted]), question, privacy=gate_privacy)
+    round_ = RoutedRound(ModelSet(local=local, hosted=[model]), question, privacy=gate_privacy)
     events = [event async for event in loop.run(turn, round_)]
     finished = events[-1]
     assert isinstance(finished, LoopFinished) and finished.report.termination == "answered"
@@ -123,7 +123,7 @@ async def search_turn(
 async def test_a_public_handbook_result_goes_back_to_the_hosted_model(
     data_dir: Path,
     patient_gate: Any,
-    server: ScriptedOpenAI,
+    server: ScriptedOpenAI,  # noqa: F811
     hosted: HostedModel,  # noqa: F811
 ) -> None:
     gate_privacy = patient_gate
@@ -141,7 +141,7 @@ async def test_a_public_handbook_result_goes_back_to_the_hosted_model(
 async def test_a_passage_with_an_ssn_still_keeps_the_rest_of_the_turn_off_the_hosted_endpoint(
     data_dir: Path,
     patient_gate: Any,
-    server: ScriptedOpenAI,
+    server: ScriptedOpenAI,  # noqa: F811
     hosted: HostedModel,  # noqa: F811
 ) -> None:
     gate_privacy = patient_gate
