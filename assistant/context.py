@@ -3,7 +3,9 @@
 Counts tokens with the target model's own tokenizer and drops the oldest turns first (a turn is
 a user message with its answer), so that a request never overflows the context. The system
 prompt and the newest user message always stay; an oversized newest message is shortened in the
-middle rather than sent whole.
+middle rather than sent whole. A request is first checked against a bound on its count
+(`models.tokens.tokens_at_most`: ASCII text needs no tokenizer for it): when even the bound
+fits, nothing is dropped or shortened either way, and only non-ASCII messages were tokenized.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.base import ChatMessage
+from models.tokens import tokens_at_most
 
 TokenCounter = Callable[[str], int]
 _PER_MESSAGE = 4
@@ -22,7 +25,7 @@ _ELISION = "\n[… middle of a long message left out to fit the model's context 
 class FittedContext:
     messages: tuple[ChatMessage, ...]
     dropped_turns: int
-    prompt_tokens: int
+    prompt_tokens: int  # counted, or a bound above the count when the request obviously fits
     shortened: bool
 
 
@@ -42,15 +45,19 @@ def fit_messages(
     def cost(message: ChatMessage) -> int:
         return count(message.content) + _PER_MESSAGE
 
+    turns = _turns(history)
+    if max_history_turns is not None:
+        turns = turns[-max_history_turns:] if max_history_turns else []
+    everything = (*system, *(m for turn in turns for m in turn), user)
+    bound = _bound(everything, count)
+    if bound <= budget:  # fits even counted at its most: keep it all
+        return FittedContext(everything, len(_turns(history)) - len(turns), bound, shortened=False)
     fixed = sum(cost(m) for m in system)
     shortened = False
     if fixed + cost(user) > budget:
         user = _shorten(user, budget - fixed - _PER_MESSAGE, count)
         shortened = True
     remaining = budget - fixed - cost(user)
-    turns = _turns(history)
-    if max_history_turns is not None:
-        turns = turns[-max_history_turns:] if max_history_turns else []
     kept: list[list[ChatMessage]] = []
     for turn in reversed(turns):
         turn_cost = sum(cost(m) for m in turn)
@@ -65,6 +72,16 @@ def fit_messages(
         prompt_tokens=budget - remaining,
         shortened=shortened,
     )
+
+
+def _bound(messages: Sequence[ChatMessage], count: TokenCounter) -> int:
+    """At least what `fit_messages` would count for `messages`: each message's bound, or its
+    count where it has none."""
+    total = 0
+    for message in messages:
+        tokens = tokens_at_most(message.content)
+        total += (count(message.content) if tokens is None else tokens) + _PER_MESSAGE
+    return total
 
 
 def _turns(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:

@@ -23,3 +23,16 @@ def approximate_tokens(text: str) -> int:
     than a four-characters-a-token rule would, which is the safe side for fitting a window.
     """
     return sum(1 + len(piece) // 8 for piece in _WORDISH.findall(text))
+
+
+def tokens_at_most(text: str) -> int | None:
+    """A bound no counter of ours exceeds for `text`, known without tokenizing; None if unknown.
+
+    Every token of a real tokenizer (byte-level BPE, SentencePiece with byte fallback) spells at
+    least one byte of its input, and a SentencePiece model may add one for the space it puts in
+    front, so ASCII text has at most one token per character plus one. `approximate_tokens` counts
+    at most one per character. Only ASCII is bounded: a tokenizer that normalizes Unicode (NFKC)
+    can turn one character into many. Fitting a request into a window uses this to skip a ~0.2 ms
+    tokenizer call per message when the whole request obviously fits (issue 15's first-token path).
+    """
+    return len(text) + 1 if text.isascii() else None

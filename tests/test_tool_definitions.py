@@ -52,12 +52,17 @@ def test_a_definitions_tokens_are_counted_once_per_counter_not_on_every_turn() -
         return len(text) // 4
 
     offered = definitions([WeatherTool("The weather in a city, counted.")])
-    messages = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="Hi")]
+    messages = [
+        ChatMessage(role="system", content="Be brief."),
+        ChatMessage(role="user", content="Grüß dich"),
+    ]
     for _turn in range(2):
         fitted = fit_tool_round(messages, [], offered, context_window=4096, answer_reserve=256, count=count)
         assert fitted.tools == offered
     assert sum("counted." in text for text in counted) == 1
-    assert counted.count("Hi") == 2  # the turn's own messages are counted on each turn
+    # The turn's own messages are counted on each turn; ASCII text only needed its bound here.
+    assert counted.count("Grüß dich") == 2
+    assert "Be brief." not in counted
 
 
 class CountingModel(QueueModel):
@@ -73,10 +78,10 @@ class CountingModel(QueueModel):
 def test_a_model_wrapped_anew_on_every_turn_counts_a_definition_once() -> None:
     model = CountingModel()
     offered = definitions([WeatherTool("The weather in a city, wrapped.")])
-    messages = [ChatMessage(role="user", content="Hi")]
+    messages = [ChatMessage(role="user", content="Grüß dich")]
     for _turn in range(2):
         wrapped = ModelWrapper(model)  # as each attempt wraps its model anew (TimedModel)
         count = wrapped.count_tokens
         fit_tool_round(messages, [], offered, context_window=4096, answer_reserve=256, count=count)
     assert sum("wrapped." in text for text in model.counted) == 1
-    assert model.counted.count("Hi") == 2
+    assert model.counted.count("Grüß dich") == 2

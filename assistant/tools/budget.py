@@ -12,7 +12,8 @@ request would not leave `answer_reserve` tokens free, in this order:
 
 It must never drop or reorder the tool exchange itself (an assistant call without its result is
 refused by the OpenAI API), and never add text the model did not write or a tool did not return
-other than those notes.
+other than those notes. A round that fits even counted at its most (`models.tokens.tokens_at_most`
+for ASCII text, the count for the rest) is sent as it is without tokenizing the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.base import ChatMessage, ModelWrapper, ToolDefinition
+from models.tokens import tokens_at_most
 
 TokenCounter = Callable[[str], int]
 # Role markers of a chat template (ChatML: `<|im_start|>role\n … <|im_end|>\n`), per message.
@@ -39,7 +41,7 @@ MIN_RESULT_TOKENS = 32
 class FittedRound:
     messages: tuple[ChatMessage, ...]
     tools: tuple[ToolDefinition, ...]
-    prompt_tokens: int
+    prompt_tokens: int  # counted, or a bound above the count when the round obviously fits
     dropped_messages: int = 0
     results_cut: int = 0
     results_left_out: int = 0
@@ -100,6 +102,13 @@ def fit_tool_round(
         messages = sum(message_tokens(m, count) for m in (*base, *exchange))
         return messages + tools_tokens(offered, model_count)  # definitions: remembered across turns
 
+    def bounded(text: str) -> int:
+        tokens = tokens_at_most(text)
+        return count(text) if tokens is None else tokens
+
+    bound = sum(message_tokens(m, bounded) for m in (*base, *exchange)) + tools_tokens(offered, model_count)
+    if bound <= budget:  # fits even counted at its most: nothing to drop or cut either way
+        return FittedRound(tuple(base + exchange), offered, bound)
     dropped = _drop_history(base, lambda: total() > budget)
     cut = left_out = 0
     while total() > budget and (index := _largest_result(exchange, count)) is not None:
