@@ -216,6 +216,10 @@ class _TurnState:
     # The turn's clock (routing/turn_budget.py) and how many walks of the chain it made.
     turn: TurnClock | None = None
     walks: int = 0
+    # Read before the gate: the owner's budget refusal (None: they may go on) and the app's tools
+    # for this turn (its tools variant looked up once).
+    over_budget: str | None = None
+    chat_tools: ChatTools | None = None
 
 
 class ChatPipeline:
@@ -260,9 +264,13 @@ class ChatPipeline:
     async def _run_locked(
         self, conversation: Conversation, text: str, turn: TurnClock | None = None
     ) -> AsyncIterator[TurnEvent]:
-        # Looked up once per turn and passed along. Overlapping it with the gate's thread saved
-        # nothing (the gate holds the GIL): 200 paired turns, median 42.5 ms in turn, 42.9 overlapped.
+        # The turn's own database reads (the experiment variants, the owner's budget), once per
+        # turn, before the gate. Beside the gate (on the loop while its thread ran) they saved no
+        # first-token time and made the gate itself ~1 ms slower: both need the GIL, and the gate
+        # holds it for most of its work (bench/bench_api.py, issue 15).
         state = _TurnState(variant=self._variant_for(conversation, text))
+        state.over_budget = self._budget_refusal(conversation)
+        state.chat_tools = turn_options.tools_for_turn(self._services.tools, conversation.principal)
         state.turn = turn = turn or TurnClock(TurnBudget.from_settings(self._settings.reliability))
         with turn.span("gate"):
             # The gate is CPU-bound (spaCy): keep it off the event loop so other users are served.
@@ -287,7 +295,7 @@ class ChatPipeline:
             cached = None if blocked else self._cached(conversation, text, route, decision, state)
             if blocked is not None or cached is not None:
                 state.answer = [blocked or cached or ""]
-                yield AnswerDelta(state.answer[0])
+                yield AnswerDelta(state.answer[0], whole=True)
             else:
                 async for event in self._answer(conversation, text, route, decision, state, tools):
                     yield event
@@ -304,11 +312,9 @@ class ChatPipeline:
 
     def _short_circuit(self, conversation: Conversation, text: str, state: _TurnState) -> str | None:
         """Answers that need no model: over budget, a request for a person, nothing found."""
-        budgets = self._services.budgets
-        refusal = budgets.allows(conversation.principal) if budgets else None
-        if refusal:
+        if state.over_budget:
             state.outcome, state.finish_reason = "over_budget", "stop"
-            return refusal
+            return state.over_budget
         if score_message(text).flagged:
             # A jailbreak attempt: refused without a model call, and handed to a person to look at.
             state.outcome, state.escalate = "blocked", "policy_block"
@@ -400,7 +406,7 @@ class ChatPipeline:
     ) -> AsyncIterator[TurnEvent]:
         """The model part of the turn: one streamed answer, or the rounds of the tool loop, each
         through the same routed chain (`assistant.tools.chat_turn`)."""
-        chat_tools = turn_options.tools_for_turn(self._services.tools, conversation.principal)
+        chat_tools = state.chat_tools
         state.tools_variant = turn_options.tools_variant(chat_tools, conversation.principal)
         chain = self._chain(route, state.variant)
         if chat_tools is None or not chat_tools.available(chain, conversation.principal, decision.tier):
@@ -457,6 +463,10 @@ class ChatPipeline:
         # A variant's preferred model only reorders what the route allows; it never adds one.
         return turn_options.prefer_model(self._models.chain(route), variant, lambda c: c.model.name)
 
+    def _budget_refusal(self, conversation: Conversation) -> str | None:
+        budgets = self._services.budgets
+        return budgets.allows(conversation.principal) if budgets else None
+
     def _variant_for(self, conversation: Conversation, text: str) -> TurnVariant | None:
         experiments = self._services.experiments
         if experiments is None:
@@ -509,7 +519,7 @@ class ChatPipeline:
         except ModelBusy as exc:  # the private model's queue is full: say when to try again
             state.outcome, state.finish_reason = "busy", "error"
             state.answer, state.final_answer = [exc.user_message], None
-            yield AnswerDelta(exc.user_message)
+            yield AnswerDelta(exc.user_message, whole=True)
         except StreamCutOff as exc:  # text was shown: never restarted on another model
             state.outcome, state.finish_reason = "error", "cut_off"
             yield Notice("cut_off", exc.user_message)
@@ -517,7 +527,7 @@ class ChatPipeline:
             log.warning("no model answered: %s", exc.detail or exc)
             state.outcome, state.finish_reason = "error", "error"
             state.answer, state.final_answer = [_failure_message(exc, route)], None
-            yield AnswerDelta(state.answer[0])
+            yield AnswerDelta(state.answer[0], whole=True)
 
     async def _walk(
         self,

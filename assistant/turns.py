@@ -24,9 +24,14 @@ from routing.turn_budget import TimeSplit
 
 @dataclass(frozen=True, slots=True)
 class AnswerDelta:
-    """Answer text ready for display (placeholders already restored)."""
+    """Answer text ready for display (placeholders already restored).
+
+    `whole`: the turn's whole answer, written by Confidante rather than a model (a refusal, a
+    cached or "not found" answer, the busy or failure sentence); the turn's result follows it at
+    once. The API reads that result before answering, so a refusal becomes an HTTP error."""
 
     text: str
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)

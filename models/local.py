@@ -37,6 +37,7 @@ from models.base import (
     ToolDefinition,
     Usage,
     YesNoVerdict,
+    stream_accepted,
 )
 from models.local_queue import FairQueue, Ticket
 from models.prefix_states import PrefixStates
@@ -239,6 +240,8 @@ class LocalModel:
             on_start=self._inbox.put,
         )
         try:
+            if not request.background:
+                await stream_accepted()
             while True:
                 item = await job.out.get()
                 if isinstance(item, BaseException):

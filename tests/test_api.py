@@ -237,6 +237,22 @@ def test_the_key_budget_answers_429_insufficient_quota(api: Api) -> None:
 
 
 @pytest.mark.slow
+def test_an_owner_over_budget_gets_429_streamed_or_not(api: Api) -> None:
+    """The owner's budget is the pipeline's first check; its refusal was a 200 stream carrying the
+    refusal sentence before the API read the turn's result behind it."""
+    api.server.cli("users", "add", "spent", "--no-password")
+    api.server.cli("users", "set-budget", "spent", "--daily-tokens", "0")
+    key = api.server.cli("keys", "create", "spent").stdout.strip().splitlines()[-1]
+    before = len(api.proxy.chat_exchanges())
+    ask = {"model": "confidante", "messages": [{"role": "user", "content": "Say hello to the team"}]}
+    for stream in (True, False):
+        with pytest.raises(openai.RateLimitError) as caught:
+            api.client(key).chat.completions.create(**ask, stream=stream)  # type: ignore[call-overload]
+        assert caught.value.body["code"] == "insufficient_quota"  # type: ignore[index]
+    assert len(api.proxy.chat_exchanges()) == before  # refused before any model call
+
+
+@pytest.mark.slow
 def test_bad_requests_get_4xx_in_the_openai_shape(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.key()}"}
     url = f"{api.base_url}/chat/completions"

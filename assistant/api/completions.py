@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from assistant.api.errors import ApiError, rate_limited, unavailable
 from assistant.api.limits import PromptWindow, answer_cap
 from assistant.api.schema import MODEL_LOCAL, ChatCompletionRequest
 from assistant.governance.api_keys import AuthorizedKey
-from assistant.turns import AnswerDelta, Conversation, Notice, TurnEvent, TurnResult
+from assistant.turns import AnswerDelta, Conversation, TurnEvent, TurnResult
 from routing.tiers import Tier, highest
+
+log = logging.getLogger(__name__)
 
 LOCAL_REASON = "the confidante-local model was asked for"
 
@@ -168,18 +171,36 @@ class Exchange:
     completion_id: str
     result: TurnResult | None = None
     disconnected: bool = False
+    # Events read before the answer began (by `opening`), sent ahead of the rest.
+    held: list[TurnEvent] = field(default_factory=list)
+    # The turn broke with an unexpected error (logged by type): answered as a server error.
+    failure: ApiError | None = None
+    # A whole answer waiting for the result right behind it (shown, or sent as the error it is).
+    _whole: AnswerDelta | None = None
 
-    async def first(self) -> TurnEvent | None:
-        """The first event: an early TurnResult (busy, over budget, refused) means no stream."""
+    async def opening(self) -> ApiError | None:
+        """Read up to the first event that decides what the client gets, and return the refusal
+        to answer with if the turn is one (busy, over budget, no model answered), else None.
+
+        Stops at the first answer text or the turn's result. Notices before it are held (they
+        render as nothing; the receipt lists them). A whole answer Confidante wrote (a refusal,
+        the busy or failure sentence) has the turn's result right behind it: that is read too, so
+        a refusal streamed or not is the same HTTP error, never a 200 carrying the sentence."""
         try:
-            event = await anext(self.events)
-        except StopAsyncIteration:
-            return None
-        if isinstance(event, TurnResult):
-            self.result = event
-        return event
+            async for event in self.events:
+                self.held.append(event)
+                if isinstance(event, TurnResult):
+                    self.result = event
+                    break
+                if isinstance(event, AnswerDelta) and not event.whole:
+                    break
+        except Exception as exc:
+            log.error("API request failed (%s)", type(exc).__name__)
+            self.failure = ApiError(500, "Something went wrong on our side.", type="server_error")
+            return self.failure
+        return error_for(self.result) if self.result is not None else None
 
-    async def collect(self, first: TurnEvent | None) -> TurnResult:
+    async def collect(self) -> TurnResult:
         """Drain the turn for a non-streaming answer."""
         if self.result is not None:
             return self.result
@@ -190,21 +211,26 @@ class Exchange:
             raise unavailable("The answer ended without a result; try again.")
         return self.result
 
-    async def stream(self, first: TurnEvent | None, *, sources: bool) -> AsyncIterator[bytes]:
-        """SSE chunks: the role, each delta, then the finish chunk carrying the receipt."""
+    async def stream(self, *, sources: bool) -> AsyncIterator[bytes]:
+        """SSE chunks: the role, each delta, then the finish chunk carrying the receipt; or, for a
+        turn refused after the headers left, an `error` event as OpenAI streams one."""
         model = self.request.model
         role = sse(chunk_object(self.completion_id, model, {"role": "assistant", "content": ""}))
         try:
             # The role chunk goes out with the first answer text in one body message: one trip
             # through the ASGI middlewares and one socket write before the first word, not two.
-            yield role + b"".join(self._render(first) if first is not None else [])
-            async for event in self.events:
-                for piece in self._render(event):
-                    yield piece
+            yield role + b"".join(piece for event in self.held for piece in self._render(event))
+            if self.failure is None:
+                async for event in self.events:
+                    for piece in self._render(event):
+                        yield piece
         except asyncio.CancelledError:
             self.disconnected = True  # the client went away: the pipeline stops the model
             raise
-        if self.result is not None:
+        refusal = self.failure or (error_for(self.result) if self.result is not None else None)
+        if refusal is not None:
+            yield sse(refusal.body())
+        elif self.result is not None:
             finish = chunk_object(self.completion_id, model, {}, _finish_reason(self.result))
             finish["confidante"] = receipt(self.result, sources)
             yield sse(finish)
@@ -216,10 +242,17 @@ class Exchange:
         yield sse("[DONE]")
 
     def _render(self, event: TurnEvent) -> list[bytes]:
+        if isinstance(event, AnswerDelta) and event.whole:
+            self._whole = event  # its result comes next: shown, or sent as the error it is
+            return []
         if isinstance(event, AnswerDelta) and event.text:
-            return [sse(chunk_object(self.completion_id, self.request.model, {"content": event.text}))]
+            return [self._text(event.text)]
         if isinstance(event, TurnResult):
             self.result = event
-        if isinstance(event, Notice):
-            return []  # notices are in the receipt at the end
-        return []
+            whole, self._whole = self._whole, None
+            if whole is not None and whole.text and error_for(event) is None:
+                return [self._text(whole.text)]
+        return []  # notices are in the receipt at the end
+
+    def _text(self, text: str) -> bytes:
+        return sse(chunk_object(self.completion_id, self.request.model, {"content": text}))

@@ -28,7 +28,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from assistant.api import errors
@@ -40,6 +40,7 @@ from assistant.api.completions import (
     error_for,
     receipt_headers,
 )
+from assistant.api.event_stream import EventStreamResponse
 from assistant.api.key_cache import VerifiedKeys
 from assistant.api.limits import answer_cap
 from assistant.api.ratelimit import RateLimiter
@@ -168,21 +169,27 @@ async def _answer(context: ApiContext, key: AuthorizedKey, body: ChatCompletionR
         conversation = conversation_for(body, key, backend.privacy)
     events = backend.pipeline.run(conversation, body.messages[-1].text())
     exchange = Exchange(body, events, f"chatcmpl-{uuid.uuid4().hex}")
-    first = await exchange.first()
-    if exchange.result is not None and (failure := error_for(exchange.result)) is not None:
-        raise failure
     sources = body.confidante.use_documents
     if not body.stream:
-        result = await exchange.collect(first)
+        if (failure := await exchange.opening()) is not None:
+            raise failure
+        result = await exchange.collect()
         if (failure := error_for(result)) is not None:
             raise failure
         await run_io(_settle_answer, context, key, result)
         payload = completion_object(exchange.completion_id, body.model, result, sources=sources)
         return JSONResponse(payload, headers=receipt_headers(result))
     settle = _Settlement(context, key, exchange)
-    return StreamingResponse(
-        _streamed(settle, first, sources),
-        media_type="text/event-stream",
+
+    async def refused(failure: errors.ApiError) -> None:
+        await run_io(_audit, context, key, failure.status, failure.code or failure.type)
+
+    # The turn runs up to its first answer inside the response, which sends the headers once a
+    # model accepted the request (`event_stream`).
+    return EventStreamResponse(
+        _streamed(settle, sources),
+        opening=exchange,
+        refused=refused,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(settle.after_response),
     )
@@ -209,7 +216,9 @@ class _Settlement:
         self.done = True
         result = self.exchange.result
         _charge_key(self.context, self.key, result.usage.total_tokens if result is not None else 0)
-        if self.exchange.disconnected or result is None:
+        if self.exchange.failure is not None:
+            ended = "server error"
+        elif self.exchange.disconnected or result is None:
             ended = "client disconnected"
         else:
             ended = f"outcome={result.outcome} tier={result.receipt.tier.value}"
@@ -219,9 +228,9 @@ class _Settlement:
         await run_io(self.settle)
 
 
-async def _streamed(settle: _Settlement, first: Any, sources: bool) -> AsyncIterator[bytes]:
+async def _streamed(settle: _Settlement, sources: bool) -> AsyncIterator[bytes]:
     try:
-        async for piece in settle.exchange.stream(first, sources=sources):
+        async for piece in settle.exchange.stream(sources=sources):
             yield piece
         settle.completed = True
     finally:
