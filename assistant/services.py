@@ -265,7 +265,7 @@ def _assemble(
             experiments=experiments,
         )
         turn_services.tools = build_chat_tools(
-            settings, privacy=privacy, knowledge=knowledge, governance=governance
+            settings, privacy=privacy, knowledge=knowledge, governance=governance, experiments=experiments
         )
         recorder = GovernanceRecorder(governance, settings)
         observers.extend(

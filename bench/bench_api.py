@@ -11,7 +11,10 @@ exactly commit X.
 
 Upstreams: `llama` (the bundled model behind `llama_cpp.server`, greedy; its time dominates and
 varies with the machine's load) or `scripted` (an instant scripted stream: what remains is the
-gateway's own time, in ms). Every request has a prompt of its own (the same one for every client
+gateway's own time, in ms; it keeps connections alive with HTTP/1.1 and a chunked stream, as
+llama.cpp's, vLLM's and OpenAI's servers do, unless `--upstream-closes`: then every request, the
+direct client's and the gateway's, opens a connection the upstream closes after one answer).
+Every request has a prompt of its own (the same one for every client
 of a run), so the gateway's decision memo never answers the gate for it: the gate really runs, as
 it does for a user's new message. `--prompt-chars` sets the prompt sizes, each measured in its
 own round (0: the one-sentence question; more: public filler clauses up to that many characters),
@@ -201,34 +204,49 @@ def _gateway(root: Path, name: str, env: dict[str, str], tree: Path) -> Gateway:
     return Gateway(name, server, openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0))
 
 
-def _paced(scripted: ScriptedOpenAI, delay_s: float) -> None:
+def _paced(scripted: ScriptedOpenAI, delay_s: float, *, keep_alive: bool) -> None:
     """Send the scripted stream one chunk every `delay_s`, like a model generating tokens: the
-    gateway's TTFT then shows how many tokens its output filter holds back before the first word."""
+    gateway's TTFT then shows how many tokens its output filter holds back before the first word.
+
+    `keep_alive`: HTTP/1.1 with a chunked body, so a client keeps its connection for the next
+    request, as every OpenAI-compatible server does (llama.cpp's, vLLM's, OpenAI's). Without it,
+    every request opens a connection to a server that closes it after one answer."""
     base = scripted._server.RequestHandlerClass
 
     class Paced(base):  # type: ignore[misc, valid-type]
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             scripted.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
-            self.send_header("connection", "close")
+            if keep_alive:
+                self.send_header("transfer-encoding", "chunked")
+            else:
+                self.send_header("connection", "close")
             self.end_headers()
             for chunk in scripted.script.popleft():
                 time.sleep(delay_s)
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self._send(f"data: {json.dumps(chunk)}\n\n".encode())
+            self._send(b"data: [DONE]\n\n")
+            if keep_alive:
+                self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
+
+        def _send(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n" if keep_alive else data)
+            self.wfile.flush()
 
     scripted._server.RequestHandlerClass = Paced
 
 
-def _upstream(kind: str, root: Path, token_ms: float) -> tuple[Any, str, str]:
+def _upstream(kind: str, root: Path, token_ms: float, *, keep_alive: bool = True) -> tuple[Any, str, str]:
     """The running upstream, its base URL and the model name to ask it for."""
     if kind == "scripted":
         scripted = ScriptedOpenAI().start()
         if token_ms > 0:
-            _paced(scripted, token_ms / 1000)
+            _paced(scripted, token_ms / 1000, keep_alive=keep_alive)
         return scripted, scripted.base_url, "scripted"
     llama = LlamaServer(bundled_gguf(), root / "llama.log", threads=2)
     llama.start()
@@ -338,12 +356,17 @@ def main() -> None:
     parser.add_argument("--after", metavar="REV", help="run this commit as 'after' (default: the work tree)")
     parser.add_argument("--token-ms", type=float, default=0.0, help="scripted upstream: ms between chunks")
     parser.add_argument(
+        "--upstream-closes", action="store_true",
+        help="scripted upstream: close each connection after one answer (default: keep-alive)",
+    )  # fmt: skip
+    parser.add_argument(
         "--prompt-chars", type=int, nargs="+", default=[0],
         help="prompt sizes to measure, each in its own round (0: the one-sentence question)",
     )  # fmt: skip
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    upstream, base_url, model = _upstream(args.upstream, root, args.token_ms)
+    keep_alive = not args.upstream_closes
+    upstream, base_url, model = _upstream(args.upstream, root, args.token_ms, keep_alive=keep_alive)
     env = {
         "OPENAI_BASE_URL": base_url,
         "OPENAI_API_KEY": "bench",
@@ -382,7 +405,11 @@ def main() -> None:
     # The servers' data and the exported trees (each a copy of the repository): kept only when a
     # run failed, for its logs.
     shutil.rmtree(root, ignore_errors=True)
-    print(f"upstream: {args.upstream}, runs: {args.runs}, max {MAX_TOKENS} tokens, {args.token_ms} ms/token")
+    connections = "a new connection per request" if args.upstream_closes else "keep-alive"
+    print(
+        f"upstream: {args.upstream} ({connections}), runs: {args.runs}, max {MAX_TOKENS} tokens, "
+        f"{args.token_ms} ms/token"
+    )
     for samples in results:
         _report(samples, args.runs)
 

@@ -332,3 +332,34 @@ def test_get_on_the_completions_path_is_405_and_unknown_paths_404_not_the_chat_p
         api.client().embeddings.create(model="confidante", input="hello")
     assert caught.value.body["code"] == "unknown_url"  # type: ignore[index]
     assert "<html" not in httpx.get(f"{api.base_url}/nothing-here", timeout=60).text.lower()
+
+
+@pytest.mark.slow
+def test_the_api_served_ahead_of_the_chat_keeps_cors_and_the_security_headers(api: Api) -> None:
+    """The API's requests skip the chat's middleware (`ApiFirst`); what a browser app calling it
+    needs stays: Chainlit's CORS for the app's own origin, and the same security headers."""
+    origin = api.server.base_url
+    preflight = httpx.options(
+        f"{api.base_url}/chat/completions",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=60,
+    )
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
+    listed = httpx.get(
+        f"{api.base_url}/models", headers={"Authorization": f"Bearer {api.key}", "Origin": origin}, timeout=60
+    )
+    assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == origin
+    assert listed.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" in listed.headers
+    refused = httpx.options(
+        f"{api.base_url}/chat/completions",
+        headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"},
+        timeout=60,
+    )
+    assert "access-control-allow-origin" not in refused.headers
+    page = httpx.get(f"{api.server.base_url}/", timeout=60)  # the chat page: still Chainlit's
+    assert page.status_code == 200 and "<html" in page.text.lower()

@@ -251,3 +251,32 @@ def test_a_stored_experiment_from_before_the_capability_check_still_loads(servic
         session.commit()
     loaded = ExperimentStore(services.governance.engine).get("old-summaries")
     assert loaded is not None and loaded.variant("b").prompt_template == "chat-v2-concise"
+
+
+def test_a_turn_reads_its_variant_and_its_tools_variant_in_one_query(services: Services) -> None:
+    """Both come from the same store: one statement at the turn's start answers both (each was
+    ~0.2 ms before the first token, issue 15), and both still apply."""
+    from sqlalchemy import event
+
+    assert services.governance is not None
+    engine = services.governance.engine
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "experiment" in statement.lower() and statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        conversation = Conversation(id="thread-one-query", principal=Principal(user_id="user-07"))
+        events = asyncio.run(_collect(services, conversation))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    result = events[-1]
+    assert isinstance(result, TurnResult) and result.tools_variant is not None
+    assert result.tools_variant.variant.name == _arm(services, "user-07")
+    assert len(statements) == 1, statements
+
+
+async def _collect(services: Services, conversation: Conversation) -> list[object]:
+    return [e async for e in services.pipeline.run(conversation, "What's 17.5 % of 2,380?")]

@@ -64,7 +64,11 @@ class ExperimentTools(ChatTools):
     def for_turn(self, principal: Principal) -> ExperimentTools:
         """A copy for one turn of `principal`, with their variant looked up now and kept. Never
         kept across turns: starting or stopping an experiment takes effect on the next turn."""
-        return dataclasses.replace(self, turn_variant=self.variant(principal), resolved=True)
+        return self.with_variant(self.variant(principal))
+
+    def with_variant(self, variant: TurnVariant | None) -> ExperimentTools:
+        """A copy for one turn whose tools variant was already looked up (with the turn's own)."""
+        return dataclasses.replace(self, turn_variant=variant, resolved=True)
 
     def variant(self, principal: Principal) -> TurnVariant | None:
         if self.resolved:

@@ -58,6 +58,14 @@ def prompt_version(variant: TurnVariant | None, default: str) -> str:
     return f"{variant.variant.prompt_template}@{variant.label}"
 
 
+def tools_sharing_the_store(tools: object, experiments: object) -> ExperimentTools | None:
+    """The app's tools when their tools variant comes from the same experiment store as the turn's
+    own variant: then one query can answer both (`ExperimentStore.variants_for`)."""
+    if isinstance(tools, ExperimentTools) and tools.experiments is experiments and not tools.resolved:
+        return tools
+    return None
+
+
 def tools_for_turn(tools: T, principal: Principal) -> T:
     """The app's tools for one turn: under a tools experiment, with the user's variant looked up
     once for the whole turn (the loop's checks and the turn's record read that one)."""

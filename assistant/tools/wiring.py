@@ -19,6 +19,7 @@ from assistant.tools.observe import ToolRecorder
 from assistant.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
+    from assistant.experiments.store import ExperimentStore
     from assistant.governance.component import Governance
     from assistant.privacy import Privacy
     from assistant.settings import Settings
@@ -31,8 +32,10 @@ def build_chat_tools(
     privacy: Privacy,
     knowledge: KnowledgeBase | None,
     governance: Governance | None,
+    experiments: ExperimentStore | None = None,
 ) -> ChatTools | None:
-    """The tools of every chat turn, or None when tools are switched off."""
+    """The tools of every chat turn, or None when tools are switched off. `experiments`: the
+    turn's own experiment store, so one query answers a turn's variant and its tools variant."""
     if not settings.tools.enabled:
         return None
     from assistant.ui.tool_steps import ChainlitToolSteps, confirm_in_chat
@@ -66,7 +69,7 @@ def build_chat_tools(
         return tools
     from assistant.experiments.store import ExperimentStore
 
-    return ExperimentTools.wrap(tools, ExperimentStore(governance.engine))
+    return ExperimentTools.wrap(tools, experiments or ExperimentStore(governance.engine))
 
 
 async def extend_with_catalog(

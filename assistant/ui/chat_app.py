@@ -74,11 +74,11 @@ class ChatApp:
         Routes and middleware must exist before the server starts, so this runs when Chainlit
         imports app.py; models and the knowledge base load later, at start-up.
         """
-        from assistant.api.routes import mount_api
+        from assistant.api.routes import api_app, mount_api
         from assistant.governance.component import build_governance
         from assistant.ui.console import mount_governance_routes
         from assistant.ui.first_run import mount_first_run
-        from assistant.ui.security_headers import install_security
+        from assistant.ui.security_headers import install_security, secure_api
 
         settings = self.settings
         self._governance = build_governance(settings.governance, settings.data_dir)
@@ -90,10 +90,11 @@ class ChatApp:
         )
         # First run: /setup creates the first admin from the link `confidante serve` printed.
         mount_first_run(server_app, self._governance.accounts, settings.data_dir)
-        # The OpenAI-compatible API for other apps: the same pipeline, behind API keys.
-        mount_api(server_app, self._governance, self.api_backend)
         # Security headers (CSP: no external image can load) and the websocket Origin check.
         install_security(server_app, settings)
+        # The OpenAI-compatible API for other apps: the same pipeline, behind API keys. Last, so
+        # its requests are routed ahead of the chat's middleware (`ApiFirst`).
+        mount_api(server_app, secure_api(api_app(self._governance, self.api_backend), settings))
 
     async def api_backend(self) -> ApiBackend:
         """What the API runs requests on (services are built at start-up, once)."""

@@ -247,3 +247,31 @@ def chainlit_origins() -> list[str]:
     except Exception:  # Chainlit not importable here: the settings alone decide
         return []
     return [origin for origin in config.project.allow_origins if origin != "*"]
+
+
+def secure_api(api: ASGIApp, settings: Any) -> ASGIApp:
+    """The API's own app (served ahead of Chainlit's middleware, `assistant.api.routes.ApiFirst`)
+    with what it had from Chainlit's stack: CORS exactly as Chainlit configures it (a browser app
+    may call the API with a key), and the same security headers as every other response."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    from assistant.security.settings import SecuritySettings
+
+    try:
+        from chainlit.config import config
+
+        cors_origins = list(config.project.allow_origins)
+    except Exception:  # Chainlit not importable here: the settings' origins alone
+        cors_origins = list(settings.server.allowed_origins)
+    security: SecuritySettings = getattr(settings, "security", None) or SecuritySettings()
+    origins = list(dict.fromkeys([*settings.server.allowed_origins, *chainlit_origins()]))
+    with_cors = CORSMiddleware(
+        api, allow_origins=cors_origins, allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
+    )
+    return SecurityHeadersMiddleware(
+        with_cors,
+        allowed_origins=origins,
+        style_sources=security.headers.extra_style_sources,
+        font_sources=security.headers.extra_font_sources,
+        hsts=security.headers.strict_transport_security,
+    )
