@@ -227,6 +227,13 @@ class Exchange:
         except asyncio.CancelledError:
             self.disconnected = True  # the client went away: the pipeline stops the model
             raise
+        except Exception as exc:
+            # After the headers: an `error` event and [DONE], not a cut connection the SDK
+            # reports as a broken transfer (logged by type only, as every unexpected error).
+            log.error("API stream failed (%s)", type(exc).__name__)
+            self.failure = ApiError(500, "Something went wrong on our side.", type="server_error")
+        if self.failure is None and self.result is None:
+            self.failure = unavailable("The answer ended without a result; try again.")
         refusal = self.failure or (error_for(self.result) if self.result is not None else None)
         if refusal is not None:
             yield sse(refusal.body())

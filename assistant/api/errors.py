@@ -7,8 +7,10 @@ client, and never a traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
 
@@ -63,3 +65,29 @@ def unavailable(message: str) -> ApiError:
 def unsupported(message: str, param: str) -> ApiError:
     """A field the API understands and deliberately does not serve (OpenAI answers these 400)."""
     return ApiError(400, message, code="unsupported_parameter", param=param)
+
+
+def unsupported_encoding(encoding: str) -> ApiError:
+    return ApiError(
+        415, f"Content-Encoding {encoding!r} is not supported; send the body plain, gzip or deflate.",
+        code="unsupported_content_encoding", param=None,
+    )  # fmt: skip
+
+
+# The parts of a pydantic error location that name a field or an index; the others are the tags
+# of a union's members (`str`, `list[ContentPart]`), which mean nothing to an OpenAI client.
+_FIELD = re.compile(r"[a-z_][a-z0-9_]*")
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "list", "dict"}
+
+
+def from_validation(exc: ValidationError) -> ApiError:
+    """The 422 for a body that does not have the request's shape, naming the first bad field as
+    OpenAI names it (`messages.0.content`)."""
+    first = exc.errors(include_url=False)[0]
+    parts = [
+        str(part) for part in first["loc"]
+        if isinstance(part, int) or (_FIELD.fullmatch(part) and part not in _TYPE_TAGS)
+    ]  # fmt: skip
+    where = ".".join(parts) or None
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return invalid(f"{where or 'body'}: {message}", param=where)

@@ -13,15 +13,20 @@ each model's own tokenizer (the local model's llama.cpp vocabulary; the hosted m
 and only when the UTF-8 length could exceed the window at all: no tokenizer writes more tokens
 than bytes, so a prompt within that bound fits without counting.
 
+`decoded_body` undoes a gzip or deflate `Content-Encoding` (some HTTP clients compress what they
+send), with the same size limit on what it inflates to as on a plain body (no zip bomb), and
+refuses other encodings with 415 instead of reading compressed bytes as broken JSON.
+
 This module only counts: it never sends, logs or keeps any of the prompt's text.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.api.errors import ApiError
+from assistant.api.errors import ApiError, invalid, too_large, unsupported_encoding
 from assistant.api.schema import MODEL_LOCAL, ChatCompletionRequest
 from assistant.executors import run_interactive
 from assistant.settings import Settings
@@ -52,6 +57,30 @@ def _cap(request: ChatCompletionRequest, name: str) -> int | None:
             code="integer_below_min_value", param=name,
         )  # fmt: skip
     return value
+
+
+# zlib's window bits for "a zlib or a gzip header, whichever it is": HTTP's `deflate` is sent
+# both raw-zlib-wrapped and (wrongly, by some clients) as gzip.
+_ZLIB_OR_GZIP = 32 + zlib.MAX_WBITS
+
+
+def decoded_body(raw: bytes, content_encoding: str, limit: int) -> bytes:
+    """The body as sent before its `Content-Encoding`, at most `limit` bytes once inflated."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise unsupported_encoding(encoding)
+    inflater = zlib.decompressobj(_ZLIB_OR_GZIP)
+    try:
+        body = inflater.decompress(raw, limit + 1)
+    except zlib.error:
+        raise invalid(f"The request body is not valid {encoding} data.") from None
+    if len(body) > limit:
+        raise too_large(limit)
+    if not inflater.eof:
+        raise invalid(f"The request body's {encoding} data is truncated.")
+    return body
 
 
 @dataclass(frozen=True)

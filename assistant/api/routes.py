@@ -43,9 +43,15 @@ from assistant.api.completions import (
 )
 from assistant.api.event_stream import EventStreamResponse
 from assistant.api.key_cache import VerifiedKeys
-from assistant.api.limits import answer_cap
+from assistant.api.limits import answer_cap, decoded_body
 from assistant.api.ratelimit import RateLimiter
-from assistant.api.schema import MODELS, TOOLS_REFUSED, ChatCompletionRequest, unsupported_tools
+from assistant.api.schema import (
+    MODELS,
+    TOOLS_REFUSED,
+    ChatCompletionRequest,
+    unserved_option,
+    unsupported_tools,
+)
 from assistant.api.unmatched import unmatched_routes
 from assistant.executors import run_interactive, run_io
 from assistant.governance.api_keys import AuthorizedKey
@@ -92,20 +98,23 @@ async def _body(request: Request) -> ChatCompletionRequest:
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
             raise errors.too_large(MAX_BODY_BYTES)
+    raw = decoded_body(raw, request.headers.get("content-encoding", ""), MAX_BODY_BYTES)
     try:
         payload = json.loads(raw or b"null")
     except ValueError:
         raise errors.invalid("The request body is not valid JSON.") from None
+    except RecursionError:  # was a 500: the parser's stack, not ours, ran out
+        raise errors.invalid("The request body is nested too deeply.") from None
     if not isinstance(payload, dict):
         raise errors.invalid("The request body must be a JSON object.")
     if (field := unsupported_tools(payload)) is not None:
         raise errors.unsupported(TOOLS_REFUSED, field)
+    if (refusal := unserved_option(payload)) is not None:
+        raise refusal
     try:
         return ChatCompletionRequest.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or None
-        raise errors.invalid(f"{where or 'body'}: {first['msg']}", param=where) from None
+        raise errors.from_validation(exc) from None
 
 
 async def _check_limits(context: ApiContext, key: AuthorizedKey) -> None:
@@ -258,9 +267,28 @@ async def list_models(context: ApiContext, request: Request) -> Response:
         _audit(context, None, exc.status, "models")
         return exc.response()
     created = int(time.time())
-    data = [{"id": name, "object": "model", "created": created, "owned_by": "confidante"} for name in MODELS]
+    data = [_model_object(name, created) for name in MODELS]
     context.requests.labels(key=key.key.prefix, status="200").inc()
     return JSONResponse({"object": "list", "data": data})
+
+
+async def retrieve_model(context: ApiContext, request: Request) -> Response:
+    """`GET /v1/models/{model}` (the SDK's `models.retrieve`): a model named in `list_models`, or
+    404 `model_not_found` as for a completion. It was 404 `unknown_url`, as for a path never served."""
+    try:
+        key = await _authorize(context, request, "chat")
+        name = request.path_params["model"]
+        if name not in MODELS:
+            raise errors.model_not_found(name, list(MODELS))
+    except errors.ApiError as exc:
+        _audit(context, None, exc.status, "models")  # counted, as for the list
+        return exc.response()
+    context.requests.labels(key=key.key.prefix, status="200").inc()
+    return JSONResponse(_model_object(name, int(time.time())))
+
+
+def _model_object(name: str, created: int) -> dict[str, object]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "confidante"}
 
 
 def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str = "/v1") -> list[BaseRoute]:
@@ -281,10 +309,18 @@ def api_routes(governance: Governance, backend: BackendProvider, *, prefix: str 
     async def models_endpoint(request: Request) -> Response:
         return await list_models(context, request)
 
-    served = {f"{prefix}/chat/completions": ["POST"], f"{prefix}/models": ["GET"]}
+    async def model_endpoint(request: Request) -> Response:
+        return await retrieve_model(context, request)
+
+    served = {
+        f"{prefix}/chat/completions": ["POST"],
+        f"{prefix}/models": ["GET"],
+        f"{prefix}/models/{{model}}": ["GET"],
+    }
     return [
         Route(f"{prefix}/chat/completions", completions_endpoint, methods=["POST"]),
         Route(f"{prefix}/models", models_endpoint, methods=["GET"]),
+        Route(f"{prefix}/models/{{model}}", model_endpoint, methods=["GET"]),
         *unmatched_routes(prefix, served),  # 405/404 in the OpenAI shape, not the chat page
     ]
 
