@@ -89,6 +89,8 @@ def test_stream_options_without_a_stream_is_a_400() -> None:
         ({"stream": "yes"}, "stream"),
         ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
         ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content"),
+        ({"messages": [{"role": "user", "content": " "}]}, "messages"),
+        ({"messages": [*ASK, {"role": "assistant", "content": "Hi"}]}, "messages"),
     ],
 )
 def test_a_malformed_option_is_a_422_naming_the_field(extra: dict[str, object], param: str) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from assistant.api.errors import ApiError, unsupported
 from models.base import ChatMessage
@@ -186,11 +186,13 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2, allow_inf_nan=False)
     confidante: ConfidanteOptions = Field(default_factory=ConfidanteOptions)
 
-    @model_validator(mode="after")
-    def _ends_with_the_user(self) -> ChatCompletionRequest:
-        if self.messages[-1].role != "user" or not self.messages[-1].text().strip():
+    @field_validator("messages")
+    @classmethod
+    def _ends_with_the_user(cls, messages: list[ApiMessage]) -> list[ApiMessage]:
+        # On the field, not the model: the 422 then names `messages` in `param`, as OpenAI does.
+        if messages and (messages[-1].role != "user" or not messages[-1].text().strip()):
             raise ValueError("the last message must be a non-empty user message")
-        return self
+        return messages
 
     @property
     def include_usage(self) -> bool:
