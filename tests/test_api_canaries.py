@@ -16,12 +16,15 @@ This module must never assert what a model writes: only where the turn ran and w
 
 from __future__ import annotations
 
+import gzip
 import json
 import unicodedata
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -162,8 +165,10 @@ def _found(bodies: list[str], canary: Canary) -> list[str]:
 class Api:
     def __init__(self, server: AppServer, proxy: FaultProxy) -> None:
         self.server, self.proxy = server, proxy
-        key = server.cli("keys", "create", "svc", "--rate", "1000").stdout.strip().splitlines()[-1]
-        self.client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=180)
+        self.key = server.cli("keys", "create", "svc", "--rate", "1000").stdout.strip().splitlines()[-1]
+        self.client = openai.OpenAI(
+            base_url=f"{server.base_url}/v1", api_key=self.key, max_retries=0, timeout=180
+        )
 
     def ask(self, messages: list[dict[str, Any]], *, stream: bool, **extra: Any) -> dict[str, Any]:
         """The receipt of one completion (the last chunk's, streamed), headers checked against it."""
@@ -284,6 +289,26 @@ def test_a_canary_split_across_messages_or_parts_never_leaves_whole(api: Api) ->
     )
     assert _leaks(api.proxy, card, since) == [] and _leaks(api.proxy, CANARIES["ssn"], since) == []
     assert _leaks(api.proxy, diagnosis, since) == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_body_is_gated_as_it_inflates(api: Api, encoding: str) -> None:
+    """Compressed bodies are inflated before parsing: the history's canary still keeps the turn local."""
+    canary, since = CANARIES["ssn"], len(api.proxy.requests)
+    body = json.dumps({"model": "confidante", "messages": POSITIONS["earlier-user"](canary.text)}).encode()
+    packed = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+    response = httpx.post(
+        f"{api.server.base_url}/v1/chat/completions",
+        content=packed,
+        headers={"Authorization": f"Bearer {api.key}", "Content-Encoding": encoding},
+        timeout=180,
+    )
+    assert response.status_code == 200, response.text
+    assert (response.headers["x-confidante-tier"], response.headers["x-confidante-route"]) == (
+        "regulated",
+        "local",
+    )
+    assert _leaks(api.proxy, canary, since) == []
 
 
 @pytest.mark.parametrize("stream", [False, True])
