@@ -67,6 +67,7 @@ def test_an_option_that_would_be_lost_is_a_400_naming_it(extra: dict[str, object
         {"stop": [], "logit_bias": {}, "modalities": ["text"], "top_logprobs": None},
         {"temperature": 0.2, "top_p": 0.9, "seed": 7, "user": "u-1", "metadata": {"team": "x"}},
         {"stream": True, "stream_options": {"include_usage": True}},
+        {"stream": None, "n": None, "stream_options": None, "temperature": None, "confidante": None},
     ],
 )
 def test_options_that_ask_for_nothing_unserved_pass(extra: dict[str, object]) -> None:

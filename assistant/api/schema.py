@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from assistant.api.errors import ApiError, unsupported
 from models.base import ChatMessage
@@ -185,6 +185,15 @@ class ChatCompletionRequest(BaseModel):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2, allow_inf_nan=False)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2, allow_inf_nan=False)
     confidante: ConfidanteOptions = Field(default_factory=ConfidanteOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, payload: object) -> object:
+        # OpenAI reads `"n": null`, `"stream": null`... as the field left out; clients that
+        # serialize every option (not the official SDK) send them so.
+        if isinstance(payload, dict):
+            return {name: value for name, value in payload.items() if value is not None}
+        return payload
 
     @field_validator("messages")
     @classmethod
