@@ -66,6 +66,7 @@ class ChatApp:
         self._purge_task: asyncio.Task[None] | None = None
         self._uploads: Any = None
         self._job_events: Any = None
+        self._api_backend: ApiBackend | None = None
 
     # -- before the server starts --------------------------------------------------------
     def install(self, server_app: Any) -> None:
@@ -97,11 +98,14 @@ class ChatApp:
         mount_api(server_app, secure_api(api_app(self._governance, self.api_backend), settings))
 
     async def api_backend(self) -> ApiBackend:
-        """What the API runs requests on (services are built at start-up, once)."""
-        await self.startup()
-        pipeline = self.services.pipeline
-        window = PromptWindow.of(pipeline.models, self.settings)
-        return ApiBackend(pipeline=pipeline, privacy=self.services.privacy, window=window)
+        """What the API runs requests on: built once with the services (at start-up), then the
+        same for every request (its windows come from the models, which never change)."""
+        if self._api_backend is None:
+            await self.startup()
+            pipeline = self.services.pipeline
+            window = PromptWindow.of(pipeline.models, self.settings)
+            self._api_backend = ApiBackend(pipeline=pipeline, privacy=self.services.privacy, window=window)
+        return self._api_backend
 
     @property
     def settings(self) -> Settings:
