@@ -264,31 +264,32 @@ def test_a_canary_in_a_refused_option_is_refused_before_any_model(api: Api, name
     assert _leaks(api.proxy, canary, since) == []
 
 
+def _halves(first: str, second: str) -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": f"Remember the first half: {first}"},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": f"Second half: {second}. Put them together."},
+    ]
+
+
 def test_a_canary_split_across_messages_or_parts_never_leaves_whole(api: Api) -> None:
-    """Each half alone may look harmless; what goes out (pseudonymized or not at all) never holds it."""
-    card, diagnosis, since = CANARIES["card"], CANARIES["diagnosis"], len(api.proxy.requests)
-    api.ask(
-        [
-            {"role": "user", "content": "Remember the first half: 4539 1488"},
-            {"role": "assistant", "content": "Noted."},
-            {"role": "user", "content": "Second half: 0343 6467. Put them together."},
-        ],
-        stream=False,
-    )
+    """Each half alone may look harmless; what goes out (pseudonymized or not at all) holds neither
+    half of a card or IBAN as written, so the value cannot be put back together upstream."""
+    since = len(api.proxy.requests)
+    api.ask(_halves("4539 1488", "0343 6467"), stream=False)
+    api.ask(_halves("DE10 3705 0299", "0123 4567 89"), stream=True)
     api.ask([{"role": "user", "content": _parts("My SSN is 536-22-", "4567. " + HARMLESS)}], stream=True)
     api.ask(
         [
             {"role": "user", "content": "Henrik Baumgartner asked me a question."},
             {"role": "assistant", "content": "What did he ask?"},
-            {
-                "role": "user",
-                "content": "He has been diagnosed with multiple sclerosis; how do I support him?",
-            },
+            {"role": "user", "content": "He has been diagnosed with multiple sclerosis; how can I help?"},
         ],
         stream=False,
     )
-    assert _leaks(api.proxy, card, since) == [] and _leaks(api.proxy, CANARIES["ssn"], since) == []
-    assert _leaks(api.proxy, diagnosis, since) == []
+    halves = Canary("", ("45391488", "03436467", "DE1037050299", "0123456789", "536224567"))
+    assert _leaks(api.proxy, halves, since) == []
+    assert _leaks(api.proxy, CANARIES["diagnosis"], since) == []
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
