@@ -22,7 +22,7 @@ import pytest
 from pydantic import ValidationError
 
 from assistant.api.completions import Exchange
-from assistant.api.errors import ApiError, from_validation
+from assistant.api.errors import ApiError, from_validation, rate_limited
 from assistant.api.limits import decoded_body
 from assistant.api.schema import ChatCompletionRequest, unserved_option
 from assistant.turns import AnswerDelta, TurnEvent
@@ -157,6 +157,11 @@ async def test_a_stream_that_ends_without_a_result_says_so_before_done() -> None
     assert events[-1] == b"[DONE]" and json.loads(events[-2])["error"]["code"] == "service_unavailable"
 
 
+def test_a_spent_budget_tells_the_sdk_not_to_retry_and_a_rate_limit_does_not() -> None:
+    assert rate_limited(3600, "spent", code="insufficient_quota").headers["x-should-retry"] == "false"
+    assert "x-should-retry" not in rate_limited(2, "slow down").headers  # worth retrying after Retry-After
+
+
 # --- the running server ---------------------------------------------------------------------------
 
 
@@ -271,3 +276,19 @@ def test_the_sdk_retrieves_a_served_model_and_gets_model_not_found_for_another(s
     denied = httpx.get(f"{served.base_url}/models/confidante", timeout=30)
     assert denied.status_code == 401  # no key, no answer
     assert httpx.post(f"{served.base_url}/models/confidante", timeout=30).status_code == 405
+
+
+@pytest.mark.slow
+def test_the_sdk_with_its_default_retries_asks_once_when_the_key_budget_is_spent(served: Served) -> None:
+    """The SDK retried the 429 `insufficient_quota` twice (its default), each retry refused again,
+    audited and counted against the key's rate limit."""
+    key = served.server.cli("keys", "create", "svc", "--daily-tokens", "1").stdout.strip().splitlines()[-1]
+    client = openai.OpenAI(base_url=served.base_url, api_key=key, timeout=120)  # max_retries: the default 2
+    client.chat.completions.create(model="confidante", messages=ASK)  # spends the budget
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="confidante", messages=ASK)
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    prefix = key.split("_")[1]
+    lines = served.server.cli("audit", "export").stdout.splitlines()
+    details = [json.loads(line).get("detail") or "" for line in lines if line.strip()]
+    assert sum(d.startswith(f"key={prefix} status=429") for d in details) == 1

@@ -55,7 +55,13 @@ def invalid(message: str, param: str | None = None) -> ApiError:
 
 def rate_limited(retry_after_s: float, message: str, code: str = "rate_limit_exceeded") -> ApiError:
     seconds = max(1, round(retry_after_s + 0.49))
-    return ApiError(429, message, type="rate_limit_error", code=code, headers={"Retry-After": str(seconds)})
+    headers = {"Retry-After": str(seconds)}
+    if code == "insufficient_quota":
+        # A budget used up for the day: the SDKs retry a 429 (twice by default, ignoring a
+        # Retry-After over a minute), each retry refused again and spending a rate-limit slot.
+        # OpenAI's own header tells them not to.
+        headers["x-should-retry"] = "false"
+    return ApiError(429, message, type="rate_limit_error", code=code, headers=headers)
 
 
 def unavailable(message: str) -> ApiError:
