@@ -25,7 +25,8 @@ from assistant.api.completions import Exchange
 from assistant.api.errors import ApiError, from_validation, rate_limited
 from assistant.api.limits import decoded_body
 from assistant.api.schema import ChatCompletionRequest, unserved_option
-from assistant.turns import AnswerDelta, TurnEvent
+from assistant.turns import AnswerDelta, Receipt, TurnEvent, TurnResult
+from routing.tiers import Route, Tier
 from tests.browser.app_server import AppServer
 from tests.support.proxy import FaultProxy
 from tests.support.servers import free_port
@@ -141,6 +142,33 @@ async def test_a_turn_that_breaks_mid_stream_ends_with_an_error_event_and_done()
     assert events[-1] == b"[DONE]"
     assert json.loads(events[-2])["error"]["type"] == "server_error"
     assert exchange.failure is not None  # the audit record says "server error"
+
+
+async def _three_words() -> AsyncIterator[TurnEvent]:
+    for word in ("One", " two", " three"):
+        yield AnswerDelta(word)
+    yield _result()
+
+
+def _result() -> TurnResult:
+    receipt = Receipt(tier=Tier.PUBLIC, route=Route.HOSTED, rule="default")
+    return TurnResult(answer="One two three", outcome="ok", route="hosted", model="m", receipt=receipt)
+
+
+async def test_every_chunk_of_a_stream_has_the_same_id_and_created(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`created` was each chunk's own second: a stream crossing a second changed it mid-way."""
+    seconds = iter(range(1_800_000_000, 1_800_000_100))
+    monkeypatch.setattr("assistant.api.completions.time.time", lambda: float(next(seconds)))
+    request = ChatCompletionRequest.model_validate(
+        _payload(stream=True, stream_options={"include_usage": True})
+    )
+    exchange = Exchange(request, _three_words(), "chatcmpl-test")
+    assert await exchange.opening() is None
+    pieces = [piece async for piece in exchange.stream(sources=False)]
+    events = [line.removeprefix(b"data: ") for piece in pieces for line in piece.split(b"\n\n") if line]
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert len(chunks) == 6  # role, three words, finish, usage
+    assert {(chunk["id"], chunk["created"]) for chunk in chunks} == {("chatcmpl-test", exchange.created)}
 
 
 async def _ends_without_a_result() -> AsyncIterator[TurnEvent]:

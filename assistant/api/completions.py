@@ -146,12 +146,17 @@ def completion_object(completion_id: str, model: str, result: TurnResult, *, sou
 
 
 def chunk_object(
-    completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None
+    completion_id: str,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None = None,
+    *,
+    created: int,
 ) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
-        "created": int(time.time()),
+        "created": created,
         "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
@@ -171,6 +176,8 @@ class Exchange:
     completion_id: str
     result: TurnResult | None = None
     disconnected: bool = False
+    # One `created` for every chunk of the stream, as OpenAI sends it (it was each chunk's second).
+    created: int = field(default_factory=lambda: int(time.time()))
     # Events read before the answer began (by `opening`), sent ahead of the rest.
     held: list[TurnEvent] = field(default_factory=list)
     # The turn broke with an unexpected error (logged by type): answered as a server error.
@@ -214,8 +221,7 @@ class Exchange:
     async def stream(self, *, sources: bool) -> AsyncIterator[bytes]:
         """SSE chunks: the role, each delta, then the finish chunk carrying the receipt; or, for a
         turn refused after the headers left, an `error` event as OpenAI streams one."""
-        model = self.request.model
-        role = sse(chunk_object(self.completion_id, model, {"role": "assistant", "content": ""}))
+        role = sse(self._chunk({"role": "assistant", "content": ""}))
         try:
             # The role chunk goes out with the first answer text in one body message: one trip
             # through the ASGI middlewares and one socket write before the first word, not two.
@@ -238,11 +244,11 @@ class Exchange:
         if refusal is not None:
             yield sse(refusal.body())
         elif self.result is not None:
-            finish = chunk_object(self.completion_id, model, {}, _finish_reason(self.result))
+            finish = self._chunk({}, _finish_reason(self.result))
             finish["confidante"] = receipt(self.result, sources)
             yield sse(finish)
             if self.request.include_usage:
-                usage = chunk_object(self.completion_id, model, {})
+                usage = self._chunk({})
                 usage["choices"] = []
                 usage["usage"] = _usage(self.result)
                 yield sse(usage)
@@ -262,4 +268,7 @@ class Exchange:
         return []  # notices are in the receipt at the end
 
     def _text(self, text: str) -> bytes:
-        return sse(chunk_object(self.completion_id, self.request.model, {"content": text}))
+        return sse(self._chunk({"content": text}))
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return chunk_object(self.completion_id, self.request.model, delta, finish, created=self.created)
