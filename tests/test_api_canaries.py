@@ -312,6 +312,23 @@ def test_a_compressed_body_is_gated_as_it_inflates(api: Api, encoding: str) -> N
     assert _leaks(api.proxy, canary, since) == []
 
 
+def test_a_message_the_gate_cannot_read_fails_closed(api: Api) -> None:
+    """A lone surrogate (valid JSON, not valid text) breaks the gate's analysis: the harmless
+    question around it is then kept local (or refused), never sent to the hosted model."""
+    since = len(api.proxy.requests)
+    messages = [{"role": "user", "content": f"{PUBLIC_ASK} \ud800 about Orvald2"}]
+    response = httpx.post(
+        f"{api.server.base_url}/v1/chat/completions",
+        content=json.dumps({"model": "confidante", "messages": messages}),  # ASCII, the surrogate escaped
+        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
+        timeout=180,
+    )
+    assert "Traceback" not in response.text
+    if response.status_code == 200:
+        assert response.headers["x-confidante-route"] == "local"
+    assert len(api.proxy.requests) == since
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_confidante_local_never_reaches_the_hosted_endpoint(api: Api, stream: bool) -> None:
     since = len(api.proxy.requests)
