@@ -340,6 +340,29 @@ def test_confidante_local_never_reaches_the_hosted_endpoint(api: Api, stream: bo
     assert len(api.proxy.requests) == since  # not even a request without the text
 
 
+def test_every_retry_of_a_pseudonymized_request_stays_pseudonymized(api: Api) -> None:
+    """The hosted adapter posts its wire body itself now: each retry after a 500 and the local
+    fallback must send no more than the first attempt did. Next to last: it may open the breaker."""
+    name, since = Canary("", ("Baumgartner",)), len(api.proxy.chat_exchanges())
+    api.proxy.set_fault("http_500", times=None)
+    try:
+        receipt = api.ask(
+            [
+                {
+                    "role": "user",
+                    "content": "Write a thank-you note to Henrik Baumgartner for the quarterly report",
+                }
+            ],
+            stream=True,
+        )
+    finally:
+        api.proxy.set_fault("echo", times=None)
+    attempts = [exchange.body for exchange in api.proxy.chat_exchanges()[since:]]
+    assert len(attempts) >= 2 and receipt["route"] == "local", receipt  # retried, then fell back
+    assert all("<PERSON_" in body for body in attempts)
+    assert _found(attempts, name) == []
+
+
 def test_the_whole_wire_never_held_a_canary(api: Api) -> None:
     """Last in the module: every body the proxy received during it, late arrivals included."""
     assert len(api.proxy.chat_exchanges()) >= len(CANARIES)  # the public requests did go out
