@@ -313,8 +313,8 @@ def test_a_compressed_body_is_gated_as_it_inflates(api: Api, encoding: str) -> N
 
 
 def test_a_message_the_gate_cannot_read_fails_closed(api: Api) -> None:
-    """A lone surrogate (valid JSON, not valid text) breaks the gate's analysis: the harmless
-    question around it is then kept local (or refused), never sent to the hosted model."""
+    """A lone surrogate (valid JSON, not valid text) no gate can read: the request is a 422 naming
+    the field (it was a 500 after the gate failed closed), and nothing reaches the hosted model."""
     since = len(api.proxy.requests)
     messages = [{"role": "user", "content": f"{PUBLIC_ASK} \ud800 about Orvald2"}]
     response = httpx.post(
@@ -324,8 +324,7 @@ def test_a_message_the_gate_cannot_read_fails_closed(api: Api) -> None:
         timeout=180,
     )
     assert "Traceback" not in response.text
-    if response.status_code == 200:
-        assert response.headers["x-confidante-route"] == "local"
+    assert response.status_code == 422 and response.json()["error"]["param"] == "messages.0.content"
     assert len(api.proxy.requests) == since
 
 

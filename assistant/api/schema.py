@@ -136,6 +136,16 @@ class ContentPart(BaseModel):
     text: str | None = None
 
 
+def _is_text(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ApiMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -156,6 +166,10 @@ class ApiMessage(BaseModel):
             raise ValueError("only text content parts are supported")
         if isinstance(content, list) and any(part.text is None for part in content):
             raise ValueError("a text content part needs its 'text'")
+        texts = [content] if isinstance(content, str) else [p.text or "" for p in content or ()]
+        if not all(_is_text(text) for text in texts):
+            # JSON may escape a lone surrogate; no gate or model can read it (it was a 500).
+            raise ValueError("the text is not valid Unicode (a lone surrogate)")
         return content
 
     def as_chat_message(self) -> ChatMessage:
