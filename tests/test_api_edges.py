@@ -93,7 +93,10 @@ def test_stream_options_without_a_stream_is_a_400() -> None:
         ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content"),
         ({"messages": [{"role": "user", "content": " "}]}, "messages"),
         ({"messages": [{"role": "user", "content": "Hi \ud800 there"}]}, "messages.0.content"),
-        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]}, "messages.0.content"),  # noqa: E501
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]},
+            "messages.0.content",
+        ),
         ({"messages": [*ASK, {"role": "assistant", "content": "Hi"}]}, "messages"),
     ],
 )
