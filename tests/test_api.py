@@ -27,8 +27,8 @@ from assistant.governance.component import build_governance
 from assistant.governance.settings import GovernanceSettings
 from routing.tiers import Tier
 from tests.browser.app_server import AppServer
+from tests.support.api_server import echo_api_server
 from tests.support.proxy import FaultProxy
-from tests.support.servers import free_port
 
 SSN = "536-22-4567"
 NAME = "Margaret Thornbury"
@@ -144,22 +144,9 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    proxy = FaultProxy(upstream_port=free_port()).start()
-    proxy.set_fault("echo", times=None)
-    root = tmp_path_factory.mktemp("api")
-    env = {
-        "OPENAI_BASE_URL": proxy.base_url,
-        "OPENAI_API_KEY": "upstream-key",
-        "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "48",
-    }
-    server = AppServer(root / "data", root / "serve.log", env=env)
-    server.start()
-    try:
-        server.cli("users", "add", "svc", "--no-password")
+    env = {"CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "48"}
+    with echo_api_server(tmp_path_factory.mktemp("api"), env) as (server, proxy):
         yield Api(server, proxy)
-    finally:
-        server.stop()
-        proxy.stop()
 
 
 @pytest.mark.slow

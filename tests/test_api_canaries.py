@@ -30,8 +30,8 @@ import pytest
 
 from assistant.api.completions import LOCAL_REASON
 from tests.browser.app_server import AppServer
+from tests.support.api_server import echo_api_server
 from tests.support.proxy import FaultProxy
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -187,22 +187,9 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    proxy = FaultProxy(upstream_port=free_port()).start()
-    proxy.set_fault("echo", times=None)
-    root = tmp_path_factory.mktemp("canaries")
-    env = {
-        "OPENAI_BASE_URL": proxy.base_url,
-        "OPENAI_API_KEY": "upstream-key",
-        "CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "8",  # where it ran is asserted, never what it wrote
-    }
-    server = AppServer(root / "data", root / "serve.log", env=env)
-    server.start()
-    try:
-        server.cli("users", "add", "svc", "--no-password")
+    env = {"CONFIDANTE_MODELS__LOCAL__MAX_TOKENS": "8"}  # where it ran is asserted, never what it wrote
+    with echo_api_server(tmp_path_factory.mktemp("canaries"), env) as (server, proxy):
         yield Api(server, proxy)
-    finally:
-        server.stop()
-        proxy.stop()
 
 
 def test_the_wire_search_finds_every_form_it_looks_for() -> None:

@@ -13,7 +13,6 @@ import json
 import math
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +27,8 @@ from assistant.api.schema import ChatCompletionRequest, unserved_option
 from assistant.turns import AnswerDelta, Receipt, TurnEvent, TurnResult
 from routing.tiers import Route, Tier
 from tests.browser.app_server import AppServer
+from tests.support.api_server import echo_api_server
 from tests.support.proxy import FaultProxy
-from tests.support.servers import free_port
 
 ASK: Any = [{"role": "user", "content": "Say hello to the team"}]
 
@@ -213,19 +212,9 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    proxy = FaultProxy(upstream_port=free_port()).start()
-    proxy.set_fault("echo", times=None)
-    root: Path = tmp_path_factory.mktemp("api-edges")
-    env = {"OPENAI_BASE_URL": proxy.base_url, "OPENAI_API_KEY": "upstream-key"}
-    server = AppServer(root / "data", root / "serve.log", env=env)
-    server.start()
-    try:
-        server.cli("users", "add", "svc", "--no-password")
+    with echo_api_server(tmp_path_factory.mktemp("api-edges")) as (server, proxy):
         key = server.cli("keys", "create", "svc").stdout.strip().splitlines()[-1]
         yield Served(server, proxy, key)
-    finally:
-        server.stop()
-        proxy.stop()
 
 
 @pytest.mark.slow

@@ -35,9 +35,9 @@ from models.base import ModelKind, ModelUnavailable
 from models.fakes import FunctionModel, QueueModel
 from routing.cache import ResponseCache
 from tests.browser.app_server import AppServer
+from tests.support.api_server import echo_api_server
 from tests.support.privacy import ScriptedPrivacy
 from tests.support.proxy import FaultProxy
-from tests.support.servers import free_port
 
 LONG_ASK: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}
@@ -252,18 +252,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    proxy = FaultProxy(upstream_port=free_port()).start()
-    proxy.set_fault("echo", times=None)
-    root = tmp_path_factory.mktemp("api-limits")
-    env = {"OPENAI_BASE_URL": proxy.base_url, "OPENAI_API_KEY": "upstream-key"}
-    server = AppServer(root / "data", root / "serve.log", env=env)
-    server.start()
-    try:
-        server.cli("users", "add", "svc", "--no-password")
+    with echo_api_server(tmp_path_factory.mktemp("api-limits")) as (server, proxy):
         yield Api(server, proxy)
-    finally:
-        server.stop()
-        proxy.stop()
 
 
 @pytest.mark.slow
